@@ -1,0 +1,51 @@
+# CrowdPass — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+run: install frontend ## start API, worker, payments stub and UI on :8000 (embedded servers unless DATABASE_URL/REDIS_URL)
+	$(PY) manage.py run
+
+test: install frontend ## run the whole test suite (unit, integration, concurrency, e2e)
+	$(PY) -m pytest -q
+
+test-fast: install ## unit and integration tests only
+	$(PY) -m pytest -q tests/unit tests/integration
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+frontend: ## build the web app into frontend/dist (needs npm)
+	@if [ -f frontend/package.json ]; then \
+		if command -v npm >/dev/null; then \
+			cd frontend && ( [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund ) && npm run build; \
+		else echo "npm not found: serving the API without the web app"; fi; \
+	fi
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install ## format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: install ## apply pending migrations
+	$(PY) manage.py migrate
+
+reset-db: install ## drop everything, migrate and seed
+	$(PY) manage.py reset-db
+
+.PHONY: help run test test-fast install frontend lint fmt migrate reset-db

@@ -1,0 +1,98 @@
+"""create_app(): the only module that imports every domain's routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.config.compression import CompressionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from core.config import Settings, get_settings
+from core.deps import dependencies
+from core.errors import exception_handlers
+from core.logs import configure_logging, request_id_middleware
+from core.ops import health, metrics, metrics_middleware
+from core.realtime import create_channels
+from core.resources import Resources, open_resources
+from reservations.routes import route_handlers as reservation_routes
+from waitingroom.routes import route_handlers as waitingroom_routes
+
+log = logging.getLogger("crowdpass.app")
+
+
+def _frontend_routes(dist: Path) -> list[object]:
+    index = dist / "index.html"
+    if not index.exists():
+
+        @get("/", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
+        def placeholder() -> str:
+            return (
+                "<!doctype html><title>CrowdPass</title><h1>CrowdPass</h1>"
+                "<p>The web app is not built yet: run <code>make frontend</code>.</p>"
+                '<p><a href="/schema/swagger">API documentation</a></p>'
+            )
+
+        return [placeholder]
+
+    @get(["/", "/index.html"], include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
+    def spa() -> Response[bytes]:
+        return Response(index.read_bytes(), media_type=MediaType.HTML, headers={"Cache-Control": "no-cache"})
+
+    routes: list[object] = [spa]
+    if (dist / "assets").is_dir():
+        routes.append(
+            create_static_files_router(
+                path="/assets", directories=[dist / "assets"], include_in_schema=False, name="assets"
+            )
+        )
+    return routes
+
+
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        res = resources or await open_resources(settings)
+        app.state.resources = res
+        try:
+            yield
+        finally:
+            if resources is None:
+                await res.close()
+
+    # The channels plugin needs its Redis client at construction; it gets its own.
+    from core.redis import create_redis
+
+    channels = create_channels(create_redis(settings.redis_url))
+
+    return Litestar(
+        route_handlers=[
+            health,
+            metrics,
+            *reservation_routes,
+            *waitingroom_routes,
+            *_frontend_routes(Path(settings.frontend_dist)),
+        ],
+        dependencies=dependencies,
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        plugins=[channels],
+        middleware=[request_id_middleware, metrics_middleware],
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
+        request_max_body_size=64 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="CrowdPass",
+            version="0.1.0",
+            path="/schema",
+            description="Virtual waiting room and ticket reservations for flash sales.",
+            render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )

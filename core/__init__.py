@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, Redis, auth, errors, realtime. Imports no domain."""

@@ -1,0 +1,114 @@
+"""Tokens and passwords. The only module that imports jwt.
+
+Customer tokens: HS256, `sub` = customer id, `typ` = "customer".
+Organizer: the configured ADMIN_TOKEN, sent as a bearer token.
+Admission tokens (waiting room) are signed here too, with `aud` = event id.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from typing import Any
+
+import jwt
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError, VerifyMismatchError
+from litestar.connection import ASGIConnection
+
+from core.config import get_settings
+from core.errors import Forbidden, Unauthorized
+
+_ALGORITHM = "HS256"
+# Argon2id with OWASP's minimum profile: 19 MiB, 2 passes. Hashing runs off the event loop.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+class Principal(msgspec.Struct, frozen=True):
+    customer_id: uuid.UUID | None
+    is_admin: bool = False
+
+    def require_customer(self) -> uuid.UUID:
+        if self.customer_id is None:
+            raise Forbidden("This needs a customer token.")
+        return self.customer_id
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("This needs the organizer token.")
+
+    def require_self_or_admin(self, customer_id: uuid.UUID) -> None:
+        if not self.is_admin and self.customer_id != customer_id:
+            raise Forbidden("A customer may only see their own account.")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError):
+        return False
+
+
+def encode(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, get_settings().jwt_secret, algorithm=_ALGORITHM)
+
+
+def decode(token: str, *, audience: str | None = None) -> dict[str, Any]:
+    """Verify signature, expiry and (when given) audience. Raises jwt.InvalidTokenError."""
+    options = {"require": ["exp", "sub"]}
+    claims: dict[str, Any] = jwt.decode(
+        token, get_settings().jwt_secret, algorithms=[_ALGORITHM], audience=audience, options=options
+    )
+    return claims
+
+
+InvalidToken = jwt.InvalidTokenError
+
+
+def issue_customer_token(customer_id: uuid.UUID) -> str:
+    now = int(time.time())
+    return encode(
+        {
+            "sub": str(customer_id),
+            "typ": "customer",
+            "iat": now,
+            "exp": now + get_settings().customer_token_ttl_s,
+        }
+    )
+
+
+def principal_from_token(token: str) -> Principal:
+    settings = get_settings()
+    if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
+        return Principal(customer_id=None, is_admin=True)
+    try:
+        claims = decode(token)
+    except InvalidToken:
+        raise Unauthorized("The token is invalid or expired.") from None
+    if claims.get("typ") != "customer":
+        raise Unauthorized("This is not a customer token.")
+    try:
+        return Principal(customer_id=uuid.UUID(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("The token is invalid.") from None
+
+
+def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return connection.query_params.get("token")
+
+
+async def provide_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """Dependency: the caller, from `Authorization: Bearer` (or `?token=` on WebSockets)."""
+    token = bearer(connection)
+    if not token:
+        raise Unauthorized()
+    return principal_from_token(token)

@@ -1,0 +1,83 @@
+"""PostgreSQL: the pool, the migration runner and the named-query loader."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+    assert pool is not None
+    return pool
+
+
+async def migrate(conn: Connection) -> list[str]:
+    """Apply every `NNNN_title.sql` not yet recorded in `schema_migrations`, in order."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    # One runner at a time, even when several processes start together.
+    await conn.execute("SELECT pg_advisory_lock(727274)")
+    try:
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        applied = []
+        for path in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+            if path.name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+            applied.append(path.name)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(727274)")
+
+
+class Queries(Mapping[str, str]):
+    """Named SQL blocks from a `.sql` file: `-- name: verb_noun` followed by the statement."""
+
+    def __init__(self, blocks: dict[str, str]) -> None:
+        self._blocks = dict(blocks)
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._blocks[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> str:
+        return self._blocks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blocks)
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+
+def load_queries(*paths: Path) -> Queries:
+    blocks: dict[str, str] = {}
+    for path in paths:
+        text = path.read_text()
+        parts = _NAME.split(text)
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in blocks:
+                raise ValueError(f"query {name!r} defined twice ({path})")
+            blocks[name] = body.strip().rstrip(";")
+    return Queries(blocks)
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

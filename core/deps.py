@@ -1,0 +1,43 @@
+"""Litestar dependencies shared by every domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from arq.connections import ArqRedis
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+
+from core.auth import Principal, provide_principal
+from core.db import Connection
+from core.resources import Resources
+
+
+def provide_resources(state: State) -> Resources:
+    res: Resources = state.resources
+    return res
+
+
+async def provide_conn(state: State) -> AsyncGenerator[Connection, None]:
+    async with state.resources.pool.acquire() as conn:
+        yield conn
+
+
+def provide_redis(state: State) -> ArqRedis:
+    redis: ArqRedis = state.resources.redis
+    return redis
+
+
+dependencies = {
+    "res": Provide(provide_resources, sync_to_thread=False),
+    "conn": Provide(provide_conn),
+    "redis": Provide(provide_redis, sync_to_thread=False),
+    "principal": Provide(provide_principal),
+}
+
+
+# Annotations for handler parameters: `async def handler(conn: ConnDep, principal: PrincipalDep)`.
+ResDep = NamedDependency[Resources]
+ConnDep = NamedDependency[Connection]
+RedisDep = NamedDependency[ArqRedis]
+PrincipalDep = NamedDependency[Principal]

@@ -1,0 +1,149 @@
+"""Errors that carry their own HTTP status and stable code, and the one handler that renders them.
+
+Every error body is `{"error": code, "detail": text, "field": name-or-absent}`.
+The catalogue of codes lives in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("crowdpass.errors")
+
+_AT_PATH = re.compile(r"at `\$\.?([\w.\[\]]*)`")
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_detail: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self, detail: str | None = None, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        self.detail = detail or self.default_detail
+        self.field = field
+        self.headers = headers
+        super().__init__(self.detail)
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "invalid_input"
+    default_detail = "The request is not valid."
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    default_detail = "A valid bearer token is required."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    default_detail = "This token may not do this."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "No such resource."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class Busy(AppError):
+    status_code = 503
+    code = "busy"
+    default_detail = "The system is busy; try again shortly."
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    error: str
+    detail: str
+    field: str | None = None
+
+
+def error_response(
+    status: int, code: str, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(ErrorBody(error=code, detail=detail, field=field)),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def field_from_message(message: str) -> str | None:
+    match = _AT_PATH.search(message)
+    return match.group(1) or None if match else None
+
+
+def validation_error(message: str) -> BadRequest:
+    """A BadRequest naming the field a msgspec message points at."""
+    field = field_from_message(message)
+    detail = _AT_PATH.sub("", message).rstrip(" -") or "invalid value"
+    return BadRequest(detail, field=field)
+
+
+def _from_validation(exc: ValidationException) -> Response[bytes]:
+    extra: Any = exc.extra
+    if isinstance(extra, list) and extra and isinstance(extra[0], dict):
+        first = extra[0]
+        message = str(first.get("message", exc.detail))
+        field = first.get("key") or field_from_message(message)
+        if field == "data":
+            field = field_from_message(message)
+        detail = _AT_PATH.sub("", message).rstrip(" -") or "invalid value"
+        return error_response(400, "invalid_input", detail, field)
+    return error_response(400, "invalid_input", "The request body is not valid JSON of the expected shape.")
+
+
+def app_error_handler(_: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
+    return error_response(exc.status_code, exc.code, exc.detail, exc.field, exc.headers)
+
+
+_HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    if isinstance(exc, ValidationException):
+        return _from_validation(exc)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    detail = exc.detail if exc.status_code < 500 else "Something went wrong on our side."
+    return error_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side."
+    )
+
+
+exception_handlers: dict[Any, Any] = {
+    AppError: app_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,93 @@
+"""Health and metrics endpoints, and the Prometheus instruments shared by every process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from litestar import MediaType, Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from core.deps import ResDep
+from core.resources import Resources
+from core.schemas import Out
+
+REQUEST_LATENCY = Histogram(
+    "crowdpass_request_seconds",
+    "HTTP request latency by route",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+HOLDS = Counter("crowdpass_holds_total", "Holds by outcome", ["outcome"])
+ORDERS = Counter("crowdpass_orders_total", "Orders by outcome", ["outcome"])
+OPEN_WEBSOCKETS = Gauge("crowdpass_open_websockets", "Open WebSocket connections", ["kind"])
+
+
+class Health(Out):
+    status: str
+    postgres: str
+    redis: str
+
+
+async def _probe_postgres(res: Resources) -> str:
+    try:
+        async with asyncio.timeout(2):
+            await res.pool.fetchval("SELECT 1")
+        return "up"
+    except Exception:  # any failure means "down" to a health check
+        return "down"
+
+
+async def _probe_redis(res: Resources) -> str:
+    try:
+        async with asyncio.timeout(2):
+            await res.redis.ping()
+        return "up"
+    except Exception:  # any failure means "down" to a health check
+        return "down"
+
+
+@get("/health", operation_id="health", tags=["operations"])
+async def health(res: ResDep) -> Response[Health]:
+    pg, rd = await asyncio.gather(_probe_postgres(res), _probe_redis(res))
+    ok = pg == "up" and rd == "up"
+    return Response(
+        Health(status="ok" if ok else "degraded", postgres=pg, redis=rd), status_code=200 if ok else 503
+    )
+
+
+@get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    media_type=MediaType.TEXT,
+    include_in_schema=False,
+)
+async def metrics() -> Response[bytes]:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Observe each HTTP request's latency under its route template (not its raw path)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(time.perf_counter() - start)
+
+    return middleware

@@ -1,0 +1,51 @@
+"""The long-lived clients one process needs, opened and closed together.
+
+The API's lifespan and the arq worker's startup both build a `Resources`, so a service
+function sees the same things wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from core.config import Settings
+from core.db import Pool
+from core.db import create_pool as create_pg_pool
+from core.realtime import Publisher
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    pool: Pool
+    redis: ArqRedis  # a redis.asyncio.Redis that can also enqueue arq jobs
+    publisher: Publisher
+    http: httpx.AsyncClient  # to the payments provider
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.pool.close()
+        await self.redis.aclose()
+
+
+def redis_settings(url: str, *, max_connections: int = 500) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.max_connections = max_connections
+    return settings
+
+
+async def open_resources(
+    settings: Settings, *, pool_max: int = 20, http: httpx.AsyncClient | None = None
+) -> Resources:
+    redis = await create_pool(redis_settings(settings.redis_url))
+    pool = await create_pg_pool(settings.database_url, max_size=pool_max)
+    if http is None:
+        http = httpx.AsyncClient(
+            base_url=settings.payments_url,
+            timeout=httpx.Timeout(settings.payments_timeout_s),
+            limits=httpx.Limits(max_connections=100),
+        )
+    return Resources(settings=settings, pool=pool, redis=redis, publisher=Publisher(redis), http=http)

@@ -1,0 +1,1 @@
+"""arq tasks, one module per domain area; each task calls one service function."""

@@ -1,0 +1,8 @@
+"""arq tasks: waitingroom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+functions: list[Any] = []
+cron_jobs: list[Any] = []

@@ -1,0 +1,52 @@
+"""arq worker settings.
+
+`WorkerSettings` consumes the default queue (hold expiry, queue advance, reconcile, crons);
+`OrdersWorkerSettings` consumes `ticket_orders` at a controlled rate. `make run` starts both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from core.config import get_settings
+from core.logs import configure_logging
+from core.resources import open_resources, redis_settings
+from jobs.tasks import holds, orders, waitingroom
+
+ORDERS_QUEUE = "ticket_orders"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = get_settings()
+    configure_logging(json=settings.log_json)
+    ctx["res"] = await open_resources(settings, pool_max=10)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    res = ctx.get("res")
+    if res is not None:
+        await res.close()
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [*holds.functions, *waitingroom.functions, *orders.default_functions]
+    cron_jobs: ClassVar[list[Any]] = [*holds.cron_jobs, *waitingroom.cron_jobs, *orders.cron_jobs]
+    redis_settings = redis_settings(get_settings().redis_url)
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = 50
+    job_timeout = 60
+    keep_result = 3600
+    poll_delay = 0.1
+
+
+class OrdersWorkerSettings:
+    queue_name = ORDERS_QUEUE
+    functions: ClassVar[list[Any]] = [*orders.functions]
+    redis_settings = redis_settings(get_settings().redis_url)
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = get_settings().orders_max_jobs
+    job_timeout = 60
+    keep_result = 3600
+    poll_delay = 0.05

@@ -1,0 +1,1 @@
+"""A fake payment provider with its own small HTTP API (API.md section 3)."""

@@ -1,0 +1,1 @@
+"""Reservations: customers, events, tickets, holds, purchases, orders, and the challenge contract."""

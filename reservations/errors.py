@@ -1,0 +1,73 @@
+"""The domain's errors; each carries its HTTP status and stable code (docs/errors.md)."""
+
+from __future__ import annotations
+
+from core.errors import AppError, Conflict, NotFound
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+    default_detail = "No event with this id."
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    default_detail = "No customer with this id."
+
+
+class HoldNotFound(NotFound):
+    code = "hold_not_found"
+    default_detail = "No hold with this id."
+
+
+class SeatNotFound(NotFound):
+    code = "seat_not_found"
+    default_detail = "A requested seat does not belong to this event."
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    default_detail = "No tickets are left for this request."
+
+
+class LimitReached(Conflict):
+    code = "limit_reached"
+    default_detail = "This customer already holds or owns as many tickets as the event allows."
+
+
+class SeatTaken(Conflict):
+    code = "seat_taken"
+    default_detail = "A requested seat is already held or sold."
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    default_detail = "An account with this email already exists."
+
+
+class NotOnSale(Conflict):
+    code = "not_on_sale"
+    default_detail = "This event is not on sale now."
+
+
+class HoldNotActive(Conflict):
+    code = "hold_not_active"
+    default_detail = "This hold has already ended."
+
+
+class HoldExpired(AppError):
+    status_code = 410
+    code = "hold_expired"
+    default_detail = "This hold has expired; its tickets are back on sale."
+
+
+class PaymentDeclined(AppError):
+    status_code = 402
+    code = "payment_declined"
+    default_detail = "The card was declined. The hold stays until it expires."
+
+
+class PaymentUnavailable(AppError):
+    status_code = 502
+    code = "payment_unavailable"
+    default_detail = "The payment provider did not answer; nothing was charged. Try again."

@@ -1,0 +1,5 @@
+"""Routes: challenge."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []

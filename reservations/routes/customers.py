@@ -1,0 +1,5 @@
+"""Routes: customers."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []

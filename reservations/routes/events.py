@@ -1,0 +1,5 @@
+"""Routes: events."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []

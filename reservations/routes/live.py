@@ -1,0 +1,5 @@
+"""Routes: live."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []

@@ -1,0 +1,129 @@
+"""Fixtures on real servers. Every test that asks for `res` starts from empty tables and
+an empty Redis database; `seeded` adds the challenge and demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from tests.servers import server_urls
+
+DB_URL, REDIS_URL = server_urls()
+os.environ["DATABASE_URL"] = DB_URL
+os.environ["REDIS_URL"] = REDIS_URL
+os.environ.setdefault("LOG_JSON", "0")
+
+from core.config import Settings, get_settings  # noqa: E402
+from core.db import migrate  # noqa: E402
+from core.resources import Resources, open_resources  # noqa: E402
+
+get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+async def _schema(settings: Settings) -> None:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def _resources(settings: Settings, _schema: None) -> AsyncIterator[Resources]:
+    from payments_stub.app import create_app as create_payments_app
+
+    payments = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_payments_app()), base_url="http://payments"
+    )
+    res = await open_resources(settings, pool_max=40, http=payments)
+    yield res
+    await res.close()
+
+
+async def _truncate(res: Resources) -> None:
+    tables = await res.pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+    )
+    names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+    await res.pool.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await res.redis.flushdb()
+
+
+@pytest.fixture
+async def res(_resources: Resources) -> Resources:
+    """The shared clients, on a clean database and Redis."""
+    await _truncate(_resources)
+    return _resources
+
+
+@pytest.fixture
+async def seeded(res: Resources) -> Resources:
+    from reservations.seed import seed
+
+    async with res.pool.acquire() as conn:
+        await seed(conn)
+    return res
+
+
+@pytest.fixture
+async def client(res: Resources) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this test's event loop, through its lifespan, over ASGI."""
+    from app import create_app
+
+    app = create_app(resources=res)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # Enter and leave the lifespan in one task: its task groups demand it.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await started.wait()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def live_server(res: Resources) -> AsyncIterator[str]:
+    """The API served by uvicorn on a free port in this event loop (for WebSockets).
+
+    Yields the base URL, e.g. http://127.0.0.1:43123.
+    """
+    from app import create_app
+
+    config = uvicorn.Config(
+        create_app(resources=res), host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    await task
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

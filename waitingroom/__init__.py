@@ -1,0 +1,1 @@
+"""Virtual waiting room: FIFO queue per event, admissions in proportion to stock."""
