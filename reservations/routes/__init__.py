@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from litestar.types import ControllerRouterHandler
+
 from reservations.routes import admin, challenge, customers, events, holds, live, orders, purchases
 
-route_handlers: list[object] = [
+route_handlers: list[ControllerRouterHandler] = [
     *customers.route_handlers,
     *events.route_handlers,
     *holds.route_handlers,

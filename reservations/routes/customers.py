@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-route_handlers: list[object] = []
+from litestar.types import ControllerRouterHandler
+
+route_handlers: list[ControllerRouterHandler] = []
