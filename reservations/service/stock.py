@@ -1,0 +1,61 @@
+"""Stock counters of an event: read through a short-lived Redis cache, and the one hook
+every change of ticket state calls.
+
+PostgreSQL is the truth; the cache only answers reads fast. `stock_changed` drops the
+cache and enqueues, by name, the jobs that react to stock: the coalesced live push
+(`live.push_stock`) and the waiting-room advance (`waitingroom.advance`). A job id per
+event makes a burst of changes enqueue each job once.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from arq.connections import ArqRedis
+
+from core.db import Connection
+from reservations import keys
+from reservations.errors import EventNotFound
+from reservations.service import tickets
+
+CACHE_TTL_MS = 1000
+LIVE_PUSH_DELAY_S = 0.25
+
+
+class Stock(msgspec.Struct, frozen=True):
+    capacity: int
+    sold: int
+    held: int
+    available: int
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec = msgspec.msgpack.Decoder(Stock)
+
+
+async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Stock:
+    """Counters of one event; at most CACHE_TTL_MS old, and fresh after any change."""
+    cached = await redis.get(keys.stock(event_id))
+    if cached is not None:
+        return _dec.decode(cached)
+    stock = await read_stock(conn, event_id=event_id)
+    await redis.set(keys.stock(event_id), _enc.encode(stock), px=CACHE_TTL_MS)
+    return stock
+
+
+async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
+    """Counters straight from the ticket rows, bypassing the cache."""
+    row = await tickets.event_stock(conn, event_id=event_id)
+    if row is None:
+        raise EventNotFound()
+    return Stock(capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"])
+
+
+async def stock_changed(redis: ArqRedis, *, event_id: UUID) -> None:
+    """Call after a transaction that changed ticket states of `event_id` has committed."""
+    await redis.delete(keys.stock(event_id))
+    await redis.enqueue_job(
+        "live.push_stock", str(event_id), _job_id=f"live-stock:{event_id}", _defer_by=LIVE_PUSH_DELAY_S
+    )
+    await redis.enqueue_job("waitingroom.advance", str(event_id), _job_id=f"wr-advance:{event_id}")

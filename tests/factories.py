@@ -1,0 +1,112 @@
+"""Test data written straight to PostgreSQL, so tests of one area do not depend on another
+area's endpoints. Production code never imports this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from core.db import Connection
+
+
+async def make_customer(conn: Connection, *, name: str | None = None, email: str | None = None) -> uuid.UUID:
+    cid = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO customers (id, name, email) VALUES ($1, $2, $3)",
+        cid,
+        name or f"Buyer {str(cid)[:8]}",
+        email or f"{cid}@example.com",
+    )
+    return cid
+
+
+async def make_customers(conn: Connection, n: int) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(n)]
+    await conn.executemany(
+        "INSERT INTO customers (id, name, email) VALUES ($1, $2, $3)",
+        [(i, f"Buyer {str(i)[:8]}", f"{i}@example.com") for i in ids],
+    )
+    return ids
+
+
+async def make_event(
+    conn: Connection,
+    *,
+    capacity: int = 100,
+    price_cents: int = 5000,
+    sections: list[dict[str, Any]] | None = None,
+    max_per_customer: int = 1,
+    hold_ttl_s: int = 300,
+    half_price: bool = False,
+    waiting_room: bool = False,
+    sales_open_at: dt.datetime | None = None,
+    admission_factor: float = 1.0,
+    max_admit_per_s: int = 100,
+    prequeue: str = "fifo",
+    name: str = "Test event",
+) -> uuid.UUID:
+    """A general-admission event of `capacity` tickets, or a seated one from `sections`:
+    `[{"name": "A", "price_cents": 9000, "rows": 2, "seats_per_row": 5}, ...]`."""
+    eid = uuid.uuid4()
+    seated = sections is not None
+    if seated:
+        capacity = sum(s["rows"] * s["seats_per_row"] for s in sections or [])
+    await conn.execute(
+        """INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
+               max_per_customer, hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s,
+               prequeue)
+           VALUES ($1, $2, 'Test venue', now() + interval '30 days', $3, $4, $5, $6, $7, $8, $9, $10,
+                   $11, $12, $13)""",
+        eid,
+        name,
+        sales_open_at,
+        price_cents,
+        capacity,
+        seated,
+        max_per_customer,
+        hold_ttl_s,
+        half_price,
+        waiting_room,
+        admission_factor,
+        max_admit_per_s,
+        prequeue,
+    )
+    if not seated:
+        await conn.execute(
+            "INSERT INTO tickets (event_id, price_cents) SELECT $1, $2 FROM generate_series(1, $3)",
+            eid,
+            price_cents,
+            capacity,
+        )
+        return eid
+    for position, s in enumerate(sections or []):
+        await conn.execute(
+            "INSERT INTO sections (event_id, name, price_cents, capacity, position) VALUES ($1, $2, $3, $4, $5)",
+            eid,
+            s["name"],
+            s["price_cents"],
+            s["rows"] * s["seats_per_row"],
+            position,
+        )
+        await conn.execute(
+            """INSERT INTO tickets (event_id, section, row_label, seat_number, price_cents)
+               SELECT $1, $2, chr(64 + r), n, $3
+               FROM generate_series(1, $4) r, generate_series(1, $5) n""",
+            eid,
+            s["name"],
+            s["price_cents"],
+            s["rows"],
+            s["seats_per_row"],
+        )
+    return eid
+
+
+async def stock_counts(conn: Connection, event_id: uuid.UUID) -> dict[str, int]:
+    """Ticket counts by status, plus capacity, straight from the rows."""
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n FROM tickets WHERE event_id = $1 GROUP BY status", event_id
+    )
+    counts = {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": 0} | {r["status"]: r["n"] for r in rows}
+    counts["capacity"] = await conn.fetchval("SELECT capacity FROM events WHERE id = $1", event_id)
+    return counts
