@@ -82,7 +82,8 @@ async def make_event(
         return eid
     for position, s in enumerate(sections or []):
         await conn.execute(
-            "INSERT INTO sections (event_id, name, price_cents, capacity, position) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sections (event_id, name, price_cents, capacity, position)"
+            " VALUES ($1, $2, $3, $4, $5)",
             eid,
             s["name"],
             s["price_cents"],
