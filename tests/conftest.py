@@ -4,9 +4,11 @@ an empty Redis database; `seeded` adds the challenge and demo data."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -127,3 +129,45 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
+    from arq.worker import Worker
+
+    from core.resources import redis_settings
+
+    worker = Worker(
+        functions=settings_cls.functions,
+        cron_jobs=getattr(settings_cls, "cron_jobs", None),
+        queue_name=getattr(settings_cls, "queue_name", "arq:queue"),
+        redis_settings=redis_settings(res.settings.redis_url),
+        ctx={"res": res},
+        handle_signals=False,
+        poll_delay=0.05,
+        max_jobs=getattr(settings_cls, "max_jobs", 10),
+        keep_result=getattr(settings_cls, "keep_result", 3600),
+    )
+    task = asyncio.create_task(worker.main())
+    yield worker
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await worker.close()
+
+
+@pytest.fixture
+async def worker(res: Resources) -> AsyncIterator[Any]:
+    """An arq worker on the default queue (expiry, queue advance, crons), in this event loop."""
+    from jobs.worker import WorkerSettings
+
+    async for w in _run_worker(res, WorkerSettings):
+        yield w
+
+
+@pytest.fixture
+async def orders_worker(res: Resources) -> AsyncIterator[Any]:
+    """An arq worker on the `ticket_orders` queue, in this event loop."""
+    from jobs.worker import OrdersWorkerSettings
+
+    async for w in _run_worker(res, OrdersWorkerSettings):
+        yield w
