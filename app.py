@@ -12,6 +12,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from core.config import Settings, get_settings
 from core.deps import dependencies
@@ -26,7 +27,7 @@ from waitingroom.routes import route_handlers as waitingroom_routes
 log = logging.getLogger("crowdpass.app")
 
 
-def _frontend_routes(dist: Path) -> list[object]:
+def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
     index = dist / "index.html"
     if not index.exists():
 
@@ -44,7 +45,7 @@ def _frontend_routes(dist: Path) -> list[object]:
     def spa() -> Response[bytes]:
         return Response(index.read_bytes(), media_type=MediaType.HTML, headers={"Cache-Control": "no-cache"})
 
-    routes: list[object] = [spa]
+    routes: list[ControllerRouterHandler] = [spa]
     if (dist / "assets").is_dir():
         routes.append(
             create_static_files_router(

@@ -61,7 +61,7 @@ def encode(claims: dict[str, Any]) -> str:
 
 def decode(token: str, *, audience: str | None = None) -> dict[str, Any]:
     """Verify signature, expiry and (when given) audience. Raises jwt.InvalidTokenError."""
-    options = {"require": ["exp", "sub"]}
+    options: jwt.types.Options = {"require": ["exp", "sub"]}
     claims: dict[str, Any] = jwt.decode(
         token, get_settings().jwt_secret, algorithms=[_ALGORITHM], audience=audience, options=options
     )

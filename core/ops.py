@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from litestar import MediaType, Response, get
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
@@ -24,7 +25,7 @@ ORDERS = Counter("crowdpass_orders_total", "Orders by outcome", ["outcome"])
 OPEN_WEBSOCKETS = Gauge("crowdpass_open_websockets", "Open WebSocket connections", ["kind"])
 
 
-class Health(Out):
+class Health(Out, frozen=True):
     status: str
     postgres: str
     redis: str
@@ -72,9 +73,10 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
     """Observe each HTTP request's latency under its route template (not its raw path)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        method = scope["method"]
         start = time.perf_counter()
         status = 500
 
@@ -88,6 +90,6 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_wrapper)
         finally:
             route = scope.get("path_template") or "unmatched"
-            REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(time.perf_counter() - start)
+            REQUEST_LATENCY.labels(method, route, str(status)).observe(time.perf_counter() - start)
 
     return middleware

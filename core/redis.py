@@ -20,9 +20,10 @@ ArgT = str | bytes | int | float
 
 
 def create_redis(url: str, *, max_connections: int = 200) -> Redis:
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url, decode_responses=False, max_connections=max_connections, health_check_interval=30
     )
+    return client
 
 
 class Script:
@@ -32,11 +33,12 @@ class Script:
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(self, redis: Redis, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> Any:
+        argv: list[Any] = [*keys, *args]
         try:
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+            return await redis.evalsha(self.sha, len(keys), *argv)  # type: ignore[misc]
         except NoScriptError:
             await redis.script_load(self.source)
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+            return await redis.evalsha(self.sha, len(keys), *argv)  # type: ignore[misc]
 
 
 class Scripts:
