@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 log = logging.getLogger("crowdpass.errors")
 
 _AT_PATH = re.compile(r"at `\$\.?([\w.\[\]]*)`")
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `(\w+)`")
 
 
 class AppError(Exception):
@@ -87,9 +88,15 @@ def error_response(
     )
 
 
-def field_from_message(message: str) -> str | None:
+def field_from_message(message: str, *, prefix: str = "") -> str | None:
+    """The field a msgspec message points at: its `at $.path`, plus the name of a missing
+    or unknown field (`Object missing required field `x` - at `$.items[0]`` → items[0].x)."""
     match = _AT_PATH.search(message)
-    return match.group(1) or None if match else None
+    path = (match.group(1) if match else "") or prefix
+    named = _NAMED_FIELD.search(message)
+    if named:
+        path = f"{path}.{named.group(1)}" if path else named.group(1)
+    return path or None
 
 
 def validation_error(message: str) -> BadRequest:
@@ -104,9 +111,12 @@ def _from_validation(exc: ValidationException) -> Response[bytes]:
     if isinstance(extra, list) and extra and isinstance(extra[0], dict):
         first = extra[0]
         message = str(first.get("message", exc.detail))
-        field = first.get("key") or field_from_message(message)
-        if field == "data":
-            field = field_from_message(message)
+        if message == "'data'":  # Litestar's KeyError when the body is empty
+            return error_response(
+                400, "invalid_input", "The request body is empty; a JSON object is expected."
+            )
+        key = first.get("key")
+        field = field_from_message(message, prefix="" if key in (None, "data") else str(key))
         detail = _AT_PATH.sub("", message).rstrip(" -") or "invalid value"
         return error_response(400, "invalid_input", detail, field)
     return error_response(400, "invalid_input", "The request body is not valid JSON of the expected shape.")

@@ -1,7 +1,94 @@
-"""Routes: events."""
+"""Routes: events (create: organizer; read: public) and their seat map."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-route_handlers: list[ControllerRouterHandler] = []
+from core import auth
+from core.deps import ConnDep, RedisDep
+from core.errors import Unauthorized
+from core.schemas import StrictBody, parse_uuid
+from reservations.schemas.events import EventCreate, EventStatus, EventView, Seat, parse_instant
+from reservations.service import events
+
+
+def organizer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: runs before the body is read, so an anonymous caller learns nothing from it."""
+    token = auth.bearer(connection)
+    if not token:
+        raise Unauthorized()
+    auth.principal_from_token(token).require_admin()
+
+
+@post(
+    "/api/events",
+    guards=[organizer_only],
+    dto=StrictBody[EventCreate],
+    return_dto=None,
+    status_code=201,
+    operation_id="createEvent",
+    tags=["events"],
+    summary="Create an event and its tickets (organizer)",
+)
+async def create_event(conn: ConnDep, redis: RedisDep, data: JSONBody[EventCreate]) -> EventView:
+    return await events.create_event(conn, redis, data=data)
+
+
+def _window(starts_from: str | None, starts_to: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """`from` inclusive; `to` inclusive too (a date means the whole day)."""
+    lower = parse_instant(starts_from, field="from")[0] if starts_from is not None else None
+    upper = None
+    if starts_to is not None:
+        moment, date_only = parse_instant(starts_to, field="to")
+        upper = moment + (dt.timedelta(days=1) if date_only else dt.timedelta(microseconds=1))
+    return lower, upper
+
+
+@get("/api/events", operation_id="listEvents", tags=["events"], summary="Events by start time")
+async def list_events(
+    conn: ConnDep,
+    status: FromQuery[EventStatus | None] = None,
+    starts_from: Annotated[
+        str | None, QueryParameter(name="from", description="ISO 8601 date or date-time, inclusive")
+    ] = None,
+    starts_to: Annotated[
+        str | None, QueryParameter(name="to", description="ISO 8601 date or date-time, inclusive")
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> list[EventView]:
+    lower, upper = _window(starts_from, starts_to)
+    return await events.list_events(conn, status=status, starts_from=lower, starts_before=upper, limit=limit)
+
+
+@get(
+    "/api/events/{event_id:str}",
+    operation_id="getEvent",
+    tags=["events"],
+    summary="An event with its live counters",
+)
+async def get_event(conn: ConnDep, redis: RedisDep, event_id: FromPath[str]) -> EventView:
+    return await events.get_event_view(conn, redis, event_id=parse_uuid(event_id, field="event_id"))
+
+
+@get(
+    "/api/events/{event_id:str}/seats",
+    operation_id="listSeats",
+    tags=["events"],
+    summary="Labelled seats and their state",
+)
+async def list_seats(
+    conn: ConnDep,
+    event_id: FromPath[str],
+    section: Annotated[str | None, QueryParameter(max_length=100)] = None,
+) -> list[Seat]:
+    return await events.list_seats(conn, event_id=parse_uuid(event_id, field="event_id"), section=section)
+
+
+route_handlers: list[ControllerRouterHandler] = [create_event, list_events, get_event, list_seats]

@@ -4,7 +4,7 @@
 -- name: take_allowance
 -- Count $3 more tickets against the customer's limit $4; returns no row when over it.
 INSERT INTO allowances (customer_id, event_id, taken)
-SELECT $1, $2, $3 WHERE $3 <= $4
+SELECT $1::uuid, $2::uuid, $3::int WHERE $3::int <= $4::int
 ON CONFLICT (customer_id, event_id)
 DO UPDATE SET taken = allowances.taken + EXCLUDED.taken
 WHERE allowances.taken + EXCLUDED.taken <= $4

@@ -1,0 +1,148 @@
+"""Events of the product API: creation, the row as other services see it, and the views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+from core.errors import BadRequest
+from core.schemas import Out, Struct
+
+MAX_CAPACITY = 200_000
+MAX_PRICE_CENTS = 100_000_000  # one million in the currency's units
+MAX_ROWS = 702  # labels A..Z, AA..ZZ
+MAX_SEATS_PER_ROW = 1_000
+
+EventStatus = Literal["scheduled", "on_sale", "sold_out", "closed"]
+SeatStatus = Literal["available", "held", "sold"]
+Price = Annotated[int, msgspec.Meta(ge=0, le=MAX_PRICE_CENTS)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=MAX_CAPACITY)]
+
+
+def parse_instant(value: str, *, field: str) -> tuple[dt.datetime, bool]:
+    """An ISO 8601 date or date-time; without an offset it is UTC.
+
+    Returns the instant and whether the text was a date only (midnight UTC).
+    """
+    text = value.strip()
+    if not 8 <= len(text) <= 40:
+        raise BadRequest("Expected an ISO 8601 date or date-time.", field=field)
+    try:
+        if len(text) <= 10 and "T" not in text.upper():
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC), True
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest("Expected an ISO 8601 date or date-time.", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC), False
+
+
+class SectionCreate(Struct, frozen=True, kw_only=True):
+    """Either `capacity` (unlabelled tickets) or `rows` and `seats_per_row` (labelled seats)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    price_cents: Price
+    capacity: Capacity | None = None
+    rows: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROWS)] | None = None
+    seats_per_row: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEATS_PER_ROW)] | None = None
+
+
+class WaitingRoomConfig(Struct, frozen=True, kw_only=True):
+    enabled: bool = False
+    admission_factor: Annotated[float, msgspec.Meta(gt=0, le=10)] = 1.0
+    prequeue: Literal["fifo", "lottery"] = "fifo"
+    max_admit_per_s: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+
+
+class EventCreate(Struct, frozen=True, kw_only=True):
+    """General admission (`capacity` + `price_cents`) or seated (`sections`)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    venue: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    starts_at: Annotated[dt.datetime, msgspec.Meta(tz=True)]
+    sales_open_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None
+    price_cents: Price | None = None
+    capacity: Capacity | None = None
+    sections: Annotated[list[SectionCreate], msgspec.Meta(min_length=1, max_length=50)] | None = None
+    max_per_customer: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    hold_ttl_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 300
+    half_price: bool = False
+    waiting_room: WaitingRoomConfig = msgspec.field(default_factory=WaitingRoomConfig)
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of `events`, as other services read it (`service.events.get_event`)."""
+
+    id: uuid.UUID
+    name: str
+    venue: str
+    starts_at: dt.datetime
+    sales_open_at: dt.datetime | None
+    price_cents: int
+    capacity: int
+    seated: bool
+    max_per_customer: int
+    hold_ttl_s: int
+    half_price: bool
+    waiting_room: bool
+    admission_factor: float
+    max_admit_per_s: int
+    prequeue: str
+    paused: bool
+    closed: bool
+    created_at: dt.datetime
+
+
+class Section(Out, frozen=True, kw_only=True):
+    name: str
+    price_cents: int
+    capacity: int
+
+
+class WaitingRoom(Out, frozen=True, kw_only=True):
+    enabled: bool
+    admission_factor: float
+    prequeue: str
+    max_admit_per_s: int
+    paused: bool
+
+
+class Live(Out, frozen=True, kw_only=True):
+    capacity: int
+    sold: int
+    held: int
+    available: int
+    status: EventStatus
+
+
+class EventView(Out, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    venue: str
+    starts_at: dt.datetime
+    sales_open_at: dt.datetime | None
+    price_cents: int
+    capacity: int
+    seated: bool
+    sections: list[Section]
+    max_per_customer: int
+    hold_ttl_s: int
+    half_price: bool
+    closed: bool
+    waiting_room: WaitingRoom
+    live: Live
+    created_at: dt.datetime
+
+
+class Seat(Out, frozen=True, kw_only=True):
+    id: uuid.UUID
+    section: str | None
+    row: str | None
+    number: int | None
+    price_cents: int
+    status: SeatStatus

@@ -1,0 +1,82 @@
+"""Customers: sign-up, login and the account page (product API)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+
+import asyncpg
+
+from core import auth
+from core.db import Connection
+from core.errors import Unauthorized
+from reservations.errors import CustomerNotFound, EmailTaken
+from reservations.queries import Q
+from reservations.schemas.customers import (
+    Customer,
+    CustomerAccount,
+    CustomerPurchase,
+    Session,
+    clean_email,
+    clean_text,
+)
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    default_detail = "The email or the password is wrong."
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take as long."""
+    return auth.hash_password("not a real password, only a decoy")
+
+
+async def create_customer(conn: Connection, *, name: str, email: str, password: str) -> Session:
+    name = clean_text(name, field="name")
+    email = clean_email(email)
+    password_hash = await asyncio.to_thread(auth.hash_password, password)
+    try:
+        row = await conn.fetchrow(Q.insert_customer, name, email, None, password_hash)
+    except asyncpg.UniqueViolationError:
+        raise EmailTaken(field="email") from None
+    assert row is not None
+    customer = Customer(id=row["id"], name=row["name"], email=row["email"])
+    return Session(customer=customer, token=auth.issue_customer_token(customer.id))
+
+
+async def open_session(conn: Connection, *, email: str, password: str) -> Session:
+    row = await conn.fetchrow(Q.get_login, email.strip())
+    if row is None:
+        # Spend the same time as a wrong password, so a reply does not tell which emails exist.
+        decoy = await asyncio.to_thread(_decoy_hash)
+        await asyncio.to_thread(auth.verify_password, decoy, password)
+        raise InvalidCredentials()
+    if not await asyncio.to_thread(auth.verify_password, row["password_hash"], password):
+        raise InvalidCredentials()
+    customer = Customer(id=row["id"], name=row["name"], email=row["email"])
+    return Session(customer=customer, token=auth.issue_customer_token(customer.id))
+
+
+async def get_account(conn: Connection, *, customer_id: uuid.UUID) -> CustomerAccount:
+    row = await conn.fetchrow(Q.get_customer, customer_id)
+    if row is None:
+        raise CustomerNotFound()
+    purchases = [
+        CustomerPurchase(
+            id=p["id"],
+            event_id=p["event_id"],
+            event_name=p["event_name"],
+            price_cents=p["price_cents"],
+            half_price=p["half_price"],
+            section=p["section"],
+            row=p["row_label"],
+            seat=p["seat_number"],
+            created_at=p["created_at"],
+            status="confirmed",
+        )
+        for p in await conn.fetch(Q.list_customer_purchases, customer_id)
+    ]
+    return CustomerAccount(id=row["id"], name=row["name"], email=row["email"], purchases=purchases)

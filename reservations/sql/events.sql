@@ -1,0 +1,72 @@
+-- Events, their sections and the generation of their ticket rows.
+
+-- name: insert_event
+-- ON CONFLICT lets the seed run twice; a new event always gets a fresh id.
+INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
+                    max_per_customer, hold_ttl_s, half_price, waiting_room, admission_factor,
+                    max_admit_per_s, prequeue)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (id) DO NOTHING
+RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
+          hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+          closed, created_at;
+
+-- name: insert_section
+INSERT INTO sections (event_id, name, price_cents, capacity, position)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: insert_unlabeled_tickets
+-- $4 unlabeled tickets (general admission, or a section sold without seat numbers).
+INSERT INTO tickets (event_id, section, price_cents)
+SELECT $1, $2, $3 FROM generate_series(1, $4);
+
+-- name: insert_seated_tickets
+-- Rows labelled A..Z, AA..ZZ (up to 702 rows), seats numbered 1..$5 in each row.
+INSERT INTO tickets (event_id, section, row_label, seat_number, price_cents)
+SELECT $1, $2,
+       CASE WHEN r <= 26 THEN chr(64 + r)
+            ELSE chr(64 + (r - 1) / 26) || chr(65 + (r - 1) % 26) END,
+       n, $3
+FROM generate_series(1, $4) AS r, generate_series(1, $5) AS n;
+
+-- name: get_event
+SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
+       hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+       closed, created_at
+FROM events
+WHERE id = $1;
+
+-- name: list_events
+-- Events starting in [$1, $2) (either bound may be null), by start time, at most $3.
+SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
+       hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+       closed, created_at
+FROM events
+WHERE ($1::timestamptz IS NULL OR starts_at >= $1)
+  AND ($2::timestamptz IS NULL OR starts_at < $2)
+ORDER BY starts_at, id
+LIMIT $3;
+
+-- name: list_events_stock
+-- Ticket counts of several events at once (events without tickets are absent).
+SELECT event_id,
+       count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
+       count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
+       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
+FROM tickets
+WHERE event_id = ANY($1::uuid[])
+GROUP BY event_id;
+
+-- name: list_sections
+SELECT event_id, name, price_cents, capacity
+FROM sections
+WHERE event_id = ANY($1::uuid[])
+ORDER BY event_id, position;
+
+-- name: list_seats
+-- Labelled tickets of an event (of section $2 when given), in section, row and seat order.
+SELECT t.id, t.section, t.row_label, t.seat_number, t.price_cents, t.status
+FROM tickets t
+LEFT JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
+WHERE t.event_id = $1 AND t.seat_number IS NOT NULL AND ($2::text IS NULL OR t.section = $2)
+ORDER BY s.position, length(t.row_label), t.row_label, t.seat_number;
