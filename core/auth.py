@@ -17,6 +17,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
+from litestar.types import Scope
 
 from core.config import get_settings
 from core.errors import Forbidden, Unauthorized
@@ -106,9 +107,12 @@ def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.query_params.get("token")
 
 
-async def provide_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """Dependency: the caller, from `Authorization: Bearer` (or `?token=` on WebSockets)."""
-    token = bearer(connection)
+async def provide_principal(scope: Scope) -> Principal:
+    """Dependency: the caller, from `Authorization: Bearer` (or `?token=` on WebSockets).
+
+    Takes the reserved `scope` (HTTP and WebSocket alike): Litestar 2.25 does not inject a
+    parameter named `connection`, it would read it as a query parameter."""
+    token = bearer(ASGIConnection(scope))
     if not token:
         raise Unauthorized()
     return principal_from_token(token)

@@ -21,5 +21,48 @@ def customer_channel(customer_id: UUID | str) -> str:
     return f"customer.{customer_id}"
 
 
+# Orders (reservations/service/orders.py). The accept gate runs as one Lua script over
+# these keys and arq's queue, so the order keys live beside arq on one Redis primary.
+
+
+def event_meta(event_id: UUID | str) -> str:
+    """What the order gate knows of an event (hash, filled from PostgreSQL)."""
+    return f"cp:event:{{{event_id}}}"
+
+
+def sold_out(event_id: UUID | str) -> str:
+    """Present while an event has no available ticket (set from fresh counts)."""
+    return f"cp:soldout:{{{event_id}}}"
+
+
+def order_counts(event_id: UUID | str) -> str:
+    """Hash customer id -> tickets in accepted, not rejected orders of the event."""
+    return f"cp:ordered:{{{event_id}}}"
+
+
+def order(order_id: UUID | str) -> str:
+    """An accepted order until PostgreSQL has decided it (hash)."""
+    return f"cp:order:{order_id}"
+
+
+def order_idempotency(customer_id: UUID | str, key: str) -> str:
+    return f"cp:idem:order:{customer_id}:{key}"
+
+
+def orders_pending() -> str:
+    """Sorted set of accepted, undecided order ids by acceptance time (ms)."""
+    return "cp:orders:pending"
+
+
+def orders_rate() -> str:
+    """Token bucket that paces order decisions across every orders worker."""
+    return "cp:orders:rate"
+
+
 def confirm_idempotency(hold_id: UUID | str, key: str) -> str:
     return f"cp:idem:confirm:{hold_id}:{key}"
+
+
+def hold_payment_attempt(hold_id: UUID | str) -> str:
+    """How many charges of a hold were declined: the provider key of the next one."""
+    return f"cp:holdpay:{{{hold_id}}}"

@@ -1,8 +1,44 @@
-"""arq tasks: holds."""
+"""arq tasks: holds.
+
+`holds.expire` runs at each hold's `expires_at` (enqueued deferred, with job id
+`hold-expire:<hold id>`); `holds.sweep` runs every two seconds as the safety net that
+expires any overdue hold whose own job was lost, delayed or raced a confirm.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
-functions: list[Any] = []
-cron_jobs: list[Any] = []
+from arq.cron import cron
+from arq.worker import func
+
+from core.resources import Resources
+from reservations.service import holds
+
+
+async def expire(ctx: dict[str, Any], hold_id: str) -> bool:
+    res: Resources = ctx["res"]
+    async with res.pool.acquire() as conn:
+        return await holds.expire_hold(conn, res.redis, hold_id=UUID(hold_id))
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    res: Resources = ctx["res"]
+    async with res.pool.acquire() as conn:
+        return await holds.expire_holds(conn, res.redis)
+
+
+functions: list[Any] = [func(expire, name=holds.EXPIRE_JOB, keep_result=60, max_tries=3, timeout=30)]
+cron_jobs: list[Any] = [
+    cron(
+        sweep,
+        name="holds.sweep",
+        second=set(range(0, 60, 2)),
+        microsecond=0,
+        unique=True,
+        run_at_startup=True,
+        timeout=30,
+        keep_result=0,
+    )
+]

@@ -49,9 +49,8 @@ async def setup(res: Resources, **event: Any) -> tuple[uuid.UUID, uuid.UUID]:
 async def create_hold(
     client: httpx.AsyncClient, event_id: uuid.UUID, customer_id: uuid.UUID, body: Any = None
 ) -> httpx.Response:
-    return await client.post(
-        f"/api/events/{event_id}/holds", json={"quantity": 1} if body is None else body, headers=auth(customer_id)
-    )
+    payload = {"quantity": 1} if body is None else body
+    return await client.post(f"/api/events/{event_id}/holds", json=payload, headers=auth(customer_id))
 
 
 async def confirm(
@@ -224,10 +223,16 @@ async def test_malformed_hold_body(client: httpx.AsyncClient, res: Resources, ra
 async def test_bad_path_id(client: httpx.AsyncClient, res: Resources) -> None:
     _, customer_id = await setup(res, capacity=1)
     r = await client.post("/api/events/nope/holds", json={"quantity": 1}, headers=auth(customer_id))
-    assert r.status_code in (400, 404)
-    r = await client.get("/api/holds/nope", headers=auth(customer_id))
-    assert r.status_code in (400, 404)
-    assert r.headers["content-type"].startswith("application/json")
+    assert (r.status_code, r.json()["field"]) == (400, "event_id")
+    for method, path in [("GET", "/api/holds/nope"), ("DELETE", "/api/holds/nope")]:
+        r = await client.request(method, path, headers=auth(customer_id))
+        assert (r.status_code, r.json()["field"]) == (400, "hold_id")
+    r = await client.post(
+        "/api/holds/nope/confirm",
+        json={"card_number": GOOD_CARD},
+        headers={**auth(customer_id), "Idempotency-Key": "k"},
+    )
+    assert (r.status_code, r.json()["field"]) == (400, "hold_id")
 
 
 # ---------------------------------------------------------------------------- read, cancel

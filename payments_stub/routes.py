@@ -1,0 +1,68 @@
+"""Routes of the payments stub: `/v1/charges`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.types import ControllerRouterHandler
+
+from core.schemas import StrictBody
+from payments_stub.schemas import Charge, ChargeCreate, ChargeList
+from payments_stub.service import ChargeStore
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Same key, same charge: a retry never charges twice.",
+    ),
+]
+
+
+def _store(state: State) -> ChargeStore:
+    store: ChargeStore = state.store
+    return store
+
+
+class ChargeController(Controller):
+    path = "/v1/charges"
+    tags = ["charges"]  # noqa: RUF012 (Litestar declares it an instance attribute)
+
+    @post("/", operation_id="createCharge", dto=StrictBody[ChargeCreate], return_dto=None)
+    async def create_charge(
+        self, state: State, data: JSONBody[ChargeCreate], idempotency_key: IdempotencyKey = None
+    ) -> Response[Charge]:
+        charge, created = await _store(state).create_charge(data, idempotency_key=idempotency_key)
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return Response(charge, status_code=201, headers=headers)
+
+    @get("/", operation_id="listCharges")
+    async def list_charges(
+        self,
+        state: State,
+        description: FromQuery[str | None] = None,
+        charge_status: Annotated[str | None, QueryParameter(name="status")] = None,
+    ) -> ChargeList:
+        charges = _store(state).list_charges(description=description, status=charge_status)
+        return ChargeList(total=len(charges), charges=charges)
+
+    @get("/{charge_id:str}", operation_id="getCharge")
+    async def get_charge(self, state: State, charge_id: FromPath[str]) -> Charge:
+        return _store(state).get_charge(charge_id)
+
+    @post("/{charge_id:str}/refund", operation_id="refundCharge", status_code=200)
+    async def refund_charge(self, state: State, charge_id: FromPath[str]) -> Charge:
+        return await _store(state).refund_charge(charge_id)
+
+
+@get("/health", operation_id="health", tags=["operations"], sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+route_handlers: list[ControllerRouterHandler] = [ChargeController, health]

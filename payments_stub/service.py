@@ -1,0 +1,186 @@
+"""The fake provider's behaviour: test cards, idempotency, latency and failures.
+
+State lives in memory, in one `ChargeStore` per application.
+
+Test cards: 4242424242424242 succeeds, 4000000000000002 is declined, 4000000000009995
+succeeds after `slow_card_delay_s`. Any other number succeeds when it passes the Luhn
+check and is declined (`incorrect_number`) when it does not.
+
+Latency and failures (PAYMENTS_LATENCY_MS, PAYMENTS_FAILURE_RATE) apply to the calls that
+change something (create, refund): the call sleeps for the latency, then fails with a 503
+at the configured rate before anything is stored.
+
+Idempotency: a charge created with an Idempotency-Key is the answer to every later request
+with that key, also to one arriving while the first is still being decided. The same key
+with another body is refused (422).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+
+from core.errors import AppError, Conflict, NotFound
+from payments_stub.schemas import Charge, ChargeCreate
+
+SUCCEEDS = "4242424242424242"
+DECLINES = "4000000000000002"
+SLOW = "4000000000009995"
+
+
+class ProviderFailure(AppError):
+    status_code = 503
+    code = "provider_unavailable"
+    default_detail = "Simulated provider failure; nothing was stored. Retry with the same key."
+
+
+class ChargeNotFound(NotFound):
+    code = "charge_not_found"
+    default_detail = "No charge with this id."
+
+
+class KeyReused(AppError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class NotRefundable(Conflict):
+    code = "charge_not_refundable"
+    default_detail = "Only a succeeded charge can be refunded."
+
+
+@dataclass(frozen=True, slots=True)
+class StubConfig:
+    latency_ms: float = 0.0
+    failure_rate: float = 0.0
+    slow_card_delay_s: float = 2.0
+
+    @classmethod
+    def from_env(cls) -> StubConfig:
+        return cls(
+            latency_ms=float(os.environ.get("PAYMENTS_LATENCY_MS") or 0),
+            failure_rate=float(os.environ.get("PAYMENTS_FAILURE_RATE") or 0),
+            slow_card_delay_s=float(os.environ.get("PAYMENTS_SLOW_CARD_DELAY_S") or 2.0),
+        )
+
+
+def luhn_valid(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def decide(card_number: str) -> tuple[str, str | None]:
+    """(status, decline_code) of a charge on this card."""
+    if card_number == DECLINES:
+        return "declined", "card_declined"
+    if card_number in (SUCCEEDS, SLOW) or luhn_valid(card_number):
+        return "succeeded", None
+    return "declined", "incorrect_number"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _fingerprint(body: ChargeCreate) -> str:
+    raw = f"{body.amount_cents}\0{body.card_number}\0{body.description}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    fingerprint: str
+    task: asyncio.Task[Charge]
+
+
+@dataclass(slots=True)
+class ChargeStore:
+    config: StubConfig = field(default_factory=StubConfig)
+    rng: random.Random = field(default_factory=random.Random)
+    charges: dict[str, Charge] = field(default_factory=dict)
+    by_key: dict[str, _Pending] = field(default_factory=dict)
+
+    async def _disturb(self) -> None:
+        if self.config.latency_ms > 0:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        if self.config.failure_rate > 0 and self.rng.random() < self.config.failure_rate:
+            raise ProviderFailure()
+
+    async def create_charge(self, body: ChargeCreate, *, idempotency_key: str | None) -> tuple[Charge, bool]:
+        """The charge for this request and whether this call created it."""
+        await self._disturb()
+        if idempotency_key is None:
+            return await self._decide(body), True
+        fp = _fingerprint(body)
+        pending = self.by_key.get(idempotency_key)
+        if pending is not None:
+            if pending.fingerprint != fp:
+                raise KeyReused()
+            return await asyncio.shield(pending.task), False
+        # Decided in its own task: a caller that gives up (timeout, disconnect) does not
+        # leave the key half done; a retry with the key waits for the same answer.
+        task = asyncio.create_task(self._decide(body))
+        self.by_key[idempotency_key] = _Pending(fp, task)
+        return await asyncio.shield(task), True
+
+    async def _decide(self, body: ChargeCreate) -> Charge:
+        if body.card_number == SLOW and self.config.slow_card_delay_s > 0:
+            await asyncio.sleep(self.config.slow_card_delay_s)
+        status, decline_code = decide(body.card_number)
+        charge = Charge(
+            id=f"ch_{secrets.token_hex(12)}",
+            status=status,
+            amount_cents=body.amount_cents,
+            description=body.description,
+            card_last4=body.card_number[-4:],
+            decline_code=decline_code,
+            created_at=_now(),
+            refunded_at=None,
+        )
+        self.charges[charge.id] = charge
+        return charge
+
+    def get_charge(self, charge_id: str) -> Charge:
+        try:
+            return self.charges[charge_id]
+        except KeyError:
+            raise ChargeNotFound() from None
+
+    async def refund_charge(self, charge_id: str) -> Charge:
+        await self._disturb()
+        charge = self.get_charge(charge_id)
+        if charge.status == "refunded":
+            return charge
+        if charge.status != "succeeded":
+            raise NotRefundable()
+        refunded = Charge(
+            id=charge.id,
+            status="refunded",
+            amount_cents=charge.amount_cents,
+            description=charge.description,
+            card_last4=charge.card_last4,
+            decline_code=None,
+            created_at=charge.created_at,
+            refunded_at=_now(),
+        )
+        self.charges[charge_id] = refunded
+        return refunded
+
+    def list_charges(self, *, description: str | None = None, status: str | None = None) -> list[Charge]:
+        return [
+            c
+            for c in self.charges.values()
+            if (description is None or c.description == description)
+            and (status is None or c.status == status)
+        ]

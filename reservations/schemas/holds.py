@@ -1,0 +1,85 @@
+"""Bodies of the hold endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from core.errors import BadRequest
+from core.schemas import Out, Struct
+
+MAX_TICKETS_PER_HOLD = 20
+
+
+class HoldCreate(Struct, frozen=True):
+    """Either `quantity` (any seats) or `seat_ids` (those seats), plus how many of the
+    tickets are half price."""
+
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_HOLD)] | None = None
+    seat_ids: (
+        Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=MAX_TICKETS_PER_HOLD)] | None
+    ) = None
+    half_price: Annotated[int, msgspec.Meta(ge=0, le=MAX_TICKETS_PER_HOLD)] = 0
+
+    def __post_init__(self) -> None:
+        if (self.quantity is None) == (self.seat_ids is None):
+            raise BadRequest("Give exactly one of `quantity` and `seat_ids`.", field="quantity")
+        if self.seat_ids is not None and len(set(self.seat_ids)) != len(self.seat_ids):
+            raise BadRequest("A seat is listed twice.", field="seat_ids")
+        if self.half_price > self.count:
+            raise BadRequest("More half-price tickets than tickets.", field="half_price")
+
+    @property
+    def count(self) -> int:
+        return self.quantity if self.quantity is not None else len(self.seat_ids or ())
+
+
+class HoldConfirm(Struct, frozen=True):
+    card_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
+
+
+class HeldTicket(Out, frozen=True):
+    id: uuid.UUID
+    section: str | None
+    row: str | None
+    number: int | None
+    price_cents: int
+    half_price: bool
+
+
+class Hold(Out, frozen=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    customer_id: uuid.UUID
+    status: str  # active | confirmed | cancelled | expired
+    expires_at: dt.datetime
+    seconds_left: int
+    quantity: int
+    half_price: int
+    tickets: list[HeldTicket]
+    total_cents: int
+    created_at: dt.datetime
+    ended_at: dt.datetime | None
+
+
+class Purchase(Out, frozen=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    customer_id: uuid.UUID
+    ticket_id: uuid.UUID
+    section: str | None
+    row: str | None
+    number: int | None
+    price_cents: int
+    half_price: bool
+    created_at: dt.datetime
+
+
+class HoldConfirmed(Out, frozen=True):
+    hold_id: uuid.UUID
+    payment_id: str | None
+    total_cents: int
+    purchases: list[Purchase]

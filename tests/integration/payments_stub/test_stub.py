@@ -1,0 +1,165 @@
+"""The payments stub's HTTP API: test cards, idempotency, latency and failures."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from payments_stub.app import create_app
+from payments_stub.service import DECLINES, SLOW, SUCCEEDS, StubConfig
+
+
+def stub(config: StubConfig | None = None, *, seed: int | None = None) -> httpx.AsyncClient:
+    app = create_app(config or StubConfig(slow_card_delay_s=0.2), rng=random.Random(seed))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payments")
+
+
+@pytest.fixture
+async def payments() -> AsyncIterator[httpx.AsyncClient]:
+    async with stub() as client:
+        yield client
+
+
+def body(card: str = SUCCEEDS, amount: int = 5000, description: str = "order 1") -> dict[str, Any]:
+    return {"amount_cents": amount, "card_number": card, "description": description}
+
+
+async def listed(client: httpx.AsyncClient, description: str) -> list[dict[str, Any]]:
+    r = await client.get("/v1/charges", params={"description": description})
+    assert r.status_code == 200
+    assert r.json()["total"] == len(r.json()["charges"])
+    charges: list[dict[str, Any]] = r.json()["charges"]
+    return charges
+
+
+@pytest.mark.parametrize(
+    ("card", "status", "decline_code"),
+    [
+        (SUCCEEDS, "succeeded", None),
+        (DECLINES, "declined", "card_declined"),
+        (SLOW, "succeeded", None),
+        ("5555555555554444", "succeeded", None),
+        ("4242424242424241", "declined", "incorrect_number"),
+    ],
+)
+async def test_every_card(
+    payments: httpx.AsyncClient, card: str, status: str, decline_code: str | None
+) -> None:
+    started = time.perf_counter()
+    r = await payments.post("/v1/charges", json=body(card, 1234), headers={"Idempotency-Key": card})
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 201
+    charge = r.json()
+    assert (charge["status"], charge["amount_cents"], charge["decline_code"]) == (status, 1234, decline_code)
+    assert charge["id"].startswith("ch_") and charge["card_last4"] == card[-4:]
+    assert "card_number" not in charge
+    if card == SLOW:
+        assert elapsed >= 0.2
+    else:
+        assert elapsed < 0.2
+    got = await payments.get(f"/v1/charges/{charge['id']}")
+    assert got.status_code == 200 and got.json() == charge
+
+
+async def test_same_key_same_charge(payments: httpx.AsyncClient) -> None:
+    first = await payments.post("/v1/charges", json=body(), headers={"Idempotency-Key": "k-1"})
+    again = await payments.post("/v1/charges", json=body(), headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(await listed(payments, "order 1")) == 1
+    # The same key with another body is refused and stores nothing.
+    other = await payments.post("/v1/charges", json=body(amount=1), headers={"Idempotency-Key": "k-1"})
+    assert (other.status_code, other.json()["error"]) == (422, "idempotency_key_reused")
+    assert len(await listed(payments, "order 1")) == 1
+    # Without a key every request is a new charge.
+    for _ in range(2):
+        assert (await payments.post("/v1/charges", json=body(description="no key"))).status_code == 201
+    assert len(await listed(payments, "no key")) == 2
+
+
+async def test_concurrent_same_key_waits_for_one_decision(payments: httpx.AsyncClient) -> None:
+    answers = await asyncio.gather(
+        *(
+            payments.post(
+                "/v1/charges", json=body(SLOW, description="burst"), headers={"Idempotency-Key": "b"}
+            )
+            for _ in range(10)
+        )
+    )
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(await listed(payments, "burst")) == 1
+
+
+async def test_refund(payments: httpx.AsyncClient) -> None:
+    ok = (await payments.post("/v1/charges", json=body())).json()
+    refunded = await payments.post(f"/v1/charges/{ok['id']}/refund")
+    assert refunded.status_code == 200
+    assert refunded.json()["status"] == "refunded" and refunded.json()["refunded_at"]
+    twice = await payments.post(f"/v1/charges/{ok['id']}/refund")
+    assert twice.status_code == 200 and twice.json() == refunded.json()
+    assert (await payments.get(f"/v1/charges/{ok['id']}")).json()["status"] == "refunded"
+    declined = (await payments.post("/v1/charges", json=body(DECLINES))).json()
+    r = await payments.post(f"/v1/charges/{declined['id']}/refund")
+    assert (r.status_code, r.json()["error"]) == (409, "charge_not_refundable")
+    r = await payments.post("/v1/charges/ch_nope/refund")
+    assert (r.status_code, r.json()["error"]) == (404, "charge_not_found")
+    assert (await payments.get("/v1/charges/ch_nope")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"amount_cents": 0, "card_number": SUCCEEDS}, "amount_cents"),
+        ({"amount_cents": "5", "card_number": SUCCEEDS}, "amount_cents"),
+        ({"amount_cents": 5, "card_number": "4242"}, "card_number"),
+        ({"amount_cents": 5, "card_number": "4242-4242-4242-4242"}, "card_number"),
+        ({"amount_cents": 5}, "card_number"),
+        ({"amount_cents": 5, "card_number": SUCCEEDS, "cvc": "123"}, "cvc"),
+    ],
+)
+async def test_bad_input(payments: httpx.AsyncClient, payload: dict[str, Any], field: str) -> None:
+    r = await payments.post("/v1/charges", json=payload, headers={"Idempotency-Key": "bad"})
+    assert r.status_code == 400
+    assert r.json()["field"] == field
+    assert (await payments.get("/v1/charges")).json()["total"] == 0
+    # The key was not burnt by the bad request.
+    good = await payments.post("/v1/charges", json=body(), headers={"Idempotency-Key": "bad"})
+    assert good.status_code == 201
+
+
+async def test_latency() -> None:
+    async with stub(StubConfig(latency_ms=150)) as slow:
+        started = time.perf_counter()
+        r = await slow.post("/v1/charges", json=body())
+        assert r.status_code == 201
+        assert time.perf_counter() - started >= 0.15
+
+
+async def test_failure_rate_one_stores_nothing() -> None:
+    async with stub(StubConfig(failure_rate=1.0)) as broken:
+        for _ in range(5):
+            r = await broken.post("/v1/charges", json=body(), headers={"Idempotency-Key": "f"})
+            assert (r.status_code, r.json()["error"]) == (503, "provider_unavailable")
+        assert (await broken.get("/v1/charges")).json()["total"] == 0
+
+
+async def test_failure_rate_is_a_rate() -> None:
+    async with stub(StubConfig(failure_rate=0.3), seed=11) as flaky:
+        codes = [
+            (await flaky.post("/v1/charges", json=body(description=str(uuid.uuid4())))).status_code
+            for _ in range(200)
+        ]
+        failures = codes.count(503)
+        assert set(codes) == {201, 503}
+        assert 30 <= failures <= 90  # 60 expected
+        assert (await flaky.get("/v1/charges")).json()["total"] == codes.count(201)
