@@ -14,6 +14,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     admin_token: str
     jwt_secret: str
     port: int = 8000
+    db_pool_max: int = 20
     payments_url: str = "http://127.0.0.1:8100"
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
@@ -22,6 +23,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     lock_timeout_ms: int = 2000
     orders_max_jobs: int = 20
     orders_per_s: float = 2000.0
+    orders_job_timeout_s: int = 30
+    metrics_port: int = 0
     frontend_dist: str = "frontend/dist"
     log_json: bool = True
 
@@ -38,6 +41,7 @@ def get_settings() -> Settings:
         admin_token=_env("ADMIN_TOKEN", "dev-admin-token"),
         jwt_secret=_env("JWT_SECRET", "dev-only-secret-change-me-in-production-0123456789"),
         port=int(_env("PORT", "8000")),
+        db_pool_max=int(_env("DB_POOL_MAX", "20")),
         payments_url=_env("PAYMENTS_URL", "http://127.0.0.1:8100"),
         payments_timeout_s=float(_env("PAYMENTS_TIMEOUT_S", "3.0")),
         payments_retries=int(_env("PAYMENTS_RETRIES", "2")),
@@ -45,6 +49,8 @@ def get_settings() -> Settings:
         lock_timeout_ms=int(_env("LOCK_TIMEOUT_MS", "2000")),
         orders_max_jobs=int(_env("ORDERS_MAX_JOBS", "20")),
         orders_per_s=float(_env("ORDERS_PER_S", "2000")),
+        orders_job_timeout_s=int(_env("ORDERS_JOB_TIMEOUT_S", "30")),
+        metrics_port=int(_env("METRICS_PORT", "0")),
         frontend_dist=_env("FRONTEND_DIST", "frontend/dist"),
         log_json=_env("LOG_JSON", "1") not in ("0", "false", "no"),
     )

@@ -38,10 +38,10 @@ def redis_settings(url: str, *, max_connections: int = 500) -> RedisSettings:
 
 
 async def open_resources(
-    settings: Settings, *, pool_max: int = 20, http: httpx.AsyncClient | None = None
+    settings: Settings, *, pool_max: int | None = None, http: httpx.AsyncClient | None = None
 ) -> Resources:
     redis = await create_pool(redis_settings(settings.redis_url))
-    pool = await create_pg_pool(settings.database_url, max_size=pool_max)
+    pool = await create_pg_pool(settings.database_url, max_size=pool_max or settings.db_pool_max)
     if http is None:
         http = httpx.AsyncClient(
             base_url=settings.payments_url,

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Both arq workers in one container: the default queue (hold expiry, queue advance,
+# reconcile, crons) and `ticket_orders`. When either exits, the other is stopped and the
+# script exits with the first one's status, so the container's restart policy brings
+# both back. SIGTERM/SIGINT (docker stop) reach both workers, which shut down cleanly.
+set -u
+
+arq jobs.worker.WorkerSettings &
+default_pid=$!
+arq jobs.worker.OrdersWorkerSettings &
+orders_pid=$!
+
+stop() {
+    kill -TERM "$default_pid" "$orders_pid" 2>/dev/null
+}
+trap stop TERM INT
+
+wait -n "$default_pid" "$orders_pid"
+status=$?
+stop
+wait "$default_pid" "$orders_pid"
+exit "$status"
