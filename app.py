@@ -14,6 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from core.auth import authenticate
 from core.config import Settings, get_settings
 from core.deps import dependencies
 from core.errors import exception_handlers
@@ -66,13 +67,15 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         try:
             yield
         finally:
+            await channels_redis.aclose()
             if resources is None:
                 await res.close()
 
     # The channels plugin needs its Redis client at construction; it gets its own.
     from core.redis import create_redis
 
-    channels = create_channels(create_redis(settings.redis_url))
+    channels_redis = create_redis(settings.redis_url)
+    channels = create_channels(channels_redis)
 
     return Litestar(
         route_handlers=[
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
         dependencies=dependencies,
+        guards=[authenticate],
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         plugins=[channels],

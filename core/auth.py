@@ -7,6 +7,7 @@ Admission tokens (waiting room) are signed here too, with `aud` = event id.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 import uuid
@@ -17,6 +18,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope
 
 from core.config import get_settings
@@ -45,15 +47,27 @@ class Principal(msgspec.Struct, frozen=True):
             raise Forbidden("A customer may only see their own account.")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+# Each Argon2 run takes 19 MiB: at most this many run at once per process, so a burst of
+# sign-ups queues for a slot instead of running the API out of memory.
+_KDF_SLOTS = asyncio.Semaphore(2)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError):
         return False
+
+
+async def hash_password(password: str) -> str:
+    """Argon2id hash, computed off the event loop."""
+    async with _KDF_SLOTS:
+        return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    async with _KDF_SLOTS:
+        return await asyncio.to_thread(_verify, password_hash, password)
 
 
 def encode(claims: dict[str, Any]) -> str:
@@ -100,6 +114,9 @@ def principal_from_token(token: str) -> Principal:
         raise Unauthorized("The token is invalid.") from None
 
 
+_PRINCIPAL = "crowdpass.principal"
+
+
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization")
     if header and header[:7].lower() == "bearer ":
@@ -107,12 +124,23 @@ def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.query_params.get("token")
 
 
-async def provide_principal(scope: Scope) -> Principal:
-    """Dependency: the caller, from `Authorization: Bearer` (or `?token=` on WebSockets).
+def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-wide guard: a handler that takes `principal` needs a valid bearer token.
 
-    Takes the reserved `scope` (HTTP and WebSocket alike): Litestar 2.25 does not inject a
-    parameter named `connection`, it would read it as a query parameter."""
-    token = bearer(ASGIConnection(scope))
+    Guards run before dependencies are resolved. Failing here, and not inside the
+    `principal` dependency, matters: when one dependency raises while others are being
+    resolved, Litestar never cleans up those already created, and a pooled database
+    connection would leak with every 401.
+    """
+    if "principal" not in handler.parsed_fn_signature.parameters:
+        return
+    token = bearer(connection)
     if not token:
         raise Unauthorized()
-    return principal_from_token(token)
+    connection.scope.setdefault("state", {})[_PRINCIPAL] = principal_from_token(token)
+
+
+async def provide_principal(scope: Scope) -> Principal:
+    """Dependency: the caller, as established by the `authenticate` guard."""
+    principal: Principal = scope["state"][_PRINCIPAL]
+    return principal

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -66,10 +67,18 @@ async def _truncate(res: Resources) -> None:
 
 
 @pytest.fixture
-async def res(_resources: Resources) -> Resources:
-    """The shared clients, on a clean database and Redis."""
+async def res(_resources: Resources) -> AsyncIterator[Resources]:
+    """The shared clients, on a clean database and Redis. After the test, every pooled
+    connection must be back in the pool: a leak fails the test that caused it."""
     await _truncate(_resources)
-    return _resources
+    yield _resources
+    pool = _resources.pool
+    for _ in range(100):
+        if pool.get_idle_size() == pool.get_size():
+            return
+        await asyncio.sleep(0.02)
+    in_use = pool.get_size() - pool.get_idle_size()
+    raise AssertionError(f"{in_use} database connection(s) still acquired after the test")
 
 
 @pytest.fixture
@@ -152,7 +161,9 @@ async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await worker.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis' deprecated close()
+        await worker.close()
 
 
 @pytest.fixture

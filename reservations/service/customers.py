@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import uuid
 
 import asyncpg
@@ -28,16 +26,20 @@ class InvalidCredentials(Unauthorized):
     default_detail = "The email or the password is wrong."
 
 
-@functools.cache
-def _decoy_hash() -> str:
+_decoy: list[str] = []
+
+
+async def _decoy_hash() -> str:
     """Verified against when the email is unknown, so both failures take as long."""
-    return auth.hash_password("not a real password, only a decoy")
+    if not _decoy:
+        _decoy.append(await auth.hash_password("not a real password, only a decoy"))
+    return _decoy[0]
 
 
 async def create_customer(conn: Connection, *, name: str, email: str, password: str) -> Session:
     name = clean_text(name, field="name")
     email = clean_email(email)
-    password_hash = await asyncio.to_thread(auth.hash_password, password)
+    password_hash = await auth.hash_password(password)
     try:
         row = await conn.fetchrow(Q.insert_customer, name, email, None, password_hash)
     except asyncpg.UniqueViolationError:
@@ -51,10 +53,9 @@ async def open_session(conn: Connection, *, email: str, password: str) -> Sessio
     row = await conn.fetchrow(Q.get_login, email.strip())
     if row is None:
         # Spend the same time as a wrong password, so a reply does not tell which emails exist.
-        decoy = await asyncio.to_thread(_decoy_hash)
-        await asyncio.to_thread(auth.verify_password, decoy, password)
+        await auth.verify_password(await _decoy_hash(), password)
         raise InvalidCredentials()
-    if not await asyncio.to_thread(auth.verify_password, row["password_hash"], password):
+    if not await auth.verify_password(row["password_hash"], password):
         raise InvalidCredentials()
     customer = Customer(id=row["id"], name=row["name"], email=row["email"])
     return Session(customer=customer, token=auth.issue_customer_token(customer.id))
