@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from litestar import MediaType, Response, get
@@ -23,6 +24,23 @@ REQUEST_LATENCY = Histogram(
 HOLDS = Counter("crowdpass_holds_total", "Holds by outcome", ["outcome"])
 ORDERS = Counter("crowdpass_orders_total", "Orders by outcome", ["outcome"])
 OPEN_WEBSOCKETS = Gauge("crowdpass_open_websockets", "Open WebSocket connections", ["kind"])
+ORDER_REJECTIONS = Counter("crowdpass_order_rejections_total", "Rejected orders by reason", ["reason"])
+ORDER_DECISION_SECONDS = Histogram(
+    "crowdpass_order_decision_seconds",
+    "Time from an order's acceptance to its decision",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+JOB_SECONDS = Histogram(
+    "crowdpass_job_seconds",
+    "arq job run time by function and outcome (observed in the worker process)",
+    ["function", "outcome"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+QUEUE_DEPTH = Gauge(
+    "crowdpass_queue_depth", "Jobs waiting or running per arq queue (read at scrape)", ["queue"]
+)
+# The arq queues whose depth /metrics reads from Redis.
+QUEUES = ("arq:queue", "ticket_orders")
 
 
 class Health(Out, frozen=True):
@@ -65,7 +83,11 @@ async def health(res: ResDep) -> Response[Health]:
     media_type=MediaType.TEXT,
     include_in_schema=False,
 )
-async def metrics() -> Response[bytes]:
+async def metrics(res: ResDep) -> Response[bytes]:
+    with contextlib.suppress(Exception):  # a scrape still answers when Redis does not
+        async with asyncio.timeout(1):
+            for queue in QUEUES:
+                QUEUE_DEPTH.labels(queue).set(await res.redis.zcard(queue))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from prometheus_client import start_http_server
+
 from core.config import get_settings
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings
@@ -19,7 +21,9 @@ ORDERS_QUEUE = "ticket_orders"
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(json=settings.log_json)
-    ctx["res"] = await open_resources(settings, pool_max=10)
+    if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
+        start_http_server(settings.metrics_port)
+    ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -1,7 +1,69 @@
-"""Routes: orders."""
+"""Routes: asynchronous orders (API.md section 2, "Orders")."""
 
 from __future__ import annotations
 
+from typing import Annotated
+from uuid import UUID
+
+from litestar import MediaType, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
-route_handlers: list[ControllerRouterHandler] = []
+from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
+from core.errors import ErrorBody
+from core.logs import request_id
+from core.schemas import StrictBody
+from reservations.schemas.orders import Order, OrderAccepted, OrderCreate
+from reservations.service import orders
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required. Same key and body: the same 202 answer, one order. Kept 24 h.",
+    ),
+]
+
+
+def _errors(*codes: int) -> dict[int, ResponseSpec]:
+    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
+
+
+@post(
+    "/api/orders",
+    operation_id="placeOrder",
+    tags=["orders"],
+    dto=StrictBody[OrderCreate],
+    return_dto=None,
+    status_code=202,
+    responses={
+        202: ResponseSpec(data_container=OrderAccepted, description="Accepted; decided by the worker"),
+        **_errors(400, 401, 403, 404, 409, 422, 503),
+    },
+)
+async def place_order(
+    data: JSONBody[OrderCreate], res: ResDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None
+) -> Response[bytes]:
+    placed = await orders.place_order(
+        res,
+        customer_id=principal.require_customer(),
+        data=data,
+        idempotency_key=idempotency_key,
+        request_id=request_id.get(),
+    )
+    return Response(
+        placed.body, status_code=202, media_type=MediaType.JSON, headers={"Location": placed.location}
+    )
+
+
+@get(
+    "/api/orders/{order_id:uuid}", operation_id="getOrder", tags=["orders"], responses=_errors(401, 403, 404)
+)
+async def get_order(
+    order_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+) -> Order:
+    return await orders.get_order(conn, redis, order_id=order_id, principal=principal)
+
+
+route_handlers: list[ControllerRouterHandler] = [place_order, get_order]

@@ -1,0 +1,27 @@
+-- finish_order: record in Redis that PostgreSQL has decided an order, exactly once.
+-- A rejected order gives its tickets back to the customer's gate count.
+--
+-- KEYS[1] order record  hash (see place_order.lua)
+-- KEYS[2] order counts  hash customer id -> tickets
+-- KEYS[3] pending       sorted set of undecided order ids
+-- ARGV[1] order id      ARGV[2] status (confirmed | rejected)
+-- ARGV[3] reason or ""  ARGV[4] seconds to keep the decided record
+--
+-- Returns 1 when this call recorded the decision, 0 when it was already recorded (or the
+-- record is gone).
+
+redis.call('ZREM', KEYS[3], ARGV[1])
+local rec = redis.call('HMGET', KEYS[1], 'status', 'customer_id', 'quantity')
+if not rec[1] or rec[1] ~= 'queued' then
+  return 0
+end
+if ARGV[2] == 'rejected' then
+  local left = redis.call('HINCRBY', KEYS[2], rec[2], -tonumber(rec[3]))
+  if left <= 0 then
+    redis.call('HDEL', KEYS[2], rec[2])
+  end
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'reason', ARGV[3])
+redis.call('HDEL', KEYS[1], 'card_number')
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1

@@ -1,0 +1,81 @@
+-- place_order: the accept gate of POST /api/orders, in one atomic step: idempotency,
+-- event checks, per-customer gate, sold-out flag, then the order record and its arq job.
+-- Nothing is enqueued unless the key is stored, and the key is never stored without its
+-- answer, so a duplicate (even a simultaneous one) never places a second order.
+--
+-- KEYS[1] idempotency   hash: fp, status, body (kept ARGV[2] seconds)
+-- KEYS[2] event meta    hash: missing | max_per_customer, waiting_room, closed, opens_ms, starts_ms
+-- KEYS[3] sold-out flag string, present while nothing is available
+-- KEYS[4] order counts  hash customer id -> tickets in accepted, not rejected orders
+-- KEYS[5] order record  hash (written here; read by the worker and GET /api/orders/{id})
+-- KEYS[6] pending       sorted set order id -> accepted ms
+-- KEYS[7] arq job key   arq:job:<order id>
+-- KEYS[8] arq queue     sorted set job id -> score (ms)
+-- ARGV[1] request fingerprint        ARGV[2] idempotency ttl (s)
+-- ARGV[3] customer id                ARGV[4] quantity
+-- ARGV[5] order id (= arq job id)    ARGV[6] the 202 body (JSON)
+-- ARGV[7] arq job payload            ARGV[8] arq job key ttl (ms)
+-- ARGV[9] event id                   ARGV[10] card number
+-- ARGV[11] request id                ARGV[12] order counts ttl (s)
+--
+-- Returns one of
+--   {"accepted", body}          the order is recorded and enqueued
+--   {"replay", status, body}    the key was used with this body: its stored answer
+--                               (body is the 202 JSON, or the error code of a refusal)
+--   {"reused"}                  the key was used with another body
+--   {"miss"}                    the event is not cached: fill KEYS[2] and call again
+--   {"unknown"}                 no such event (negative cache entry)
+--   {"refused", status, code}   refused and stored under the key: not_on_sale,
+--                               admission_required, limit_reached, sold_out
+
+local stored = redis.call('HMGET', KEYS[1], 'fp', 'status', 'body')
+if stored[1] then
+  if stored[1] ~= ARGV[1] then
+    return {'reused'}
+  end
+  return {'replay', stored[2], stored[3]}
+end
+
+local meta = redis.call('HMGET', KEYS[2], 'missing', 'max_per_customer', 'waiting_room', 'closed',
+  'opens_ms', 'starts_ms')
+if meta[1] then
+  return {'unknown'}
+end
+if not meta[2] then
+  return {'miss'}
+end
+
+local function refuse(status, code)
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'status', status, 'body', code)
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {'refused', status, code}
+end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local qty = tonumber(ARGV[4])
+
+if meta[4] == '1' or now >= tonumber(meta[6]) or now < tonumber(meta[5]) then
+  return refuse('409', 'not_on_sale')
+end
+if meta[3] == '1' then
+  return refuse('403', 'admission_required')
+end
+local mine = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
+if mine + qty > tonumber(meta[2]) then
+  return refuse('409', 'limit_reached')
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return refuse('409', 'sold_out')
+end
+
+redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
+redis.call('EXPIRE', KEYS[4], ARGV[12])
+redis.call('HSET', KEYS[5], 'customer_id', ARGV[3], 'event_id', ARGV[9], 'quantity', qty,
+  'card_number', ARGV[10], 'request_id', ARGV[11], 'accepted_ms', now, 'status', 'queued')
+redis.call('ZADD', KEYS[6], now, ARGV[5])
+redis.call('SET', KEYS[7], ARGV[7], 'PX', ARGV[8])
+redis.call('ZADD', KEYS[8], now, ARGV[5])
+redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'status', '202', 'body', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {'accepted', ARGV[6]}

@@ -1,0 +1,72 @@
+"""Bodies of the organizer's operations endpoints (`GET /api/admin/jobs`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from core.schemas import Out
+
+
+class QueueStats(Out, frozen=True):
+    name: str
+    queued: int  # ready to start, not started
+    deferred: int  # scheduled for later (retries, delayed jobs)
+    in_progress: int
+    oldest_queued_s: float | None  # how long the oldest ready job has waited
+
+
+class JobRun(Out, frozen=True):
+    id: str
+    function: str
+    queue: str
+    status: str  # succeeded | failed
+    tries: int
+    enqueued_at: dt.datetime
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    wait_s: float
+    run_s: float
+    error: str | None
+
+
+class CronRuns(Out, frozen=True):
+    name: str
+    runs: int  # kept results of this cron
+    failures: int
+    last: JobRun
+
+
+class ExpiringHold(Out, frozen=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    customer_id: uuid.UUID
+    quantity: int
+    expires_at: dt.datetime
+    seconds_left: float
+
+
+class HoldsNow(Out, frozen=True):
+    active: int
+    expiring_within_60s: int
+    soonest: list[ExpiringHold]
+
+
+class LastInvariantCheck(Out, frozen=True):
+    checked_at: dt.datetime
+    ok: bool
+    events: int
+    violations: list[dict[str, Any]]
+
+
+class JobsOverview(Out, frozen=True):
+    generated_at: dt.datetime
+    queues: list[QueueStats]
+    orders_undecided: int  # accepted orders not decided yet
+    recent: list[JobRun]
+    failures: list[JobRun]
+    results_scanned: int
+    crons: list[CronRuns]
+    holds: HoldsNow
+    last_invariant_check: LastInvariantCheck | None

@@ -1,0 +1,58 @@
+"""Bodies of the order endpoints and of the `order` message on `/api/ws`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from core.schemas import Out, Struct
+
+MAX_TICKETS_PER_ORDER = 10
+
+CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
+IdempotencyKeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+
+
+class OrderCreate(Struct, frozen=True):
+    event_id: uuid.UUID
+    card_number: CardNumber
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_ORDER)] = 1
+
+
+class OrderAccepted(Out, frozen=True):
+    """The 202 body: the order exists and will be decided."""
+
+    id: uuid.UUID
+    status: str  # always "queued"
+    event_id: uuid.UUID
+    quantity: int
+
+
+class OrderPurchase(Out, frozen=True):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    section: str | None
+    row: str | None
+    number: int | None
+    price_cents: int
+    created_at: dt.datetime
+
+
+class Order(Out, frozen=True, omit_defaults=True):
+    """An order as `GET /api/orders/{id}` and the `order` WebSocket message show it.
+
+    `reason` is present when rejected, `purchases` when confirmed.
+    """
+
+    id: uuid.UUID
+    status: str  # queued | confirmed | rejected
+    event_id: uuid.UUID
+    quantity: int
+    accepted_at: dt.datetime
+    decided_at: dt.datetime | None = None
+    reason: str | None = None
+    total_cents: int | None = None
+    purchases: list[OrderPurchase] | None = None

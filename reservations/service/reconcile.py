@@ -1,0 +1,196 @@
+"""Reconcile (an arq cron): repair Redis from PostgreSQL, check the invariants, and make
+sure no accepted order is left without a job.
+
+- The order gate's event facts and every sold-out flag are rebuilt from the rows.
+- The invariant check records one row in `invariant_checks` per run: per event
+  sold + held + available = capacity and purchases = sold; no ticket sold twice; no
+  purchase of a ticket that is not booked to its buyer; no customer over the event's
+  limit; every confirmed order has its purchases and a payment; no charge used twice.
+- An accepted order still undecided after STALE_ORDER_S whose job is gone (its tries ran
+  out, or arq dropped it) is enqueued again; the decision is idempotent, so a spare job
+  costs nothing. Orders PostgreSQL has as undecided but Redis has forgotten get a job too,
+  which rejects them (`payment_unavailable`): the card number went with Redis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
+
+from core.db import Connection
+from reservations import keys
+from reservations.queries import Q
+from reservations.service.orders import DECIDE_JOB, ORDERS_QUEUE, cache_event_meta
+
+STALE_ORDER_S = 60
+MAX_REQUEUE = 1000
+MAX_LISTED = 100
+
+
+class InvariantCheck(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    checked_at: dt.datetime
+    ok: bool
+    events: int
+    violations: list[dict[str, Any]]
+
+
+class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
+    events: int
+    sold_out: int
+    requeued: int
+    check: InvariantCheck
+
+
+async def reconcile(
+    conn: Connection, redis: ArqRedis, *, stale_order_s: float = STALE_ORDER_S
+) -> ReconcileReport:
+    metas = await conn.fetch(Q.all_order_gate_meta)
+    await cache_event_meta(redis, rows=metas)
+    counts = await conn.fetch(Q.check_event_counts)
+    sold_out = await _rebuild_sold_out(redis, counts)
+    check = await check_invariants(conn, counts=counts)
+    requeued = await requeue_stale_orders(conn, redis, older_than_s=stale_order_s)
+    return ReconcileReport(events=len(metas), sold_out=sold_out, requeued=requeued, check=check)
+
+
+async def _rebuild_sold_out(redis: ArqRedis, counts: list[Any]) -> int:
+    flagged = 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for c in counts:
+            if c["available"] == 0:
+                pipe.set(keys.sold_out(c["id"]), b"1")
+                flagged += 1
+            else:
+                pipe.delete(keys.sold_out(c["id"]))
+        await pipe.execute()
+    return flagged
+
+
+async def check_invariants(conn: Connection, *, counts: list[Any] | None = None) -> InvariantCheck:
+    """Run every check in one snapshot and record the result."""
+    violations: list[dict[str, Any]] = []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if counts is None:
+            counts = list(await conn.fetch(Q.check_event_counts))
+        for c in counts:
+            total = c["sold"] + c["held"] + c["available"]
+            if total != c["capacity"]:
+                violations.append(
+                    {
+                        "check": "stock_adds_up",
+                        "event_id": str(c["id"]),
+                        "capacity": c["capacity"],
+                        "sold": c["sold"],
+                        "held": c["held"],
+                        "available": c["available"],
+                    }
+                )
+            if c["purchases"] != c["sold"]:
+                violations.append(
+                    {
+                        "check": "purchases_match_sold",
+                        "event_id": str(c["id"]),
+                        "sold": c["sold"],
+                        "purchases": c["purchases"],
+                    }
+                )
+        for r in await conn.fetch(Q.check_tickets_sold_twice, MAX_LISTED):
+            violations.append(
+                {"check": "sold_once", "ticket_id": str(r["ticket_id"]), "purchases": r["purchases"]}
+            )
+        for r in await conn.fetch(Q.check_purchases_of_unbooked, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "purchase_has_booked_ticket",
+                    "purchase_id": str(r["purchase_id"]),
+                    "ticket_id": str(r["ticket_id"]),
+                    "status": r["status"],
+                }
+            )
+        for r in await conn.fetch(Q.check_customers_over_limit, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "per_customer_limit",
+                    "event_id": str(r["event_id"]),
+                    "customer_id": str(r["customer_id"]),
+                    "tickets": r["tickets"],
+                    "limit": r["max_per_customer"],
+                }
+            )
+        for r in await conn.fetch(Q.check_confirmed_orders, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "confirmed_order_complete",
+                    "order_id": str(r["id"]),
+                    "quantity": r["quantity"],
+                    "purchases": r["purchases"],
+                    "paid": r["payment_id"] is not None,
+                }
+            )
+        for r in await conn.fetch(Q.check_payments_reused, MAX_LISTED):
+            violations.append({"check": "charge_used_once", "payment_id": r["payment_id"], "uses": r["uses"]})
+    row = await conn.fetchrow(Q.insert_invariant_check, not violations, len(counts), json.dumps(violations))
+    return invariant_check_from_row(row)
+
+
+def invariant_check_from_row(row: Any) -> InvariantCheck:
+    violations = row["violations"]
+    return InvariantCheck(
+        id=row["id"],
+        checked_at=row["checked_at"],
+        ok=row["ok"],
+        events=row["events"],
+        violations=json.loads(violations) if isinstance(violations, str) else list(violations),
+    )
+
+
+async def _job_alive(redis: ArqRedis, job_id: str) -> bool:
+    return bool(await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id))
+
+
+async def requeue_stale_orders(conn: Connection, redis: ArqRedis, *, older_than_s: float) -> int:
+    """Enqueue a new decide job for every accepted order older than `older_than_s` whose
+    job is gone. Returns how many were enqueued."""
+    cutoff_ms = int((time.time() - older_than_s) * 1000)
+    requeued = 0
+    stale = await redis.zrangebyscore(keys.orders_pending(), "-inf", cutoff_ms, start=0, num=MAX_REQUEUE)
+    for raw in stale:
+        order_id = raw.decode()
+        record_key = keys.order(order_id)
+        job_id, request_id, status = await redis.hmget(record_key, ["job", "request_id", "status"])  # type: ignore[misc]
+        if status is None or status != b"queued":
+            await redis.zrem(keys.orders_pending(), order_id)
+            continue
+        current = job_id.decode() if job_id else order_id
+        if await _job_alive(redis, current):
+            continue
+        await _enqueue_again(redis, order_id, request_id.decode() if request_id else None)
+        requeued += 1
+    cutoff = dt.datetime.fromtimestamp(cutoff_ms / 1000, dt.UTC)
+    for r in await conn.fetch(Q.queued_orders_before, cutoff, MAX_REQUEUE):
+        order_id = str(r["id"])
+        if await redis.exists(keys.order(order_id)):
+            continue  # handled above when its job is gone
+        if await _job_alive(redis, f"{order_id}:stranded"):
+            continue
+        await redis.enqueue_job(
+            DECIDE_JOB, order_id, _job_id=f"{order_id}:stranded", _queue_name=ORDERS_QUEUE
+        )
+        requeued += 1
+    return requeued
+
+
+async def _enqueue_again(redis: ArqRedis, order_id: str, request_id: str | None) -> None:
+    job_id = f"{order_id}:{uuid.uuid4().hex[:8]}"
+    await redis.hset(keys.order(order_id), "job", job_id)  # type: ignore[misc]
+    await redis.enqueue_job(
+        DECIDE_JOB, order_id, request_id=request_id, _job_id=job_id, _queue_name=ORDERS_QUEUE
+    )

@@ -1,0 +1,76 @@
+"""Shared by the order tests: tokens, placing orders, waiting for decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from core.auth import issue_customer_token
+from core.db import Pool
+
+CARD_OK = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+
+
+def auth(customer_id: uuid.UUID) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_customer_token(customer_id)}"}
+
+
+def order_body(event_id: uuid.UUID, *, quantity: int | None = None, card: str = CARD_OK) -> dict[str, Any]:
+    body: dict[str, Any] = {"event_id": str(event_id), "card_number": card}
+    if quantity is not None:
+        body["quantity"] = quantity
+    return body
+
+
+async def post_order(
+    client: httpx.AsyncClient,
+    customer_id: uuid.UUID,
+    event_id: uuid.UUID,
+    *,
+    key: str | None = None,
+    quantity: int | None = None,
+    card: str = CARD_OK,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    h = auth(customer_id) | {"Idempotency-Key": key or uuid.uuid4().hex} | (headers or {})
+    return await client.post(
+        "/api/orders", json=order_body(event_id, quantity=quantity, card=card), headers=h
+    )
+
+
+async def wait_decided(
+    pool: Pool, order_ids: list[uuid.UUID], *, timeout_s: float = 20.0
+) -> dict[uuid.UUID, Any]:
+    """Poll PostgreSQL until every order is decided; returns id -> row (status, reason)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = await pool.fetch(
+            "SELECT id, status, reason, payment_id, hold_id FROM orders"
+            " WHERE id = ANY($1) AND status <> 'queued'",
+            order_ids,
+        )
+        if len(rows) == len(set(order_ids)):
+            return {r["id"]: r for r in rows}
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{len(set(order_ids)) - len(rows)} of {len(set(order_ids))} orders undecided"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def wait_idle(redis: Any, *, timeout_s: float = 10.0) -> None:
+    """Until the orders queue is empty and every accepted order is announced: a worker
+    stopped earlier would cancel jobs in the middle of their last steps."""
+    from reservations import keys
+    from reservations.service.orders import ORDERS_QUEUE
+
+    deadline = time.monotonic() + timeout_s
+    while await redis.zcard(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the orders queue did not drain")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,102 @@
+"""GET /api/admin/jobs and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+from core.resources import Resources
+from tests.factories import make_customer, make_customers, make_event
+from tests.integration.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
+
+
+def _admin(res: Resources) -> dict[str, str]:
+    return {"Authorization": f"Bearer {res.settings.admin_token}"}
+
+
+async def test_jobs_overview_from_arqs_records(
+    res: Resources, client: httpx.AsyncClient, orders_worker: object, worker: object
+) -> None:
+    async with res.pool.acquire() as conn:
+        customers = await make_customers(conn, 3)
+        event_id = await make_event(conn, capacity=5, hold_ttl_s=60)
+        await conn.execute(
+            "INSERT INTO holds (event_id, customer_id, quantity, total_cents, expires_at)"
+            " VALUES ($1, $2, 1, 100, now() + interval '20 seconds')",
+            event_id,
+            customers[0],
+        )
+    placed = [await post_order(client, c, event_id) for c in customers[1:]]
+    ids = [uuid.UUID(p.json()["id"]) for p in placed]
+    await wait_decided(res.pool, ids)
+    for _ in range(100):  # the reconcile cron runs when the default worker starts
+        if await res.pool.fetchval("SELECT count(*) FROM invariant_checks"):
+            break
+        await asyncio.sleep(0.05)
+    body: dict[str, object] = {}
+    for _ in range(100):  # results are written just after a job ends
+        r = await client.get("/api/admin/jobs", headers=_admin(res))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if len(body["recent"]) >= 2 and body["crons"]:  # type: ignore[arg-type]
+            break
+        await asyncio.sleep(0.05)
+    queues = {q["name"]: q for q in body["queues"]}  # type: ignore[attr-defined]
+    assert set(queues) == {"ticket_orders", "arq:queue"}
+    assert queues["ticket_orders"]["queued"] == 0 and queues["ticket_orders"]["in_progress"] == 0
+    decided = [j for j in body["recent"] if j["function"] == "orders.decide"]  # type: ignore[attr-defined]
+    assert {j["id"] for j in decided} >= {str(i) for i in ids}
+    assert all(j["status"] == "succeeded" and j["run_s"] >= 0 and j["wait_s"] >= 0 for j in decided)
+    crons = {c["name"]: c for c in body["crons"]}  # type: ignore[attr-defined]
+    assert crons["cron:orders.reconcile"]["last"]["status"] == "succeeded"
+    assert body["holds"]["active"] >= 1 and body["holds"]["expiring_within_60s"] >= 1  # type: ignore[index]
+    assert body["holds"]["soonest"][0]["customer_id"] == str(customers[0])  # type: ignore[index]
+    assert body["last_invariant_check"]["ok"] is True  # type: ignore[index]
+    assert body["orders_undecided"] == 0
+
+
+async def test_jobs_overview_is_for_the_organizer_only(res: Resources, client: httpx.AsyncClient) -> None:
+    async with res.pool.acquire() as conn:
+        customer = await make_customer(conn)
+    assert (await client.get("/api/admin/jobs")).status_code == 401
+    assert (await client.get("/api/admin/jobs", headers=auth(customer))).status_code == 403
+
+
+async def test_queue_counts_while_nothing_runs(res: Resources, client: httpx.AsyncClient) -> None:
+    async with res.pool.acquire() as conn:
+        customers = await make_customers(conn, 4)
+        event_id = await make_event(conn, capacity=5)
+    for c in customers:
+        assert (await post_order(client, c, event_id)).status_code == 202
+    body = (await client.get("/api/admin/jobs", headers=_admin(res))).json()
+    orders_queue = next(q for q in body["queues"] if q["name"] == "ticket_orders")
+    assert orders_queue["queued"] == 4 and orders_queue["in_progress"] == 0
+    assert orders_queue["oldest_queued_s"] is not None and orders_queue["oldest_queued_s"] >= 0
+    assert body["orders_undecided"] == 4
+    assert body["last_invariant_check"] is None
+
+
+async def test_metrics_count_orders_and_show_queue_depth(
+    res: Resources, client: httpx.AsyncClient, orders_worker: object
+) -> None:
+    async with res.pool.acquire() as conn:
+        customers = await make_customers(conn, 2)
+        event_id = await make_event(conn, capacity=5)
+    ok = await post_order(client, customers[0], event_id)
+    declined = await post_order(client, customers[1], event_id, card=CARD_DECLINED)
+    await wait_decided(res.pool, [uuid.UUID(ok.json()["id"]), uuid.UUID(declined.json()["id"])])
+    text = ""
+    for _ in range(100):  # counted just after the decision is announced
+        text = (await client.get("/metrics")).text
+        if 'crowdpass_order_rejections_total{reason="payment_declined"}' in text:
+            break
+        await asyncio.sleep(0.02)
+    assert 'crowdpass_orders_total{outcome="accepted"}' in text
+    assert 'crowdpass_orders_total{outcome="confirmed"}' in text
+    assert 'crowdpass_order_rejections_total{reason="payment_declined"}' in text
+    assert 'crowdpass_queue_depth{queue="ticket_orders"} 0.0' in text
+    assert 'crowdpass_job_seconds_count{function="orders.decide",outcome="succeeded"}' in text
+    assert "crowdpass_order_decision_seconds_count" in text
+    assert 'crowdpass_request_seconds_count{method="POST",route="/api/orders",status="202"}' in text
