@@ -80,6 +80,7 @@ def run() -> int:
             env,
         ),
         _spawn("worker", [py, "-m", "arq", "jobs.worker.WorkerSettings"], env),
+        _spawn("orders worker", [py, "-m", "arq", "jobs.worker.OrdersWorkerSettings"], env),
         _spawn(
             "api",
             [

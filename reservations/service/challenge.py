@@ -32,6 +32,7 @@ from reservations.schemas.customers import clean_email, clean_text
 from reservations.schemas.events import Event, parse_instant
 from reservations.service import tickets
 from reservations.service.events import get_event, insert_event
+from reservations.service.live import announce_purchase
 from reservations.service.stock import get_stock, stock_changed
 
 
@@ -126,7 +127,8 @@ async def create_compra(
 ) -> Compra:
     """One ticket for one client: 404 unknown client or event, 409 over the per-client
     limit, 422 sold out. Nothing is written unless everything succeeds."""
-    if not await conn.fetchval(Q.customer_exists, cliente_id):
+    buyer_name = await conn.fetchval(Q.customer_name, cliente_id)
+    if buyer_name is None:
         raise CustomerNotFound("Cliente não encontrado.", field="cliente_id")
     event = await get_event(conn, event_id=evento_id)
     if not _sellable_here(event, dt.datetime.now(dt.UTC)):
@@ -155,6 +157,7 @@ async def create_compra(
     except asyncpg.LockNotAvailableError:
         raise Busy() from None
     await stock_changed(redis, event_id=event.id)
+    await announce_purchase(redis, event_id=event.id, buyer_name=buyer_name, at=purchase["created_at"])
     return Compra(
         id=purchase["id"],
         cliente_id=cliente_id,

@@ -46,7 +46,7 @@ from reservations.errors import (
 )
 from reservations.queries import Q
 from reservations.schemas.holds import HeldTicket, Hold, HoldConfirmed, Purchase
-from reservations.service import stock, tickets
+from reservations.service import live, stock, tickets
 
 log = logging.getLogger("crowdpass.holds")
 
@@ -403,6 +403,10 @@ async def _confirm(
         for p in sorted(bought, key=lambda p: position[p["ticket_id"]])
     ]
     await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, held)])
+    buyer_name = await conn.fetchval(Q.customer_name, hold["customer_id"])
+    await live.announce_purchase(
+        redis, event_id=hold["event_id"], buyer_name=buyer_name or "", at=bought[0]["created_at"]
+    )
     return HoldConfirmed(
         hold_id=hold_id, payment_id=charge_id, total_cents=hold["total_cents"], purchases=purchases
     )

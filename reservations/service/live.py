@@ -10,6 +10,7 @@ also sets or clears the sold-out flag the order gate reads.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -31,24 +32,28 @@ from reservations.errors import EventNotFound
 from reservations.schemas.live import OrderMessage, PurchaseMessage, ReadyMessage, StockMessage
 from reservations.schemas.orders import Order
 from reservations.service import events, stock
+from reservations.service.purchases import buyer_label
 
-
-def buyer_display(name: str) -> str:
-    """`Maria da Silva` -> `Maria S.`: first name and the initial of the last name."""
-    parts = name.split()
-    if not parts:
-        return "Someone"
-    if len(parts) == 1:
-        return parts[0]
-    return f"{parts[0]} {parts[-1][0].upper()}."
+log = logging.getLogger("crowdpass.live")
 
 
 async def publish_purchase(
     publisher: Publisher, *, event_id: uuid.UUID, buyer_name: str, at: dt.datetime
 ) -> None:
     """Tell the event's live page that someone bought. Call after the purchase committed."""
-    message = PurchaseMessage(type="purchase", buyer=buyer_display(buyer_name), at=at)
+    message = PurchaseMessage(type="purchase", buyer=buyer_label(buyer_name), at=at)
     await publisher.publish(keys.event_live_channel(event_id), message)
+
+
+async def announce_purchase(
+    redis: ArqRedis, *, event_id: uuid.UUID, buyer_name: str, at: dt.datetime
+) -> None:
+    """`publish_purchase` for a request path: the purchase has committed, so a failure to
+    announce it is logged, never raised."""
+    try:
+        await publish_purchase(Publisher(redis), event_id=event_id, buyer_name=buyer_name, at=at)
+    except Exception:  # the sale stands; only the live feed misses one line
+        log.exception("could not announce a purchase of event %s", event_id)
 
 
 async def publish_order(publisher: Publisher, *, customer_id: uuid.UUID, order: Order) -> None:

@@ -1,7 +1,7 @@
 -- The challenge contract's reads (its writes reuse customers, events and ticket primitives).
 
--- name: customer_exists
-SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1);
+-- name: customer_name
+SELECT name FROM customers WHERE id = $1;
 
 -- name: count_purchases
 SELECT count(*) FROM purchases;
