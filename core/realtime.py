@@ -6,6 +6,8 @@ instance or the arq worker) reaches the sockets of every instance.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -14,9 +16,36 @@ from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
 
+class SerializedPubSubBackend(RedisChannelsPubSubBackend):
+    """The Redis pub/sub backend with SUBSCRIBE/UNSUBSCRIBE sent one at a time.
+
+    redis-py's asyncio PubSub loses every later message of a channel when several sockets
+    subscribe at once while the reader waits for messages (seen with redis 5.3: after
+    100 concurrent subscribes only the first message arrives). One lock per backend
+    keeps the subscription commands in turn; reading is not locked.
+    """
+
+    def __init__(self, *, redis: Redis) -> None:
+        super().__init__(redis=redis)
+        self._subscription_lock: asyncio.Lock | None = None  # made inside the running loop
+
+    def _lock(self) -> asyncio.Lock:
+        if self._subscription_lock is None:
+            self._subscription_lock = asyncio.Lock()
+        return self._subscription_lock
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        async with self._lock():
+            await super().subscribe(channels)
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        async with self._lock():
+            await super().unsubscribe(channels)
+
+
 def create_channels(redis: Redis) -> ChannelsPlugin:
     return ChannelsPlugin(
-        backend=RedisChannelsPubSubBackend(redis=redis),
+        backend=SerializedPubSubBackend(redis=redis),
         arbitrary_channels_allowed=True,
         subscriber_max_backlog=1000,
         subscriber_backlog_strategy="dropleft",

@@ -161,6 +161,11 @@ async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    # Let jobs in flight (a per-second cron may be running) finish first: close() cancels
+    # unfinished ones and then re-raises their CancelledError into the test's teardown.
+    in_flight = [t for t in worker.tasks.values() if not t.done()]
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # arq 0.28 calls redis' deprecated close()
         await worker.close()

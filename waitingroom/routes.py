@@ -1,7 +1,148 @@
-"""Routes of the waiting room."""
+"""Routes of the waiting room (API.md section 2, "Waiting room")."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, WebSocket, delete, get, patch, post, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
-route_handlers: list[ControllerRouterHandler] = []
+from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
+from core.errors import ErrorBody
+from core.schemas import StrictBody
+from waitingroom import service
+from waitingroom.schemas import (
+    LotteryDraws,
+    PowChallenge,
+    QueueJoin,
+    QueueStatus,
+    WaitingRoomPatch,
+    WaitingRoomStats,
+)
+
+
+def _errors(*codes: int) -> dict[int, ResponseSpec]:
+    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
+
+
+class QueueController(Controller):
+    path = "/api/events/{event_id:uuid}"
+    tags = ["waiting room"]  # noqa: RUF012
+
+    @post(
+        "/queue",
+        operation_id="joinQueue",
+        status_code=HTTP_200_OK,
+        dto=StrictBody[QueueJoin],
+        return_dto=None,
+        responses=_errors(400, 401, 403, 404, 409, 429),
+    )
+    async def join(
+        self,
+        event_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        conn: ConnDep,
+        redis: RedisDep,
+        principal: PrincipalDep,
+        data: JSONBody[QueueJoin | None] = None,
+    ) -> QueueStatus:
+        """Take one place in the queue; joining again returns the same place."""
+        return await service.join_queue(
+            conn,
+            redis,
+            event_id=event_id,
+            customer_id=principal.require_customer(),
+            client_ip=request.client.host if request.client else "unknown",
+            body=data,
+        )
+
+    @get("/queue/me", operation_id="getQueuePlace", responses=_errors(401, 403, 404, 409))
+    async def me(
+        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> QueueStatus:
+        """The caller's place, admission token or sold-out news (fallback of the WebSocket)."""
+        return await service.get_queue_place(
+            conn, redis, event_id=event_id, customer_id=principal.require_customer()
+        )
+
+    @delete(
+        "/queue/me",
+        operation_id="leaveQueue",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=_errors(401, 403, 404, 409),
+    )
+    async def leave(
+        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> None:
+        """Leave the queue (or give up an unused admission)."""
+        await service.leave_queue(conn, redis, event_id=event_id, customer_id=principal.require_customer())
+
+    @get("/queue/challenge", operation_id="getQueueChallenge", responses=_errors(401, 403, 404, 409))
+    async def challenge(
+        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> PowChallenge:
+        """A proof-of-work challenge to solve before joining (see docs/waiting-room.md)."""
+        return await service.issue_pow_challenge(
+            conn, redis, event_id=event_id, customer_id=principal.require_customer()
+        )
+
+    @get("/waiting-room", operation_id="getWaitingRoom", responses=_errors(401, 403, 404, 409))
+    async def stats(
+        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> WaitingRoomStats:
+        """Organizer: queue length, admissions, rate, stock and the lottery commitment."""
+        principal.require_admin()
+        return await service.get_room_stats(conn, redis, event_id=event_id)
+
+    @patch(
+        "/waiting-room",
+        operation_id="updateWaitingRoom",
+        dto=StrictBody[WaitingRoomPatch],
+        return_dto=None,
+        responses=_errors(400, 401, 403, 404, 409),
+    )
+    async def update(
+        self,
+        event_id: FromPath[UUID],
+        data: JSONBody[WaitingRoomPatch],
+        conn: ConnDep,
+        redis: RedisDep,
+        principal: PrincipalDep,
+    ) -> WaitingRoomStats:
+        """Organizer: pause or resume, admission factor, admissions per second, proof of work."""
+        principal.require_admin()
+        return await service.update_room(conn, redis, event_id=event_id, patch=data)
+
+    @get("/waiting-room/lottery", operation_id="getLotteryDraws", responses=_errors(400, 404, 409))
+    async def lottery(
+        self,
+        event_id: FromPath[UUID],
+        conn: ConnDep,
+        redis: RedisDep,
+        offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, QueryParameter(ge=0, le=10_000)] = 1000,
+    ) -> LotteryDraws:
+        """Public: the lottery commitment, and after the opening the seed and the draws."""
+        return await service.list_lottery_draws(conn, redis, event_id=event_id, offset=offset, limit=limit)
+
+    @websocket("/queue/ws")
+    async def live(
+        self,
+        event_id: FromPath[UUID],
+        socket: WebSocket[Any, Any, Any],
+        res: ResDep,
+        channels: NamedDependency[ChannelsPlugin],
+    ) -> None:
+        """Position and ETA at least every 2 s, the admission token, sold-out news."""
+        await service.serve_queue_socket(
+            socket, channels=channels, pool=res.pool, redis=res.redis, event_id=event_id
+        )
+
+
+route_handlers: list[ControllerRouterHandler] = [QueueController]

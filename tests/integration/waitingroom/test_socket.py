@@ -1,0 +1,117 @@
+"""The visitor's WebSocket through a real server (uvicorn in the test loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from core.auth import issue_customer_token
+from core.resources import Resources
+from tests.factories import make_customer, make_customers, make_event
+from tests.integration.waitingroom.support import admit_use, join, tick
+from waitingroom import keys
+
+
+def ws_url(base: str, event_id: uuid.UUID, token: str) -> str:
+    return f"{base.replace('http', 'ws', 1)}/api/events/{event_id}/queue/ws?token={token}"
+
+
+async def recv(ws: ClientConnection, wait_s: float = 3.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), wait_s))  # type: ignore[no-any-return]
+
+
+async def close_code(url: str) -> int:
+    async with connect(url) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 3)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+async def test_socket_refusals_carry_close_codes(res: Resources, live_server: str) -> None:
+    async with res.pool.acquire() as conn:
+        room = await make_event(conn, waiting_room=True)
+        plain = await make_event(conn, waiting_room=False)
+        customer = await make_customer(conn)
+    token = issue_customer_token(customer)
+
+    assert await close_code(ws_url(live_server, room, "not-a-token")) == 4401
+    assert await close_code(ws_url(live_server, uuid.uuid4(), token)) == 4404
+    assert await close_code(ws_url(live_server, plain, token)) == 4409
+    assert await close_code(ws_url(live_server, room, token)) == 4404  # not in the queue
+    assert await close_code(ws_url(live_server, room, res.settings.admin_token)) == 4403
+
+
+async def test_position_at_least_every_two_seconds_then_the_admission(
+    res: Resources, live_server: str
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=3)
+        ids = await make_customers(conn, 6)
+    await res.pool.execute("UPDATE events SET paused = true WHERE id = $1", event_id)
+    for c in ids:
+        await join(res, event_id, c)
+    me = ids[4]
+
+    async with connect(ws_url(live_server, event_id, issue_customer_token(me))) as ws:
+        first = await recv(ws)
+        # No tick runs: the socket still speaks every 2 s at the latest.
+        started = time.monotonic()
+        quiet = [await recv(ws), await recv(ws)]
+        gaps = time.monotonic() - started
+        # The sale resumes: one tick admits three, the broadcast moves everyone up.
+        await res.pool.execute("UPDATE events SET paused = false WHERE id = $1", event_id)
+        result = await tick(res, event_id)
+        moved = await recv(ws)
+        while moved["state"] != "open":
+            moved = await recv(ws)
+        # The three admitted give their admissions up: the next tick admits me.
+        for a in result.admitted:
+            await res.redis.zrem(keys.admitted(event_id), a.customer_id)
+            await res.redis.hdel(keys.admission_ids(event_id), a.customer_id)
+        admitted_msg: dict[str, Any] | None = None
+        await tick(res, event_id)
+        while admitted_msg is None:
+            m = await recv(ws)
+            if m["type"] == "admitted":
+                admitted_msg = m
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+
+    assert first == {"type": "position", "position": 5, "eta_s": None, "state": "paused"}
+    assert [q["position"] for q in quiet] == [5, 5]
+    assert gaps <= 2 * 2.0 + 0.5
+    assert moved["type"] == "position" and moved["position"] == 2 and moved["eta_s"] is not None
+    assert admitted_msg is not None and admitted_msg["admission_token"]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+    await admit_use(res, event_id, me, admitted_msg["admission_token"])  # the token works once
+
+
+async def test_broadcast_moves_the_position_and_a_leaver_ahead_shows_on_the_exact_read(
+    res: Resources, live_server: str
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=100, max_admit_per_s=2)
+        ids = await make_customers(conn, 6)
+    for c in ids:
+        await join(res, event_id, c)
+    await tick(res, event_id)  # admits 2; the room is open
+    await asyncio.sleep(1.05)  # a fresh second for the rate cap
+
+    async with connect(ws_url(live_server, event_id, issue_customer_token(ids[5]))) as ws:
+        first = await recv(ws)
+        await tick(res, event_id)  # admits 2 more: the broadcast alone moves me up by 2
+        after_tick = await recv(ws, wait_s=1.0)  # well before the 2 s push: it is the broadcast
+        await res.redis.zrem(keys.queue(event_id), str(ids[4]))  # the one ahead leaves
+        exact = await recv(ws)  # the 2 s push reads the exact rank
+
+    assert first["position"] == 4 and first["state"] == "open"
+    assert after_tick["position"] == 2
+    assert exact["position"] == 1

@@ -1,0 +1,97 @@
+"""Schemas of the waiting room: inputs are strict Structs, outputs `Out`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from core.schemas import Out, Struct
+
+QueueStatusName = Literal["waiting", "admitted", "sold_out"]
+RoomState = Literal["scheduled", "open", "paused", "sold_out", "closed"]
+
+
+class QueueJoin(Struct, frozen=True, kw_only=True):
+    """Optional body of a join: the solved proof of work, when the event asks for one."""
+
+    pow_challenge: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    pow_nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class QueueStatus(Out, frozen=True, kw_only=True):
+    """A visitor's place. `position` counts the visitors ahead plus one; it is null while a
+    lottery pre-queue waits for its draw at the opening."""
+
+    status: QueueStatusName
+    position: int | None
+    eta_s: int | None
+    admission_token: str | None = None
+    admission_expires_at: dt.datetime | None = None
+    state: RoomState
+    sales_open_at: dt.datetime | None
+    prequeue: Literal["fifo", "lottery"]
+    lottery_commitment: str | None = None
+    lottery_seed: str | None = None
+
+
+class PowChallenge(Out, frozen=True, kw_only=True):
+    """Find a `nonce` such that SHA-256(challenge + nonce) starts with `difficulty` zero bits."""
+
+    challenge: str
+    difficulty: int
+    algorithm: str
+    expires_at: dt.datetime
+
+
+class LotteryInfo(Out, frozen=True, kw_only=True):
+    commitment: str
+    seed: str | None
+    revealed: bool
+    participants: int
+
+
+class WaitingRoomStats(Out, frozen=True, kw_only=True):
+    event_id: UUID
+    state: RoomState
+    paused: bool
+    admission_factor: float
+    max_admit_per_s: int
+    prequeue: Literal["fifo", "lottery"]
+    sales_open_at: dt.datetime | None
+    waiting: int
+    admitted_outstanding: int
+    admissions_in_transit: int
+    admitted_total: int
+    rate: float
+    capacity: int
+    sold: int
+    held: int
+    available: int
+    admission_limit: int
+    pow_difficulty: int
+    lottery: LotteryInfo | None
+
+
+class WaitingRoomPatch(Struct, frozen=True, kw_only=True):
+    """Organizer controls; an absent or null field keeps its value."""
+
+    paused: bool | None = None
+    admission_factor: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None
+    max_admit_per_s: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    pow_difficulty: Annotated[int, msgspec.Meta(ge=0, le=28)] | None = None
+
+
+class LotteryDraws(Out, frozen=True, kw_only=True):
+    """The published pre-queue draws, in queue order, once the seed is revealed."""
+
+    event_id: UUID
+    prequeue: Literal["fifo", "lottery"]
+    commitment: str | None
+    seed: str | None
+    revealed: bool
+    participants: int
+    offset: int
+    draws: list[str]

@@ -1,0 +1,275 @@
+"""Admission: the per-event tick that lets the next visitors in, and the single use of
+an admission by the hold it pays for.
+
+Budget (DESIGN.md invariant 5). With
+
+- `left` = tickets not yet sold (available + held), `held` = tickets in active holds
+  (IN_PROGRESS rows), both read from PostgreSQL;
+- `limit` = floor(left x admission_factor), but at least 1 while a ticket is left (with a
+  factor below 1, floor(1 x 0.6) = 0 would strand the last tickets);
+- `outstanding` = admissions issued and not yet used;
+- `in_transit` = admissions used within the last lock timeout + 1 s (the hold each pays
+  for may not be committed yet when the tick reads PostgreSQL);
+- `m` = the event's max tickets per customer (one admission may become a hold of up to m
+  tickets; 1 by default),
+
+a tick admits, in queue order and never fewer than 0,
+
+    min(floor((limit - held - m x (outstanding + in_transit)) / m),
+        max_admit_per_s - admitted in the last 1000 ms,
+        waiting)
+
+so that m x (outstanding + in_transit) + held <= limit after every tick. One Lua script
+takes the Redis counts, pops the visitors and records the admissions, so two ticks never
+spend the same budget twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from core.config import get_settings
+from core.db import Connection
+from core.realtime import Publisher
+from reservations.service.stock import read_stock
+from waitingroom import keys
+from waitingroom.errors import AdmissionRequired
+from waitingroom.service.store import S, find_settings, redis_now_ms, text
+from waitingroom.service.tokens import decode_admission, encode_admission, expires_at
+
+log = logging.getLogger("crowdpass.waitingroom")
+
+TRANSIT_MARGIN_MS = 1000  # beyond the hold transaction's lock timeout
+RATE_WINDOW_MS = 30_000
+ADVANCE_TASK = "waitingroom.advance"
+
+
+class Admission(msgspec.Struct, frozen=True):
+    customer_id: str
+    jti: str
+    expires_ms: int
+
+
+class AdvanceResult(msgspec.Struct, frozen=True, kw_only=True):
+    state: str
+    previous_state: str = ""
+    admitted: list[Admission] = msgspec.field(default_factory=list)
+    served: int = 0
+    waiting: int = 0
+    outstanding: int = 0
+    in_transit: int = 0
+    expired: int = 0
+    rate: float = 0.0
+    limit: int = 0  # floor(left x factor)
+    held: int = 0
+    sold: int = 0
+    available: int = 0
+    now_ms: int = 0
+
+
+class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
+    """The per-event broadcast: every socket works out its own position from it."""
+
+    state: str
+    served: int
+    waiting: int
+    rate: float
+
+
+class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
+    admission_token: str
+    admission_expires_at: str
+
+
+def transit_window_ms() -> int:
+    """How long a used admission still counts: longer than any hold transaction can wait
+    for a lock (LOCK_TIMEOUT_MS) before it commits or fails."""
+    return get_settings().lock_timeout_ms + TRANSIT_MARGIN_MS
+
+
+def admission_limit(*, left: int, factor: float) -> int:
+    """floor(left x factor), in decimal so that 0.29 x 100 is 29, not 28; and at least 1
+    while anything is left, or a factor below 1 would never offer the last tickets."""
+    return max(math.floor(Decimal(repr(factor)) * left), min(left, 1))
+
+
+def room_state(*, closed: bool, scheduled: bool, paused: bool, available: int, held: int) -> str:
+    if closed:
+        return "closed"
+    if scheduled:
+        return "scheduled"
+    if available == 0 and held == 0:
+        return "sold_out"
+    if paused:
+        return "paused"
+    return "open"
+
+
+async def request_advance(redis: Redis, *, event_id: UUID) -> None:
+    """Enqueue an advance of the event now (at most one queued or running per event)."""
+    if isinstance(redis, ArqRedis):
+        await redis.enqueue_job(ADVANCE_TASK, str(event_id), _job_id=keys.advance_job_id(event_id))
+
+
+async def tick_queues(redis: ArqRedis) -> int:
+    """Every second: an advance for each event with a live queue. Returns how many."""
+    members = await redis.smembers(keys.live_events())  # type: ignore[misc]
+    for member in members:
+        await redis.enqueue_job(ADVANCE_TASK, text(member), _job_id=keys.advance_job_id(text(member)))
+    return len(members)
+
+
+def _parse(reply: list[Any]) -> tuple[list[Admission], dict[str, Any]]:
+    admitted = [
+        Admission(customer_id=text(reply[i]), jti=text(reply[i + 1]), expires_ms=int(reply[i + 2]))
+        for i in range(9, len(reply), 3)
+    ]
+    counts = {
+        "served": int(reply[1]),
+        "waiting": int(reply[2]),
+        "outstanding": int(reply[3]),
+        "in_transit": int(reply[4]),
+        "expired": int(reply[5]),
+        "rate": float(reply[6]),
+        "previous_state": text(reply[7]),
+        "now_ms": int(reply[8]),
+    }
+    return admitted, counts
+
+
+async def advance_queue(
+    conn: Connection,
+    redis: Redis,
+    *,
+    event_id: UUID,
+    publisher: Publisher,
+    admission_ttl_s: float | None = None,
+    transit_ms: int | None = None,
+) -> AdvanceResult:
+    """One tick: expire unused admissions, admit the next visitors, tell everyone."""
+    settings = await find_settings(conn, event_id=event_id)
+    if settings is None or not settings.waiting_room:
+        await redis.srem(keys.live_events(), str(event_id))  # type: ignore[misc]
+        return AdvanceResult(state="closed")
+    stock = await read_stock(conn, event_id=event_id)
+    now_ms = await redis_now_ms(redis)
+    left = stock.capacity - stock.sold
+    limit = admission_limit(left=left, factor=settings.admission_factor)
+    state = room_state(
+        closed=settings.closed,
+        scheduled=not settings.is_open(now_ms),
+        paused=settings.paused,
+        available=stock.available,
+        held=stock.held,
+    )
+    app_settings = get_settings()
+    ttl_ms = int(1000 * (admission_ttl_s if admission_ttl_s is not None else app_settings.admission_ttl_s))
+    if transit_ms is None:
+        transit_ms = transit_window_ms()
+    reply = await S.advance_queue(
+        redis,
+        [
+            keys.queue(event_id),
+            keys.admitted(event_id),
+            keys.admission_ids(event_id),
+            keys.in_transit(event_id),
+            keys.admission_log(event_id),
+            keys.meta(event_id),
+        ],
+        [
+            limit - stock.held,
+            settings.max_admit_per_s,
+            int(state == "open"),
+            ttl_ms,
+            state,
+            transit_ms,
+            RATE_WINDOW_MS,
+            settings.max_per_customer,
+        ],
+    )
+    admitted, counts = _parse(reply)
+    result = AdvanceResult(
+        state=state,
+        admitted=admitted,
+        limit=limit,
+        held=stock.held,
+        sold=stock.sold,
+        available=stock.available,
+        **counts,
+    )
+
+    for a in admitted:
+        token = encode_admission(
+            customer_id=a.customer_id, event_id=event_id, jti=a.jti, expires_ms=a.expires_ms
+        )
+        message = Admitted(admission_token=token, admission_expires_at=expires_at(a.expires_ms).isoformat())
+        await publisher.publish(keys.visitor_channel(event_id, a.customer_id), message)
+    await publisher.publish(
+        keys.event_channel(event_id),
+        Tick(state=state, served=result.served, waiting=result.waiting, rate=result.rate),
+    )
+    if state != result.previous_state:
+        log.info("waiting room %s: %s -> %s", event_id, result.previous_state or "new", state)
+
+    # Keep ticking while someone waits for something that can still happen. Remove first,
+    # then look again: a join adds its place before it adds the event, so it is never lost.
+    if result.waiting == 0 or state in ("sold_out", "closed"):
+        await redis.srem(keys.live_events(), str(event_id))  # type: ignore[misc]
+        if state not in ("sold_out", "closed") and await redis.zcard(keys.queue(event_id)) > 0:
+            await redis.sadd(keys.live_events(), str(event_id))  # type: ignore[misc]
+    else:
+        await redis.sadd(keys.live_events(), str(event_id))  # type: ignore[misc]
+    return result
+
+
+async def advance_until_settled(
+    conn: Connection, redis: Redis, *, event_id: UUID, publisher: Publisher, rounds: int = 3
+) -> list[AdvanceResult]:
+    """Advance, then look at the stock again: a change committed while this tick ran had
+    its own advance refused (one per event at a time), so tick again, at most `rounds` times."""
+    results = [await advance_queue(conn, redis, event_id=event_id, publisher=publisher)]
+    while len(results) < rounds and results[-1].state != "closed":
+        stock = await read_stock(conn, event_id=event_id)
+        last = results[-1]
+        if (stock.sold, stock.held, stock.available) == (last.sold, last.held, last.available):
+            break
+        results.append(await advance_queue(conn, redis, event_id=event_id, publisher=publisher))
+    return results
+
+
+async def require_admission(
+    conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID, token: str | None
+) -> None:
+    """Let a hold through: at once for events without a waiting room; otherwise use the
+    customer's admission token once. 403 `admission_required` for a missing, expired,
+    forged, other event's, other customer's or already used token."""
+    settings = await find_settings(conn, event_id=event_id)
+    if settings is None or not settings.waiting_room:
+        return
+    if not token:
+        raise AdmissionRequired(
+            "This event has a waiting room: join the queue, then send the admission token"
+            " in the Admission-Token header."
+        )
+    claims = decode_admission(token, event_id=event_id)
+    if claims.customer_id != customer_id:
+        raise AdmissionRequired("This admission token belongs to another customer.")
+    used = int(
+        await S.consume_admission(
+            redis,
+            [keys.admitted(event_id), keys.admission_ids(event_id), keys.in_transit(event_id)],
+            [str(customer_id), claims.jti],
+        )
+    )
+    if used == -1:
+        raise AdmissionRequired("This admission has expired; join the queue again.")
+    if used != 1:
+        raise AdmissionRequired("This admission token was already used or replaced.")

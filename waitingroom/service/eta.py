@@ -1,0 +1,30 @@
+"""Estimated wait: position over the observed admission rate."""
+
+from __future__ import annotations
+
+import math
+
+
+def eta_seconds(
+    *,
+    position: int | None,
+    rate: float,
+    state: str,
+    now_ms: int,
+    open_at_ms: int,
+    max_admit_per_s: int,
+) -> int | None:
+    """Seconds until admission, or None when no honest estimate exists.
+
+    - before the opening: time to the opening, plus the position at the highest rate;
+    - open: position / observed rate (admissions per second over the last 30 s);
+    - paused, sold out, closed, or nobody admitted lately: None.
+    """
+    if state == "scheduled":
+        until_open = max(0, math.ceil((open_at_ms - now_ms) / 1000))
+        if position is None:
+            return until_open
+        return until_open + math.ceil(position / max(1, max_admit_per_s))
+    if state != "open" or position is None or rate <= 0:
+        return None
+    return math.ceil(position / rate)

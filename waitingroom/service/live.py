@@ -1,0 +1,230 @@
+"""The visitor's WebSocket: position and ETA at least every 2 s, the admission token the
+moment it is issued, sold-out news at once.
+
+Fan-out is one broadcast per event per tick (`Tick`: state, served, waiting, rate) over
+Litestar channels on Redis, so any API instance serves any visitor. Each socket works out
+its position from the broadcast: the rank it last read exactly, minus the admissions
+issued since (admissions always take the head of the queue). Leavers ahead make that an
+upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever the state
+changes, and whenever no tick came for PUSH_EVERY_S. The admission token travels on the
+visitor's own channel, which only their sockets subscribe to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import WebSocket
+from litestar.channels import ChannelsPlugin
+from litestar.exceptions import WebSocketDisconnect
+from redis.asyncio import Redis
+
+from core.auth import bearer, principal_from_token
+from core.db import Pool
+from core.errors import AppError, Unauthorized
+from waitingroom import keys
+from waitingroom.service.eta import eta_seconds
+from waitingroom.service.queue import Place, read_place
+from waitingroom.service.store import RoomSettings, derive_state, load_room
+from waitingroom.service.tokens import encode_admission, expires_at
+
+PUSH_EVERY_S = 2.0
+SOLD_OUT_RECHECK_S = 10.0  # sold out: no news to push; look again now and then for returns
+RESYNC_MS = 15_000
+CLOSE_ADMITTED = 1000
+
+
+class _Visitor:
+    """What one socket knows about its visitor between exact reads."""
+
+    def __init__(self, settings: RoomSettings, customer_id: UUID) -> None:
+        self.settings = settings
+        self.customer_id = customer_id
+        self.rank = 0
+        self.served_at_read = 0
+        self.prequeue = False
+        self.read_at = 0.0
+        self.state = ""
+        self.rate = 0.0
+        self.sold_out_sent = False
+
+    def take(self, place: Place, now_ms: int) -> None:
+        self.rank = place.rank
+        self.served_at_read = place.served
+        self.prequeue = place.prequeue
+        self.read_at = time.monotonic()
+        self.rate = place.rate
+        recorded = place.recorded_state
+        self.state = recorded or derive_state(self.settings, now_ms=now_ms, recorded=recorded)
+
+    def position(self, served: int) -> int | None:
+        if self.prequeue and self.settings.prequeue == "lottery" and self.state == "scheduled":
+            return None
+        return max(1, self.rank + 1 - (served - self.served_at_read))
+
+    def message(self, served: int, now_ms: int) -> dict[str, Any] | None:
+        """The next message for the page, or None when there is nothing new to say."""
+        if self.state in ("sold_out", "closed"):
+            if self.sold_out_sent:
+                return None
+            self.sold_out_sent = True
+            return {"type": "sold_out", "state": self.state}
+        self.sold_out_sent = False
+        position = self.position(served)
+        eta = eta_seconds(
+            position=position,
+            rate=self.rate,
+            state=self.state,
+            now_ms=now_ms,
+            open_at_ms=self.settings.open_at_ms,
+            max_admit_per_s=self.settings.max_admit_per_s,
+        )
+        return {"type": "position", "position": position, "eta_s": eta, "state": self.state}
+
+    def admitted(self, place: Place) -> dict[str, Any]:
+        token = encode_admission(
+            customer_id=self.customer_id,
+            event_id=self.settings.event_id,
+            jti=place.jti,
+            expires_ms=place.expires_ms,
+        )
+        return {
+            "type": "admitted",
+            "admission_token": token,
+            "admission_expires_at": expires_at(place.expires_ms).isoformat(),
+        }
+
+
+async def _send(socket: WebSocket[Any, Any, Any], message: dict[str, Any]) -> None:
+    await socket.send_text(msgspec.json.encode(message).decode())
+
+
+async def _wait_disconnect(socket: WebSocket[Any, Any, Any]) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while (await socket.receive())["type"] != "websocket.disconnect":
+            continue
+
+
+async def serve_queue_socket(
+    socket: WebSocket[Any, Any, Any],
+    *,
+    channels: ChannelsPlugin,
+    pool: Pool,
+    redis: Redis,
+    event_id: UUID,
+) -> None:
+    """Run one visitor's socket until they leave, are admitted, or disconnect.
+
+    Close codes: 4401 bad customer token, 4403 not a customer, 4404 unknown event or no
+    place in the queue, 4409 no waiting room, 1000 after the admission was sent.
+    """
+    await socket.accept()
+    try:
+        token = bearer(socket)
+        if not token:
+            raise Unauthorized()
+        customer_id = principal_from_token(token).require_customer()
+        async with pool.acquire() as conn:
+            settings = await load_room(conn, event_id=event_id)
+    except AppError as exc:
+        await socket.close(code=4000 + exc.status_code, reason=exc.code)
+        return
+
+    visitor = _Visitor(settings, customer_id)
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_event(data: bytes) -> None:
+        inbox.put_nowait(data)
+
+    channel_names = [keys.event_channel(event_id), keys.visitor_channel(event_id, customer_id)]
+    async with (
+        channels.start_subscription(channel_names) as subscriber,
+        subscriber.run_in_background(on_event, join=False),
+    ):
+        disconnected = asyncio.create_task(_wait_disconnect(socket))
+        try:
+            await _run(socket, redis, visitor, inbox, disconnected)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            disconnected.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await disconnected
+
+
+async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor) -> bool:
+    """Read the exact place and push it; False when the socket is done."""
+    place = await read_place(redis, event_id=visitor.settings.event_id, customer_id=visitor.customer_id)
+    now_ms = int(time.time() * 1000)
+    if place.kind == "admitted":
+        await _send(socket, visitor.admitted(place))
+        await socket.close(code=CLOSE_ADMITTED, reason="admitted")
+        return False
+    if place.kind == "none":
+        await socket.close(code=4404, reason="not_in_queue")
+        return False
+    visitor.take(place, now_ms)
+    message = visitor.message(place.served, now_ms)
+    if message is not None:
+        await _send(socket, message)
+    return True
+
+
+async def _run(
+    socket: WebSocket[Any, Any, Any],
+    redis: Redis,
+    visitor: _Visitor,
+    inbox: asyncio.Queue[bytes],
+    disconnected: asyncio.Task[None],
+) -> None:
+    # Subscribed before this first read, so an admission issued meanwhile is not missed.
+    if not await _resync(socket, redis, visitor):
+        return
+    last_push = time.monotonic()
+    while not disconnected.done():
+        every = SOLD_OUT_RECHECK_S if visitor.sold_out_sent else PUSH_EVERY_S
+        timeout = max(0.0, every - (time.monotonic() - last_push))
+        getter = asyncio.ensure_future(inbox.get())
+        done, _ = await asyncio.wait(
+            {getter, disconnected}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if disconnected in done:
+            getter.cancel()
+            return
+        if getter not in done:
+            getter.cancel()
+            if not await _resync(socket, redis, visitor):
+                return
+            last_push = time.monotonic()
+            continue
+        event = msgspec.json.decode(getter.result())
+        kind = event.get("type")
+        if kind == "admitted":
+            await _send(socket, event)
+            await socket.close(code=CLOSE_ADMITTED, reason="admitted")
+            return
+        if kind != "tick":
+            continue
+        now_ms = int(time.time() * 1000)
+        state = str(event["state"])  # the job read the event and the stock just now
+        stale = (time.monotonic() - visitor.read_at) * 1000 >= RESYNC_MS
+        if state in ("sold_out", "closed"):
+            # Final news needs no position: tell at once, without a read per socket.
+            visitor.state = state
+            message = visitor.message(int(event["served"]), now_ms)
+            if message is not None:
+                await _send(socket, message)
+        elif state != visitor.state or stale:
+            if not await _resync(socket, redis, visitor):
+                return
+        else:
+            visitor.rate = float(event["rate"])
+            message = visitor.message(int(event["served"]), now_ms)
+            if message is not None:
+                await _send(socket, message)
+        last_push = time.monotonic()

@@ -1,0 +1,242 @@
+"""A visitor's side of the queue: join (once), look up, leave, and the join's abuse checks."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from redis.asyncio import Redis
+
+from core.config import get_settings
+from core.db import Connection
+from waitingroom import keys
+from waitingroom.errors import NotInQueue, ProofOfWorkRequired, RateLimited
+from waitingroom.schemas import PowChallenge, QueueJoin, QueueStatus, QueueStatusName
+from waitingroom.service import lottery, proof
+from waitingroom.service.admission import request_advance
+from waitingroom.service.eta import eta_seconds
+from waitingroom.service.store import (
+    RoomSettings,
+    S,
+    derive_state,
+    load_room,
+    lottery_seed,
+    redis_now_ms,
+    text,
+)
+from waitingroom.service.tokens import encode_admission, expires_at
+
+# Join attempts allowed per window. Generous per IP: a campus or a mobile carrier puts
+# many buyers behind one address; the per-customer limit does the real work.
+JOIN_WINDOW_MS = 10_000
+JOIN_LIMIT_PER_IP = 300
+JOIN_LIMIT_PER_CUSTOMER = 30
+
+
+class Place(msgspec.Struct, frozen=True, kw_only=True):
+    """A visitor's standing as the Lua scripts report it."""
+
+    kind: str  # "waiting" | "admitted" | "none"
+    rank: int = 0  # 0-based, among those waiting
+    created: bool = False
+    served: int = 0  # admissions issued so far for the event
+    recorded_state: str = ""  # the state the last tick recorded
+    rate: float = 0.0
+    prequeue: bool = False
+    jti: str = ""
+    expires_ms: int = 0
+
+
+def parse_place(reply: list[Any]) -> Place:
+    kind = text(reply[0])
+    if kind == "admitted":
+        jti, expires = text(reply[1]).split(":")
+        return Place(
+            kind=kind,
+            served=int(reply[2]),
+            recorded_state=text(reply[3]),
+            rate=float(reply[4]),
+            jti=jti,
+            expires_ms=int(expires),
+        )
+    if kind == "none":
+        return Place(kind=kind, served=int(reply[2]), recorded_state=text(reply[3]), rate=float(reply[4]))
+    return Place(
+        kind=kind,
+        rank=int(reply[1]),
+        created=bool(int(reply[2])),
+        served=int(reply[3]),
+        recorded_state=text(reply[4]),
+        rate=float(reply[5]),
+        prequeue=bool(int(reply[6])),
+    )
+
+
+def build_status(
+    settings: RoomSettings, place: Place, *, customer_id: UUID, now_ms: int, seed: str | None
+) -> QueueStatus:
+    state = derive_state(settings, now_ms=now_ms, recorded=place.recorded_state)
+    common: dict[str, Any] = {
+        "state": state,
+        "sales_open_at": settings.sales_open_at,
+        "prequeue": settings.prequeue,
+        "lottery_commitment": lottery.commitment(seed) if seed else None,
+        "lottery_seed": seed if seed and settings.is_open(now_ms) else None,
+    }
+    if place.kind == "admitted":
+        token = encode_admission(
+            customer_id=customer_id, event_id=settings.event_id, jti=place.jti, expires_ms=place.expires_ms
+        )
+        return QueueStatus(
+            status="admitted",
+            position=0,
+            eta_s=0,
+            admission_token=token,
+            admission_expires_at=expires_at(place.expires_ms),
+            **common,
+        )
+    drawing = place.prequeue and settings.prequeue == "lottery" and state == "scheduled"
+    position = None if drawing else place.rank + 1
+    eta = eta_seconds(
+        position=position,
+        rate=place.rate,
+        state=state,
+        now_ms=now_ms,
+        open_at_ms=settings.open_at_ms,
+        max_admit_per_s=settings.max_admit_per_s,
+    )
+    status: QueueStatusName = "sold_out" if state in ("sold_out", "closed") else "waiting"
+    return QueueStatus(status=status, position=position, eta_s=eta, **common)
+
+
+def visitor_keys(event_id: UUID) -> list[str]:
+    return [keys.queue(event_id), keys.admitted(event_id), keys.admission_ids(event_id), keys.meta(event_id)]
+
+
+async def read_place(redis: Redis, *, event_id: UUID, customer_id: UUID) -> Place:
+    return parse_place(await S.read_visitor(redis, visitor_keys(event_id), [str(customer_id)]))
+
+
+async def _check_rate(redis: Redis, *, event_id: UUID, customer_id: UUID, client_ip: str) -> None:
+    wait_ms = await S.hit_rate_limit(
+        redis,
+        [keys.join_rate_ip(event_id, client_ip), keys.join_rate_customer(event_id, customer_id)],
+        [JOIN_WINDOW_MS, JOIN_LIMIT_PER_IP, JOIN_LIMIT_PER_CUSTOMER],
+    )
+    if int(wait_ms) > 0:
+        raise RateLimited(int(wait_ms))
+
+
+async def pow_difficulty(redis: Redis, *, event_id: UUID) -> int:
+    value = await redis.get(keys.pow_difficulty(event_id))
+    return int(value) if value else 0
+
+
+async def _check_proof(
+    redis: Redis, *, event_id: UUID, customer_id: UUID, body: QueueJoin | None, now_ms: int
+) -> None:
+    difficulty = await pow_difficulty(redis, event_id=event_id)
+    if difficulty <= 0:
+        return
+    if body is None:
+        raise ProofOfWorkRequired()
+    try:
+        challenge_id, expires = proof.verify(
+            get_settings().jwt_secret,
+            event_id=event_id,
+            customer_id=customer_id,
+            challenge=body.pow_challenge,
+            nonce=body.pow_nonce,
+            now_s=now_ms // 1000,
+            difficulty=difficulty,
+        )
+    except proof.InvalidProof as exc:
+        raise ProofOfWorkRequired(str(exc), field="pow_nonce") from None
+    if not await redis.set(keys.pow_used(event_id, challenge_id), b"1", nx=True, exat=expires):
+        raise ProofOfWorkRequired("This challenge was already used; fetch a new one.", field="pow_challenge")
+
+
+async def join_queue(
+    conn: Connection,
+    redis: Redis,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    client_ip: str,
+    body: QueueJoin | None = None,
+) -> QueueStatus:
+    """Give the customer one place in the event's queue (or return the place they have)."""
+    settings = await load_room(conn, event_id=event_id)
+    await _check_rate(redis, event_id=event_id, customer_id=customer_id, client_ip=client_ip)
+    now_ms = await redis_now_ms(redis)
+    await _check_proof(redis, event_id=event_id, customer_id=customer_id, body=body, now_ms=now_ms)
+    seed = await lottery_seed(redis, settings, now_ms=now_ms)
+    draw = str(lottery.draw_score(seed, customer_id)) if seed and not settings.is_open(now_ms) else ""
+    reply = await S.join_queue(
+        redis,
+        [
+            keys.queue(event_id),
+            keys.sequence(event_id),
+            keys.admitted(event_id),
+            keys.admission_ids(event_id),
+            keys.meta(event_id),
+            keys.draws(event_id),
+        ],
+        [str(customer_id), settings.open_at_ms, draw],
+    )
+    place = parse_place(reply)
+    if place.created:
+        # Add first, then let the tick find it; see advance_queue for the matching removal.
+        await redis.sadd(keys.live_events(), str(event_id))  # type: ignore[misc]
+        if settings.is_open(now_ms) and not settings.paused and place.rank < settings.max_admit_per_s:
+            await request_advance(redis, event_id=event_id)
+    return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+
+
+async def get_queue_place(
+    conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID
+) -> QueueStatus:
+    """The customer's place, admission or sold-out news; 404 when they have no place."""
+    settings = await load_room(conn, event_id=event_id)
+    now_ms = await redis_now_ms(redis)
+    seed = await lottery_seed(redis, settings, now_ms=now_ms)
+    place = await read_place(redis, event_id=event_id, customer_id=customer_id)
+    if place.kind == "none":
+        raise NotInQueue()
+    return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+
+
+async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID) -> None:
+    """Give up the place (or the unused admission); the visitors behind move up."""
+    settings = await load_room(conn, event_id=event_id)
+    prequeue_open = not settings.is_open(await redis_now_ms(redis))
+    removed = await S.leave_queue(
+        redis,
+        [keys.queue(event_id), keys.admitted(event_id), keys.admission_ids(event_id), keys.draws(event_id)],
+        [str(customer_id), int(prequeue_open)],
+    )
+    if int(removed) == 0:
+        raise NotInQueue()
+
+
+async def issue_pow_challenge(
+    conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID
+) -> PowChallenge:
+    """A challenge to solve before joining (difficulty 0 when the event asks for none)."""
+    await load_room(conn, event_id=event_id)
+    difficulty = await pow_difficulty(redis, event_id=event_id)
+    now_ms = await redis_now_ms(redis)
+    challenge, expires = proof.issue(
+        get_settings().jwt_secret,
+        event_id=event_id,
+        customer_id=customer_id,
+        difficulty=difficulty,
+        now_s=now_ms // 1000,
+    )
+    return PowChallenge(
+        challenge=challenge,
+        difficulty=difficulty,
+        algorithm=proof.ALGORITHM,
+        expires_at=expires_at(expires * 1000),
+    )
