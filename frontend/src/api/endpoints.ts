@@ -1,0 +1,106 @@
+// One function per API call the web app makes (API.md §2).
+import { asList, request } from "./client";
+import type {
+  CustomerDetail,
+  EventOut,
+  FeedItem,
+  Hold,
+  PowChallenge,
+  Purchase,
+  QueueState,
+  Seat,
+  Session,
+  WaitingRoomPatch,
+  WaitingRoomStats,
+} from "./types";
+
+const enc = encodeURIComponent;
+
+/** The API nests the live counters under `live`; pages read them at the top level. */
+export function normalizeEvent(raw: unknown): EventOut {
+  const e = (raw ?? {}) as EventOut & { live?: Partial<EventOut> };
+  const live = e.live ?? {};
+  return {
+    ...e,
+    capacity: live.capacity ?? e.capacity ?? 0,
+    sold: live.sold ?? e.sold ?? 0,
+    held: live.held ?? e.held ?? 0,
+    available: live.available ?? e.available ?? 0,
+    status: live.status ?? e.status ?? "scheduled",
+  };
+}
+
+export interface EventQuery {
+  status?: string;
+  from?: string; // ISO 8601
+  to?: string;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, String(v));
+  const text = q.toString();
+  return text ? `?${text}` : "";
+}
+
+export const api = {
+  signUp: (body: { name: string; email: string; password: string }) =>
+    request<Session>("POST", "/api/customers", { body }),
+  logIn: (body: { email: string; password: string }) => request<Session>("POST", "/api/sessions", { body }),
+  customer: (id: string, token: string) => request<CustomerDetail>("GET", `/api/customers/${enc(id)}`, { token }),
+
+  events: async (signal?: AbortSignal, q: EventQuery = {}) =>
+    asList<unknown>(
+      await request<unknown>("GET", `/api/events${query({ status: q.status, from: q.from, to: q.to, limit: 200 })}`, {
+        signal,
+      }),
+      "events",
+    ).map(normalizeEvent),
+  event: async (id: string, signal?: AbortSignal) =>
+    normalizeEvent(await request<unknown>("GET", `/api/events/${enc(id)}`, { signal })),
+  seats: async (id: string, signal?: AbortSignal) =>
+    asList<Seat>(await request<unknown>("GET", `/api/events/${enc(id)}/seats`, { signal }), "seats"),
+  createEvent: async (body: unknown, adminToken: string) =>
+    normalizeEvent(await request<unknown>("POST", "/api/events", { body, token: adminToken })),
+
+  joinQueue: (eventId: string, token: string, proof?: { pow_challenge: string; pow_nonce: string }) =>
+    request<QueueState>("POST", `/api/events/${enc(eventId)}/queue`, { token, body: proof }),
+  queueChallenge: (eventId: string, token: string) =>
+    request<PowChallenge>("GET", `/api/events/${enc(eventId)}/queue/challenge`, { token }),
+  queueMe: (eventId: string, token: string) =>
+    request<QueueState>("GET", `/api/events/${enc(eventId)}/queue/me`, { token }),
+  leaveQueue: (eventId: string, token: string) =>
+    request<void>("DELETE", `/api/events/${enc(eventId)}/queue/me`, { token }),
+  waitingRoom: (eventId: string, adminToken: string) =>
+    request<WaitingRoomStats>("GET", `/api/events/${enc(eventId)}/waiting-room`, { token: adminToken }),
+  patchWaitingRoom: (
+    eventId: string,
+    body: WaitingRoomPatch,
+    adminToken: string,
+  ) => request<WaitingRoomStats>("PATCH", `/api/events/${enc(eventId)}/waiting-room`, { body, token: adminToken }),
+
+  createHold: (
+    eventId: string,
+    body: { quantity: number; half_price?: number } | { seat_ids: string[]; half_price?: number },
+    token: string,
+    admissionToken?: string | null,
+  ) =>
+    request<Hold>("POST", `/api/events/${enc(eventId)}/holds`, {
+      body,
+      token,
+      headers: admissionToken ? { "Admission-Token": admissionToken } : undefined,
+    }),
+  hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
+  releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),
+  confirmHold: (id: string, cardNumber: string, idempotencyKey: string, token: string) =>
+    request<{ hold_id?: string; total_cents?: number; purchases: Purchase[] }>("POST", `/api/holds/${enc(id)}/confirm`, {
+      body: { card_number: cardNumber },
+      token,
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+
+  feed: async (limit = 30, signal?: AbortSignal) =>
+    asList<FeedItem>(await request<unknown>("GET", `/api/purchases?limit=${limit}`, { signal }), "purchases"),
+  jobs: (adminToken: string, signal?: AbortSignal) =>
+    request<Record<string, unknown>>("GET", "/api/admin/jobs", { token: adminToken, signal }),
+};

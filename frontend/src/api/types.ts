@@ -1,0 +1,197 @@
+// Shapes of the public API (docs: /schema/swagger). Fields the contract leaves open are optional.
+
+export type EventStatus = "scheduled" | "on_sale" | "sold_out" | "closed";
+
+export interface Customer {
+  id: string;
+  name: string;
+  email: string;
+}
+
+export interface Session {
+  customer: Customer;
+  token: string;
+}
+
+export interface SectionOut {
+  name: string;
+  price_cents: number;
+  capacity?: number;
+  rows?: number | null;
+  seats_per_row?: number | null;
+  available?: number;
+}
+
+export interface WaitingRoomInfo {
+  enabled: boolean;
+  admission_factor?: number;
+  prequeue?: "fifo" | "lottery";
+  max_admit_per_s?: number;
+  paused?: boolean;
+  commitment?: string | null;
+  seed?: string | null;
+}
+
+export interface EventOut {
+  id: string;
+  name: string;
+  venue?: string;
+  starts_at: string;
+  sales_open_at?: string | null;
+  price_cents?: number;
+  capacity: number;
+  sold: number;
+  held: number;
+  available: number;
+  status: EventStatus;
+  seated?: boolean;
+  sections?: SectionOut[] | null;
+  max_per_customer?: number;
+  hold_ttl_s?: number;
+  half_price?: boolean;
+  waiting_room?: WaitingRoomInfo | null;
+  created_at?: string;
+}
+
+export type SeatStatus = "available" | "held" | "sold" | string;
+
+export interface Seat {
+  id: string;
+  section: string;
+  row: string;
+  number: number;
+  price_cents: number;
+  status: SeatStatus;
+}
+
+export interface Ticket {
+  id: string;
+  section?: string | null;
+  row?: string | null;
+  number?: number | null;
+  price_cents?: number;
+  half_price?: boolean;
+}
+
+export type HoldStatus = "active" | "confirmed" | "cancelled" | "expired";
+
+export interface Hold {
+  id: string;
+  event_id: string;
+  status: HoldStatus;
+  expires_at: string;
+  seconds_left: number;
+  tickets: Ticket[];
+  total_cents: number;
+  quantity?: number;
+  half_price?: number;
+}
+
+export interface Purchase {
+  id: string;
+  event_id?: string;
+  event_name?: string;
+  event?: { id: string; name: string };
+  ticket_id?: string;
+  price_cents?: number;
+  half_price?: boolean;
+  section?: string | null;
+  row?: string | null;
+  number?: number | null;
+  seat?: number | null;
+  status?: string;
+  created_at?: string;
+  at?: string;
+}
+
+export interface CustomerDetail extends Customer {
+  purchases: Purchase[];
+}
+
+export type QueueStatus = "waiting" | "admitted" | "sold_out";
+
+export interface QueueState {
+  status: QueueStatus;
+  /** People ahead plus one; null while a lottery pre-queue waits for its draw. */
+  position: number | null;
+  eta_s: number | null;
+  admission_token?: string | null;
+  admission_expires_at?: string | null;
+  state?: "scheduled" | "open" | "paused" | "sold_out" | "closed";
+  prequeue?: "fifo" | "lottery";
+  sales_open_at?: string | null;
+  lottery_commitment?: string | null;
+  lottery_seed?: string | null;
+}
+
+export interface PowChallenge {
+  challenge: string;
+  difficulty: number;
+  algorithm?: string;
+  expires_at?: string;
+}
+
+export interface FeedItem {
+  id?: string;
+  buyer: string;
+  at: string;
+  event_id?: string;
+  event_name?: string;
+  event?: { id: string; name: string };
+  quantity?: number;
+}
+
+export interface StockMessage {
+  type: "stock";
+  event_id?: string;
+  sold: number;
+  held: number;
+  available: number;
+  status: EventStatus;
+}
+
+export interface PurchaseMessage {
+  type: "purchase";
+  buyer: string;
+  at: string;
+  event_id?: string;
+  quantity?: number;
+}
+
+export type LiveMessage = StockMessage | PurchaseMessage;
+
+export interface LotteryInfo {
+  commitment: string;
+  seed: string | null;
+  revealed: boolean;
+  participants: number;
+}
+
+export interface WaitingRoomStats {
+  state?: string;
+  waiting?: number;
+  admitted_outstanding?: number;
+  admissions_in_transit?: number;
+  admitted_total?: number;
+  rate?: number;
+  paused?: boolean;
+  admission_factor?: number;
+  max_admit_per_s?: number;
+  prequeue?: string;
+  sales_open_at?: string | null;
+  capacity?: number;
+  sold?: number;
+  held?: number;
+  available?: number;
+  admission_limit?: number;
+  pow_difficulty?: number;
+  lottery?: LotteryInfo | null;
+  [key: string]: unknown;
+}
+
+export interface WaitingRoomPatch {
+  paused?: boolean;
+  admission_factor?: number;
+  max_admit_per_s?: number;
+  pow_difficulty?: number;
+}

@@ -1,0 +1,88 @@
+// Event helpers shared by the list, the event page and tests.
+import type { EventOut, EventStatus, FeedItem } from "../api/types";
+
+export function lowestPrice(event: EventOut): number | undefined {
+  const prices = (event.sections ?? []).map((s) => s.price_cents);
+  if (typeof event.price_cents === "number" && !prices.length) return event.price_cents;
+  return prices.length ? Math.min(...prices) : event.price_cents;
+}
+
+export function isSeated(event: EventOut): boolean {
+  if (typeof event.seated === "boolean") return event.seated;
+  return (event.sections ?? []).some((s) => (s.rows ?? 0) > 0 && (s.seats_per_row ?? 0) > 0);
+}
+
+export function hasWaitingRoom(event: EventOut): boolean {
+  return Boolean(event.waiting_room?.enabled);
+}
+
+export interface EventFilter {
+  status: EventStatus | "all";
+  from: string; // yyyy-mm-dd, local, or ""
+  to: string;
+}
+
+export const NO_FILTER: EventFilter = { status: "all", from: "", to: "" };
+
+function localDay(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+export function filterEvents(events: EventOut[], f: EventFilter): EventOut[] {
+  return events
+    .filter((e) => f.status === "all" || e.status === f.status)
+    .filter((e) => {
+      const day = localDay(e.starts_at);
+      if (f.from && day < f.from) return false;
+      if (f.to && day > f.to) return false;
+      return true;
+    })
+    .sort((a, b) => {
+      // What can be bought now first, then by date.
+      const rank = (s: EventStatus) => (s === "on_sale" ? 0 : s === "scheduled" ? 1 : s === "sold_out" ? 2 : 3);
+      return rank(a.status) - rank(b.status) || Date.parse(a.starts_at) - Date.parse(b.starts_at);
+    });
+}
+
+export function applyStock<T extends EventOut>(
+  event: T,
+  stock: { sold: number; held: number; available: number; status: EventStatus },
+): T {
+  return { ...event, sold: stock.sold, held: stock.held, available: stock.available, status: stock.status };
+}
+
+/** The list's query for the API: local calendar days become exact instants. */
+export function filterQuery(f: EventFilter): { status?: string; from?: string; to?: string } {
+  const at = (local: string) => {
+    const d = new Date(local);
+    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+  };
+  return {
+    status: f.status === "all" ? undefined : f.status,
+    from: f.from ? at(`${f.from}T00:00:00`) : undefined,
+    to: f.to ? at(`${f.to}T23:59:59.999`) : undefined,
+  };
+}
+
+/** One feed row per purchase of several tickets: the API lists each ticket on its own. */
+export function groupFeed(items: FeedItem[], withinMs = 2000): FeedItem[] {
+  const out: FeedItem[] = [];
+  for (const item of items) {
+    const last = out[out.length - 1];
+    const eventOf = (i: FeedItem) => i.event?.id ?? i.event_id;
+    if (
+      last &&
+      last.buyer === item.buyer &&
+      eventOf(last) === eventOf(item) &&
+      Math.abs(Date.parse(last.at) - Date.parse(item.at)) <= withinMs
+    ) {
+      out[out.length - 1] = { ...last, quantity: (last.quantity ?? 1) + (item.quantity ?? 1) };
+    } else {
+      out.push(item);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,225 @@
+import { describe, expect, it, vi } from "vitest";
+import { ApiError, friendlyMessage, request } from "../api/client";
+import { normalizeEvent } from "../api/endpoints";
+import type { EventOut } from "../api/types";
+import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
+import { filterEvents, filterQuery } from "./events";
+import { formatClock, formatEta, seatLabel } from "./format";
+import { LiveSocket } from "./live";
+import { parseHash } from "./router";
+import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
+import { firstPosition, paymentKey } from "./storage";
+
+describe("format", () => {
+  it("prints countdowns as a clock", () => {
+    expect(formatClock(0)).toBe("0:00");
+    expect(formatClock(9)).toBe("0:09");
+    expect(formatClock(247)).toBe("4:07");
+    expect(formatClock(3 * 3600 + 5 * 60 + 9)).toBe("3:05:09");
+    expect(formatClock(-4)).toBe("0:00");
+  });
+
+  it("prints estimates in words", () => {
+    expect(formatEta(20)).toBe("less than a minute");
+    expect(formatEta(185)).toBe("about 3 minutes");
+    expect(formatEta(null)).toBe("calculating…");
+  });
+
+  it("labels seats and general admission", () => {
+    expect(seatLabel({ section: "Pista", row: "B", number: 12 })).toBe("Pista · row B · seat 12");
+    expect(seatLabel({ section: null, row: null, number: null })).toBe("General admission");
+  });
+});
+
+describe("router", () => {
+  it("matches pages and their parameters", () => {
+    expect(parseHash("").name).toBe("events");
+    expect(parseHash("#/events/abc")).toMatchObject({ name: "event", params: { id: "abc" } });
+    expect(parseHash("#/events/abc/queue")).toMatchObject({ name: "queue", params: { id: "abc" } });
+    expect(parseHash("#/checkout/h1")).toMatchObject({ name: "checkout", params: { holdId: "h1" } });
+    expect(parseHash("#/organizer/events/e9")).toMatchObject({ name: "organizer-event", params: { id: "e9" } });
+    expect(parseHash("#/nowhere/at/all").name).toBe("not-found");
+    expect(parseHash("#/feed?x=1").query.get("x")).toBe("1");
+  });
+});
+
+describe("api client", () => {
+  it("turns an error body into an ApiError with code and field", async () => {
+    fakeFetch({ "POST /api/x": { status: 409, body: { error: "sold_out", detail: "gone" } } });
+    const err = await request("POST", "/api/x", { body: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe("sold_out");
+    expect(friendlyMessage(err)).toMatch(/Sold out/);
+  });
+
+  it("reports a network failure as retryable", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => Promise.reject(new TypeError("Failed to fetch"))));
+    const err = (await request("GET", "/api/x").catch((e: unknown) => e)) as ApiError;
+    expect(err.status).toBe(0);
+    expect(err.retryable).toBe(true);
+    expect(friendlyMessage(err)).toMatch(/could not reach/);
+  });
+
+  it("flattens the live counters of an event", () => {
+    const e = normalizeEvent({
+      id: "1",
+      name: "A",
+      starts_at: "2030-01-01T00:00:00Z",
+      capacity: 10,
+      live: { capacity: 10, sold: 3, held: 2, available: 5, status: "on_sale" },
+    });
+    expect(e).toMatchObject({ sold: 3, held: 2, available: 5, status: "on_sale", capacity: 10 });
+  });
+});
+
+describe("storage", () => {
+  it("keeps one payment key per hold and card, across calls", () => {
+    const a = paymentKey("h1", "4242424242424242");
+    expect(paymentKey("h1", "4242424242424242")).toBe(a);
+    expect(paymentKey("h1", "4000000000000002")).not.toBe(a);
+    expect(paymentKey("h2", "4242424242424242")).not.toBe(a);
+    expect(JSON.stringify(localStorage)).not.toContain("4242424242424242");
+  });
+
+  it("remembers the first position for the progress bar", () => {
+    expect(firstPosition("e", 50)).toBe(50);
+    expect(firstPosition("e", 20)).toBe(50);
+    expect(firstPosition("e", 80)).toBe(80);
+  });
+});
+
+describe("event form", () => {
+  it("builds a general-admission body in cents and UTC", () => {
+    const body = draftToBody({ ...EMPTY_DRAFT, name: " Rock ", startsAt: "2030-05-01T20:00", price: "49.90", capacity: "100" });
+    expect(body).toMatchObject({ name: "Rock", price_cents: 4990, capacity: 100, hold_ttl_s: 300 });
+    expect(body.starts_at).toBe(new Date("2030-05-01T20:00").toISOString());
+    expect(body.sections).toBeUndefined();
+  });
+
+  it("builds a seated body and names the field at fault", () => {
+    const seated = { ...EMPTY_DRAFT, name: "Jazz", startsAt: "2030-05-01T20:00", kind: "seated" as const };
+    expect(() => draftToBody(seated)).toThrow(DraftError);
+    const body = draftToBody({ ...seated, sections: [{ name: "A", price: "10", rows: "2", seatsPerRow: "3" }] });
+    expect(body.sections).toEqual([{ name: "A", price_cents: 1000, rows: 2, seats_per_row: 3 }]);
+    try {
+      draftToBody({ ...seated, sections: [{ name: "A", price: "x", rows: "2", seatsPerRow: "3" }] });
+    } catch (e) {
+      expect((e as DraftError).field).toBe("section-0-price");
+    }
+  });
+});
+
+describe("event list", () => {
+  const ev = (id: string, status: EventOut["status"], starts: string): EventOut => ({
+    id,
+    name: id,
+    starts_at: starts,
+    capacity: 10,
+    sold: 0,
+    held: 0,
+    available: 10,
+    status,
+  });
+
+  it("filters by status and local dates, on-sale first", () => {
+    const list = [
+      ev("late", "on_sale", "2030-03-10T20:00:00"),
+      ev("soon", "scheduled", "2030-03-01T20:00:00"),
+      ev("gone", "sold_out", "2030-03-05T20:00:00"),
+      ev("early", "on_sale", "2030-03-02T20:00:00"),
+    ];
+    expect(filterEvents(list, { status: "all", from: "", to: "" }).map((e) => e.id)).toEqual(["early", "late", "soon", "gone"]);
+    expect(filterEvents(list, { status: "on_sale", from: "", to: "" }).map((e) => e.id)).toEqual(["early", "late"]);
+    expect(filterEvents(list, { status: "all", from: "2030-03-02", to: "2030-03-05" }).map((e) => e.id)).toEqual([
+      "early",
+      "gone",
+    ]);
+    expect(filterQuery({ status: "sold_out", from: "2030-03-02", to: "" })).toEqual({
+      status: "sold_out",
+      from: new Date("2030-03-02T00:00:00").toISOString(),
+      to: undefined,
+    });
+  });
+});
+
+describe("sha256", () => {
+  it("matches the standard test vectors", () => {
+    expect(sha256Hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(sha256Hex("a".repeat(1000))).toBe("41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+  });
+
+  it("solves a join challenge to the asked difficulty", async () => {
+    const nonce = await solveChallenge("1700000000.10.abc.def", 10);
+    expect(leadingZeroBits(sha256(`1700000000.10.abc.def${nonce}`))).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe("LiveSocket", () => {
+  it("reconnects with growing delays and reports each reconnection", () => {
+    vi.useFakeTimers();
+    const opens: boolean[] = [];
+    const got: unknown[] = [];
+    const s = new LiveSocket("ws://x/live", {
+      onMessage: (d) => got.push(d),
+      onOpen: (r) => opens.push(r),
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    FakeWebSocket.instances[0]!.open();
+    FakeWebSocket.instances[0]!.receive({ type: "stock", sold: 1 });
+    expect(got).toEqual([{ type: "stock", sold: 1 }]);
+    FakeWebSocket.instances[0]!.drop();
+    expect(s.state).toBe("reconnecting");
+    vi.advanceTimersByTime(LiveSocket.delay(1, 500, 10_000, () => 1) + 1);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    FakeWebSocket.instances[1]!.drop(); // fails again: waits longer
+    vi.advanceTimersByTime(700);
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    vi.advanceTimersByTime(1000);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    FakeWebSocket.instances[2]!.open();
+    expect(opens).toEqual([false, true]);
+    s.stop();
+    expect(s.state).toBe("stopped");
+  });
+
+  it("stops when the close code says retrying cannot help", () => {
+    vi.useFakeTimers();
+    const s = new LiveSocket("ws://x/q", {
+      onMessage: () => {},
+      onClose: (code) => code !== 4401,
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    FakeWebSocket.instances[0]!.drop(4401);
+    vi.advanceTimersByTime(60_000);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(s.state).toBe("stopped");
+  });
+
+  it("caps the delay", () => {
+    expect(LiveSocket.delay(1, 500, 10_000, () => 0.5)).toBe(500);
+    expect(LiveSocket.delay(3, 500, 10_000, () => 0.5)).toBe(2000);
+    expect(LiveSocket.delay(30, 500, 10_000, () => 0.5)).toBe(10_000);
+  });
+});
+
+describe("feed", () => {
+  it("shows a purchase of several tickets as one row", async () => {
+    const { groupFeed } = await import("./events");
+    const at = "2030-01-01T10:00:00.000Z";
+    const rows = groupFeed([
+      { buyer: "Ana S.", event_id: "e1", at },
+      { buyer: "Ana S.", event_id: "e1", at: "2030-01-01T10:00:00.300Z" },
+      { buyer: "Ana S.", event_id: "e2", at },
+      { buyer: "Rui P.", event_id: "e2", at },
+    ]);
+    expect(rows.map((r) => [r.buyer, r.event_id, r.quantity ?? 1])).toEqual([
+      ["Ana S.", "e1", 2],
+      ["Ana S.", "e2", 1],
+      ["Rui P.", "e2", 1],
+    ]);
+  });
+});

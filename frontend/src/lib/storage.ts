@@ -1,0 +1,149 @@
+// What the app keeps in the browser: the customer session, the organizer token, purchase intents,
+// waiting-room admissions and idempotency keys. Every read survives missing or corrupt storage.
+import { useSyncExternalStore } from "react";
+import type { Session } from "../api/types";
+import { newKey } from "../api/client";
+
+const SESSION_KEY = "crowdpass.session";
+const ADMIN_KEY = "crowdpass.admin";
+
+function read<T>(key: string): T | null {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw ? (JSON.parse(raw) as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+function write(key: string, value: unknown): void {
+  try {
+    if (value === null || value === undefined) localStorage.removeItem(key);
+    else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* private mode or full storage: the app keeps working for this page view */
+  }
+}
+
+type Listener = () => void;
+const listeners = new Set<Listener>();
+function emit(): void {
+  for (const l of listeners) l();
+}
+function subscribe(l: Listener): () => void {
+  listeners.add(l);
+  const onStorage = (e: StorageEvent) => {
+    if (e.key === SESSION_KEY || e.key === ADMIN_KEY) {
+      cache.session = undefined;
+      cache.admin = undefined;
+      l();
+    }
+  };
+  window.addEventListener("storage", onStorage);
+  return () => {
+    listeners.delete(l);
+    window.removeEventListener("storage", onStorage);
+  };
+}
+
+// Snapshots must be stable between changes for useSyncExternalStore.
+const cache: { session?: Session | null; admin?: string | null } = {};
+
+export function getSession(): Session | null {
+  if (cache.session === undefined) {
+    const s = read<Session>(SESSION_KEY);
+    cache.session = s && s.token && s.customer?.id ? s : null;
+  }
+  return cache.session;
+}
+
+export function setSession(session: Session | null): void {
+  write(SESSION_KEY, session);
+  cache.session = session;
+  emit();
+}
+
+export function getAdminToken(): string | null {
+  if (cache.admin === undefined) cache.admin = read<string>(ADMIN_KEY);
+  return cache.admin;
+}
+
+export function setAdminToken(token: string | null): void {
+  write(ADMIN_KEY, token);
+  cache.admin = token;
+  emit();
+}
+
+export function useSession(): Session | null {
+  return useSyncExternalStore(subscribe, getSession, getSession);
+}
+
+export function useAdminToken(): string | null {
+  return useSyncExternalStore(subscribe, getAdminToken, getAdminToken);
+}
+
+/** What the buyer chose on the event page, carried through the waiting room. */
+export interface Intent {
+  quantity: number;
+  half_price: number;
+}
+
+export function getIntent(eventId: string): Intent | null {
+  return read<Intent>(`crowdpass.intent.${eventId}`);
+}
+
+export function setIntent(eventId: string, intent: Intent | null): void {
+  write(`crowdpass.intent.${eventId}`, intent);
+}
+
+/** A waiting-room admission, kept so a reload does not lose the turn. */
+export interface Admission {
+  token: string;
+  expires_at?: string | null;
+}
+
+export function getAdmission(eventId: string): Admission | null {
+  const a = read<Admission>(`crowdpass.admission.${eventId}`);
+  if (!a) return null;
+  if (a.expires_at && Date.parse(a.expires_at) < Date.now()) {
+    write(`crowdpass.admission.${eventId}`, null);
+    return null;
+  }
+  return a;
+}
+
+export function setAdmission(eventId: string, admission: Admission | null): void {
+  write(`crowdpass.admission.${eventId}`, admission);
+}
+
+/** The first position seen in a waiting room: the progress bar measures from it. */
+export function firstPosition(eventId: string, position: number): number {
+  const key = `crowdpass.firstpos.${eventId}`;
+  const seen = read<number>(key);
+  if (typeof seen === "number" && seen >= position) return seen;
+  write(key, position);
+  return position;
+}
+
+/**
+ * The Idempotency-Key of a payment: one per hold and card number, kept across reloads, so pressing
+ * Pay again after a lost answer repeats the same request instead of paying twice.
+ */
+export function paymentKey(holdId: string, cardNumber: string): string {
+  // The card number itself is never stored: only a short fingerprint of it.
+  const key = `crowdpass.pay.${holdId}.${fingerprint(cardNumber)}`;
+  const existing = read<string>(key);
+  if (existing) return existing;
+  const fresh = newKey();
+  write(key, fresh);
+  return fresh;
+}
+
+function fingerprint(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36);
+}

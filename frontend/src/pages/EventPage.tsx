@@ -1,0 +1,455 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { ApiError, friendlyMessage } from "../api/client";
+import { api } from "../api/endpoints";
+import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
+import { AuthForm } from "../components/AuthForm";
+import { SeatMap, seatIsFree } from "../components/SeatMap";
+import { ErrorBox, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
+import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events";
+import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
+import { useLoad, useNow, useTitle } from "../lib/hooks";
+import { useLive } from "../lib/live";
+import { href, navigate } from "../lib/router";
+import { getAdmission, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
+
+const NO_SEATS: Seat[] = [];
+
+export function EventPage({ eventId }: { eventId: string }) {
+  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
+  const event = ev.data;
+  useTitle(event?.name ?? "Event");
+  const seated = event ? isSeated(event) : false;
+  // null until the seats of a seated event are in.
+  const seats = useLoad<Seat[] | null>((signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
+    eventId,
+    seated,
+  ]);
+  const [buyers, setBuyers] = useState<PurchaseMessage[]>([]);
+  const lastStock = useRef<string | null>(null);
+
+  // Seats are re-read at most once a second while stock changes arrive.
+  const seatTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refreshSeats = useCallback(() => {
+    if (!seated || seatTimer.current) return;
+    seatTimer.current = setTimeout(() => {
+      seatTimer.current = null;
+      void seats.reload(true);
+    }, 400);
+  }, [seated, seats]);
+  useEffect(() => () => {
+    if (seatTimer.current) clearTimeout(seatTimer.current);
+  }, []);
+
+  const live = useLive(
+    `/api/events/${encodeURIComponent(eventId)}/live`,
+    (data) => {
+      const msg = data as LiveMessage;
+      if (msg?.type === "stock") {
+        ev.setData((old) => (old ? applyStock(old, msg) : old));
+        // Seats change only when the counters do (the first message repeats what we have).
+        const sig = `${msg.sold}/${msg.held}/${msg.available}`;
+        if (lastStock.current !== null && lastStock.current !== sig) refreshSeats();
+        lastStock.current = sig;
+      } else if (msg?.type === "purchase") {
+        setBuyers((list) => [msg, ...list].slice(0, 5));
+      }
+    },
+    // The socket's first message is the current stock; after a reconnection also re-read
+    // the event itself, which may have changed while the socket was down.
+    (reconnected) => {
+      if (reconnected) {
+        void ev.reload(true);
+        refreshSeats();
+      }
+    },
+  );
+
+  if (ev.loading && !event) return <Loading label="Loading the event…" />;
+  if (!event) {
+    const missing = ev.error instanceof ApiError && ev.error.status === 404;
+    return (
+      <ErrorBox
+        title={missing ? "This event does not exist" : "We could not load this event"}
+        error={missing ? undefined : ev.error}
+        onRetry={missing ? undefined : () => void ev.reload()}
+      >
+        {missing && <p>The link may be wrong, or the event was removed.</p>}
+      </ErrorBox>
+    );
+  }
+
+  return (
+    <article className="event-page">
+      <nav aria-label="Breadcrumb" className="crumbs">
+        <a href={href("/")}>← All events</a>
+      </nav>
+      <header className="event-header">
+        <div className="card-top">
+          <StatusBadge event={event} />
+          {hasWaitingRoom(event) && <span className="tag">Waiting room</span>}
+          <LiveIndicator state={live} />
+        </div>
+        <h1>{event.name}</h1>
+        <p className="event-meta">
+          <time dateTime={event.starts_at}>{formatDateTime(event.starts_at)}</time>
+          {event.venue ? <> · {event.venue}</> : null}
+        </p>
+      </header>
+      <div className={seated ? "event-layout seated" : "event-layout"}>
+        {/* Until the seat map is in, the rest of the page waits, so nothing jumps down under it. */}
+        {!(seated && !seats.data && !seats.error) && <div className="event-main">
+          <Counters event={event} />
+          {buyers.length > 0 && (
+            <section className="panel" aria-labelledby="recent-title">
+              <h2 id="recent-title">Just bought</h2>
+              <ul className="feed compact" aria-live="polite">
+                {buyers.map((b, i) => (
+                  <li key={`${b.at}-${i}`}>
+                    <strong>{b.buyer}</strong> bought {b.quantity && b.quantity > 1 ? `${b.quantity} tickets` : "a ticket"}
+                    <span className="muted"> · {timeAgo(b.at)}</span>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+          <Details event={event} />
+        </div>}
+        <div className="event-side">
+          <BuyPanel
+            event={event}
+            seats={seats.data ?? NO_SEATS}
+            seatsLoading={seated && seats.loading && !seats.data}
+            seatsError={seats.error}
+            reloadEvent={() => void ev.reload(true)}
+            reloadSeats={() => void seats.reload(true)}
+          />
+        </div>
+      </div>
+    </article>
+  );
+}
+
+function Counters({ event }: { event: EventOut }) {
+  return (
+    <section className="panel counters-panel" aria-labelledby="avail-title">
+      <h2 id="avail-title" className="sr-only">
+        Availability
+      </h2>
+      <dl className="counters">
+        <div>
+          <dt>Available</dt>
+          <dd data-testid="available">{event.available.toLocaleString("en-US")}</dd>
+        </div>
+        <div>
+          <dt>Sold</dt>
+          <dd data-testid="sold">{event.sold.toLocaleString("en-US")}</dd>
+        </div>
+        <div>
+          <dt>Being paid</dt>
+          <dd data-testid="held">{event.held.toLocaleString("en-US")}</dd>
+        </div>
+      </dl>
+      <ProgressBar value={event.sold + event.held} max={event.capacity} label="Share of tickets sold or being paid" />
+      <p className="muted small">
+        {plural(event.capacity, "ticket")} in total. These numbers update live.
+      </p>
+    </section>
+  );
+}
+
+function Details({ event }: { event: EventOut }) {
+  const sections = event.sections ?? [];
+  return (
+    <section className="panel" aria-labelledby="details-title">
+      <h2 id="details-title">Details</h2>
+      <dl className="details">
+        <div>
+          <dt>When</dt>
+          <dd>{formatDateTime(event.starts_at)}</dd>
+        </div>
+        {event.venue && (
+          <div>
+            <dt>Where</dt>
+            <dd>{event.venue}</dd>
+          </div>
+        )}
+        {event.sales_open_at && (
+          <div>
+            <dt>Sales open</dt>
+            <dd>{formatDateTime(event.sales_open_at)}</dd>
+          </div>
+        )}
+        <div>
+          <dt>Price</dt>
+          <dd>
+            {sections.length > 0
+              ? sections.map((s) => `${s.name} ${formatMoney(s.price_cents)}`).join(" · ")
+              : formatMoney(lowestPrice(event))}
+            {event.half_price ? " (half price available)" : ""}
+          </dd>
+        </div>
+        <div>
+          <dt>Per person</dt>
+          <dd>up to {plural(event.max_per_customer ?? 1, "ticket")}</dd>
+        </div>
+        {event.hold_ttl_s ? (
+          <div>
+            <dt>Time to pay</dt>
+            <dd>{Math.round(event.hold_ttl_s / 60) >= 1 ? `${Math.round(event.hold_ttl_s / 60)} min` : `${event.hold_ttl_s} s`} after you pick</dd>
+          </div>
+        ) : null}
+      </dl>
+    </section>
+  );
+}
+
+function BuyPanel({
+  event,
+  seats,
+  seatsLoading,
+  seatsError,
+  reloadEvent,
+  reloadSeats,
+}: {
+  event: EventOut;
+  seats: Seat[];
+  seatsLoading: boolean;
+  seatsError: unknown;
+  reloadEvent: () => void;
+  reloadSeats: () => void;
+}) {
+  const session = useSession();
+  const seated = isSeated(event);
+  const max = Math.max(1, event.max_per_customer ?? 1);
+  const [quantity, setQuantity] = useState(1);
+  const [half, setHalf] = useState(0);
+  const [selected, setSelected] = useState<string[]>([]);
+  const [askAuth, setAskAuth] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const now = useNow(event.status === "scheduled" ? 1000 : 60_000);
+  const opensIn = event.sales_open_at ? Math.ceil((Date.parse(event.sales_open_at) - now) / 1000) : 0;
+  const waitingRoom = hasWaitingRoom(event);
+  const admission = getAdmission(event.id);
+  const mayPick = !waitingRoom || admission !== null;
+
+  // A selected seat someone else just took is dropped from the selection.
+  useEffect(() => {
+    setSelected((sel) => {
+      const kept = sel.filter((id) => seats.some((s) => s.id === id && seatIsFree(s)));
+      return kept.length === sel.length ? sel : kept;
+    });
+  }, [seats]);
+
+  // When the opening time passes, fetch the new status.
+  useEffect(() => {
+    if (event.status === "scheduled" && opensIn === 0) reloadEvent();
+  }, [event.status, opensIn, reloadEvent]);
+
+  const toggleSeat = useCallback(
+    (seat: Seat) => setSelected((sel) => (sel.includes(seat.id) ? sel.filter((s) => s !== seat.id) : [...sel, seat.id])),
+    [],
+  );
+  const count = seated ? selected.length : quantity;
+  useEffect(() => {
+    if (half > count) setHalf(count);
+  }, [count, half]);
+
+  const unitPrice = lowestPrice(event) ?? 0;
+  const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
+  const fullTotal = seated ? seatTotal : unitPrice * quantity;
+  const estimate = seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2);
+
+  async function buy(token = session?.token) {
+    setError(null);
+    if (!token) {
+      setAskAuth(true);
+      return;
+    }
+    const intent = { quantity: count || 1, half_price: half };
+    if (waitingRoom && !admission) {
+      setIntent(event.id, intent);
+      navigate(`/events/${event.id}/queue`);
+      return;
+    }
+    setBusy(true);
+    try {
+      const body = seated
+        ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
+        : { quantity, ...(half ? { half_price: half } : {}) };
+      const hold = await api.createHold(event.id, body, token, admission?.token);
+      if (admission) setAdmission(event.id, null);
+      navigate(`/checkout/${hold.id}`);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        if (err.status === 401) {
+          setSession(null);
+          setAskAuth(true);
+        } else if (err.code === "admission_required") {
+          setAdmission(event.id, null);
+          setIntent(event.id, intent);
+          navigate(`/events/${event.id}/queue`);
+          return;
+        } else if (err.code === "seat_taken") {
+          setSelected([]);
+          reloadSeats();
+        } else if (err.code === "sold_out") {
+          reloadEvent();
+        }
+      }
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (event.status === "sold_out") {
+    return (
+      <section className="panel buy-panel" aria-labelledby="buy-title">
+        <h2 id="buy-title">Sold out</h2>
+        <Notice kind="warning" role="status" title="Every ticket is taken">
+          <p>
+            All tickets are sold or being paid for right now. If someone does not pay in time, their tickets come back on
+            sale and this page shows it at once.
+          </p>
+        </Notice>
+        <a className="btn btn-block" href={href("/")}>
+          See other events
+        </a>
+      </section>
+    );
+  }
+  if (event.status === "closed") {
+    return (
+      <section className="panel buy-panel" aria-labelledby="buy-title">
+        <h2 id="buy-title">Sales closed</h2>
+        <p>Tickets for this event are no longer sold here.</p>
+        <a className="btn btn-block" href={href("/")}>
+          See other events
+        </a>
+      </section>
+    );
+  }
+
+  if (seated && seatsLoading) {
+    // Nothing under the map until it is in: the page does not jump when it arrives.
+    return (
+      <section className="panel buy-panel" aria-labelledby="buy-title">
+        <h2 id="buy-title">Buy tickets</h2>
+        <Loading label="Loading the seat map…" />
+      </section>
+    );
+  }
+
+  const scheduled = event.status === "scheduled";
+  const canBuy = !scheduled || waitingRoom;
+  const label = waitingRoom && !admission
+    ? scheduled
+      ? "Join the waiting room"
+      : "Get in line"
+    : seated
+      ? `Hold ${selected.length ? plural(selected.length, "seat") : "seats"}`
+      : `Buy ${plural(quantity, "ticket")}`;
+
+  return (
+    <section className="panel buy-panel" aria-labelledby="buy-title">
+      <h2 id="buy-title">{waitingRoom && !admission ? "Get tickets" : "Buy tickets"}</h2>
+      {scheduled && opensIn > 0 && (
+        <Notice kind="info" role="status" title="Sales open soon">
+          <p>
+            Opens in <strong className="countdown">{formatLongCountdown(opensIn)}</strong>
+            {waitingRoom ? ". Join the waiting room now to be in the line when it opens." : "."}
+          </p>
+        </Notice>
+      )}
+      {waitingRoom && !admission && !scheduled && (
+        <p className="muted">
+          So many people want these tickets that a waiting room keeps it fair: you get your turn in the order you
+          arrived.
+        </p>
+      )}
+      {admission && (
+        <Notice kind="success" role="status" title="It is your turn">
+          <p>Pick your {seated ? "seats" : "tickets"} now.</p>
+        </Notice>
+      )}
+
+      {seated ? (
+        seatsError && !seats.length ? (
+          <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
+        ) : (
+          mayPick && (
+            <SeatMap seats={seats} selected={selected} max={max} onToggle={toggleSeat} />
+          )
+        )
+      ) : (
+        <div className="field">
+          <label htmlFor="qty">Tickets</label>
+          <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
+            {Array.from({ length: Math.max(1, Math.min(max, event.available || max)) }, (_, i) => i + 1).map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+          {max > 1 && <p className="hint">Up to {max} per person.</p>}
+        </div>
+      )}
+
+      {event.half_price && (
+        <div className="field">
+          <label htmlFor="half">Half-price tickets</label>
+          <select id="half" value={half} onChange={(e) => setHalf(Number(e.target.value))} aria-describedby="half-hint">
+            {Array.from({ length: Math.max(1, count) + 1 }, (_, i) => i)
+              .filter((n) => n <= Math.max(count, 1))
+              .map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+          </select>
+          <p className="hint" id="half-hint">
+            Students, seniors and people with disabilities pay half. Bring proof to the door.
+          </p>
+        </div>
+      )}
+
+      {(!seated || selected.length > 0) && mayPick && (
+        <p className="total">
+          Total <strong>{formatMoney(estimate)}</strong>
+        </p>
+      )}
+
+      {error !== null && (
+        <div className="notice notice-error" role="alert">
+          <p>{friendlyMessage(error)}</p>
+          {error instanceof ApiError && error.code === "limit_reached" && (
+            <a href={href("/me")}>See my tickets</a>
+          )}
+        </div>
+      )}
+
+      {askAuth && !session ? (
+        <AuthForm
+          intro="Create an account or log in to continue. Your choice stays selected."
+          onDone={(s) => {
+            setAskAuth(false);
+            void buy(s.token);
+          }}
+        />
+      ) : (
+        <button
+          type="button"
+          className="btn btn-primary btn-block btn-large"
+          disabled={busy || !canBuy || (seated && mayPick && selected.length === 0)}
+          onClick={() => void buy()}
+        >
+          {busy ? "Holding your tickets…" : label}
+        </button>
+      )}
+      {seated && mayPick && selected.length === 0 && !askAuth && (
+        <p className="hint center">Choose up to {plural(max, "seat")} on the map.</p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,305 @@
+import { useRef } from "react";
+import { ApiError } from "../api/client";
+import { api } from "../api/endpoints";
+import { AdminGate, AdminSignOut } from "../components/AdminGate";
+import { ErrorBox, LiveIndicator, Loading, Notice, PageHeader } from "../components/ui";
+import { formatDateTime, timeAgo } from "../lib/format";
+import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
+import { setAdminToken } from "../lib/storage";
+
+export function JobsPage() {
+  useTitle("Job monitor");
+  return (
+    <>
+      <PageHeader title="Job monitor">
+        <p className="lead">Queues, jobs, failures, holds and the invariant check, refreshed every 2 seconds.</p>
+      </PageHeader>
+      <AdminGate>{(token) => <Jobs token={token} />}</AdminGate>
+    </>
+  );
+}
+
+interface JobRun {
+  id: string;
+  function: string;
+  queue: string;
+  status: string;
+  tries: number;
+  enqueued_at: string;
+  started_at: string;
+  finished_at: string;
+  wait_s: number;
+  run_s: number;
+  error: string | null;
+}
+
+interface Overview {
+  generated_at?: string;
+  queues?: { name: string; queued: number; deferred: number; in_progress: number; oldest_queued_s: number | null }[];
+  orders_undecided?: number;
+  recent?: JobRun[];
+  failures?: JobRun[];
+  results_scanned?: number;
+  crons?: { name: string; runs: number; failures: number; last: JobRun }[];
+  holds?: {
+    active: number;
+    expiring_within_60s: number;
+    soonest: { id: string; event_id: string; quantity: number; expires_at: string; seconds_left: number }[];
+  };
+  last_invariant_check?: { checked_at: string; ok: boolean; events: number; violations: unknown[] } | null;
+  [key: string]: unknown;
+}
+
+const KNOWN = new Set([
+  "generated_at",
+  "queues",
+  "orders_undecided",
+  "recent",
+  "failures",
+  "results_scanned",
+  "crons",
+  "holds",
+  "last_invariant_check",
+]);
+
+function Jobs({ token }: { token: string }) {
+  const data = useLoad((signal) => api.jobs(token, signal) as Promise<Overview>, [token]);
+  const lastOk = useLastOk(data.data);
+  const now = useNow(1000);
+  usePoll(() => void data.reload(true), 2000, !(data.error instanceof ApiError && data.error.status === 401));
+
+  if (data.loading && !data.data) return <Loading label="Loading the job monitor…" />;
+  if (data.error instanceof ApiError && (data.error.status === 401 || data.error.status === 403)) {
+    return (
+      <ErrorBox title="The organizer token was refused">
+        <button type="button" className="btn btn-primary" onClick={() => setAdminToken(null)}>
+          Enter it again
+        </button>
+      </ErrorBox>
+    );
+  }
+  if (!data.data) return <ErrorBox title="We could not load the job monitor" error={data.error} onRetry={() => void data.reload()} />;
+
+  const o = data.data;
+  const other = Object.entries(o).filter(([k]) => !KNOWN.has(k));
+  return (
+    <div className="jobs">
+      <p className="muted small feed-status">
+        <LiveIndicator state={data.error ? "reconnecting" : "open"} /> Updated {timeAgo(new Date(lastOk).toISOString(), now)}
+        {data.error ? " — the last refresh failed; retrying." : ""}
+      </p>
+      <InvariantBanner value={o.last_invariant_check} />
+      <section className="panel" aria-labelledby="jobs-now">
+        <h2 id="jobs-now">Now</h2>
+        <dl className="counters counters-4">
+          <div>
+            <dt>Orders undecided</dt>
+            <dd>{num(o.orders_undecided)}</dd>
+          </div>
+          <div>
+            <dt>Active holds</dt>
+            <dd>{num(o.holds?.active)}</dd>
+          </div>
+          <div>
+            <dt>Expiring in 60 s</dt>
+            <dd>{num(o.holds?.expiring_within_60s)}</dd>
+          </div>
+          <div>
+            <dt>Recent failures</dt>
+            <dd>{num(o.failures?.length)}</dd>
+          </div>
+        </dl>
+      </section>
+      <section className="panel" aria-labelledby="jobs-queues">
+        <h2 id="jobs-queues">Queues</h2>
+        <Table
+          rows={(o.queues ?? []).map((q) => ({
+            Queue: q.name,
+            Queued: q.queued,
+            Deferred: q.deferred,
+            "In progress": q.in_progress,
+            "Oldest waiting": q.oldest_queued_s === null ? "—" : `${q.oldest_queued_s.toFixed(1)} s`,
+          }))}
+        />
+      </section>
+      <section className="panel" aria-labelledby="jobs-failures">
+        <h2 id="jobs-failures">Failures</h2>
+        <Table
+          rows={(o.failures ?? []).map((j) => ({
+            Job: j.function,
+            Queue: j.queue,
+            Tries: j.tries,
+            Finished: j.finished_at,
+            Error: j.error ?? "—",
+            __status: "failed",
+          }))}
+          empty="No failed job among the kept results."
+        />
+      </section>
+      <section className="panel" aria-labelledby="jobs-holds">
+        <h2 id="jobs-holds">Holds expiring soonest</h2>
+        <Table
+          rows={(o.holds?.soonest ?? []).map((h) => ({
+            Hold: h.id.slice(0, 8),
+            Event: h.event_id.slice(0, 8),
+            Tickets: h.quantity,
+            "Seconds left": Math.max(0, h.seconds_left).toFixed(0),
+          }))}
+          empty="No active hold."
+        />
+      </section>
+      <section className="panel" aria-labelledby="jobs-crons">
+        <h2 id="jobs-crons">Cron runs</h2>
+        <Table
+          rows={(o.crons ?? []).map((c) => ({
+            Cron: c.name,
+            Runs: c.runs,
+            Failures: c.failures,
+            "Last run": c.last?.finished_at,
+            "Last took": c.last ? `${(c.last.run_s * 1000).toFixed(0)} ms` : "—",
+            __status: c.last?.status,
+          }))}
+          empty="No cron has run yet."
+        />
+      </section>
+      <section className="panel" aria-labelledby="jobs-recent">
+        <h2 id="jobs-recent">Recent jobs</h2>
+        <Table
+          rows={(o.recent ?? []).map((j) => ({
+            Job: j.function,
+            Queue: j.queue,
+            Status: j.status,
+            Tries: j.tries,
+            Waited: `${(j.wait_s * 1000).toFixed(0)} ms`,
+            Ran: `${(j.run_s * 1000).toFixed(0)} ms`,
+            Finished: j.finished_at,
+            __status: j.status,
+          }))}
+          empty="No job has finished yet."
+        />
+        {typeof o.results_scanned === "number" && (
+          <p className="muted small">From the last {num(o.results_scanned)} kept job results.</p>
+        )}
+      </section>
+      {other.map(([key, value]) => (
+        <section className="panel" key={key} aria-labelledby={`jobs-${key}`}>
+          <h2 id={`jobs-${key}`}>{humanize(key)}</h2>
+          <Value value={value} />
+        </section>
+      ))}
+      <p>
+        <AdminSignOut />
+      </p>
+    </div>
+  );
+}
+
+function num(v: unknown): string {
+  return typeof v === "number" ? v.toLocaleString("en-US") : "—";
+}
+
+/** When the data last changed, i.e. the time of the last successful refresh. */
+function useLastOk(data: unknown): number {
+  const ref = useRef<{ data: unknown; at: number }>({ data: undefined, at: Date.now() });
+  if (data !== ref.current.data) ref.current = { data, at: Date.now() };
+  return ref.current.at;
+}
+
+function InvariantBanner({ value }: { value: Overview["last_invariant_check"] }) {
+  if (value === undefined) return null;
+  if (value === null) {
+    return (
+      <Notice kind="info" title="Invariant check">
+        <p>No check has run yet.</p>
+      </Notice>
+    );
+  }
+  return (
+    <Notice
+      kind={value.ok ? "success" : "error"}
+      role="status"
+      title={value.ok ? "Invariants hold" : `Invariant violated (${value.violations.length})`}
+    >
+      <p>
+        sold + held + available = capacity, and nothing sold twice, checked for {num(value.events)} event
+        {value.events === 1 ? "" : "s"} at {formatDateTime(value.checked_at)}.
+      </p>
+      {!value.ok && <Value value={value.violations} />}
+    </Notice>
+  );
+}
+
+function humanize(key: string): string {
+  const s = key.replace(/_/g, " ");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number") return v.toLocaleString("en-US", { maximumFractionDigits: 3 });
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (typeof v === "string") {
+    if (/^\d{4}-\d\d-\d\dT/.test(v)) return formatDateTime(v);
+    return v;
+  }
+  return JSON.stringify(v);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function Table({ rows, keyName, empty = "None." }: { rows: Record<string, unknown>[]; keyName?: string; empty?: string }) {
+  if (!rows.length) return <p className="muted">{empty}</p>;
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => !c.startsWith("__")).slice(0, 8);
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
+      <table>
+        <thead>
+          <tr>
+            {keyName && <th scope="col">{keyName}</th>}
+            {cols.map((c) => (
+              <th key={c} scope="col">
+                {humanize(c)}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r, i) => (
+            <tr key={i} className={[r.__status, r.status].includes("failed") || r.ok === false ? "row-bad" : undefined}>
+              {keyName && <th scope="row">{String(r.__key)}</th>}
+              {cols.map((c) => (
+                <td key={c}>{cell(r[c])}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Value({ value }: { value: unknown }) {
+  if (Array.isArray(value)) {
+    if (!value.length) return <p className="muted">None.</p>;
+    if (value.every(isRecord)) return <Table rows={value} />;
+    return <p>{value.map(cell).join(", ")}</p>;
+  }
+  if (isRecord(value)) {
+    const vals = Object.values(value);
+    if (vals.length && vals.every(isRecord)) {
+      const rows = Object.entries(value).map(([k, v]) => ({ ...(v as Record<string, unknown>), __key: k }));
+      return <Table rows={rows} keyName="Name" />;
+    }
+    return (
+      <dl className="details">
+        {Object.entries(value).map(([k, v]) => (
+          <div key={k}>
+            <dt>{humanize(k)}</dt>
+            <dd>{Array.isArray(v) || isRecord(v) ? <Value value={v} /> : cell(v)}</dd>
+          </div>
+        ))}
+      </dl>
+    );
+  }
+  return <p>{cell(value)}</p>;
+}

@@ -1,0 +1,17 @@
+import { href } from "../lib/router";
+import { useTitle } from "../lib/hooks";
+
+export function NotFoundPage() {
+  useTitle("Page not found");
+  return (
+    <div className="notice notice-info">
+      <h1>Page not found</h1>
+      <p>This address does not lead anywhere. The event may have moved, or the link is incomplete.</p>
+      <div className="actions">
+        <a className="btn btn-primary" href={href("/")}>
+          See all events
+        </a>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,340 @@
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import type { Hold, Seat } from "../api/types";
+import { SeatMap } from "../components/SeatMap";
+import { StatusBadge } from "../components/ui";
+import { setSession } from "../lib/storage";
+import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { CheckoutPage } from "./CheckoutPage";
+import { EventPage } from "./EventPage";
+import { EventsPage } from "./EventsPage";
+import { LotteryInfo, WaitingRoomPage } from "./WaitingRoomPage";
+
+const EVENT = {
+  id: "e1",
+  name: "Show de Rock",
+  venue: "Arena",
+  starts_at: "2030-08-15T20:00:00Z",
+  sales_open_at: null,
+  price_cents: 5000,
+  capacity: 100,
+  seated: false,
+  sections: [],
+  max_per_customer: 2,
+  hold_ttl_s: 300,
+  half_price: true,
+  closed: false,
+  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
+  live: { capacity: 100, sold: 10, held: 5, available: 85, status: "on_sale" },
+};
+
+const HOLD: Hold = {
+  id: "h1",
+  event_id: "e1",
+  status: "active",
+  expires_at: "2030-01-01T00:05:00Z",
+  seconds_left: 120,
+  tickets: [{ id: "t1", section: null, row: null, number: null, price_cents: 5000, half_price: false }],
+  total_cents: 5000,
+};
+
+function signIn() {
+  setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+}
+
+describe("StatusBadge", () => {
+  it("says how many are left, and when few", () => {
+    const { rerender } = render(<StatusBadge event={{ status: "on_sale", available: 85, capacity: 100 }} />);
+    expect(screen.getByText("85 available")).toBeTruthy();
+    rerender(<StatusBadge event={{ status: "on_sale", available: 3, capacity: 100 }} />);
+    expect(screen.getByText("Only 3 left")).toBeTruthy();
+    rerender(<StatusBadge event={{ status: "sold_out", available: 0, capacity: 100 }} />);
+    expect(screen.getByText("Sold out")).toBeTruthy();
+  });
+});
+
+describe("EventsPage", () => {
+  it("lists events with badges and asks the API for a status filter", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events": [
+        { body: [EVENT, { ...EVENT, id: "e2", name: "Jazz", live: { ...EVENT.live, available: 0, status: "sold_out" } }] },
+        { body: [{ ...EVENT, id: "e2", name: "Jazz", live: { ...EVENT.live, available: 0, status: "sold_out" } }] },
+      ],
+    });
+    render(<EventsPage />);
+    expect(await screen.findByText("Show de Rock")).toBeTruthy();
+    expect(screen.getAllByText("Sold out").some((el) => el.classList.contains("badge"))).toBe(true);
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "sold_out" } });
+    await waitFor(() => expect(screen.queryByText("Show de Rock")).toBeNull());
+    expect(calls.at(-1)!.url).toContain("status=sold_out");
+  });
+
+  it("offers a retry when the list cannot load", async () => {
+    fakeFetch({ "GET /api/events": [{ status: 503, body: { error: "busy", detail: "x" } }, { body: [EVENT] }] });
+    render(<EventsPage />);
+    expect(await screen.findByText("We could not load the events")).toBeTruthy();
+    fireEvent.click(screen.getByText("Try again"));
+    expect(await screen.findByText("Show de Rock")).toBeTruthy();
+  });
+});
+
+describe("EventPage", () => {
+  it("updates the counters from the live socket and catches up after a reconnection", async () => {
+    fakeFetch({
+      "GET /api/events/e1": [{ body: EVENT }, { body: { ...EVENT, live: { ...EVENT.live, sold: 40, available: 55 } } }],
+    });
+    render(<EventPage eventId="e1" />);
+    expect((await screen.findByTestId("available")).textContent).toBe("85");
+    const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
+    act(() => ws.open());
+    act(() => ws.receive({ type: "stock", sold: 11, held: 5, available: 84, status: "on_sale" }));
+    expect(screen.getByTestId("available").textContent).toBe("84");
+    expect(screen.getByTestId("sold").textContent).toBe("11");
+    act(() => ws.receive({ type: "purchase", buyer: "Maria S.", at: new Date().toISOString() }));
+    expect(screen.getByText("Maria S.")).toBeTruthy();
+    // The socket drops; the page says so, reconnects by itself and re-reads the event.
+    act(() => ws.drop());
+    expect(screen.getByText("Reconnecting…")).toBeTruthy();
+    await waitFor(() => expect(FakeWebSocket.instances.length).toBe(2), { timeout: 2000 });
+    act(() => FakeWebSocket.instances[1]!.open());
+    await waitFor(() => expect(screen.getByTestId("available").textContent).toBe("55"));
+    expect(screen.getByText("Live")).toBeTruthy();
+  });
+
+  it("asks to sign in inline, then holds and goes to the checkout", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/sessions": { body: { token: "tok", customer: { id: "c1", name: "Ana", email: "a@b.co" } } },
+      "POST /api/events/e1/holds": { status: 201, body: HOLD },
+    });
+    render(<EventPage eventId="e1" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Buy 1 ticket" }));
+    fireEvent.click(screen.getByRole("button", { name: "Log in" }));
+    fireEvent.change(screen.getByLabelText("Email"), { target: { value: "a@b.co" } });
+    fireEvent.change(screen.getByLabelText("Password"), { target: { value: "secret123" } });
+    fireEvent.click(screen.getByRole("button", { name: "Log in and continue" }));
+    await waitFor(() => expect(window.location.hash).toBe("#/checkout/h1"));
+    const hold = calls.find((c) => c.method === "POST" && c.url.endsWith("/holds"))!;
+    expect(hold.headers.Authorization).toBe("Bearer tok");
+    expect(hold.body).toEqual({ quantity: 1 });
+  });
+
+  it("shows the sold-out message when the last ticket goes", async () => {
+    fakeFetch({
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/events/e1/holds": { status: 409, body: { error: "sold_out", detail: "none left" } },
+    });
+    signIn();
+    render(<EventPage eventId="e1" />);
+    fireEvent.click(await screen.findByRole("button", { name: "Buy 1 ticket" }));
+    expect((await screen.findByRole("alert")).textContent).toMatch(/Sold out/);
+    const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/live"))!;
+    act(() => ws.receive({ type: "stock", sold: 95, held: 5, available: 0, status: "sold_out" }));
+    expect(screen.getByRole("heading", { name: "Sold out" })).toBeTruthy();
+  });
+});
+
+describe("CheckoutPage", () => {
+  it("counts down from seconds_left and retries a failed payment with the same key", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/holds/h1": { body: HOLD },
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/holds/h1/confirm": [
+        { status: 402, body: { error: "payment_declined", detail: "declined" } },
+        { status: 503, body: { error: "busy", detail: "try again" } },
+        { status: 200, body: { hold_id: "h1", purchases: [{ id: "p1" }] } },
+      ],
+    });
+    signIn();
+    render(<CheckoutPage holdId="h1" />);
+    expect((await screen.findByTestId("countdown")).textContent).toBe("2:00");
+    fireEvent.click(screen.getByText(/4000 0000 0000 0002/));
+    fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
+    expect(await screen.findByText("Card declined")).toBeTruthy();
+    fireEvent.click(screen.getByText(/4242 4242 4242 4242/));
+    fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
+    expect(await screen.findByText(/Pressing Pay again is safe/)).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
+    expect(await screen.findByText("You are going!")).toBeTruthy();
+    const keys = calls.filter((c) => c.url.endsWith("/confirm")).map((c) => c.headers["Idempotency-Key"]);
+    expect(keys).toHaveLength(3);
+    expect(keys[1]).toBe(keys[2]); // the retry of the same card repeats the key
+    expect(keys[0]).not.toBe(keys[1]); // another card is another payment attempt
+  });
+
+  it("tells the buyer when the hold expired", async () => {
+    fakeFetch({
+      "GET /api/holds/h1": { body: HOLD },
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/holds/h1/confirm": { status: 410, body: { error: "hold_expired", detail: "expired" } },
+    });
+    signIn();
+    render(<CheckoutPage holdId="h1" />);
+    fireEvent.change(await screen.findByLabelText("Card number"), { target: { value: "4242424242424242" } });
+    fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+    expect(screen.getByText(/went back on sale/)).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Try again" }).getAttribute("href")).toBe("#/events/e1");
+  });
+
+  it("shows the expiry pushed by the server", async () => {
+    fakeFetch({ "GET /api/holds/h1": { body: HOLD }, "GET /api/events/e1": { body: EVENT } });
+    signIn();
+    render(<CheckoutPage holdId="h1" />);
+    await screen.findByTestId("countdown");
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
+    act(() => ws.receive({ type: "hold", hold: { ...HOLD, status: "expired", seconds_left: 0 } }));
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+  });
+});
+
+describe("SeatMap", () => {
+  const seats: Seat[] = [
+    { id: "s1", section: "A", row: "1", number: 1, price_cents: 1000, status: "available" },
+    { id: "s2", section: "A", row: "1", number: 2, price_cents: 1000, status: "sold" },
+    { id: "s3", section: "A", row: "2", number: 1, price_cents: 1000, status: "available" },
+  ];
+
+  it("disables taken seats and stops at the limit", () => {
+    const toggled: string[] = [];
+    const { rerender } = render(<SeatMap seats={seats} selected={[]} max={1} onToggle={(s) => toggled.push(s.id)} />);
+    expect(screen.getByRole("button", { name: /row 1, seat 2.*taken/ }).hasAttribute("disabled")).toBe(true);
+    fireEvent.click(screen.getByRole("button", { name: /row 1, seat 1,/ }));
+    expect(toggled).toEqual(["s1"]);
+    rerender(<SeatMap seats={seats} selected={["s1"]} max={1} onToggle={(s) => toggled.push(s.id)} />);
+    expect(screen.getByRole("button", { name: /row 2, seat 1/ }).hasAttribute("disabled")).toBe(true);
+    expect(screen.getByRole("button", { name: /row 1, seat 1,/ }).getAttribute("aria-pressed")).toBe("true");
+  });
+});
+
+describe("WaitingRoomPage", () => {
+  const ROOM = { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } };
+  const PLACE = { status: "waiting", position: 3, eta_s: 30, state: "open", sales_open_at: null, prequeue: "fifo" };
+
+  it("shows the place, follows it live, and goes to the checkout when admitted", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: ROOM },
+      "POST /api/events/e1/queue": { body: PLACE },
+      "POST /api/events/e1/holds": { status: 201, body: HOLD },
+    });
+    signIn();
+    localStorage.setItem("crowdpass.intent.e1", JSON.stringify({ quantity: 2, half_price: 1 }));
+    render(<WaitingRoomPage eventId="e1" />);
+    expect((await screen.findByTestId("position")).textContent).toBe("3");
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/events/e1/queue/ws?token=tok"))!;
+    act(() => ws.open());
+    act(() => ws.receive({ type: "position", position: 1, eta_s: 5, state: "open" }));
+    expect(screen.getByTestId("position").textContent).toBe("1");
+    expect(screen.getByText("You are next.", { exact: false })).toBeTruthy();
+    act(() => ws.receive({ type: "admitted", admission_token: "adm", admission_expires_at: "2999-01-01T00:00:00Z" }));
+    await waitFor(() => expect(window.location.hash).toBe("#/checkout/h1"));
+    const hold = calls.find((c) => c.url.endsWith("/holds"))!;
+    expect(hold.headers["Admission-Token"]).toBe("adm");
+    expect(hold.body).toEqual({ quantity: 2, half_price: 1 });
+  });
+
+  it("says sold out when the tickets run out first", async () => {
+    fakeFetch({ "GET /api/events/e1": { body: ROOM }, "POST /api/events/e1/queue": { body: PLACE } });
+    signIn();
+    render(<WaitingRoomPage eventId="e1" />);
+    await screen.findByTestId("position");
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/queue/ws"))!;
+    act(() => ws.receive({ type: "sold_out", state: "sold_out" }));
+    expect(screen.getByRole("heading", { name: "Sold out" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Find another event" })).toBeTruthy();
+  });
+
+  it("solves the join puzzle when the event asks for one", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: ROOM },
+      "POST /api/events/e1/queue": [
+        { status: 403, body: { error: "pow_required", detail: "solve" } },
+        { body: PLACE },
+      ],
+      "GET /api/events/e1/queue/challenge": { body: { challenge: "123.6.abc.def", difficulty: 6 } },
+    });
+    signIn();
+    render(<WaitingRoomPage eventId="e1" />);
+    expect((await screen.findByTestId("position")).textContent).toBe("3");
+    const proof = calls.filter((c) => c.url.endsWith("/queue")).at(-1)!.body as { pow_challenge: string; pow_nonce: string };
+    expect(proof.pow_challenge).toBe("123.6.abc.def");
+    const { leadingZeroBits, sha256 } = await import("../lib/sha256");
+    expect(leadingZeroBits(sha256(proof.pow_challenge + proof.pow_nonce))).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe("LotteryInfo", () => {
+  it("checks the revealed seed against the commitment", () => {
+    const seed = "ab".repeat(32);
+    // SHA-256 of the seed above, as the server computes it.
+    const commitment = "271a413bd339c5709fdceaec41f14f11e9fbfb5042d72d331c65f32b284cd09a";
+    const { rerender } = render(<LotteryInfo commitment={commitment} seed={seed} customerId="c1" />);
+    expect(screen.getByRole("status").textContent).toMatch(/equals the commitment/);
+    rerender(<LotteryInfo commitment={"0".repeat(64)} seed={seed} customerId="c1" />);
+    expect(screen.getByRole("status").textContent).toMatch(/does not match/);
+    rerender(<LotteryInfo commitment="x" seed={null} customerId="c1" />);
+    expect(screen.getByTestId("seed").textContent).toMatch(/revealed when the sale opens/);
+  });
+});
+
+describe("Organizer pages", () => {
+  it("asks for the organizer token once, then creates an event", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/admin/jobs": { body: { queues: [] } },
+      "GET /api/events": { body: [] },
+      "POST /api/events": { status: 201, body: { ...EVENT, id: "new", name: "Novo Show" } },
+    });
+    const { OrganizerPage } = await import("./OrganizerPage");
+    render(<OrganizerPage />);
+    fireEvent.change(screen.getByLabelText("Organizer token"), { target: { value: "secret-admin" } });
+    fireEvent.click(screen.getByRole("button", { name: "Continue" }));
+    fireEvent.change(await screen.findByLabelText("Name"), { target: { value: "Novo Show" } });
+    fireEvent.change(screen.getByLabelText("Starts at"), { target: { value: "2031-05-01T20:00" } });
+    fireEvent.change(screen.getByLabelText("Price"), { target: { value: "75" } });
+    fireEvent.change(screen.getByLabelText("Capacity"), { target: { value: "500" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create event" }));
+    expect(await screen.findByText("Event created")).toBeTruthy();
+    const post = calls.find((c) => c.method === "POST" && c.url === "/api/events")!;
+    expect(post.headers.Authorization).toBe("Bearer secret-admin");
+    expect(post.body).toMatchObject({ name: "Novo Show", price_cents: 7500, capacity: 500 });
+    expect(JSON.parse(localStorage.getItem("crowdpass.admin")!)).toBe("secret-admin");
+  });
+
+  it("shows the job monitor's queues, failures and invariant check", async () => {
+    localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
+    const run = {
+      id: "j1",
+      function: "holds.expire",
+      queue: "arq:queue",
+      status: "failed",
+      tries: 3,
+      enqueued_at: "2030-01-01T00:00:00Z",
+      started_at: "2030-01-01T00:00:00Z",
+      finished_at: "2030-01-01T00:00:01Z",
+      wait_s: 0.01,
+      run_s: 0.2,
+      error: "boom",
+    };
+    fakeFetch({
+      "GET /api/admin/jobs": {
+        body: {
+          generated_at: "2030-01-01T00:00:02Z",
+          queues: [{ name: "ticket_orders", queued: 7, deferred: 0, in_progress: 2, oldest_queued_s: 1.5 }],
+          orders_undecided: 9,
+          recent: [run],
+          failures: [run],
+          results_scanned: 1,
+          crons: [],
+          holds: { active: 4, expiring_within_60s: 1, soonest: [] },
+          last_invariant_check: { checked_at: "2030-01-01T00:00:00Z", ok: false, events: 3, violations: [{ event: "x" }] },
+        },
+      },
+    });
+    const { JobsPage } = await import("./JobsPage");
+    render(<JobsPage />);
+    expect(await screen.findByText("Invariant violated (1)")).toBeTruthy();
+    expect(screen.getByText("ticket_orders")).toBeTruthy();
+    expect(screen.getByText("boom")).toBeTruthy();
+    expect(screen.getByText("9")).toBeTruthy();
+  });
+});

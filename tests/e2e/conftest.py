@@ -1,0 +1,295 @@
+"""The whole system as separate processes (API, both arq workers, payments stub) on the test
+servers, and a headless Chromium for the browser tests.
+
+`system` yields the API's base URL. It lives for one test module: its arq workers share the
+test Redis database, so they must be gone before other modules run their own in-process
+workers (`worker`, `orders_worker`) and truncate the tables under them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DB_URL, REDIS_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "frontend"
+DIST = FRONTEND / "dist"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ADMIN_TOKEN = "e2e-organizer-token"
+PORTS = range(18500, 18600)
+
+
+def _free_port(skip: set[int]) -> int:
+    for port in PORTS:
+        if port in skip:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the range is full: any free port
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _reset_data() -> None:
+    """Migrated schema, empty tables and Redis database, then the seed (as `make reset-db`,
+    without dropping the schema another fixture of this session may already use)."""
+    import asyncpg
+
+    from core.db import migrate
+    from core.redis import create_redis
+    from reservations.seed import seed
+
+    conn = await asyncpg.connect(DB_URL)
+    try:
+        await migrate(conn)
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await seed(conn)
+    finally:
+        await conn.close()
+    redis = create_redis(REDIS_URL)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+def _wait_healthy(
+    url: str, procs: dict[str, subprocess.Popen[bytes]], logs: Path, timeout: float = 45
+) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        for name, p in procs.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}:\n{_tail(logs / f'{name}.log')}")
+        try:
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return
+            last = f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 in {timeout} s (last: {last})")
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """API + workers + payments stub as subprocesses on the test servers; yields the base URL."""
+    _ensure_frontend(required=False)
+    # In a thread of its own: Playwright's sync API may already run a loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _reset_data()).result()
+    logs = tmp_path_factory.mktemp("system-logs")
+    api_port = _free_port(set())
+    pay_port = _free_port({api_port})
+    env = {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS_URL,
+        "PORT": str(api_port),
+        "PAYMENTS_URL": f"http://127.0.0.1:{pay_port}",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "FRONTEND_DIST": str(DIST),
+        "LOG_JSON": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    py = sys.executable
+    commands = {
+        "payments": [
+            py, "-m", "uvicorn", "payments_stub.app:app", "--port", str(pay_port), "--log-level", "warning",
+        ],
+        "worker": [py, "-m", "arq", "jobs.worker.WorkerSettings"],
+        "orders-worker": [py, "-m", "arq", "jobs.worker.OrdersWorkerSettings"],
+        "api": [
+            py, "-m", "uvicorn", "--factory", "app:create_app",
+            "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning",
+        ],
+    }  # fmt: skip
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    files: list[Any] = []
+    try:
+        for name, cmd in commands.items():
+            log = (logs / f"{name}.log").open("wb")
+            files.append(log)
+            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{api_port}"
+        _wait_healthy(f"{base}/health", procs, logs)
+        _wait_healthy(f"http://127.0.0.1:{pay_port}/schema/openapi.json", procs, logs)
+        yield base
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        for f in files:
+            f.close()
+
+
+# --- the API, for test set-up -------------------------------------------------------------
+
+
+class Api:
+    """A thin synchronous client for arranging test data through the public API."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = httpx.Client(base_url=base, timeout=10)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def create_event(self, **fields: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": f"E2E {uuid.uuid4().hex[:6]}",
+            "venue": "Test Hall",
+            "starts_at": "2031-06-01T20:00:00Z",
+            "price_cents": 5000,
+            "capacity": 10,
+            **fields,
+        }
+        if "sections" in body:
+            body.pop("price_cents", None)
+            body.pop("capacity", None)
+        r = self.http.post("/api/events", json=body, headers=self.admin())
+        assert r.status_code == 201, r.text
+        event: dict[str, Any] = r.json()
+        return event
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        r = self.http.get(f"/api/events/{event_id}")
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        return {**data, **data.get("live", {})}
+
+    def sign_up(self, name: str = "Test Buyer") -> dict[str, Any]:
+        email = f"{uuid.uuid4().hex[:10]}@example.com"
+        r = self.http.post("/api/customers", json={"name": name, "email": email, "password": "correct-horse"})
+        assert r.status_code == 201, r.text
+        session: dict[str, Any] = r.json()
+        session["email"] = email
+        session["password"] = "correct-horse"
+        return session
+
+    def buy(self, session: dict[str, Any], event_id: str, quantity: int = 1) -> dict[str, Any]:
+        auth = {"Authorization": f"Bearer {session['token']}"}
+        r = self.http.post(f"/api/events/{event_id}/holds", json={"quantity": quantity}, headers=auth)
+        assert r.status_code == 201, r.text
+        hold = r.json()
+        r = self.http.post(
+            f"/api/holds/{hold['id']}/confirm",
+            json={"card_number": "4242424242424242"},
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+
+@pytest.fixture(scope="module")
+def api(system: str) -> Iterator[Api]:
+    client = Api(system)
+    yield client
+    client.close()
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+
+def _ensure_frontend(*, required: bool) -> None:
+    """Build the web app when it is missing (as `make frontend` does)."""
+    if (DIST / "index.html").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        if required:
+            pytest.skip("frontend/dist is not built and npm is missing: run `make frontend`")
+        return
+    if not (FRONTEND / "node_modules").exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND, check=True)
+    subprocess.run([npm, "run", "build"], cwd=FRONTEND, check=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser).
+
+    Per module: Playwright's sync API runs an event loop in this thread while it lives, which
+    the async tests of other modules could not share.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` to run the browser tests")
+    _ensure_frontend(required=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            with contextlib.suppress(Exception):
+                b.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, system: str) -> Iterator[Any]:
+    """Factory of pages, each in its own browser context (its own storage: another person)."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1280, height: int = 900) -> Any:
+        ctx = browser.new_context(viewport={"width": width, "height": height}, base_url=system)
+        ctx.set_default_timeout(10_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        with contextlib.suppress(Exception):
+            ctx.close()
+
+
+@pytest.fixture(scope="package")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS
