@@ -9,6 +9,7 @@ from pathlib import Path
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -50,7 +51,12 @@ def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
     if (dist / "assets").is_dir():
         routes.append(
             create_static_files_router(
-                path="/assets", directories=[dist / "assets"], include_in_schema=False, name="assets"
+                path="/assets",
+                directories=[dist / "assets"],
+                include_in_schema=False,
+                name="assets",
+                # File names carry a content hash: a file never changes under its name.
+                cache_control=CacheControlHeader(public=True, max_age=31_536_000, immutable=True),
             )
         )
     return routes
