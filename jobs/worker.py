@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from prometheus_client import start_http_server
@@ -21,6 +22,9 @@ ORDERS_QUEUE = "ticket_orders"
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
     configure_logging(json=settings.log_json)
+    # arq logs every job start and end; with per-second crons that drowns everything else.
+    # Failures and retries are warnings and still show; /api/admin/jobs has the full record.
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)
     if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
         start_http_server(settings.metrics_port)
     ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
