@@ -1,0 +1,1 @@
+"""One module per scenario: challenge (a), flash sale (b), waiting room (c)."""

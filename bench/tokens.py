@@ -1,0 +1,72 @@
+"""Deterministic ids of the synthetic customers, and their JWTs minted in the load process.
+
+Customers are written straight to PostgreSQL in bulk (`insert_customers`, one
+`generate_series` statement per chunk) with ids that both sides can compute from an index,
+so neither side ever holds the whole population in memory. Their bearer tokens are the
+same HS256 JWTs `core.auth.issue_customer_token` makes, signed here with the run's
+JWT_SECRET without a round trip through the API (a sign-up hashes a password with Argon2:
+a million of them would measure Argon2, not the sale).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import asyncpg
+
+# One id space per population, so runs of different scenarios never collide with the seed.
+PREFIX = {"buyer": "b0000000", "client": "c0000000", "visitor": "d0000000"}
+CHUNK = 200_000
+
+
+def customer_id(kind: str, index: int) -> uuid.UUID:
+    return uuid.UUID(f"{PREFIX[kind]}-0000-4000-8000-{index:012x}")
+
+
+def customer_id_text(kind: str, index: int) -> str:
+    return f"{PREFIX[kind]}-0000-4000-8000-{index:012x}"
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class Minter:
+    """HS256 customer tokens (`sub`, `typ`=customer, `iat`, `exp`), a few microseconds each."""
+
+    def __init__(self, secret: str, *, ttl_s: int = 7 * 24 * 3600) -> None:
+        self._key = secret.encode()
+        self._header = _b64(b'{"alg":"HS256","typ":"JWT"}')
+        self._iat = int(time.time())
+        self._exp = self._iat + ttl_s
+
+    def token(self, customer: uuid.UUID | str) -> str:
+        payload = json.dumps(
+            {"sub": str(customer), "typ": "customer", "iat": self._iat, "exp": self._exp},
+            separators=(",", ":"),
+        ).encode()
+        signing_input = self._header + b"." + _b64(payload)
+        signature = hmac.new(self._key, signing_input, hashlib.sha256).digest()
+        return (signing_input + b"." + _b64(signature)).decode()
+
+
+async def insert_customers(
+    conn: asyncpg.Connection, *, kind: str, count: int, with_cpf: bool = False
+) -> None:
+    """Write customers 0..count-1 of one population (bulk, chunked, memory-bounded)."""
+    prefix = PREFIX[kind]
+    cpf = "lpad(i::text, 11, '0')" if with_cpf else "NULL"
+    sql = f"""
+        INSERT INTO customers (id, name, email, cpf)
+        SELECT ('{prefix}-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
+               'Bench {kind} ' || i, '{kind}' || i || '@bench.invalid', {cpf}
+        FROM generate_series($1::bigint, $2::bigint) AS i
+        ON CONFLICT (id) DO NOTHING
+    """  # noqa: S608 (prefix and kind come from PREFIX, not from input)
+    for start in range(0, count, CHUNK):
+        await conn.execute(sql, start, min(count, start + CHUNK) - 1)
