@@ -51,7 +51,6 @@ ORDER_HOLD_S = 3600
 DECIDED_RECORD_TTL_S = 3600
 # Job tries with the payment provider unavailable before the order is rejected.
 PAYMENT_TRIES = 6
-_CLAIM_ATTEMPTS = 4
 
 
 class RetryLater(Exception):
@@ -210,7 +209,9 @@ async def _reserve_event(
                 out_rejected[r["id"]] = "limit_reached"
         if not allowed:
             continue
-        claimed = await _claim(conn, event_id=event_id, count=sum(r["quantity"] for r in allowed))
+        claimed = await tickets.claim_up_to(
+            conn, event_id=event_id, quantity=sum(r["quantity"] for r in allowed)
+        )
         holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]] = []
         sold_out: list[asyncpg.Record] = []
         for r in allowed:
@@ -253,21 +254,6 @@ async def _reserve_event(
         for r, h, ts in holds:
             reserved[r["id"]] = Reserved(hold_id=h, total_cents=sum(t["price_cents"] for t in ts))
     return reserved
-
-
-async def _claim(conn: Connection, *, event_id: uuid.UUID, count: int) -> list[asyncpg.Record]:
-    """Up to `count` available tickets. When fewer are free than asked but others are only
-    locked by transactions in flight (which may roll back), look again briefly."""
-    rows: list[asyncpg.Record] = []
-    for attempt in range(_CLAIM_ATTEMPTS):
-        rows = list(await conn.fetch(Q.claim_for_orders, event_id, count))
-        if len(rows) == count:
-            break
-        available = await conn.fetchval(Q.count_available_for_orders, event_id)
-        if available <= len(rows) or attempt == _CLAIM_ATTEMPTS - 1:
-            break
-        await asyncio.sleep(0.01 * (attempt + 1))
-    return rows
 
 
 # --- step 3: settle ----------------------------------------------------------------------

@@ -44,23 +44,34 @@ async def release_allowance(conn: Connection, *, customer_id: UUID, event_id: UU
     await conn.execute(Q.release_allowance, customer_id, event_id, quantity)
 
 
+async def claim_up_to(
+    conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
+) -> list[asyncpg.Record]:
+    """Lock up to `quantity` available tickets (fewer when fewer are left).
+
+    When fewer rows are free than asked but others are only locked by transactions in
+    flight (which may roll back), look again briefly before settling for fewer.
+    """
+    rows: list[asyncpg.Record] = []
+    for attempt in range(_CLAIM_ATTEMPTS):
+        rows = list(await conn.fetch(Q.claim_any, event_id, quantity, section))
+        if len(rows) == quantity:
+            break
+        available = await conn.fetchval(Q.count_available, event_id, section)
+        if available <= len(rows) or attempt == _CLAIM_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(0.01 * (attempt + 1))
+    return rows
+
+
 async def claim_any(
     conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
 ) -> list[asyncpg.Record]:
-    """Lock `quantity` available tickets, or raise SoldOut.
-
-    When fewer rows are free than asked but others are only locked by transactions in
-    flight (which may roll back), try again briefly before answering sold out.
-    """
-    for attempt in range(_CLAIM_ATTEMPTS):
-        rows = await conn.fetch(Q.claim_any, event_id, quantity, section)
-        if len(rows) == quantity:
-            return list(rows)
-        available = await conn.fetchval(Q.count_available, event_id, section)
-        if available < quantity or attempt == _CLAIM_ATTEMPTS - 1:
-            break
-        await asyncio.sleep(0.01 * (attempt + 1))
-    raise SoldOut()
+    """Lock exactly `quantity` available tickets, or raise SoldOut."""
+    rows = await claim_up_to(conn, event_id=event_id, quantity=quantity, section=section)
+    if len(rows) < quantity:
+        raise SoldOut()
+    return rows
 
 
 async def claim_seats(conn: Connection, *, event_id: UUID, seat_ids: Sequence[UUID]) -> list[asyncpg.Record]:

@@ -54,18 +54,6 @@ UPDATE allowances a SET taken = greatest(a.taken - x.quantity, 0)
 FROM unnest($1::uuid[], $3::int[]) AS x(customer_id, quantity)
 WHERE a.customer_id = x.customer_id AND a.event_id = $2;
 
--- name: claim_for_orders
--- Up to $2 available tickets of event $1, skipping rows other transactions are claiming.
-SELECT id, price_cents
-FROM tickets
-WHERE event_id = $1 AND status = 'AVAILABLE'
-ORDER BY section NULLS FIRST, id
-LIMIT $2
-FOR UPDATE SKIP LOCKED;
-
--- name: count_available_for_orders
-SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE';
-
 -- name: insert_order_holds
 -- One hold per reserved order, long enough to outlive a worker restart ($6 seconds).
 INSERT INTO holds (id, event_id, customer_id, quantity, total_cents, expires_at)
