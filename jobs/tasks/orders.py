@@ -25,7 +25,8 @@ from core.logs import request_id as request_id_var
 from core.ops import JOB_SECONDS
 from core.resources import Resources
 from reservations.service import live, reconcile
-from reservations.service.order_decisions import OrderDesk, RetryLater
+from reservations.service.order_decisions import RetryLater
+from reservations.service.order_desk import OrderDesk
 
 log = logging.getLogger("crowdpass.jobs.orders")
 

@@ -4,7 +4,7 @@ One Lua script (`lua/place_order.lua`) checks the Idempotency-Key, the event, th
 customer's gate count and the sold-out flag, then writes the order record and enqueues its
 arq job on `ticket_orders` — all in one atomic step, so an accepted order is always
 enqueued and a duplicate never is. PostgreSQL is not on this path: orders are accepted
-while it is slow or briefly down, and the worker (`order_decisions.py`) decides them.
+while it is slow or briefly down, and the worker (`order_desk.py`, `order_decisions.py`) decides them.
 
 The event facts the gate needs live in a Redis hash per event, written when an event is
 created (`refresh_event_meta`) and rebuilt by the reconcile job. On a miss the request
