@@ -12,10 +12,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
-# Dependencies first, so this layer is rebuilt only when pyproject.toml changes.
-COPY pyproject.toml deploy/requirements.py ./
+# Dependencies first, so this layer is rebuilt only when they change; transitive ones at
+# the versions of constraints.txt, as in development and CI.
+COPY pyproject.toml constraints.txt deploy/requirements.py ./
 RUN python requirements.py pyproject.toml > requirements.txt \
-    && pip install -r requirements.txt
+    && pip install -c constraints.txt -r requirements.txt
 # Then the project itself (modules, SQL, Lua), as a regular (not editable) install.
 COPY . .
 # The import check runs from / so that it sees the installed copy, not /src.

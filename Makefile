@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
 
@@ -21,10 +21,13 @@ test-fast: install ## unit and integration tests only
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+constraints: install ## pin every installed package (direct and transitive) into constraints.txt
+	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | sort -f; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 frontend: ## build the web app into frontend/dist (needs npm)
 	@if [ -f frontend/package.json ]; then \
@@ -48,7 +51,7 @@ migrate: install ## apply pending migrations
 reset-db: install ## drop everything, migrate and seed
 	$(PY) manage.py reset-db
 
-.PHONY: help run test test-fast install frontend lint fmt migrate reset-db
+.PHONY: help run test test-fast install constraints frontend lint fmt migrate reset-db
 
 # Benchmarks (bench/, results appended to docs/benchmarks.md). SCALE=1 is the issue's size;
 # SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more options (python -m bench.run -h).
