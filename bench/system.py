@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
@@ -116,7 +117,7 @@ class System:
         self.admin_token = "bench-" + secrets.token_hex(16)
         self.jwt_secret = secrets.token_hex(32)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[object] = []
+        self._logs: dict[str, BinaryIO] = {}
         layout.out.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -153,7 +154,7 @@ class System:
 
     def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         log = (self.layout.out / f"{name}.log").open("wb")
-        self._logs.append(log)
+        self._logs[name] = log
         proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
@@ -230,6 +231,7 @@ class System:
                 p.wait(5)
         for n in chosen:
             del self.procs[n]
+            self._logs.pop(n).close()
 
 
 def profile_summary(prof: Path, out: Path, top: int = 40) -> None:

@@ -15,8 +15,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.system import Layout, System
 from tests.conftest import DB_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,89 +78,48 @@ async def _reset_data() -> None:
         await redis.aclose()
 
 
-def _wait_healthy(
-    url: str, procs: dict[str, subprocess.Popen[bytes]], logs: Path, timeout: float = 45
-) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        for name, p in procs.items():
-            if p.poll() is not None:
-                raise RuntimeError(f"{name} exited with {p.returncode}:\n{_tail(logs / f'{name}.log')}")
-        try:
-            r = httpx.get(url, timeout=2)
-            if r.status_code == 200:
-                return
-            last = f"{r.status_code} {r.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer 200 in {timeout} s (last: {last})")
-
-
-def _tail(path: Path, n: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
+def _layout_ports() -> int:
+    """A port base whose API and payments ports (base, base + 1) are both free."""
+    taken: set[int] = set()
+    while True:
+        base = _free_port(taken)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", base + 1))
+            except OSError:
+                taken.add(base)
+                continue
+        return base
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """API + workers + payments stub as subprocesses on the test servers; yields the base URL."""
+    """API + workers + payments stub as subprocesses on the test servers (started by
+    bench.system, as the benchmarks start them); yields the base URL."""
     _ensure_frontend(required=False)
     # In a thread of its own: Playwright's sync API may already run a loop in this one.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _reset_data()).result()
-    logs = tmp_path_factory.mktemp("system-logs")
-    api_port = _free_port(set())
-    pay_port = _free_port({api_port})
-    env = {
-        **os.environ,
-        "DATABASE_URL": DB_URL,
-        "REDIS_URL": REDIS_URL,
-        "PORT": str(api_port),
-        "PAYMENTS_URL": f"http://127.0.0.1:{pay_port}",
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "FRONTEND_DIST": str(DIST),
-        "LOG_JSON": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    py = sys.executable
-    commands = {
-        "payments": [
-            py, "-m", "uvicorn", "payments_stub.app:app", "--port", str(pay_port), "--log-level", "warning",
-        ],
-        "worker": [py, "-m", "arq", "jobs.worker.WorkerSettings"],
-        "orders-worker": [py, "-m", "arq", "jobs.worker.OrdersWorkerSettings"],
-        "api": [
-            py, "-m", "uvicorn", "--factory", "app:create_app",
-            "--host", "127.0.0.1", "--port", str(api_port), "--log-level", "warning",
-        ],
-    }  # fmt: skip
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    files: list[Any] = []
+    layout = Layout(
+        database_url=DB_URL,
+        redis_url=REDIS_URL,
+        out=tmp_path_factory.mktemp("system-logs"),
+        port_base=_layout_ports(),
+        api_core=None,
+        load_core=None,
+        extra_env={
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "FRONTEND_DIST": str(DIST),
+            "LOG_JSON": "0",
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+    running = System(layout)
     try:
-        for name, cmd in commands.items():
-            log = (logs / f"{name}.log").open("wb")
-            files.append(log)
-            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{api_port}"
-        _wait_healthy(f"{base}/health", procs, logs)
-        _wait_healthy(f"http://127.0.0.1:{pay_port}/schema/openapi.json", procs, logs)
-        yield base
+        running.start()
+        yield layout.api_url
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        for f in files:
-            f.close()
+        running.stop()
 
 
 # --- the API, for test set-up -------------------------------------------------------------
