@@ -35,6 +35,18 @@ def sold_out(event_id: UUID | str) -> str:
     return f"cp:soldout:{{{event_id}}}"
 
 
+def available(event_id: UUID | str) -> str:
+    """The event's AVAILABLE ticket count as last read from PostgreSQL (a plain integer,
+    written with the sold-out flag). Missing: the order gate does not bound by stock."""
+    return f"cp:available:{{{event_id}}}"
+
+
+def orders_unreserved(event_id: UUID | str) -> str:
+    """Hash of the event's accepted orders whose tickets are not reserved yet: order id ->
+    quantity, plus `total`, their sum (what the order gate bounds by `available`)."""
+    return f"cp:unreserved:{{{event_id}}}"
+
+
 def order_counts(event_id: UUID | str) -> str:
     """Hash customer id -> tickets in accepted, not rejected orders of the event."""
     return f"cp:ordered:{{{event_id}}}"

@@ -100,6 +100,7 @@ async def reconcile_orders(ctx: dict[str, Any]) -> dict[str, Any]:
         "events": report.events,
         "sold_out": report.sold_out,
         "requeued": report.requeued,
+        "unreserved_repaired": report.unreserved_repaired,
         "ok": report.check.ok,
         "violations": len(report.check.violations),
     }

@@ -1,9 +1,11 @@
 -- finish_order: record in Redis that PostgreSQL has decided an order, exactly once.
--- A rejected order gives its tickets back to the customer's gate count.
+-- A rejected order gives its tickets back to the customer's gate count. The order leaves
+-- the event's unreserved count if it is still there (normally its reserve step released it).
 --
 -- KEYS[1] order record  hash (see place_order.lua)
 -- KEYS[2] order counts  hash customer id -> tickets
 -- KEYS[3] pending       sorted set of undecided order ids
+-- KEYS[4] unreserved    hash order id -> quantity, and `total`
 -- ARGV[1] order id      ARGV[2] status (confirmed | rejected)
 -- ARGV[3] reason or ""  ARGV[4] seconds to keep the decided record
 --
@@ -11,6 +13,14 @@
 -- record is gone).
 
 redis.call('ZREM', KEYS[3], ARGV[1])
+local q = redis.call('HGET', KEYS[4], ARGV[1])
+if q then
+  redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HINCRBY', KEYS[4], 'total', -tonumber(q))
+  if redis.call('HLEN', KEYS[4]) <= 1 then
+    redis.call('DEL', KEYS[4])
+  end
+end
 local rec = redis.call('HMGET', KEYS[1], 'status', 'customer_id', 'quantity')
 if not rec[1] or rec[1] ~= 'queued' then
   return 0

@@ -1,5 +1,6 @@
 -- place_order: the accept gate of POST /api/orders, in one atomic step: idempotency,
--- event checks, per-customer gate, sold-out flag, then the order record and its arq job.
+-- event checks, per-customer gate, sold-out flag, the stock bound, then the order record
+-- and its arq job.
 -- Nothing is enqueued unless the key is stored, and the key is never stored without its
 -- answer, so a duplicate (even a simultaneous one) never places a second order.
 --
@@ -11,6 +12,10 @@
 -- KEYS[6] pending       sorted set order id -> accepted ms
 -- KEYS[7] arq job key   arq:job:<order id>
 -- KEYS[8] arq queue     sorted set job id -> score (ms)
+-- KEYS[9] available     string: the event's AVAILABLE tickets as PostgreSQL last counted
+--                       them (absent: no bound)
+-- KEYS[10] unreserved   hash order id -> quantity, and `total`: accepted orders whose
+--                       tickets the worker has not reserved yet (release_unreserved.lua)
 -- ARGV[1] request fingerprint        ARGV[2] idempotency ttl (s)
 -- ARGV[3] customer id                ARGV[4] quantity
 -- ARGV[5] order id (= arq job id)    ARGV[6] the 202 body (JSON)
@@ -68,12 +73,24 @@ end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return refuse('409', 'sold_out')
 end
+-- Orders accepted but not reserved yet are not in `available` (PostgreSQL still shows
+-- their tickets AVAILABLE); reserved ones are no longer counted here (their tickets are
+-- IN_PROGRESS). Accept only what the available tickets can still cover.
+local available = redis.call('GET', KEYS[9])
+if available then
+  local unreserved = tonumber(redis.call('HGET', KEYS[10], 'total') or '0')
+  if unreserved + qty > tonumber(available) then
+    return refuse('409', 'sold_out')
+  end
+end
 
 redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
 redis.call('EXPIRE', KEYS[4], ARGV[12])
 redis.call('HSET', KEYS[5], 'customer_id', ARGV[3], 'event_id', ARGV[9], 'quantity', qty,
   'card_number', ARGV[10], 'request_id', ARGV[11], 'accepted_ms', now, 'status', 'queued')
 redis.call('ZADD', KEYS[6], now, ARGV[5])
+redis.call('HSET', KEYS[10], ARGV[5], qty)
+redis.call('HINCRBY', KEYS[10], 'total', qty)
 redis.call('SET', KEYS[7], ARGV[7], 'PX', ARGV[8])
 redis.call('ZADD', KEYS[8], now, ARGV[5])
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'status', '202', 'body', ARGV[6])

@@ -30,7 +30,7 @@ from reservations.schemas.events import (
     WaitingRoomConfig,
 )
 from reservations.service.orders import refresh_event_meta
-from reservations.service.stock import Stock, get_stock
+from reservations.service.stock import Stock, cache_gate_stock, get_stock
 
 # A status filter looks at this many events (in start order) before it stops.
 LIST_SCAN_LIMIT = 1000
@@ -216,6 +216,7 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
         )
     assert event is not None  # a fresh id never conflicts
     await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
+    await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
     return await get_event_view(conn, redis, event_id=event.id)
 
 

@@ -4,7 +4,7 @@
 Stock pushes are coalesced: every change of ticket state calls `stock.stock_changed`,
 which enqueues `live.push_stock` under one job id per event, deferred a quarter second;
 changes in that window ride along. The push reads fresh counters from PostgreSQL and
-also sets or clears the sold-out flag the order gate reads.
+also writes the available count and the sold-out flag the order gate reads.
 """
 
 from __future__ import annotations
@@ -62,14 +62,12 @@ async def publish_order(publisher: Publisher, *, customer_id: uuid.UUID, order: 
 
 
 async def current_stock(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID) -> StockMessage:
-    """Fresh counters and status of an event; keeps the sold-out flag in step."""
+    """Fresh counters and status of an event; keeps the order gate's stock (available
+    count, sold-out flag) in step."""
     event = await events.get_event(conn, event_id=event_id)
     counts = await stock.read_stock(conn, event_id=event_id)
     status = events.event_status(event, available=counts.available, now=dt.datetime.now(dt.UTC))
-    if counts.available == 0:
-        await redis.set(keys.sold_out(event_id), b"1")
-    else:
-        await redis.delete(keys.sold_out(event_id))
+    await stock.cache_gate_stock(redis, event_id=event_id, available=counts.available)
     return StockMessage(
         type="stock", sold=counts.sold, held=counts.held, available=counts.available, status=status
     )

@@ -1,6 +1,8 @@
 """The per-order job of the `ticket_orders` worker: `OrderDesk` runs each order through
 reserve, charge and settle (`order_decisions.py`), batching the database steps of the
-orders this process is deciding at the same moment, and announces the decision.
+orders this process is deciding at the same moment, and announces the decision. Once a
+reserve batch has committed, its orders leave the gate's count of unreserved tickets
+(`lua/release_unreserved.lua`, once per order).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping
 
 import asyncpg
@@ -35,7 +38,7 @@ from reservations.service.order_decisions import (
     reserve_orders,
     settle_orders,
 )
-from reservations.service.orders import S
+from reservations.service.orders import S, release_unreserved
 from reservations.service.stock import stock_changed
 
 log = logging.getLogger("crowdpass.orders")
@@ -80,6 +83,13 @@ class OrderDesk:
             out, changed = await reserve_orders(
                 conn, intents=intents, lock_timeout_ms=self.res.settings.lock_timeout_ms
             )
+        # Committed: PostgreSQL now shows these orders' tickets IN_PROGRESS (or the orders
+        # rejected), so the gate stops counting them as unreserved.
+        per_event: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for i in intents:
+            per_event[i.event_id].append(i.order_id)
+        for event_id, order_ids in per_event.items():
+            await release_unreserved(self.res.redis, event_id=event_id, order_ids=order_ids)
         for event_id in changed:
             await stock_changed(self.res.redis, event_id=event_id)
         return [out[i.order_id] for i in intents]
@@ -181,7 +191,12 @@ class OrderDesk:
     ) -> int:
         first: int = await S.finish_order(
             self.res.redis,
-            [keys.order(order_id), keys.order_counts(event_id), keys.orders_pending()],
+            [
+                keys.order(order_id),
+                keys.order_counts(event_id),
+                keys.orders_pending(),
+                keys.orders_unreserved(event_id),
+            ],
             [str(order_id), status, reason or "", DECIDED_RECORD_TTL_S],
         )
         return first

@@ -1,7 +1,9 @@
 """Orders, the accept side: `POST /api/orders` answers from Redis alone.
 
 One Lua script (`lua/place_order.lua`) checks the Idempotency-Key, the event, the
-customer's gate count and the sold-out flag, then writes the order record and enqueues its
+customer's gate count, the sold-out flag and the stock bound (tickets of accepted orders
+not reserved yet, plus this one, within the event's available tickets), then writes the
+order record and enqueues its
 arq job on `ticket_orders` — all in one atomic step, so an accepted order is always
 enqueued and a duplicate never is. PostgreSQL is not on this path: orders are accepted
 while it is slow or briefly down, and the worker (`order_desk.py`, `order_decisions.py`) decides them.
@@ -136,6 +138,8 @@ async def place_order(
         keys.orders_pending(),
         job_key_prefix + str(order_id),
         ORDERS_QUEUE,
+        keys.available(data.event_id),
+        keys.orders_unreserved(data.event_id),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
@@ -176,6 +180,22 @@ async def place_order(
     if kind == "unknown":
         raise EventNotFound(field="event_id")
     raise Busy("The event could not be looked up; try again.", headers={"Retry-After": "1"})
+
+
+async def unreserved_tickets(redis: ArqRedis, *, event_id: uuid.UUID) -> int:
+    """Tickets of the event's accepted orders that the worker has not reserved yet."""
+    total = await redis.hget(keys.orders_unreserved(event_id), "total")  # type: ignore[misc]
+    return int(total or 0)
+
+
+async def release_unreserved(redis: ArqRedis, *, event_id: uuid.UUID, order_ids: Iterable[uuid.UUID]) -> int:
+    """Take orders whose reserve step has committed out of the event's unreserved count;
+    an order already taken out is skipped. Returns the tickets released."""
+    ids = [str(i) for i in order_ids]
+    if not ids:
+        return 0
+    released: int = await S.release_unreserved(redis, [keys.orders_unreserved(event_id)], ids)
+    return released
 
 
 # Misses being filled in this process: a cold cache under a burst reads each event once.

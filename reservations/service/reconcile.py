@@ -1,7 +1,9 @@
 """Reconcile (an arq cron): repair Redis from PostgreSQL, check the invariants, and make
 sure no accepted order is left without a job.
 
-- The order gate's event facts and every sold-out flag are rebuilt from the rows.
+- The order gate's event facts, every available count and sold-out flag are rebuilt from
+  the rows, and each event's count of accepted, unreserved tickets is recomputed from the
+  orders that are still waiting for their reserve step (`recount_unreserved`).
 - The invariant check records one row in `invariant_checks` per run: per event
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
@@ -27,7 +29,8 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from core.db import Connection
 from reservations import keys
 from reservations.queries import Q
-from reservations.service.orders import DECIDE_JOB, ORDERS_QUEUE, cache_event_meta
+from reservations.service.orders import DECIDE_JOB, ORDERS_QUEUE, S, cache_event_meta
+from reservations.service.stock import queue_gate_stock
 
 STALE_ORDER_S = 60
 MAX_REQUEUE = 1000
@@ -47,6 +50,7 @@ class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
     sold_out: int
     requeued: int
     check: InvariantCheck
+    unreserved_repaired: int = 0
 
 
 async def reconcile(
@@ -55,23 +59,66 @@ async def reconcile(
     metas = await conn.fetch(Q.all_order_gate_meta)
     await cache_event_meta(redis, rows=metas)
     counts = await conn.fetch(Q.check_event_counts)
-    sold_out = await _rebuild_sold_out(redis, counts)
+    sold_out = await _rebuild_gate_stock(redis, counts)
+    repaired = await recount_unreserved(conn, redis, event_ids=[m["id"] for m in metas])
     check = await check_invariants(conn, counts=counts)
     requeued = await requeue_stale_orders(conn, redis, older_than_s=stale_order_s)
-    return ReconcileReport(events=len(metas), sold_out=sold_out, requeued=requeued, check=check)
+    return ReconcileReport(
+        events=len(metas), sold_out=sold_out, requeued=requeued, check=check, unreserved_repaired=repaired
+    )
 
 
-async def _rebuild_sold_out(redis: ArqRedis, counts: list[Any]) -> int:
+async def _rebuild_gate_stock(redis: ArqRedis, counts: list[Any]) -> int:
     flagged = 0
     async with redis.pipeline(transaction=False) as pipe:
         for c in counts:
-            if c["available"] == 0:
-                pipe.set(keys.sold_out(c["id"]), b"1")
-                flagged += 1
-            else:
-                pipe.delete(keys.sold_out(c["id"]))
+            queue_gate_stock(pipe, event_id=c["id"], available=c["available"])
+            flagged += c["available"] == 0
         await pipe.execute()
     return flagged
+
+
+async def recount_unreserved(conn: Connection, redis: ArqRedis, *, event_ids: list[uuid.UUID]) -> int:
+    """Recompute each event's count of accepted, unreserved tickets: drop the orders that
+    are past their reserve step in PostgreSQL (a worker died before releasing them) or
+    that Redis no longer has as queued, and set the total to the sum of the rest. Returns
+    how many events' totals were wrong."""
+    if not event_ids:
+        return 0
+    async with redis.pipeline(transaction=False) as pipe:
+        for event_id in event_ids:
+            pipe.hgetall(keys.orders_unreserved(event_id))
+        tables = await pipe.execute()
+    repaired = 0
+    for event_id, table in zip(event_ids, tables, strict=True):
+        if not table:
+            continue
+        counted = [f.decode() for f in table if f != b"total"]
+        gone = await _no_longer_unreserved(conn, redis, counted)
+        before, after = await S.recount_unreserved(redis, [keys.orders_unreserved(event_id)], gone)
+        repaired += int(before) != int(after)
+    return repaired
+
+
+async def _no_longer_unreserved(conn: Connection, redis: ArqRedis, order_ids: list[str]) -> list[str]:
+    ids: dict[str, uuid.UUID] = {}
+    gone: list[str] = []
+    for raw in order_ids:
+        try:
+            ids[raw] = uuid.UUID(raw)
+        except ValueError:
+            gone.append(raw)
+    if not ids:
+        return gone
+    past = {str(r["id"]) for r in await conn.fetch(Q.orders_past_reserve, list(ids.values()))}
+    async with redis.pipeline(transaction=False) as pipe:
+        for raw in ids:
+            pipe.hget(keys.order(raw), "status")
+        statuses = await pipe.execute()
+    for raw, status in zip(ids, statuses, strict=True):
+        if raw in past or status != b"queued":
+            gone.append(raw)
+    return gone
 
 
 async def check_invariants(conn: Connection, *, counts: list[Any] | None = None) -> InvariantCheck:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import msgspec
 from arq.connections import ArqRedis
+from redis.asyncio.client import Pipeline
 
 from core.db import Connection
 from reservations import keys
@@ -59,3 +60,20 @@ async def stock_changed(redis: ArqRedis, *, event_id: UUID) -> None:
         "live.push_stock", str(event_id), _job_id=f"live-stock:{event_id}", _defer_by=LIVE_PUSH_DELAY_S
     )
     await redis.enqueue_job("waitingroom.advance", str(event_id), _job_id=f"wr-advance:{event_id}")
+
+
+def queue_gate_stock(pipe: Pipeline, *, event_id: UUID, available: int) -> None:
+    """Add to `pipe` what the order gate keeps of the stock: the AVAILABLE count it bounds
+    accepted, unreserved orders by, and the sold-out flag when nothing is left."""
+    pipe.set(keys.available(event_id), available)
+    if available == 0:
+        pipe.set(keys.sold_out(event_id), b"1")
+    else:
+        pipe.delete(keys.sold_out(event_id))
+
+
+async def cache_gate_stock(redis: ArqRedis, *, event_id: UUID, available: int) -> None:
+    """Write the order gate's stock of one event from a fresh PostgreSQL count."""
+    async with redis.pipeline(transaction=True) as pipe:
+        queue_gate_stock(pipe, event_id=event_id, available=available)
+        await pipe.execute()

@@ -138,3 +138,7 @@ ORDER BY p.order_id, t.section NULLS FIRST, t.row_label NULLS FIRST, t.seat_numb
 -- name: queued_orders_before
 -- Orders written but still undecided, accepted before $1 (for the reconcile job).
 SELECT id FROM orders WHERE status = 'queued' AND accepted_at < $1 ORDER BY accepted_at LIMIT $2;
+
+-- name: orders_past_reserve
+-- Of these orders, those whose reserve step has committed: tickets held, or decided.
+SELECT id FROM orders WHERE id = ANY($1::uuid[]) AND (status <> 'queued' OR hold_id IS NOT NULL);
