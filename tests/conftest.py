@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import warnings
@@ -147,7 +148,9 @@ async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
 
     worker = Worker(
         functions=settings_cls.functions,
-        cron_jobs=getattr(settings_cls, "cron_jobs", None),
+        # Fresh schedules: arq keeps `next_run` on the CronJob objects, which live at module
+        # level; reused by a later test's worker they would replay every missed slot at once.
+        cron_jobs=[dataclasses.replace(c, next_run=None) for c in getattr(settings_cls, "cron_jobs", [])],
         queue_name=getattr(settings_cls, "queue_name", "arq:queue"),
         redis_settings=redis_settings(res.settings.redis_url),
         ctx={"res": res},
