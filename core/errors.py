@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("crowdpass.errors")
@@ -75,6 +76,11 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     error: str
     detail: str
     field: str | None = None
+
+
+def error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI `responses` of a route: each listed status answers with the error body."""
+    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
 
 
 def error_response(

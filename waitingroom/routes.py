@@ -8,13 +8,12 @@ from uuid import UUID
 from litestar import Controller, Request, WebSocket, delete, get, patch, post, websocket
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
-from core.errors import ErrorBody
+from core.errors import error_responses
 from core.schemas import StrictBody
 from waitingroom import service
 from waitingroom.schemas import (
@@ -27,10 +26,6 @@ from waitingroom.schemas import (
 )
 
 
-def _errors(*codes: int) -> dict[int, ResponseSpec]:
-    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
-
-
 class QueueController(Controller):
     path = "/api/events/{event_id:uuid}"
     tags = ["waiting room"]  # noqa: RUF012
@@ -41,7 +36,7 @@ class QueueController(Controller):
         status_code=HTTP_200_OK,
         dto=StrictBody[QueueJoin],
         return_dto=None,
-        responses=_errors(400, 401, 403, 404, 409, 429),
+        responses=error_responses(400, 401, 403, 404, 409, 429),
     )
     async def join(
         self,
@@ -62,7 +57,7 @@ class QueueController(Controller):
             body=data,
         )
 
-    @get("/queue/me", operation_id="getQueuePlace", responses=_errors(401, 403, 404, 409))
+    @get("/queue/me", operation_id="getQueuePlace", responses=error_responses(401, 403, 404, 409))
     async def me(
         self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
     ) -> QueueStatus:
@@ -75,7 +70,7 @@ class QueueController(Controller):
         "/queue/me",
         operation_id="leaveQueue",
         status_code=HTTP_204_NO_CONTENT,
-        responses=_errors(401, 403, 404, 409),
+        responses=error_responses(401, 403, 404, 409),
     )
     async def leave(
         self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
@@ -83,7 +78,7 @@ class QueueController(Controller):
         """Leave the queue (or give up an unused admission)."""
         await service.leave_queue(conn, redis, event_id=event_id, customer_id=principal.require_customer())
 
-    @get("/queue/challenge", operation_id="getQueueChallenge", responses=_errors(401, 403, 404, 409))
+    @get("/queue/challenge", operation_id="getQueueChallenge", responses=error_responses(401, 403, 404, 409))
     async def challenge(
         self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
     ) -> PowChallenge:
@@ -92,7 +87,7 @@ class QueueController(Controller):
             conn, redis, event_id=event_id, customer_id=principal.require_customer()
         )
 
-    @get("/waiting-room", operation_id="getWaitingRoom", responses=_errors(401, 403, 404, 409))
+    @get("/waiting-room", operation_id="getWaitingRoom", responses=error_responses(401, 403, 404, 409))
     async def stats(
         self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
     ) -> WaitingRoomStats:
@@ -105,7 +100,7 @@ class QueueController(Controller):
         operation_id="updateWaitingRoom",
         dto=StrictBody[WaitingRoomPatch],
         return_dto=None,
-        responses=_errors(400, 401, 403, 404, 409),
+        responses=error_responses(400, 401, 403, 404, 409),
     )
     async def update(
         self,
@@ -119,7 +114,7 @@ class QueueController(Controller):
         principal.require_admin()
         return await service.update_room(conn, redis, event_id=event_id, patch=data)
 
-    @get("/waiting-room/lottery", operation_id="getLotteryDraws", responses=_errors(400, 404, 409))
+    @get("/waiting-room/lottery", operation_id="getLotteryDraws", responses=error_responses(400, 404, 409))
     async def lottery(
         self,
         event_id: FromPath[UUID],

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from litestar import get
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep
-from core.errors import ErrorBody
+from core.errors import error_responses
 from reservations.schemas.admin import JobsOverview
 from reservations.service import monitor
 
@@ -16,7 +15,7 @@ from reservations.service import monitor
     "/api/admin/jobs",
     operation_id="getJobs",
     tags=["operations"],
-    responses={c: ResponseSpec(data_container=ErrorBody, description="Error") for c in (401, 403)},
+    responses=error_responses(401, 403),
 )
 async def get_jobs(conn: ConnDep, redis: RedisDep, principal: PrincipalDep) -> JobsOverview:
     """Queues, running and recent jobs with timings, failures, cron runs, holds about to

@@ -10,7 +10,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
-from core.errors import ErrorBody
+from core.errors import error_responses
 from core.schemas import StrictBody, parse_uuid
 from reservations.schemas.holds import Hold, HoldConfirm, HoldConfirmed, HoldCreate
 from reservations.service import holds
@@ -26,10 +26,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _errors(*codes: int) -> dict[int, ResponseSpec]:
-    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
-
-
 @post(
     "/api/events/{event_id:str}/holds",
     operation_id="createHold",
@@ -37,7 +33,7 @@ def _errors(*codes: int) -> dict[int, ResponseSpec]:
     dto=StrictBody[HoldCreate],
     return_dto=None,
     status_code=201,
-    responses=_errors(400, 401, 403, 404, 409),
+    responses=error_responses(400, 401, 403, 404, 409),
 )
 async def create_hold(
     event_id: FromPath[str],
@@ -65,7 +61,12 @@ async def create_hold(
     )
 
 
-@get("/api/holds/{hold_id:str}", operation_id="getHold", tags=["holds"], responses=_errors(401, 403, 404))
+@get(
+    "/api/holds/{hold_id:str}",
+    operation_id="getHold",
+    tags=["holds"],
+    responses=error_responses(401, 403, 404),
+)
 async def get_hold(hold_id: FromPath[str], conn: ConnDep, principal: PrincipalDep) -> Hold:
     return await holds.get_hold(conn, hold_id=parse_uuid(hold_id, field="hold_id"), principal=principal)
 
@@ -75,7 +76,7 @@ async def get_hold(hold_id: FromPath[str], conn: ConnDep, principal: PrincipalDe
     operation_id="cancelHold",
     tags=["holds"],
     status_code=204,
-    responses=_errors(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, 409),
 )
 async def cancel_hold(
     hold_id: FromPath[str], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
@@ -92,7 +93,7 @@ async def cancel_hold(
     status_code=200,
     responses={
         200: ResponseSpec(data_container=HoldConfirmed, description="Paid; the tickets are bought."),
-        **_errors(400, 401, 402, 403, 404, 409, 410, 422, 502, 503),
+        **error_responses(400, 401, 402, 403, 404, 409, 410, 422, 502, 503),
     },
 )
 async def confirm_hold(

@@ -11,7 +11,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
-from core.errors import ErrorBody
+from core.errors import error_responses
 from core.logs import request_id
 from core.schemas import StrictBody
 from reservations.schemas.orders import Order, OrderAccepted, OrderCreate
@@ -26,10 +26,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _errors(*codes: int) -> dict[int, ResponseSpec]:
-    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
-
-
 @post(
     "/api/orders",
     operation_id="placeOrder",
@@ -39,7 +35,7 @@ def _errors(*codes: int) -> dict[int, ResponseSpec]:
     status_code=202,
     responses={
         202: ResponseSpec(data_container=OrderAccepted, description="Accepted; decided by the worker"),
-        **_errors(400, 401, 403, 404, 409, 422, 503),
+        **error_responses(400, 401, 403, 404, 409, 422, 503),
     },
 )
 async def place_order(
@@ -58,7 +54,10 @@ async def place_order(
 
 
 @get(
-    "/api/orders/{order_id:uuid}", operation_id="getOrder", tags=["orders"], responses=_errors(401, 403, 404)
+    "/api/orders/{order_id:uuid}",
+    operation_id="getOrder",
+    tags=["orders"],
+    responses=error_responses(401, 403, 404),
 )
 async def get_order(
     order_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
