@@ -15,7 +15,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from core.auth import authenticate
+from core.auth import authentication_middleware
 from core.config import Settings, get_settings
 from core.deps import dependencies
 from core.errors import exception_handlers
@@ -92,11 +92,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
         dependencies=dependencies,
-        guards=[authenticate],
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         plugins=[channels],
-        middleware=[request_id_middleware, metrics_middleware],
+        middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(

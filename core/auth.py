@@ -18,8 +18,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Scope
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.config import get_settings
 from core.errors import Forbidden, Unauthorized
@@ -124,23 +123,29 @@ def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.query_params.get("token")
 
 
-def authenticate(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-wide guard: a handler that takes `principal` needs a valid bearer token.
+def authentication_middleware(app: ASGIApp) -> ASGIApp:
+    """A handler that takes `principal` needs a valid bearer token (or `?token=` on a
+    WebSocket); the caller is established here, before the handler's dependencies.
 
-    Guards run before dependencies are resolved. Failing here, and not inside the
-    `principal` dependency, matters: when one dependency raises while others are being
-    resolved, Litestar never cleans up those already created, and a pooled database
-    connection would leak with every 401.
+    Refusing here, and not inside the `principal` dependency, matters: when one dependency
+    raises while others are being resolved, Litestar never cleans up those already created,
+    and a pooled database connection would leak with every 401. (A guard would do too, but
+    Litestar runs a sync guard in a thread and copies the handler for every call.)
     """
-    if "principal" not in handler.parsed_fn_signature.parameters:
-        return
-    token = bearer(connection)
-    if not token:
-        raise Unauthorized()
-    connection.scope.setdefault("state", {})[_PRINCIPAL] = principal_from_token(token)
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if handler is not None and "principal" in handler.parsed_fn_signature.parameters:
+            token = bearer(ASGIConnection(scope))
+            if not token:
+                raise Unauthorized()
+            scope.setdefault("state", {})[_PRINCIPAL] = principal_from_token(token)
+        await app(scope, receive, send)
+
+    return middleware
 
 
 async def provide_principal(scope: Scope) -> Principal:
-    """Dependency: the caller, as established by the `authenticate` guard."""
+    """Dependency: the caller, as established by `authentication_middleware`."""
     principal: Principal = scope["state"][_PRINCIPAL]
     return principal
