@@ -48,9 +48,8 @@ async def place_order(
         idempotency_key=idempotency_key,
         request_id=request_id.get(),
     )
-    return Response(
-        placed.body, status_code=202, media_type=MediaType.JSON, headers={"Location": placed.location}
-    )
+    headers = {"Location": placed.location} if placed.location else None
+    return Response(placed.body, status_code=placed.status, media_type=MediaType.JSON, headers=headers)
 
 
 @get(

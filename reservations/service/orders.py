@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 
 from core.auth import Principal
 from core.db import Connection
-from core.errors import AppError, BadRequest, Busy, Forbidden
+from core.errors import AppError, BadRequest, Busy, ErrorBody, Forbidden
 from core.idempotency import KeyReused
 from core.ops import ORDERS
 from core.redis import Scripts
@@ -87,10 +87,25 @@ _REFUSALS: dict[str, type[AppError]] = {
 
 
 class Placed(msgspec.Struct, frozen=True):
-    """The 202 answer: its exact body bytes (the same for every replay) and its Location."""
+    """The answer to an order: its status and exact body bytes (the same for every replay),
+    and for a 202 its Location. Refusals are answers too, not exceptions: most attempts of a
+    flash sale are refused, and rendering them needs no exception machinery."""
 
+    status: int
     body: bytes
-    location: str
+    location: str | None = None
+
+
+def _refusal_body(error: type[AppError]) -> bytes:
+    return msgspec.json.encode(ErrorBody(error=error.code, detail=error.default_detail))
+
+
+_REFUSAL_BODIES: dict[str, bytes] = {code: _refusal_body(error) for code, error in _REFUSALS.items()}
+
+
+def _refused(code: bytes) -> Placed:
+    error = _REFUSALS[code.decode()]
+    return Placed(status=error.status_code, body=_REFUSAL_BODIES[error.code])
 
 
 _accepted_enc = msgspec.json.Encoder()
@@ -120,7 +135,7 @@ async def place_order(
     idempotency_key: str | None,
     request_id: str | None,
 ) -> Placed:
-    """Accept an order (202) or answer as this key answered before; raise a refusal."""
+    """Accept an order (202), refuse it (409/403), or answer as this key answered before."""
     key = check_idempotency_key(idempotency_key)
     order_id = uuid.uuid4()
     body = _accepted_enc.encode(
@@ -166,15 +181,15 @@ async def place_order(
     kind = result[0].decode()
     if kind == "accepted":
         ORDERS.labels("accepted").inc()
-        return Placed(body=result[1], location=order_location(order_id))
+        return Placed(status=202, body=result[1], location=order_location(order_id))
     if kind == "replay":
         status, stored = int(result[1]), result[2]
         if status == 202:
-            return Placed(body=stored, location=order_location(_accepted_dec.decode(stored).id))
-        raise _REFUSALS[stored.decode()]()
+            return Placed(status=202, body=stored, location=order_location(_accepted_dec.decode(stored).id))
+        return _refused(stored)
     if kind == "refused":
         ORDERS.labels("refused").inc()
-        raise _REFUSALS[result[2].decode()]()
+        return _refused(result[2])
     if kind == "reused":
         raise KeyReused()
     if kind == "unknown":
