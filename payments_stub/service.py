@@ -26,6 +26,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from core.errors import AppError, Conflict, NotFound
+from core.idempotency import KeyReused
 from payments_stub.schemas import Charge, ChargeCreate
 
 SUCCEEDS = "4242424242424242"
@@ -42,12 +43,6 @@ class ProviderFailure(AppError):
 class ChargeNotFound(NotFound):
     code = "charge_not_found"
     default_detail = "No charge with this id."
-
-
-class KeyReused(AppError):
-    status_code = 422
-    code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used with a different request body."
 
 
 class NotRefundable(Conflict):
