@@ -6,11 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import MediaType, Response, get, post
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
-from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
+from core.deps import ConnDep, PrincipalDep, RedisDep
 from core.errors import error_responses
 from core.logs import request_id
 from core.schemas import StrictBody
@@ -39,10 +40,13 @@ IdempotencyKey = Annotated[
     },
 )
 async def place_order(
-    data: JSONBody[OrderCreate], res: ResDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None
+    data: JSONBody[OrderCreate], state: State, principal: PrincipalDep, idempotency_key: IdempotencyKey = None
 ) -> Response[bytes]:
+    # The flash-sale hot path takes the resources from the app state rather than as a
+    # second dependency: Litestar resolves two dependencies of one batch in a task group,
+    # which cost about 15% of this route's time in the profile.
     placed = await orders.place_order(
-        res,
+        state.resources,
         customer_id=principal.require_customer(),
         data=data,
         idempotency_key=idempotency_key,
