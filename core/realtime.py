@@ -7,6 +7,7 @@ instance or the arq worker) reaches the sockets of every instance.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,3 +61,15 @@ class Publisher:
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._backend.publish(msgspec.json.encode(message), [channel])
+
+
+_publishers: weakref.WeakKeyDictionary[Redis, Publisher] = weakref.WeakKeyDictionary()
+
+
+def publisher_for(redis: Redis) -> Publisher:
+    """The one Publisher of a Redis client, made on first use: a service that only has the
+    client (a request path) does not build a backend and register its script per call."""
+    publisher = _publishers.get(redis)
+    if publisher is None:
+        publisher = _publishers[redis] = Publisher(redis)
+    return publisher

@@ -14,7 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
-from core.realtime import Publisher
+from core.realtime import Publisher, publisher_for
 
 
 @dataclass(slots=True)
@@ -48,4 +48,4 @@ async def open_resources(
             timeout=httpx.Timeout(settings.payments_timeout_s),
             limits=httpx.Limits(max_connections=100),
         )
-    return Resources(settings=settings, pool=pool, redis=redis, publisher=Publisher(redis), http=http)
+    return Resources(settings=settings, pool=pool, redis=redis, publisher=publisher_for(redis), http=http)

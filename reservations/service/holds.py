@@ -33,7 +33,7 @@ from core.config import get_settings
 from core.db import Connection
 from core.errors import AppError, BadRequest, Busy, ErrorBody, Forbidden
 from core.ops import HOLDS
-from core.realtime import Publisher
+from core.realtime import publisher_for
 from reservations import keys
 from reservations.errors import (
     EventNotFound,
@@ -139,7 +139,7 @@ async def _after_commit(redis: ArqRedis, *, event_ids: set[UUID], holds: Sequenc
     try:
         for event_id in event_ids:
             await stock.stock_changed(redis, event_id=event_id)
-        publisher = Publisher(redis)
+        publisher = publisher_for(redis)
         for hold in holds:
             await publisher.publish(keys.customer_channel(hold.customer_id), {"type": "hold", "hold": hold})
     except Exception:  # a committed change stays committed; see the docstring

@@ -25,7 +25,7 @@ from core.auth import principal_from_token
 from core.db import Connection
 from core.errors import AppError
 from core.ops import OPEN_WEBSOCKETS
-from core.realtime import Publisher
+from core.realtime import Publisher, publisher_for
 from core.resources import Resources
 from reservations import keys
 from reservations.errors import EventNotFound
@@ -51,7 +51,7 @@ async def announce_purchase(
     """`publish_purchase` for a request path: the purchase has committed, so a failure to
     announce it is logged, never raised."""
     try:
-        await publish_purchase(Publisher(redis), event_id=event_id, buyer_name=buyer_name, at=at)
+        await publish_purchase(publisher_for(redis), event_id=event_id, buyer_name=buyer_name, at=at)
     except Exception:  # the sale stands; only the live feed misses one line
         log.exception("could not announce a purchase of event %s", event_id)
 
