@@ -57,8 +57,14 @@ def order(order_id: UUID | str) -> str:
     return f"cp:order:{order_id}"
 
 
-def order_idempotency(customer_id: UUID | str, key: str) -> str:
-    return f"cp:idem:order:{customer_id}:{key}"
+ORDER_KEY_SHARDS = 1 << 16
+
+
+def order_idempotency(day: int, shard: int) -> str:
+    """One of the hashes holding the order Idempotency-Keys first used on a UTC day
+    (days since the epoch): field = a digest of (customer, key), value = the answer, kept
+    compact (reservations/service/orders.py, `idempotency_slot`)."""
+    return f"cp:idem:order:{day}:{shard:04x}"
 
 
 def orders_pending() -> str:

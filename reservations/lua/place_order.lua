@@ -4,7 +4,8 @@
 -- Nothing is enqueued unless the key is stored, and the key is never stored without its
 -- answer, so a duplicate (even a simultaneous one) never places a second order.
 --
--- KEYS[1] idempotency   hash: fp, status, body (kept ARGV[2] seconds)
+-- KEYS[1] idempotency   hash of the keys first used today: field ARGV[6] -> answer (below);
+--                       the hash expires ARGV[2] seconds after its first write
 -- KEYS[2] event meta    hash: missing | max_per_customer, waiting_room, closed, opens_ms, starts_ms
 -- KEYS[3] sold-out flag string, present while nothing is available
 -- KEYS[4] order counts  hash customer id -> tickets in accepted, not rejected orders
@@ -16,29 +17,36 @@
 --                       them (absent: no bound)
 -- KEYS[10] unreserved   hash order id -> quantity, and `total`: accepted orders whose
 --                       tickets the worker has not reserved yet (release_unreserved.lua)
--- ARGV[1] request fingerprint        ARGV[2] idempotency ttl (s)
+-- KEYS[11], KEYS[12]    the idempotency hashes of yesterday and tomorrow (a key used
+--                       before midnight, or by an API whose clock runs ahead, is there)
+-- ARGV[1] request fingerprint (8 bytes)  ARGV[2] idempotency hash ttl (s)
 -- ARGV[3] customer id                ARGV[4] quantity
--- ARGV[5] order id (= arq job id)    ARGV[6] the 202 body (JSON)
+-- ARGV[5] order id (= arq job id)    ARGV[6] the key's field: digest of (customer, key)
 -- ARGV[7] arq job payload            ARGV[8] arq job key ttl (ms)
 -- ARGV[9] event id                   ARGV[10] card number
 -- ARGV[11] request id                ARGV[12] order counts ttl (s)
 --
+-- An answer is stored as fingerprint .. status .. (order id | error code), ~20 to 50
+-- bytes, so a hash of the day stays a small listpack: a million refused attempts
+-- take tens of MB, not hundreds.
+--
 -- Returns one of
---   {"accepted", body}          the order is recorded and enqueued
---   {"replay", status, body}    the key was used with this body: its stored answer
---                               (body is the 202 JSON, or the error code of a refusal)
+--   {"accepted"}                the order is recorded and enqueued
+--   {"replay", status, what}    the key was used with this body: its stored answer
+--                               (the order id of a 202, or the error code of a refusal)
 --   {"reused"}                  the key was used with another body
 --   {"miss"}                    the event is not cached: fill KEYS[2] and call again
 --   {"unknown"}                 no such event (negative cache entry)
 --   {"refused", status, code}   refused and stored under the key: not_on_sale,
 --                               admission_required, limit_reached, sold_out
 
-local stored = redis.call('HMGET', KEYS[1], 'fp', 'status', 'body')
-if stored[1] then
-  if stored[1] ~= ARGV[1] then
+local stored = redis.call('HGET', KEYS[1], ARGV[6]) or redis.call('HGET', KEYS[11], ARGV[6])
+  or redis.call('HGET', KEYS[12], ARGV[6])
+if stored then
+  if string.sub(stored, 1, 8) ~= ARGV[1] then
     return {'reused'}
   end
-  return {'replay', stored[2], stored[3]}
+  return {'replay', string.sub(stored, 9, 11), string.sub(stored, 12)}
 end
 
 local meta = redis.call('HMGET', KEYS[2], 'missing', 'max_per_customer', 'waiting_room', 'closed',
@@ -50,9 +58,15 @@ if not meta[2] then
   return {'miss'}
 end
 
+local function remember(status, what)
+  redis.call('HSET', KEYS[1], ARGV[6], ARGV[1] .. status .. what)
+  if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+  end
+end
+
 local function refuse(status, code)
-  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'status', status, 'body', code)
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  remember(status, code)
   return {'refused', status, code}
 end
 
@@ -93,6 +107,5 @@ redis.call('HSET', KEYS[10], ARGV[5], qty)
 redis.call('HINCRBY', KEYS[10], 'total', qty)
 redis.call('SET', KEYS[7], ARGV[7], 'PX', ARGV[8])
 redis.call('ZADD', KEYS[8], now, ARGV[5])
-redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'status', '202', 'body', ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {'accepted', ARGV[6]}
+remember('202', ARGV[5])
+return {'accepted'}

@@ -22,7 +22,7 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
-        description="Required. Same key and body: the same 202 answer, one order. Kept 24 h.",
+        description="Required. Same key and body: the same 202 answer, one order. Kept at least 24 h.",
     ),
 ]
 
