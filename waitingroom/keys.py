@@ -62,6 +62,12 @@ def draws(event_id: UUID | str) -> str:
     return _k(event_id, "draws")
 
 
+def broadcast_gate(event_id: UUID | str) -> str:
+    """Marker that lives BROADCAST_EVERY_MS after a tick was broadcast: the next tick is
+    broadcast only once it is gone (or when the room's state changes)."""
+    return _k(event_id, "bcast")
+
+
 def pow_difficulty(event_id: UUID | str) -> str:
     """String: leading zero bits a join's proof of work needs (absent or 0: none)."""
     return _k(event_id, "pow")
@@ -98,6 +104,7 @@ def event_keys(event_id: UUID | str) -> list[str]:
         seed(event_id),
         draws(event_id),
         pow_difficulty(event_id),
+        broadcast_gate(event_id),
     ]
 
 

@@ -49,6 +49,7 @@ log = logging.getLogger("crowdpass.waitingroom")
 
 TRANSIT_MARGIN_MS = 1000  # beyond the hold transaction's lock timeout
 RATE_WINDOW_MS = 30_000
+BROADCAST_EVERY_MS = 1000  # at most one broadcast tick per event per second (state changes: at once)
 ADVANCE_TASK = "waitingroom.advance"
 
 
@@ -212,10 +213,15 @@ async def advance_queue(
         )
         message = Admitted(admission_token=token, admission_expires_at=expires_at(a.expires_ms).isoformat())
         await publisher.publish(keys.visitor_channel(event_id, a.customer_id), message)
-    await publisher.publish(
-        keys.event_channel(event_id),
-        Tick(state=state, served=result.served, waiting=result.waiting, rate=result.rate),
-    )
+    # Every socket of the event handles every broadcast tick, so ticks are broadcast at most
+    # once per BROADCAST_EVERY_MS however often the queue advances (each hold, cancel and
+    # expiry advances it too); a change of state goes out at once.
+    gate_open = await redis.set(keys.broadcast_gate(event_id), b"1", nx=True, px=BROADCAST_EVERY_MS)
+    if gate_open or state != result.previous_state:
+        await publisher.publish(
+            keys.event_channel(event_id),
+            Tick(state=state, served=result.served, waiting=result.waiting, rate=result.rate),
+        )
     if state != result.previous_state:
         log.info("waiting room %s: %s -> %s", event_id, result.previous_state or "new", state)
 

@@ -37,6 +37,7 @@ PUSH_EVERY_S = 2.0
 SOLD_OUT_RECHECK_S = 10.0  # sold out: no news to push; look again now and then for returns
 RESYNC_MS = 15_000
 CLOSE_ADMITTED = 1000
+DISCONNECTED = None  # put in a socket's inbox when its client is gone
 
 
 class _Visitor:
@@ -136,7 +137,10 @@ async def serve_queue_socket(
         return
 
     visitor = _Visitor(settings, customer_id)
-    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    # What the socket waits on: broadcasts, its own channel, and DISCONNECTED. One queue
+    # and a timeout, not a task and asyncio.wait per message: every socket of the event
+    # handles every broadcast tick.
+    inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     async def on_event(data: bytes) -> None:
         inbox.put_nowait(data)
@@ -147,8 +151,9 @@ async def serve_queue_socket(
         subscriber.run_in_background(on_event, join=False),
     ):
         disconnected = asyncio.create_task(_wait_disconnect(socket))
+        disconnected.add_done_callback(lambda _: inbox.put_nowait(DISCONNECTED))
         try:
-            await _run(socket, redis, visitor, inbox, disconnected)
+            await _run(socket, redis, visitor, inbox)
         except WebSocketDisconnect:
             pass
         finally:
@@ -176,33 +181,25 @@ async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visi
 
 
 async def _run(
-    socket: WebSocket[Any, Any, Any],
-    redis: Redis,
-    visitor: _Visitor,
-    inbox: asyncio.Queue[bytes],
-    disconnected: asyncio.Task[None],
+    socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor, inbox: asyncio.Queue[bytes | None]
 ) -> None:
     # Subscribed before this first read, so an admission issued meanwhile is not missed.
     if not await _resync(socket, redis, visitor):
         return
     last_push = time.monotonic()
-    while not disconnected.done():
+    while True:
         every = SOLD_OUT_RECHECK_S if visitor.sold_out_sent else PUSH_EVERY_S
-        timeout = max(0.0, every - (time.monotonic() - last_push))
-        getter = asyncio.ensure_future(inbox.get())
-        done, _ = await asyncio.wait(
-            {getter, disconnected}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if disconnected in done:
-            getter.cancel()
-            return
-        if getter not in done:
-            getter.cancel()
+        try:
+            async with asyncio.timeout(max(0.0, every - (time.monotonic() - last_push))):
+                data = await inbox.get()
+        except TimeoutError:
             if not await _resync(socket, redis, visitor):
                 return
             last_push = time.monotonic()
             continue
-        event = msgspec.json.decode(getter.result())
+        if data is DISCONNECTED:
+            return
+        event = msgspec.json.decode(data)
         kind = event.get("type")
         if kind == "admitted":
             await _send(socket, event)

@@ -170,7 +170,8 @@ async def test_sold_out_is_broadcast_and_the_queue_resumes_when_stock_returns(re
 
     assert held_tick.state == "open" and held_tick.admitted == []
     assert sold_tick.state == "sold_out" and sold_tick.admitted == []
-    assert [m["state"] for m in messages] == ["open", "open", "sold_out"]
+    # The tick while held said nothing new within the second: not broadcast.
+    assert [m["state"] for m in messages] == ["open", "sold_out"]
     assert not live_after_sold_out
     assert resumed.state == "open"
     assert [a.customer_id for a in resumed.admitted] == [str(ids[1])]
@@ -314,3 +315,41 @@ async def test_an_admission_counts_as_many_tickets_as_a_customer_may_hold(res: R
         await join(res, event_id, c)
     result = await tick(res, event_id)
     assert len(result.admitted) == 3  # floor(10 / 3): each may hold up to 3 tickets
+
+
+async def test_ticks_are_broadcast_at_most_once_a_second_but_a_new_state_at_once(res: Resources) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=2)
+        ids = await make_customers(conn, 4)
+    for c in ids:
+        await join(res, event_id, c)
+    pubsub = res.redis.pubsub()
+    await pubsub.subscribe(keys.event_channel(event_id))
+
+    async def heard(window_s: float) -> list[dict[str, object]]:
+        out = []
+        deadline = asyncio.get_running_loop().time() + window_s
+        while asyncio.get_running_loop().time() < deadline:
+            m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if m is not None:
+                out.append(msgspec.json.decode(m["data"]))
+        return out
+
+    for _ in range(5):  # five advances in a burst (holds, cancels, expiries advance the queue)
+        await tick(res, event_id, transit_ms=1)
+    burst = await heard(0.3)
+    await asyncio.sleep(1.0)
+    later = await tick(res, event_id, transit_ms=1)
+    after_a_second = await heard(0.3)
+    await res.redis.set(keys.broadcast_gate(event_id), b"1", px=60_000)  # well inside a second
+    await res.pool.execute(
+        "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE event_id = $1", event_id, ids[0]
+    )
+    sold_out = await tick(res, event_id, transit_ms=1)
+    at_once = await heard(0.3)
+    await pubsub.aclose()
+
+    assert [m["type"] for m in burst] == ["tick"]
+    assert [m["served"] for m in after_a_second] == [later.served]
+    assert sold_out.state == "sold_out"
+    assert [m["state"] for m in at_once] == ["sold_out"]
