@@ -27,6 +27,7 @@ from bench.report import Figure, Report, ms, num
 from bench.system import (
     DEFAULT_DATABASE_URL,
     DEFAULT_REDIS_URL,
+    HELLO,
     ROOT,
     Layout,
     System,
@@ -228,11 +229,14 @@ class Harness:
 
     # --- the ceiling ----------------------------------------------------------------------
 
-    async def ceiling(self, script: str, args: list[str], *, limit: int, label: str) -> wrk.WrkResult | None:
-        """The same wrk script and settings against the raw ASGI hello on the API's core."""
+    async def ceiling(
+        self, script: str, args: list[str], *, limit: int, label: str, target: str = HELLO
+    ) -> wrk.WrkResult | None:
+        """The same wrk script and settings against the raw ASGI hello on the API's core
+        (or against `target`, e.g. `bench.system.FRAMEWORK_FLOOR`)."""
         if not self.opts.use_wrk or not self.opts.ceiling:
             return None
-        await asyncio.to_thread(self.sys.start_hello)
+        await asyncio.to_thread(self.sys.start_hello, target)
         try:
             return await wrk.run_wrk(
                 script,

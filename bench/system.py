@@ -87,6 +87,10 @@ def pinned(core: int | None, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *cmd]
 
 
+HELLO = "bench.hello:create_app"
+FRAMEWORK_FLOOR = "bench.hello_litestar:create_app"
+
+
 def uvicorn_cmd(target: str, port: int) -> list[str]:
     """The API's command line; the ceiling uses it with another target."""
     return [
@@ -177,12 +181,11 @@ class System:
         self.wait_http(f"{lay.api_url}/health")
         self.wait_http(f"http://127.0.0.1:{lay.payments_port}/schema/openapi.json")
 
-    def start_hello(self) -> subprocess.Popen[bytes]:
+    def start_hello(self, target: str = HELLO) -> subprocess.Popen[bytes]:
+        """The ceiling (or another reference app) on the API's core, on the hello port."""
         lay = self.layout
         _require_free(lay.hello_port)
-        proc = self.spawn(
-            "hello", pinned(lay.api_core, uvicorn_cmd("bench.hello:create_app", lay.hello_port))
-        )
+        proc = self.spawn("hello", pinned(lay.api_core, uvicorn_cmd(target, lay.hello_port)))
         self.wait_http(f"http://127.0.0.1:{lay.hello_port}/")
         return proc
 

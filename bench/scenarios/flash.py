@@ -36,6 +36,7 @@ from bench.harness import Harness, scaled
 from bench.httpclient import HttpPool
 from bench.report import Figure, Report, ms, num, pct, target
 from bench.stats import summary_ms
+from bench.system import FRAMEWORK_FLOOR
 from bench.tokens import Minter, customer_id, insert_customers
 from bench.wrk import WrkResult
 
@@ -197,6 +198,9 @@ async def run(h: Harness) -> Report:
 
     ceiling_args = [str(attempts_file), "00000000-0000-4000-8000-000000000000", CARD, str(attempts)]
     ceiling = await h.ceiling("orders.lua", ceiling_args, limit=attempts, label="orders")
+    floor = await h.ceiling(
+        "orders.lua", ceiling_args, limit=attempts, label="orders-litestar", target=FRAMEWORK_FLOOR
+    )
 
     await h.start_system()
     event = await h.create_event(
@@ -255,6 +259,14 @@ async def run(h: Harness) -> Report:
     c202 = result.statuses.get(202, 0)
     others = {k: v for k, v in result.statuses.items() if k not in (202, 409)}
     report.ceiling.append(h.ceiling_line(ceiling, "POST /api/orders shape"))
+    if floor is not None:
+        share = pct(floor.rate, ceiling.rate if ceiling else None)
+        report.ceiling.append(
+            f"Framework floor: {num(floor.rate)} req/s ({share} of "
+            f"the ceiling), p50 {ms(floor.latency_ms.get('p50'))}, p99 {ms(floor.latency_ms.get('p99'))} "
+            "(bench/hello_litestar.py: Litestar decoding the same body into a Struct and answering 202, "
+            "nothing else; same flags, core, wrk script and settings)"
+        )
     report.figures += [
         Figure("attempts (customers + retries)", f"{num(attempts)} ({num(customers)} + {num(retries)})"),
         Figure("tickets", num(tickets)),
@@ -270,6 +282,7 @@ async def run(h: Harness) -> Report:
             ratio,
             target(rate_ok if ceiling else None, "≥ 20% of ceiling"),
         ),
+        Figure("attempt rate vs the framework floor", pct(result.rate, floor.rate if floor else None)),
         Figure(
             "attempt latency p50 / p95 / p99 / max",
             " / ".join(ms(result.latency_ms.get(k)) for k in ("p50", "p95", "p99", "max")),
@@ -329,6 +342,7 @@ async def run(h: Harness) -> Report:
         tickets=tickets,
         wrk=result.figures(),
         ceiling=ceiling.figures() if ceiling else None,
+        framework_floor=floor.figures() if floor else None,
         ws=ws,
         decided_s=decided_s,
         sold_out_s=sold_out_s,
