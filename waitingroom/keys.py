@@ -113,9 +113,11 @@ def event_channel(event_id: UUID | str) -> str:
     return f"waitingroom.{event_id}"
 
 
-def visitor_channel(event_id: UUID | str, customer_id: UUID | str) -> str:
-    """Channel of one visitor: the admission token, sent to nobody else."""
-    return f"waitingroom.{event_id}.{customer_id}"
+def admissions_channel(event_id: UUID | str) -> str:
+    """Channel of one event's admission tokens, one message per tick listing each admitted
+    customer with their token. Only API processes subscribe to it (one subscription per
+    event and process) and each hands a token to its own visitor's socket only."""
+    return f"waitingroom.{event_id}.admissions"
 
 
 def advance_job_id(event_id: UUID | str) -> str:

@@ -46,6 +46,7 @@ from reservations import keys
 from reservations.errors import EventNotFound, LimitReached, NotOnSale, SoldOut
 from reservations.queries import Q
 from reservations.schemas.orders import Order, OrderAccepted, OrderCreate, OrderPurchase
+from waitingroom.errors import AdmissionRequired
 
 ORDERS_QUEUE = "ticket_orders"
 DECIDE_JOB = "orders.decide"
@@ -73,18 +74,16 @@ class IdempotencyKeyRequired(BadRequest):
     default_detail = "POST /api/orders needs an Idempotency-Key header (1 to 255 visible characters)."
 
 
-class AdmissionRequired(AppError):
-    status_code = 403
-    code = "admission_required"
-    default_detail = "This event sells through its waiting room: join the queue and hold tickets there."
-
-
 # A refusal stored under an Idempotency-Key is replayed as the same error.
 _REFUSALS: dict[str, type[AppError]] = {
     "not_on_sale": NotOnSale,
     "admission_required": AdmissionRequired,
     "limit_reached": LimitReached,
     "sold_out": SoldOut,
+}
+# The order route's own wording where the shared error's default speaks of holds.
+_DETAILS = {
+    "admission_required": "This event sells through its waiting room: join the queue and hold tickets there.",
 }
 
 
@@ -99,7 +98,8 @@ class Placed(msgspec.Struct, frozen=True):
 
 
 def _refusal_body(error: type[AppError]) -> bytes:
-    return msgspec.json.encode(ErrorBody(error=error.code, detail=error.default_detail))
+    detail = _DETAILS.get(error.code, error.default_detail)
+    return msgspec.json.encode(ErrorBody(error=error.code, detail=detail))
 
 
 _REFUSAL_BODIES: dict[str, bytes] = {code: _refusal_body(error) for code, error in _REFUSALS.items()}

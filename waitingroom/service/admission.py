@@ -86,8 +86,22 @@ class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
 
 
 class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
+    """What the visitor's socket is sent."""
+
     admission_token: str
     admission_expires_at: str
+
+
+class AdmittedVisitor(msgspec.Struct, frozen=True):
+    customer_id: str
+    admission_token: str
+    admission_expires_at: str
+
+
+class AdmissionBatch(msgspec.Struct, frozen=True):
+    """One tick's admissions, on the event's admissions channel (for API processes only)."""
+
+    admitted: list[AdmittedVisitor]
 
 
 def transit_window_ms() -> int:
@@ -207,12 +221,20 @@ async def advance_queue(
         **counts,
     )
 
-    for a in admitted:
-        token = encode_admission(
-            customer_id=a.customer_id, event_id=event_id, jti=a.jti, expires_ms=a.expires_ms
+    if admitted:
+        batch = AdmissionBatch(
+            admitted=[
+                AdmittedVisitor(
+                    customer_id=a.customer_id,
+                    admission_token=encode_admission(
+                        customer_id=a.customer_id, event_id=event_id, jti=a.jti, expires_ms=a.expires_ms
+                    ),
+                    admission_expires_at=expires_at(a.expires_ms).isoformat(),
+                )
+                for a in admitted
+            ]
         )
-        message = Admitted(admission_token=token, admission_expires_at=expires_at(a.expires_ms).isoformat())
-        await publisher.publish(keys.visitor_channel(event_id, a.customer_id), message)
+        await publisher.publish(keys.admissions_channel(event_id), batch)
     # Every socket of the event handles every broadcast tick, so ticks are broadcast at most
     # once per BROADCAST_EVERY_MS however often the queue advances (each hold, cancel and
     # expiry advances it too); a change of state goes out at once.

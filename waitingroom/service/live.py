@@ -5,16 +5,20 @@ Fan-out is one broadcast per event per tick (`Tick`: state, served, waiting, rat
 Litestar channels on Redis, so any API instance serves any visitor. Each socket works out
 its position from the broadcast: the rank it last read exactly, minus the admissions
 issued since (admissions always take the head of the queue). Leavers ahead make that an
-upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever the state
-changes, and whenever no tick came for PUSH_EVERY_S. The admission token travels on the
-visitor's own channel, which only their sockets subscribe to.
+upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever no tick
+came for PUSH_EVERY_S, and when a lottery's pre-queue is drawn. Admission tokens travel
+on the event's admissions channel, to which only API processes subscribe: once per event
+and process (`AdmissionRouter`), each token handed to its own visitor's sockets only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +32,7 @@ from core.auth import bearer, principal_from_token
 from core.db import Pool
 from core.errors import AppError, Unauthorized
 from waitingroom import keys
+from waitingroom.service.admission import AdmissionBatch, Admitted
 from waitingroom.service.eta import eta_seconds
 from waitingroom.service.queue import Place, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
@@ -38,6 +43,9 @@ SOLD_OUT_RECHECK_S = 10.0  # sold out: no news to push; look again now and then 
 RESYNC_MS = 15_000
 CLOSE_ADMITTED = 1000
 DISCONNECTED = None  # put in a socket's inbox when its client is gone
+
+log = logging.getLogger("crowdpass.waitingroom")
+Inbox = asyncio.Queue[bytes | None]
 
 
 class _Visitor:
@@ -63,8 +71,13 @@ class _Visitor:
         recorded = place.recorded_state
         self.state = recorded or derive_state(self.settings, now_ms=now_ms, recorded=recorded)
 
+    @property
+    def drawn_at_opening(self) -> bool:
+        """In a lottery's pre-queue: the rank is drawn when the sale opens."""
+        return self.prequeue and self.settings.prequeue == "lottery"
+
     def position(self, served: int) -> int | None:
-        if self.prequeue and self.settings.prequeue == "lottery" and self.state == "scheduled":
+        if self.drawn_at_opening and self.state == "scheduled":
             return None
         return max(1, self.rank + 1 - (served - self.served_at_read))
 
@@ -99,6 +112,80 @@ class _Visitor:
             "admission_token": token,
             "admission_expires_at": expires_at(place.expires_ms).isoformat(),
         }
+
+
+class _EventAdmissions:
+    """One event's admissions subscription in this process and the sockets it serves."""
+
+    def __init__(self) -> None:
+        self.inboxes: dict[str, set[Inbox]] = {}  # customer id -> their sockets' inboxes
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+_batch_decoder = msgspec.json.Decoder(AdmissionBatch)
+
+
+class AdmissionRouter:
+    """Admission tokens for the sockets of one API process: one subscription per event,
+    each token put in the inbox of its own visitor's sockets here (if any).
+
+    A channel per visitor would cost a Redis SUBSCRIBE and UNSUBSCRIBE per visitor, and
+    Litestar's channels plugin scans every channel whenever a subscriber leaves: with
+    ~5,000 sockets and 1,000 admissions a second that scan alone took a fifth of the API's
+    time in the waiting-room benchmark."""
+
+    def __init__(self, channels: ChannelsPlugin) -> None:
+        self._channels = channels
+        self._events: dict[UUID, _EventAdmissions] = {}
+
+    @contextlib.asynccontextmanager
+    async def listen(self, event_id: UUID, customer_id: UUID, inbox: Inbox) -> AsyncIterator[None]:
+        """Deliver this customer's admissions to `inbox` while inside; subscribed on entry."""
+        route = self._events.get(event_id)
+        if route is None:
+            route = self._events[event_id] = _EventAdmissions()
+            route.task = asyncio.create_task(self._serve(event_id, route))
+        mine = route.inboxes.setdefault(str(customer_id), set())
+        mine.add(inbox)
+        try:
+            await route.ready.wait()
+            yield
+        finally:
+            mine.discard(inbox)
+            if not mine:
+                route.inboxes.pop(str(customer_id), None)
+            if not route.inboxes and self._events.get(event_id) is route:
+                del self._events[event_id]
+                if route.task is not None:
+                    route.task.cancel()
+
+    async def _serve(self, event_id: UUID, route: _EventAdmissions) -> None:
+        try:
+            async with self._channels.start_subscription([keys.admissions_channel(event_id)]) as sub:
+                route.ready.set()
+                async for data in sub.iter_events():
+                    for a in _batch_decoder.decode(data).admitted:
+                        for inbox in route.inboxes.get(a.customer_id, ()):
+                            message = Admitted(a.admission_token, a.admission_expires_at)
+                            inbox.put_nowait(msgspec.json.encode(message))
+        except Exception:
+            # Sockets still learn of their admission by reading their place (RESYNC_MS).
+            log.exception("admissions of event %s: subscription lost", event_id)
+        finally:
+            route.ready.set()
+            if self._events.get(event_id) is route:
+                del self._events[event_id]
+
+
+_routers: weakref.WeakKeyDictionary[ChannelsPlugin, AdmissionRouter] = weakref.WeakKeyDictionary()
+
+
+def admission_router(channels: ChannelsPlugin) -> AdmissionRouter:
+    router = _routers.get(channels)
+    if router is None:
+        router = _routers[channels] = AdmissionRouter(channels)
+    return router
 
 
 async def _send(socket: WebSocket[Any, Any, Any], message: dict[str, Any]) -> None:
@@ -140,15 +227,15 @@ async def serve_queue_socket(
     # What the socket waits on: broadcasts, its own channel, and DISCONNECTED. One queue
     # and a timeout, not a task and asyncio.wait per message: every socket of the event
     # handles every broadcast tick.
-    inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+    inbox: Inbox = asyncio.Queue()
 
     async def on_event(data: bytes) -> None:
         inbox.put_nowait(data)
 
-    channel_names = [keys.event_channel(event_id), keys.visitor_channel(event_id, customer_id)]
     async with (
-        channels.start_subscription(channel_names) as subscriber,
+        channels.start_subscription([keys.event_channel(event_id)]) as subscriber,
         subscriber.run_in_background(on_event, join=False),
+        admission_router(channels).listen(event_id, customer_id, inbox),
     ):
         disconnected = asyncio.create_task(_wait_disconnect(socket))
         disconnected.add_done_callback(lambda _: inbox.put_nowait(DISCONNECTED))
@@ -180,9 +267,7 @@ async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visi
     return True
 
 
-async def _run(
-    socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor, inbox: asyncio.Queue[bytes | None]
-) -> None:
+async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor, inbox: Inbox) -> None:
     # Subscribed before this first read, so an admission issued meanwhile is not missed.
     if not await _resync(socket, redis, visitor):
         return
@@ -216,10 +301,14 @@ async def _run(
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:
                 await _send(socket, message)
-        elif state != visitor.state or stale:
+        elif stale or (state != visitor.state and visitor.drawn_at_opening):
+            # A pre-queue's places are drawn at the opening: read the drawn rank. Otherwise a
+            # new state moves nobody (ranks only shrink as admissions take the head), so
+            # every socket reading at once when the room opens would be a herd for nothing.
             if not await _resync(socket, redis, visitor):
                 return
         else:
+            visitor.state = state
             visitor.rate = float(event["rate"])
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:

@@ -115,3 +115,43 @@ async def test_broadcast_moves_the_position_and_a_leaver_ahead_shows_on_the_exac
     assert first["position"] == 4 and first["state"] == "open"
     assert after_tick["position"] == 2
     assert exact["position"] == 1
+
+
+async def test_admissions_reach_only_their_visitor_over_one_subscription_per_event(
+    res: Resources, live_server: str
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=1)
+        ids = await make_customers(conn, 3)
+    await res.pool.execute("UPDATE events SET paused = true WHERE id = $1", event_id)
+    for c in ids:
+        await join(res, event_id, c)
+    channel = keys.admissions_channel(event_id)
+
+    async def subscribers() -> int:
+        return int(dict(await res.redis.pubsub_numsub(channel))[channel.encode()])
+
+    sockets = [await connect(ws_url(live_server, event_id, issue_customer_token(c))) for c in ids]
+    try:
+        for ws in sockets:
+            assert (await recv(ws))["position"] is not None
+        during = await subscribers()
+        await res.pool.execute("UPDATE events SET paused = false WHERE id = $1", event_id)
+        result = await tick(res, event_id)  # capacity 1: the first in the queue only
+        first = await recv(sockets[0])
+        while first["type"] != "admitted":
+            first = await recv(sockets[0])
+        others = [await recv(ws) for ws in sockets[1:]]
+    finally:
+        for ws in sockets:
+            await ws.close()
+    for _ in range(50):  # the last socket out ends the subscription
+        if await subscribers() == 0:
+            break
+        await asyncio.sleep(0.05)
+
+    assert during == 1  # three sockets, one subscription
+    assert [a.customer_id for a in result.admitted] == [str(ids[0])]
+    assert set(first) == {"type", "admission_token", "admission_expires_at"}
+    assert all(m["type"] == "position" for m in others)
+    assert await subscribers() == 0
