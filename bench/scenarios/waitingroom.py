@@ -2,7 +2,7 @@
 confirm (70%) or abandon (30%).
 
 At scale s: round(100,000 s) visitors, round(10,000 s) tickets of one event with a fifo
-waiting room (admission factor 1.0, at most 1,000 admissions a second, one ticket each).
+waiting room (admission factor 1.0, at most 50 admissions a second, one ticket each).
 
 1. The event is created and its room paused ("opening soon"). Every visitor joins
    (`POST /api/events/{id}/queue`) from 64 connections spread over 1,024 loopback
@@ -10,7 +10,7 @@ waiting room (admission factor 1.0, at most 1,000 admissions a second, one ticke
    place each visitor is given is their arrival number: nobody is admitted or leaves
    while the room is paused.
 2. Up to 1,000 watchers spread evenly over the queue, plus the visitors at the head of
-   the queue (a window of 2 x the admission rate), open the queue WebSocket; the window
+   the queue (a window of 2,000), open the queue WebSocket; the window
    moves as admissions are seen, so every visitor is connected when their turn comes
    (idle visitors further back are not connected: see docs/benchmarks.md).
 3. The room is resumed (the opening). Each admitted visitor holds one ticket with their
@@ -55,7 +55,11 @@ from bench.wrk import WrkResult
 
 VISITORS = 100_000
 TICKETS = 10_000
-MAX_ADMIT_PER_S = 1_000
+# The organizer's knob that protects the backend: about what one API process serves of
+# holds and confirms on this machine (at 1,000 a second the full-size sale stalled: the
+# stock bound let 10,000 admitted buyers at the API at once; docs/benchmarks.md).
+MAX_ADMIT_PER_S = 50
+WINDOW = 2_000  # visitors at the head of the queue with their socket open
 FACTOR = 1.0
 WATCHERS = 1_000
 SOURCES = 1_024
@@ -376,7 +380,7 @@ async def run(h: Harness) -> Report:
     joins = await _join_all(h, event_id, visitors)
     arrivals = sorted(v.arrival for v in visitors if v.arrival)
 
-    room = Room(h, event_id, visitors, window=2 * MAX_ADMIT_PER_S)
+    room = Room(h, event_id, visitors, window=WINDOW)
     await room.open_watchers_and_window()
     await asyncio.sleep(1.0)  # subscriptions settle; watchers hear a position or two
 
