@@ -79,8 +79,8 @@ def run() -> int:
             [py, "-m", "uvicorn", "payments_stub.app:app", "--port", payments_port, "--log-level", "warning"],
             env,
         ),
-        _spawn("worker", [py, "-m", "arq", "jobs.worker.WorkerSettings"], env),
-        _spawn("orders worker", [py, "-m", "arq", "jobs.worker.OrdersWorkerSettings"], env),
+        _spawn("worker", [py, "-m", "jobs", "jobs.worker.WorkerSettings"], env),
+        _spawn("orders worker", [py, "-m", "jobs", "jobs.worker.OrdersWorkerSettings"], env),
         _spawn(
             "api",
             [

@@ -3,7 +3,7 @@
 1. `python manage.py reset-db` on the scenario's own database (created when missing) and
    Redis database: drop, migrate, seed, flush;
 2. the payments stub (`uvicorn payments_stub.app:app`), both arq workers
-   (`arq jobs.worker.WorkerSettings`, `arq jobs.worker.OrdersWorkerSettings`);
+   (`python -m jobs jobs.worker.WorkerSettings`, `... jobs.worker.OrdersWorkerSettings`);
 3. the API: `uvicorn --factory app:create_app --host 127.0.0.1 --port N --log-level warning`,
    pinned to the API core with taskset (core 0 by default);
 4. the ceiling, when asked: `uvicorn --factory bench.hello:create_app` with the same flags
@@ -172,8 +172,8 @@ class System:
             pinned(None, [py, "-m", "uvicorn", "payments_stub.app:app", "--host", "127.0.0.1",
                           "--port", str(lay.payments_port), "--log-level", "warning"]),
         )  # fmt: skip
-        self.spawn("worker", pinned(None, [py, "-m", "arq", "jobs.worker.WorkerSettings"]))
-        self.spawn("orders-worker", pinned(None, [py, "-m", "arq", "jobs.worker.OrdersWorkerSettings"]))
+        self.spawn("worker", pinned(None, [py, "-m", "jobs", "jobs.worker.WorkerSettings"]))
+        self.spawn("orders-worker", pinned(None, [py, "-m", "jobs", "jobs.worker.OrdersWorkerSettings"]))
         api = uvicorn_cmd("app:create_app", lay.api_port)
         if lay.profile:
             api = [api[0], "-m", "cProfile", "-o", str(lay.out / "api.prof"), *api[1:]]

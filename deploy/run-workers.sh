@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Both arq workers in one container: the default queue (hold expiry, queue advance,
+# Both arq workers in one container (`python -m jobs`: arq on uvloop): the default queue (hold expiry, queue advance,
 # reconcile, crons) and `ticket_orders`. When either exits, the other is stopped and the
 # script exits with the first one's status, so the container's restart policy brings
 # both back. SIGTERM/SIGINT (docker stop) reach both workers, which shut down cleanly.
 set -u
 
-arq jobs.worker.WorkerSettings &
+python -m jobs jobs.worker.WorkerSettings &
 default_pid=$!
-arq jobs.worker.OrdersWorkerSettings &
+python -m jobs jobs.worker.OrdersWorkerSettings &
 orders_pid=$!
 
 stop() {

@@ -256,7 +256,7 @@ def _targets() -> list[tuple[str, str]]:
             found.append((name, next(a for a in cmd[1:] if not a.startswith("-") and ":" in a)))
         elif cmd == ["run-workers"]:
             script = (ROOT / "deploy" / "run-workers.sh").read_text()
-            found += [(name, t) for t in re.findall(r"^arq\s+(\S+)\s+&", script, re.MULTILINE)]
+            found += [(name, t) for t in re.findall(r"^python -m jobs\s+(\S+)\s+&", script, re.MULTILINE)]
         else:
             found += [(name, f"{m}:main") for m in re.findall(r"python -m (\w+)", " ".join(cmd))]
     return found

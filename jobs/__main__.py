@@ -1,0 +1,31 @@
+"""`python -m jobs <settings>`: what `arq <settings>` does, on uvloop.
+
+The argument is the same as arq's command line: `jobs.worker.WorkerSettings` (default
+queue) or `jobs.worker.OrdersWorkerSettings` (`ticket_orders`). uvloop (installed with
+uvicorn[standard]; the API runs on it too) makes the workers' network I/O cheaper: in
+the flash-sale benchmark at 1/10 the orders worker, which spends most of its time writing
+to sockets (PostgreSQL, Redis, the payment provider), decided 88 → 119 orders a second
+(docs/benchmarks.md). arq's own options (--watch, --check, --burst) stay on `arq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import uvloop
+from arq.utils import import_string
+from arq.worker import run_worker
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m jobs jobs.worker.WorkerSettings|jobs.worker.OrdersWorkerSettings")
+    settings = import_string(args[0])
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    run_worker(settings)
+
+
+if __name__ == "__main__":
+    main()
