@@ -166,9 +166,11 @@ class AdmissionRouter:
                 route.ready.set()
                 async for data in sub.iter_events():
                     for a in _batch_decoder.decode(data).admitted:
-                        for inbox in route.inboxes.get(a.customer_id, ()):
-                            message = Admitted(a.admission_token, a.admission_expires_at)
-                            inbox.put_nowait(msgspec.json.encode(message))
+                        inboxes = route.inboxes.get(a.customer_id)
+                        if inboxes:  # encoded once, only for a visitor connected here
+                            message = msgspec.json.encode(Admitted(a.admission_token, a.admission_expires_at))
+                            for inbox in inboxes:
+                                inbox.put_nowait(message)
         except Exception:
             # Sockets still learn of their admission by reading their place (RESYNC_MS).
             log.exception("admissions of event %s: subscription lost", event_id)
