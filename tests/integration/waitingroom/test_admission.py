@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import msgspec
 import pytest
+from redis.asyncio.client import PubSub
 
 from core.resources import Resources
 from tests.factories import make_customers, make_event, stock_counts
@@ -25,6 +27,17 @@ from waitingroom.errors import AdmissionRequired
 from waitingroom.service.lottery import commitment, draw_prefix, lottery_order
 from waitingroom.service.organizer import get_room_stats, list_lottery_draws
 from waitingroom.service.tokens import encode_admission
+
+
+async def _heard(pubsub: PubSub, window_s: float) -> list[dict[str, Any]]:
+    """The messages a subscription receives within `window_s`, decoded."""
+    out = []
+    deadline = asyncio.get_running_loop().time() + window_s
+    while asyncio.get_running_loop().time() < deadline:
+        m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+        if m is not None:
+            out.append(msgspec.json.decode(m["data"]))
+    return out
 
 
 async def test_fifo_admission_order_equals_join_order(res: Resources) -> None:
@@ -153,12 +166,7 @@ async def test_sold_out_is_broadcast_and_the_queue_resumes_when_stock_returns(re
         held_tick = await tick(res, event_id, transit_ms=1)  # nothing available, one hold active
         await end_hold(conn, hold, confirmed=True)
     sold_tick = await tick(res, event_id, transit_ms=1)
-    messages = []
-    deadline = asyncio.get_running_loop().time() + 0.5
-    while asyncio.get_running_loop().time() < deadline:
-        m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
-        if m is not None:
-            messages.append(msgspec.json.decode(m["data"]))
+    messages = await _heard(pubsub, 0.5)
     await pubsub.aclose()
     live_after_sold_out = await res.redis.sismember(keys.live_events(), str(event_id))
 
@@ -326,27 +334,18 @@ async def test_ticks_are_broadcast_at_most_once_a_second_but_a_new_state_at_once
     pubsub = res.redis.pubsub()
     await pubsub.subscribe(keys.event_channel(event_id))
 
-    async def heard(window_s: float) -> list[dict[str, object]]:
-        out = []
-        deadline = asyncio.get_running_loop().time() + window_s
-        while asyncio.get_running_loop().time() < deadline:
-            m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
-            if m is not None:
-                out.append(msgspec.json.decode(m["data"]))
-        return out
-
     for _ in range(5):  # five advances in a burst (holds, cancels, expiries advance the queue)
         await tick(res, event_id, transit_ms=1)
-    burst = await heard(0.3)
+    burst = await _heard(pubsub, 0.3)
     await asyncio.sleep(1.0)
     later = await tick(res, event_id, transit_ms=1)
-    after_a_second = await heard(0.3)
+    after_a_second = await _heard(pubsub, 0.3)
     await res.redis.set(keys.broadcast_gate(event_id), b"1", px=60_000)  # well inside a second
     await res.pool.execute(
         "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE event_id = $1", event_id, ids[0]
     )
     sold_out = await tick(res, event_id, transit_ms=1)
-    at_once = await heard(0.3)
+    at_once = await _heard(pubsub, 0.3)
     await pubsub.aclose()
 
     assert [m["type"] for m in burst] == ["tick"]
