@@ -25,6 +25,7 @@ import pytest
 
 from bench.system import Layout, System
 from tests.conftest import DB_URL, REDIS_URL
+from tests.ports import first_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
@@ -37,15 +38,9 @@ PORTS = range(18500, 18600)
 
 
 def _free_port(skip: set[int]) -> int:
-    for port in PORTS:
-        if port in skip:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+    port = first_free_port(PORTS, taken=skip)
+    if port is not None:
+        return port
     with socket.socket() as s:  # the range is full: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -37,6 +37,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from tests.conftest import DB_URL, REDIS_URL
+from tests.ports import first_free_port
 from tests.unit.deploy.compose_files import (
     FRONTEND_CONF,
     LB_CONF,
@@ -56,17 +57,11 @@ _taken: set[int] = set()
 
 def free_port() -> int:
     """A port in 18600-18699 that nothing listens on (and this module has not handed out)."""
-    for port in range(18600, 18700):
-        if port in _taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _taken.add(port)
-        return port
-    raise RuntimeError("no free port in 18600-18699")
+    port = first_free_port(range(18600, 18700), taken=_taken)
+    if port is None:
+        raise RuntimeError("no free port in 18600-18699")
+    _taken.add(port)
+    return port
 
 
 # --- the image's install, reproduced ---------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 from core.resources import Resources
 from tests.factories import make_customers, make_event, stock_counts
 from tests.integration.orders.helpers import post_order, wait_decided
+from tests.ports import first_free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +36,10 @@ JOB_TIMEOUT_S = 5  # arq re-runs a dead worker's job this + 10 s after it starte
 
 
 def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18400-18499")
+    port = first_free_port(PORTS)
+    if port is None:
+        raise RuntimeError("no free port in 18400-18499")
+    return port
 
 
 @pytest.fixture
