@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 from typing import Any
@@ -74,3 +75,16 @@ async def wait_idle(redis: Any, *, timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the orders queue did not drain")
         await asyncio.sleep(0.02)
+
+
+async def create_event(client: httpx.AsyncClient, admin_token: str, **fields: Any) -> httpx.Response:
+    """POST /api/events as the organizer: a general-admission event 30 days ahead, with
+    `fields` over the defaults."""
+    body = {
+        "name": "Flash",
+        "venue": "Hall",
+        "starts_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
+        "price_cents": 5000,
+        **fields,
+    }
+    return await client.post("/api/events", json=body, headers={"Authorization": f"Bearer {admin_token}"})

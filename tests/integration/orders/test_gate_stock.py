@@ -18,7 +18,14 @@ from reservations.service.order_desk import OrderDesk, _intent
 from reservations.service.orders import release_unreserved, unreserved_tickets
 from reservations.service.reconcile import reconcile
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import CARD_DECLINED, CARD_OK, post_order, wait_decided, wait_idle
+from tests.integration.orders.helpers import (
+    CARD_DECLINED,
+    CARD_OK,
+    create_event,
+    post_order,
+    wait_decided,
+    wait_idle,
+)
 
 
 async def _event(res: Resources, *, capacity: int, customers: int) -> tuple[list[uuid.UUID], uuid.UUID]:
@@ -37,15 +44,8 @@ async def _available(res: Resources, event_id: uuid.UUID) -> int | None:
 async def test_an_event_created_through_the_api_is_bounded_from_its_first_order(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
-    body = {
-        "name": "Flash",
-        "venue": "Hall",
-        "starts_at": "2035-01-01T20:00:00Z",
-        "capacity": 2,
-        "price_cents": 5000,
-    }
-    admin = {"Authorization": f"Bearer {res.settings.admin_token}"}
-    event_id = uuid.UUID((await client.post("/api/events", json=body, headers=admin)).json()["id"])
+    created = await create_event(client, res.settings.admin_token, capacity=2)
+    event_id = uuid.UUID(created.json()["id"])
     assert await _available(res, event_id) == 2
     async with res.pool.acquire() as conn:
         people = await make_customers(conn, 3)

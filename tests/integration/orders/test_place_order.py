@@ -19,7 +19,7 @@ from reservations import keys
 from reservations.schemas.orders import OrderCreate
 from reservations.service.orders import ORDERS_QUEUE, place_order, refresh_event_meta
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import auth, order_body, post_order
+from tests.integration.orders.helpers import auth, create_event, order_body, post_order
 
 
 async def _setup(res: Resources, **event: object) -> tuple[uuid.UUID, uuid.UUID]:
@@ -247,16 +247,7 @@ async def test_redis_down_is_503_busy_and_nothing_accepted(res: Resources) -> No
 async def test_an_event_created_through_the_api_is_in_the_gate_cache(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
-    body = {
-        "name": "Flash",
-        "venue": "Hall",
-        "starts_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat(),
-        "capacity": 10,
-        "price_cents": 5000,
-        "max_per_customer": 2,
-    }
-    admin = {"Authorization": f"Bearer {res.settings.admin_token}"}
-    created = await client.post("/api/events", json=body, headers=admin)
+    created = await create_event(client, res.settings.admin_token, capacity=10, max_per_customer=2)
     assert created.status_code == 201, created.text
     meta = await res.redis.hgetall(keys.event_meta(created.json()["id"]))
     assert meta[b"max_per_customer"] == b"2" and meta[b"closed"] == b"0"
