@@ -8,7 +8,10 @@ Admission tokens (waiting room) are signed here too, with `aud` = event id.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import functools
+import hashlib
 import hmac
 import time
 import uuid
@@ -98,6 +101,47 @@ def issue_customer_token(customer_id: uuid.UUID) -> str:
     )
 
 
+class _CustomerClaims(msgspec.Struct, forbid_unknown_fields=True):
+    """Exactly the claims `issue_customer_token` writes."""
+
+    sub: str
+    typ: str
+    iat: int
+    exp: int
+
+
+_customer_claims = msgspec.json.Decoder(_CustomerClaims)
+# The header segment of every token this service signs, as the jwt library writes it.
+_OUR_HEADER = jwt.encode({}, "h" * 32, algorithm=_ALGORITHM).partition(".")[0]
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _our_customer_token(token: str, secret: bytes) -> _CustomerClaims | None:
+    """The claims of a customer token exactly as this service mints them, or None.
+
+    pyjwt's general check (any header, any claims) costs ~23 µs; a flash sale verifies a
+    token never seen before on every attempt. A token with our very header segment, a valid
+    HMAC-SHA256 over `header.payload` and exactly our four claims is checked here in ~3 µs;
+    anything else — another header, an extra claim, a bad signature, an `iat` in the
+    future — returns None and is left to pyjwt, which decides as it always did.
+    """
+    signing_input, _, signature = token.rpartition(".")
+    header, _, payload = signing_input.partition(".")
+    if header != _OUR_HEADER:
+        return None
+    try:
+        expected = hmac.new(secret, signing_input.encode("ascii"), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64url(signature)):
+            return None
+        claims = _customer_claims.decode(_b64url(payload))
+    except (UnicodeEncodeError, binascii.Error, ValueError):  # msgspec's errors are ValueErrors
+        return None
+    return claims if claims.iat <= time.time() else None
+
+
 @functools.lru_cache(maxsize=50_000)
 def _verified_customer(token: str) -> tuple[Principal, int]:
     """The customer of a token whose signature verified, and its expiry.
@@ -106,6 +150,12 @@ def _verified_customer(token: str) -> tuple[Principal, int]:
     page sends the same token again and again (queue position, WebSockets, polling); only
     tokens that verified are remembered, and expiry is checked again on every use.
     """
+    ours = _our_customer_token(token, get_settings().jwt_secret.encode())
+    if ours is not None and ours.typ == "customer":
+        try:
+            return Principal(customer_id=uuid.UUID(ours.sub)), ours.exp
+        except ValueError:
+            raise Unauthorized("The token is invalid.") from None
     try:
         claims = decode(token)
     except InvalidToken:
