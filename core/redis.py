@@ -1,12 +1,14 @@
-"""Redis: the asyncio client and the Lua script loader.
+"""Redis: the asyncio client, the Lua script loader and the script batcher.
 
 Each script is a `.lua` file whose header documents KEYS, ARGV and the return value.
 Scripts run with EVALSHA and are loaded again by themselves after a Redis restart
-(NOSCRIPT), on whichever client the caller passes.
+(NOSCRIPT), on whichever client the caller passes. On hot request paths, `ScriptBatcher`
+sends the script calls of one event-loop turn together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,3 +57,74 @@ class Scripts:
 
     def all(self) -> list[Script]:
         return list(self._scripts.values())
+
+
+class ScriptBatcher:
+    """Script calls made in the same turn of the event loop reach Redis as one pipeline.
+
+    The order gate runs one short script per request. One call at a time, each costs a pool
+    checkout, a socket write and a read: a quarter of the API's time in the flash-sale
+    profile, most of it the write. Here a call waits only until the end of the loop's
+    current turn (the other requests already read off the network run first), and the
+    calls gathered by then travel together — one write, one read, each still atomic on its
+    own and run in the order made. A call alone goes out at the end of its turn, as before.
+    A failure of the pipeline (Redis down, the connection lost) is every call's failure.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._waiting: list[tuple[Script, list[Any], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.calls = 0
+
+    async def call(self, script: Script, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)
+        self._waiting.append((script, [len(keys), *keys, *args], future))
+        return await future
+
+    def _send_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[Script, list[Any], asyncio.Future[Any]]]) -> None:
+        self.batches += 1
+        self.calls += len(batch)
+        try:
+            results = await self._execute([(script, argv) for script, argv, _ in batch])
+        except BaseException as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller went away
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _execute(self, calls: list[tuple[Script, list[Any]]]) -> list[Any]:
+        results = await self._pipeline(calls)
+        unknown = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if unknown:  # Redis restarted since the scripts were loaded
+            for script in {calls[i][0] for i in unknown}:
+                await self._redis.script_load(script.source)
+            for i, result in zip(unknown, await self._pipeline([calls[i] for i in unknown]), strict=True):
+                results[i] = result
+        return results
+
+    async def _pipeline(self, calls: list[tuple[Script, list[Any]]]) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        for script, argv in calls:
+            pipe.evalsha(script.sha, *argv)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results

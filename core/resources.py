@@ -15,6 +15,7 @@ from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
 from core.realtime import Publisher, publisher_for
+from core.redis import ScriptBatcher
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class Resources:
     redis: ArqRedis  # a redis.asyncio.Redis that can also enqueue arq jobs
     publisher: Publisher
     http: httpx.AsyncClient  # to the payments provider
+    scripts: ScriptBatcher  # script calls of hot request paths, batched per loop turn
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -48,4 +50,11 @@ async def open_resources(
             timeout=httpx.Timeout(settings.payments_timeout_s),
             limits=httpx.Limits(max_connections=100),
         )
-    return Resources(settings=settings, pool=pool, redis=redis, publisher=publisher_for(redis), http=http)
+    return Resources(
+        settings=settings,
+        pool=pool,
+        redis=redis,
+        publisher=publisher_for(redis),
+        http=http,
+        scripts=ScriptBatcher(redis),
+    )

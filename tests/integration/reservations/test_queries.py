@@ -38,7 +38,7 @@ async def test_query_prepares(res: Resources, domain: str, name: str, sql: str) 
 
 
 @pytest.mark.parametrize("section", [None, "B"])
-async def test_claiming_tickets_walks_the_available_index_without_sorting(res: Resources, section: str | None) -> None:
+async def test_a_claim_walks_the_available_index_without_sorting(res: Resources, section: str | None) -> None:
     """A claim must not sort every ticket still on sale: at 50,000 tickets that cost 23 ms per
     claim and made the order worker slower the bigger the sale."""
     sections = [{"name": name, "price_cents": 5000, "rows": 50, "seats_per_row": 100} for name in "AB"]
