@@ -23,6 +23,7 @@ from core.logs import configure_logging, request_id_middleware
 from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
+from core.runtime import settle_heap
 from reservations.routes import route_handlers as reservation_routes
 from waitingroom.routes import route_handlers as waitingroom_routes
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         res = resources or await open_resources(settings)
         app.state.resources = res
+        settle_heap()
         try:
             yield
         finally:

@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from core.config import get_settings
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings
+from core.runtime import settle_heap
 from jobs.tasks import holds, orders, waitingroom
 
 ORDERS_QUEUE = "ticket_orders"
@@ -28,6 +29,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
         start_http_server(settings.metrics_port)
     ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
+    settle_heap()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
