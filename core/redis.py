@@ -67,30 +67,40 @@ class ScriptBatcher:
     profile, most of it the write. Here a call waits only until the end of the loop's
     current turn (the other requests already read off the network run first), and the
     calls gathered by then travel together — one write, one read, each still atomic on its
-    own and run in the order made. A call alone goes out at the end of its turn, as before.
+    own and run in the order made. While one pipeline is out, the calls made meanwhile
+    wait for it and then go together: under load batches grow by themselves, and one
+    connection does the work of many. A call alone goes out at the end of its turn.
     A failure of the pipeline (Redis down, the connection lost) is every call's failure.
     """
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._waiting: list[tuple[Script, list[Any], asyncio.Future[Any]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: asyncio.Task[None] | None = None
+        self._scheduled = False
         self.batches = 0
         self.calls = 0
 
     async def call(self, script: Script, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._send_waiting)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((script, [len(keys), *keys, *args], future))
+        self._schedule()
         return await future
 
+    def _schedule(self) -> None:
+        if self._waiting and not self._scheduled and self._sending is None:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_waiting)
+
     def _send_waiting(self) -> None:
+        self._scheduled = False
         batch, self._waiting = self._waiting, []
-        task = asyncio.create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        self._sending = asyncio.create_task(self._send(batch))
+        self._sending.add_done_callback(self._sent)
+
+    def _sent(self, _: asyncio.Task[None]) -> None:
+        self._sending = None
+        self._schedule()
 
     async def _send(self, batch: list[tuple[Script, list[Any], asyncio.Future[Any]]]) -> None:
         self.batches += 1

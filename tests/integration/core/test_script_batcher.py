@@ -33,6 +33,23 @@ async def test_calls_in_different_turns_still_go_at_once(res: Resources) -> None
     assert batcher.batches == 3
 
 
+async def test_calls_made_while_a_pipeline_is_out_go_together_next(res: Resources) -> None:
+    batcher = ScriptBatcher(res.redis)
+    first = asyncio.ensure_future(batcher.call(COUNT, ["batch:w"], [1]))
+    for _ in range(10):  # a few loop turns until the first pipeline is on its way
+        await asyncio.sleep(0)
+        if batcher.batches:
+            break
+    assert batcher.batches == 1
+    later = []
+    for _ in range(50):  # one call per loop turn, all while the first is out
+        later.append(asyncio.ensure_future(batcher.call(COUNT, ["batch:w"], [1])))
+        await asyncio.sleep(0)
+    assert await first == 1
+    assert await asyncio.gather(*later) == list(range(2, 52))
+    assert batcher.batches <= 25  # one per call would be 51
+
+
 async def test_an_error_fails_only_its_own_call(res: Resources) -> None:
     batcher = ScriptBatcher(res.redis)
     calls = (batcher.call(REFUSE_ODD, [], [i]) for i in range(6))
