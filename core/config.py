@@ -21,7 +21,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
     lock_timeout_ms: int = 2000
-    orders_max_jobs: int = 20
+    orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
     orders_job_timeout_s: int = 30
     metrics_port: int = 0
@@ -47,7 +47,7 @@ def get_settings() -> Settings:
         payments_retries=int(_env("PAYMENTS_RETRIES", "2")),
         admission_ttl_s=int(_env("ADMISSION_TTL_S", "120")),
         lock_timeout_ms=int(_env("LOCK_TIMEOUT_MS", "2000")),
-        orders_max_jobs=int(_env("ORDERS_MAX_JOBS", "20")),
+        orders_max_jobs=int(_env("ORDERS_MAX_JOBS", "100")),
         orders_per_s=float(_env("ORDERS_PER_S", "2000")),
         orders_job_timeout_s=int(_env("ORDERS_JOB_TIMEOUT_S", "30")),
         metrics_port=int(_env("METRICS_PORT", "0")),
