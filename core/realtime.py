@@ -16,6 +16,8 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
+from core.redis import RedisBatcher
+
 
 class SerializedPubSubBackend(RedisChannelsPubSubBackend):
     """The Redis pub/sub backend with SUBSCRIBE/UNSUBSCRIBE sent one at a time.
@@ -54,13 +56,18 @@ def create_channels(redis: Redis) -> ChannelsPlugin:
 
 
 class Publisher:
-    """Publishes to channels from any process, with or without a running Litestar app."""
+    """Publishes to channels from any process, with or without a running Litestar app.
+
+    A plain `PUBLISH`, which the channels plugin's subscribers receive like any other.
+    Publishes made in one loop turn go to Redis together (`RedisBatcher`): the orders
+    worker announces a whole settled batch of decisions in one round trip, not one each.
+    """
 
     def __init__(self, redis: Redis) -> None:
-        self._backend = RedisChannelsPubSubBackend(redis=redis)
+        self._batch = RedisBatcher(redis)
 
     async def publish(self, channel: str, message: Any) -> None:
-        await self._backend.publish(msgspec.json.encode(message), [channel])
+        await self._batch.command("PUBLISH", channel, msgspec.json.encode(message))
 
 
 _publishers: weakref.WeakKeyDictionary[Redis, Publisher] = weakref.WeakKeyDictionary()

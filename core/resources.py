@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
 from core.realtime import Publisher, publisher_for
-from core.redis import ScriptBatcher
+from core.redis import RedisBatcher
 
 
 @dataclass(slots=True)
@@ -25,7 +25,7 @@ class Resources:
     redis: ArqRedis  # a redis.asyncio.Redis that can also enqueue arq jobs
     publisher: Publisher
     http: httpx.AsyncClient  # to the payments provider
-    scripts: ScriptBatcher  # script calls of hot request paths, batched per loop turn
+    redis_batch: RedisBatcher  # script calls and commands of hot paths, batched per loop turn
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -56,5 +56,5 @@ async def open_resources(
         redis=redis,
         publisher=publisher_for(redis),
         http=http,
-        scripts=ScriptBatcher(redis),
+        redis_batch=RedisBatcher(redis),
     )

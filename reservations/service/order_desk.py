@@ -189,8 +189,8 @@ class OrderDesk:
     async def _close_record(
         self, order_id: uuid.UUID, event_id: uuid.UUID, status: str, reason: str | None
     ) -> int:
-        first: int = await S.finish_order(
-            self.res.redis,
+        first: int = await self.res.redis_batch.call(
+            S.finish_order,
             [
                 keys.order(order_id),
                 keys.order_counts(event_id),

@@ -202,10 +202,10 @@ async def place_order(
         COUNTS_TTL_S,
     ]
     try:
-        result = await res.scripts.call(S.place_order, script_keys, args)
+        result = await res.redis_batch.call(S.place_order, script_keys, args)
         if result[0] == b"miss":
             await _fill_meta_on_miss(res, event_id=data.event_id)
-            result = await res.scripts.call(S.place_order, script_keys, args)
+            result = await res.redis_batch.call(S.place_order, script_keys, args)
     except RedisError:  # down, or full (noeviction): nothing was accepted
         log.exception("the order gate failed")
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
