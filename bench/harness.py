@@ -22,6 +22,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench import wrk
+from bench.deployed_postgres import DeployedPostgres
 from bench.machine import MemoryPeaks, MemorySampler, PostgresPids, listener_pid, machine_info
 from bench.report import Figure, Report, ms, num
 from bench.system import (
@@ -48,6 +49,7 @@ class Options:
     scale: float = 0.01
     record: bool = True
     embedded: bool = False
+    postgres: str = "local"  # local (the database_url's server) | deployed (bench/deployed_postgres.py)
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = DEFAULT_REDIS_URL
     port_base: int = 18700
@@ -89,6 +91,7 @@ class Harness:
         self.redis: aioredis.Redis | None = None
         self.sampler: MemorySampler | None = None
         self._pg_pids_task: asyncio.Task[None] | None = None
+        self.deployed_pg: DeployedPostgres | None = None
         self.machine: dict[str, str | int] = machine_info()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -105,6 +108,9 @@ class Harness:
             db_url = embedded.start_postgres(data, "crowdpass_bench")
             redis_url = embedded.start_redis(data)
         else:
+            if opts.postgres == "deployed":
+                self.deployed_pg = DeployedPostgres(self.out / "postgres", port=opts.port_base + 10)
+                db_url = await asyncio.to_thread(self.deployed_pg.start)
             await ensure_database(db_url)
         self.layout = Layout(
             database_url=db_url,
@@ -121,6 +127,7 @@ class Harness:
         self.db = await asyncpg.connect(db_url)
         self.redis = create_redis(redis_url)
         self.machine["postgres"] = str(await self.db.fetchval("SHOW server_version")).split(" ")[0]
+        self.machine["shared_buffers"] = str(await self.db.fetchval("SHOW shared_buffers"))
         info = await self.redis.info("server")
         self.machine["redis"] = str(info.get("redis_version", "?"))
         return self
@@ -143,6 +150,8 @@ class Harness:
             await self.redis.aclose()
         if self.db is not None:
             await self.db.close()
+        if self.deployed_pg is not None:
+            await asyncio.to_thread(self.deployed_pg.stop)
 
     @property
     def sys(self) -> System:
@@ -271,7 +280,16 @@ class Harness:
 
     def new_report(self, scenario: str, title: str, *, driver: str = "") -> Report:
         opts = self.opts
-        where = "local services" if not opts.embedded else "embedded servers"
+        shared = f"shared_buffers {self.machine.get('shared_buffers', '?')}"
+        if opts.embedded:
+            where = "embedded servers"
+        elif opts.postgres == "deployed":
+            where = (
+                f"PostgreSQL started for the run with docker-compose.yml's settings ({shared}); local Redis"
+            )
+            where = where.replace("; ", ",\n  ") if len(where) > 200 else where
+        else:
+            where = f"local services (PostgreSQL {shared})"
         if driver:
             driver = f"{driver}, {opts.connections} connections"
         elif opts.use_wrk:

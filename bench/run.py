@@ -51,6 +51,13 @@ def parse(argv: list[str]) -> tuple[Options, list[float]]:
     p.add_argument("--no-ceiling", action="store_true", help="skip the ceiling (correctness runs)")
     p.add_argument("--embedded", action="store_true", help="embedded PostgreSQL and Redis under .data/bench")
     p.add_argument(
+        "--postgres",
+        choices=["local", "deployed"],
+        default="local",
+        help="local: the --database-url server; deployed: a server started for the run with "
+        "docker-compose.yml's settings (bench/deployed_postgres.py)",
+    )
+    p.add_argument(
         "--database-url", default=DEFAULT_DATABASE_URL, help="its database is dropped and recreated"
     )
     p.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="this Redis database is flushed")
@@ -75,6 +82,7 @@ def parse(argv: list[str]) -> tuple[Options, list[float]]:
         scale=a.scale,
         record=not a.no_record,
         embedded=a.embedded,
+        postgres=a.postgres,
         database_url=a.database_url,
         redis_url=a.redis_url,
         port_base=a.port_base,
