@@ -35,13 +35,22 @@ class Response:
         return msgspec.json.decode(self.body)
 
 
+# uvicorn closes a keep-alive connection after 5 s without a request; one sent on it at
+# that moment is cut off unanswered. An idle connection is reused only for less than this.
+IDLE_REUSE_S = 4.0
+
+
 class _Conn:
-    __slots__ = ("reader", "uses", "writer")
+    __slots__ = ("idle_since", "reader", "uses", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
         self.uses = 0
+        self.idle_since = 0.0
+
+    def reusable(self) -> bool:
+        return not self.reader.at_eof() and time.monotonic() - self.idle_since < IDLE_REUSE_S
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -91,6 +100,14 @@ class HttpPool:
             raise HttpError(f"connect: {exc}") from exc
         return _Conn(reader, writer)
 
+    async def _checkout(self) -> _Conn:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.reusable():
+                return conn
+            conn.close()  # closed by the server, or about to be
+        return await self._connect()
+
     async def request(
         self,
         method: str,
@@ -106,7 +123,7 @@ class HttpPool:
             head.append(b"Content-Length: " + str(len(body)).encode())
         data = b"\r\n".join(head) + b"\r\n\r\n" + (body or b"")
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._connect()
+            conn = await self._checkout()
             try:
                 async with asyncio.timeout(self.timeout_s):
                     start = time.perf_counter()
@@ -121,6 +138,7 @@ class HttpPool:
                 raise
             conn.uses += 1
             if keep and not (self.rotate_after and conn.uses >= self.rotate_after):
+                conn.idle_since = time.monotonic()
                 self._idle.append(conn)
             else:
                 conn.close()
