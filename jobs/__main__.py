@@ -1,4 +1,5 @@
-"""`python -m jobs <settings>`: what `arq <settings>` does, on uvloop.
+"""`python -m jobs <settings>`: what `arq <settings>` does, on uvloop, with the worker of
+`jobs/arq_worker.py` (the jobs of one poll start together).
 
 The argument is the same as arq's command line: `jobs.worker.WorkerSettings` (default
 queue) or `jobs.worker.OrdersWorkerSettings` (`ticket_orders`). uvloop (installed with
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import uvloop
 from arq.utils import import_string
-from arq.worker import run_worker
+from arq.worker import get_kwargs
+
+from jobs.arq_worker import Worker
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("usage: python -m jobs jobs.worker.WorkerSettings|jobs.worker.OrdersWorkerSettings")
     settings = import_string(args[0])
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    run_worker(settings)
+    kwargs: dict[str, Any] = get_kwargs(settings)
+    Worker(**kwargs).run()
 
 
 if __name__ == "__main__":

@@ -142,9 +142,8 @@ def _free_port() -> int:
 
 
 async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
-    from arq.worker import Worker
-
     from core.resources import redis_settings
+    from jobs.arq_worker import Worker
 
     worker = Worker(
         functions=settings_cls.functions,
