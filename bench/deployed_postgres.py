@@ -61,8 +61,8 @@ class DeployedPostgres:
     def settings(self) -> dict[str, str]:
         return {k: v for k, v in compose_settings().items() if k not in NOT_TAKEN}
 
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self._as, *args], check=True, capture_output=True)
+    def _run(self, *args: str, check: bool = True) -> None:
+        subprocess.run([*self._as, *args], check=check, capture_output=True)
 
     def start(self) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -81,9 +81,6 @@ class DeployedPostgres:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(
-                [*self._as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-                check=False,
-                capture_output=True,
-            )
+            pg_ctl = str(self.bindir / "pg_ctl")
+            self._run(pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
             shutil.rmtree(self.data, ignore_errors=True)

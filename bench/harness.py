@@ -284,10 +284,7 @@ class Harness:
         if opts.embedded:
             where = "embedded servers"
         elif opts.postgres == "deployed":
-            where = (
-                f"PostgreSQL started for the run with docker-compose.yml's settings ({shared}); local Redis"
-            )
-            where = where.replace("; ", ",\n  ") if len(where) > 200 else where
+            where = f"PostgreSQL started for the run as docker-compose.yml sets it ({shared}); local Redis"
         else:
             where = f"local services (PostgreSQL {shared})"
         if driver:
