@@ -16,7 +16,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
-from core.redis import RedisBatcher
+from core.redis import batcher_for
 
 
 class SerializedPubSubBackend(RedisChannelsPubSubBackend):
@@ -59,12 +59,13 @@ class Publisher:
     """Publishes to channels from any process, with or without a running Litestar app.
 
     A plain `PUBLISH`, which the channels plugin's subscribers receive like any other.
-    Publishes made in one loop turn go to Redis together (`RedisBatcher`): the orders
-    worker announces a whole settled batch of decisions in one round trip, not one each.
+    Publishes made in one loop turn go to Redis together, with the client's other batched
+    calls (`core.redis.batcher_for`): the orders worker announces a whole settled batch of
+    decisions in one round trip, not one each.
     """
 
     def __init__(self, redis: Redis) -> None:
-        self._batch = RedisBatcher(redis)
+        self._batch = batcher_for(redis)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._batch.command("PUBLISH", channel, msgspec.json.encode(message))
@@ -74,8 +75,8 @@ _publishers: weakref.WeakKeyDictionary[Redis, Publisher] = weakref.WeakKeyDictio
 
 
 def publisher_for(redis: Redis) -> Publisher:
-    """The one Publisher of a Redis client, made on first use: a service that only has the
-    client (a request path) does not build a backend and register its script per call."""
+    """The one Publisher of a Redis client, made on first use, for a service that only has
+    the client (a request path)."""
     publisher = _publishers.get(redis)
     if publisher is None:
         publisher = _publishers[redis] = Publisher(redis)

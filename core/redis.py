@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,15 @@ class RedisBatcher:
                 pipe.evalsha(script.sha, *argv)
         results: list[Any] = await pipe.execute(raise_on_error=False)
         return results
+
+
+_batchers: weakref.WeakKeyDictionary[Redis, RedisBatcher] = weakref.WeakKeyDictionary()
+
+
+def batcher_for(redis: Redis) -> RedisBatcher:
+    """The one `RedisBatcher` of a Redis client, made on first use: the order gate, the
+    publisher and the worker's record close of one process share its pipelines."""
+    batcher = _batchers.get(redis)
+    if batcher is None:
+        batcher = _batchers[redis] = RedisBatcher(redis)
+    return batcher

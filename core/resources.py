@@ -15,7 +15,7 @@ from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
 from core.realtime import Publisher, publisher_for
-from core.redis import RedisBatcher
+from core.redis import RedisBatcher, batcher_for
 
 
 @dataclass(slots=True)
@@ -56,5 +56,5 @@ async def open_resources(
         redis=redis,
         publisher=publisher_for(redis),
         http=http,
-        redis_batch=RedisBatcher(redis),
+        redis_batch=batcher_for(redis),
     )

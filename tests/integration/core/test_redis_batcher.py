@@ -8,7 +8,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from core.redis import RedisBatcher, Script, create_redis
+from core.realtime import publisher_for
+from core.redis import RedisBatcher, Script, batcher_for, create_redis
 from core.resources import Resources
 from tests.ports import first_free_port
 
@@ -112,3 +113,12 @@ async def test_commands_travel_with_the_script_calls_of_their_turn(res: Resource
         assert received == [b"m0", b"m1", b"m2"]
     finally:
         await pubsub.aclose()
+
+
+async def test_the_publisher_and_the_resources_share_one_batcher_per_client(res: Resources) -> None:
+    batcher = batcher_for(res.redis)
+    assert res.redis_batch is batcher
+    batches, calls = batcher.batches, batcher.calls
+    publish = publisher_for(res.redis).publish("batch:none", {"a": 1})
+    await asyncio.gather(res.redis_batch.call(COUNT, ["batch:s"], [1]), publish)
+    assert (batcher.batches, batcher.calls) == (batches + 1, calls + 2)  # the publish went along
