@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import socket
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.ports import any_free_port
 from tests.servers import server_urls
 
 DB_URL, REDIS_URL = server_urls()
@@ -122,7 +122,7 @@ async def live_server(res: Resources) -> AsyncIterator[str]:
     from app import create_app
 
     config = uvicorn.Config(
-        create_app(resources=res), host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"
+        create_app(resources=res), host="127.0.0.1", port=any_free_port(), log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -133,12 +133,6 @@ async def live_server(res: Resources) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{config.port}"
     server.should_exit = True
     await task
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:

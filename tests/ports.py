@@ -18,3 +18,10 @@ def first_free_port(ports: Iterable[int], *, taken: Container[int] = ()) -> int 
                 continue
         return port
     return None
+
+
+def any_free_port() -> int:
+    """A loopback port the system has free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

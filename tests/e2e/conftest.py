@@ -13,7 +13,6 @@ import concurrent.futures
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pytest
 
 from bench.system import Layout, System
 from tests.conftest import DB_URL, REDIS_URL
-from tests.ports import first_free_port
+from tests.ports import any_free_port, first_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
@@ -39,11 +38,7 @@ PORTS = range(18500, 18600)
 
 def _free_port(skip: set[int]) -> int:
     port = first_free_port(PORTS, taken=skip)
-    if port is not None:
-        return port
-    with socket.socket() as s:  # the range is full: any free port
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return port if port is not None else any_free_port()  # the range is full: any free port
 
 
 async def _reset_data() -> None:
@@ -78,13 +73,9 @@ def _layout_ports() -> int:
     taken: set[int] = set()
     while True:
         base = _free_port(taken)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", base + 1))
-            except OSError:
-                taken.add(base)
-                continue
-        return base
+        if first_free_port([base + 1]) is not None:
+            return base
+        taken.add(base)
 
 
 @pytest.fixture(scope="module")
