@@ -284,10 +284,7 @@ async def refresh_event_meta(conn: Connection, redis: ArqRedis, *, event_id: uui
     changing an event (after commit). Returns False (and caches the miss) when unknown."""
     row = await conn.fetchrow(Q.order_gate_meta, event_id)
     if row is None:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(keys.event_meta(event_id), "missing", "1")
-            pipe.expire(keys.event_meta(event_id), MISSING_TTL_S, nx=True)
-            await pipe.execute()
+        await S.cache_missing_event(redis, [keys.event_meta(event_id)], [MISSING_TTL_S])
         return False
     await cache_event_meta(redis, rows=[row])
     return True

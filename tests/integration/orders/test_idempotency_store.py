@@ -80,7 +80,8 @@ async def test_a_refused_key_costs_tens_of_bytes(
     assert len(hashes) == 16
     total = 0
     for name in hashes:
-        assert await res.redis.object("encoding", name) == b"listpack"
+        # The compact encoding: `listpack` since Redis 7, `ziplist` on 6.2 (never `hashtable`).
+        assert await res.redis.object("encoding", name) in (b"listpack", b"ziplist")
         total += await res.redis.memory_usage(name)
     assert total / 2_000 < 64, f"{total / 2_000:.0f} bytes per key"
 
