@@ -10,6 +10,7 @@ from pathlib import Path
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -24,7 +25,14 @@ from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
-from reservations.routes import route_handlers as reservation_routes
+from reservations.admin.routes import route_handlers as admin_routes
+from reservations.challenge.routes import route_handlers as challenge_routes
+from reservations.customers.routes import route_handlers as customer_routes
+from reservations.events.routes import route_handlers as event_routes
+from reservations.holds.routes import route_handlers as hold_routes
+from reservations.live.routes import route_handlers as live_routes
+from reservations.orders.routes import route_handlers as order_routes
+from waitingroom.plug import admission_check, plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
 
 log = logging.getLogger("crowdpass.app")
@@ -85,15 +93,25 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     channels_redis = create_redis(settings.redis_url)
     channels = create_channels(channels_redis)
 
+    plug_into_reservations()
     return Litestar(
         route_handlers=[
             health,
             metrics,
-            *reservation_routes,
+            *customer_routes,
+            *event_routes,
+            *hold_routes,
+            *order_routes,
+            *live_routes,
+            *admin_routes,
+            *challenge_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
-        dependencies=dependencies,
+        dependencies={
+            **dependencies,
+            "admission_check": Provide(lambda: admission_check, use_cache=True, sync_to_thread=False),
+        },
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         plugins=[channels],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -66,6 +67,13 @@ class Queries(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._blocks)
+
+
+@functools.cache
+def queries_beside(module_file: str) -> Queries:
+    """The named queries of a package: its `queries.sql`, beside the calling module
+    (`Q = queries_beside(__file__)`), loaded once however many modules ask."""
+    return load_queries(Path(module_file).resolve().with_name("queries.sql"))
 
 
 def load_queries(*paths: Path) -> Queries:

@@ -6,13 +6,15 @@ The catalogue of codes lives in docs/errors.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import uuid
 from typing import Any, ClassVar
 
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -143,9 +145,46 @@ _HTTP_CODES = {
 }
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+_PARAM = re.compile(r"\{(\w+):(\w+)\}")
+
+
+@functools.cache
+def _uuid_templates(paths: tuple[str, ...]) -> list[tuple[re.Pattern[str], list[str]]]:
+    """Each route path with `{name:uuid}` parameters as a regex with a named group each."""
+    templates = []
+    for path in paths:
+        names = [name for name, kind in _PARAM.findall(path) if kind == "uuid"]
+        if not names:
+            continue
+        parts, last = [], 0
+        for m in _PARAM.finditer(path):
+            parts += [re.escape(path[last : m.start()]), f"(?P<{m.group(1)}>[^/]*)"]
+            last = m.end()
+        parts.append(re.escape(path[last:]))
+        templates.append((re.compile("^" + "".join(parts) + "$"), names))
+    return templates
+
+
+def _malformed_path_id(request: Request[Any, Any, Any]) -> str | None:
+    """The `{name:uuid}` path parameter this request's path gives in a form that is not a
+    UUID. The router answers such a path 404, as if no route matched; this names the field."""
+    for pattern, names in _uuid_templates(tuple(r.path for r in request.app.routes)):
+        match = pattern.match(request.url.path)
+        for name in names if match else ():
+            try:
+                uuid.UUID(match.group(name))  # type: ignore[union-attr]
+            except ValueError:
+                return name
+    return None
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     if isinstance(exc, ValidationException):
         return _from_validation(exc)
+    if isinstance(exc, NotFoundException) and isinstance(exc.__cause__, ValueError):
+        field = _malformed_path_id(request)
+        if field is not None:
+            return error_response(400, "invalid_input", "Expected a UUID.", field)
     code = _HTTP_CODES.get(exc.status_code, "error")
     detail = exc.detail if exc.status_code < 500 else "Something went wrong on our side."
     return error_response(exc.status_code, code, detail, headers=dict(exc.headers or {}))

@@ -11,6 +11,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from core import queues
 from core.deps import ResDep
 from core.resources import Resources
 from core.schemas import Out
@@ -40,7 +41,6 @@ QUEUE_DEPTH = Gauge(
     "crowdpass_queue_depth", "Jobs waiting or running per arq queue (read at scrape)", ["queue"]
 )
 # The arq queues whose depth /metrics reads from Redis.
-QUEUES = ("arq:queue", "ticket_orders")
 
 
 class Health(Out, frozen=True):
@@ -86,7 +86,7 @@ async def health(res: ResDep) -> Response[Health]:
 async def metrics(res: ResDep) -> Response[bytes]:
     with contextlib.suppress(Exception):  # a scrape still answers when Redis does not
         async with asyncio.timeout(1):
-            for queue in QUEUES:
+            for queue in queues.ALL:
                 QUEUE_DEPTH.labels(queue).set(await res.redis.zcard(queue))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

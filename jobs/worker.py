@@ -11,13 +11,13 @@ from typing import Any, ClassVar
 
 from prometheus_client import start_http_server
 
+from core import queues
 from core.config import get_settings
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings
 from core.runtime import settle_heap
 from jobs.tasks import holds, orders, waitingroom
-
-ORDERS_QUEUE = "ticket_orders"
+from waitingroom.plug import plug_into_reservations
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -28,6 +28,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
     if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
         start_http_server(settings.metrics_port)
+    plug_into_reservations()
     ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
     settle_heap()
 
@@ -51,7 +52,7 @@ class WorkerSettings:
 
 
 class OrdersWorkerSettings:
-    queue_name = ORDERS_QUEUE
+    queue_name = queues.ORDERS_QUEUE
     functions: ClassVar[list[Any]] = [*orders.functions]
     redis_settings = redis_settings(get_settings().redis_url)
     on_startup = startup

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import AppError, Conflict, NotFound
+from core.errors import AppError, Conflict, Forbidden, NotFound
 
 
 class EventNotFound(NotFound):
@@ -71,3 +71,11 @@ class PaymentUnavailable(AppError):
     status_code = 502
     code = "payment_unavailable"
     default_detail = "The payment provider did not answer; nothing was charged. Try again."
+
+
+class AdmissionRequired(Forbidden):
+    """Refused by the admission check plugged in through `reservations.hooks` (the waiting
+    room's), or by the order gate for an event sold through a queue."""
+
+    code = "admission_required"
+    default_detail = "This event has a waiting room: present a valid, unused admission token."

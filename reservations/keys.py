@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
+# Jobs of reservations, by the names the workers register them under (jobs/tasks/*).
+DECIDE_ORDER_JOB = "orders.decide"
+EXPIRE_HOLD_JOB = "holds.expire"
+PUSH_STOCK_JOB = "live.push_stock"
+
 
 def stock(event_id: UUID | str) -> str:
     """Cached stock counters of an event (hash: capacity, sold, held, available, status)."""

@@ -11,10 +11,10 @@ import datetime as dt
 import uuid
 
 from core.db import Connection
-from reservations.queries import Q
-from reservations.schemas.events import SectionCreate, WaitingRoomConfig
-from reservations.service import tickets
-from reservations.service.events import insert_event
+from reservations.customers import service as customers
+from reservations.events.schemas import SectionCreate, WaitingRoomConfig
+from reservations.events.service import insert_event
+from reservations.inventory import service as tickets
 
 UTC = dt.UTC
 
@@ -118,7 +118,7 @@ async def _seed_clients(conn: Connection) -> None:
     for n in range(1, 46):
         name = f"{_FIRST[(n - 1) % len(_FIRST)]} {_LAST[(n - 1) // len(_FIRST)]}"
         rows.append((jazz_buyer_id(n), name, f"publico.jazz.{n:02d}@example.com", f"{90000000000 + n}"))
-    await conn.executemany(Q.seed_customer, rows)
+    await customers.seed_customers(conn, rows=rows)
 
 
 async def _sell(conn: Connection, *, event_id: uuid.UUID, buyers: list[uuid.UUID]) -> None:

@@ -27,8 +27,11 @@ os.environ.setdefault("LOG_JSON", "0")
 from core.config import Settings, get_settings  # noqa: E402
 from core.db import migrate  # noqa: E402
 from core.resources import Resources, open_resources  # noqa: E402
+from waitingroom.plug import plug_into_reservations  # noqa: E402
 
 get_settings.cache_clear()
+# The test process is composed as the API and the workers are: the waiting room plugged in.
+plug_into_reservations()
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,16 @@ from __future__ import annotations
 import math
 
 from core.errors import AppError, Conflict, Forbidden, NotFound
+from reservations.errors import AdmissionRequired, EventNotFound
 
-
-class EventNotFound(NotFound):
-    code = "event_not_found"
-    default_detail = "No event with this id."
+__all__ = [
+    "AdmissionRequired",
+    "EventNotFound",
+    "NoWaitingRoom",
+    "NotInQueue",
+    "ProofOfWorkRequired",
+    "RateLimited",
+]
 
 
 class NoWaitingRoom(Conflict):
@@ -20,11 +25,6 @@ class NoWaitingRoom(Conflict):
 class NotInQueue(NotFound):
     code = "not_in_queue"
     default_detail = "This customer has no place in the queue and no admission; join first."
-
-
-class AdmissionRequired(Forbidden):
-    code = "admission_required"
-    default_detail = "This event has a waiting room: present a valid, unused admission token."
 
 
 class ProofOfWorkRequired(Forbidden):

@@ -12,6 +12,10 @@ from uuid import UUID
 _PREFIX = "cp:wr"
 
 
+# The waiting room's job, by the name the worker registers it under (jobs/tasks/waitingroom.py).
+ADVANCE_JOB = "waitingroom.advance"
+
+
 def _k(event_id: UUID | str, name: str) -> str:
     return f"{_PREFIX}:{{{event_id}}}:{name}"
 

@@ -14,7 +14,8 @@ from arq.cron import cron
 from arq.worker import func
 
 from core.resources import Resources
-from reservations.service import holds
+from reservations import keys
+from reservations.holds import service as holds
 
 
 async def expire(ctx: dict[str, Any], hold_id: str) -> bool:
@@ -29,7 +30,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
         return await holds.expire_holds(conn, res.redis)
 
 
-functions: list[Any] = [func(expire, name=holds.EXPIRE_JOB, keep_result=60, max_tries=3, timeout=30)]
+functions: list[Any] = [func(expire, name=keys.EXPIRE_HOLD_JOB, keep_result=60, max_tries=3, timeout=30)]
 cron_jobs: list[Any] = [
     cron(
         sweep,

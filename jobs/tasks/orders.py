@@ -24,9 +24,11 @@ from core.config import get_settings
 from core.logs import request_id as request_id_var
 from core.ops import JOB_SECONDS
 from core.resources import Resources
-from reservations.service import live, reconcile
-from reservations.service.order_decisions import RetryLater
-from reservations.service.order_desk import OrderDesk
+from reservations import keys
+from reservations.live import service as live
+from reservations.orders import reconcile
+from reservations.orders.decisions import RetryLater
+from reservations.orders.desk import OrderDesk
 
 log = logging.getLogger("crowdpass.jobs.orders")
 
@@ -66,7 +68,7 @@ def timed(name: str) -> Callable[[Task], Task]:
     return wrap
 
 
-@timed("orders.decide")
+@timed(keys.DECIDE_ORDER_JOB)
 async def decide_order(ctx: dict[str, Any], order_id: str, request_id: str | None = None) -> str:
     token = request_id_var.set(request_id)
     try:
@@ -82,7 +84,7 @@ async def decide_order(ctx: dict[str, Any], order_id: str, request_id: str | Non
         request_id_var.reset(token)
 
 
-@timed("live.push_stock")
+@timed(keys.PUSH_STOCK_JOB)
 async def push_stock(ctx: dict[str, Any], event_id: str) -> bool:
     res: Resources = ctx["res"]
     async with res.pool.acquire() as conn:
@@ -109,11 +111,11 @@ async def reconcile_orders(ctx: dict[str, Any]) -> dict[str, Any]:
 # Queue ticket_orders. A dead worker's job runs again once its in-progress mark expires
 # (arq: the job timeout + 10 s); a decision needs at most a few seconds.
 functions: list[Any] = [
-    func(decide_order, name="orders.decide", max_tries=50, timeout=get_settings().orders_job_timeout_s),
+    func(decide_order, name=keys.DECIDE_ORDER_JOB, max_tries=50, timeout=get_settings().orders_job_timeout_s),
 ]
 # Default queue.
 default_functions: list[Any] = [
-    func(push_stock, name="live.push_stock", keep_result=0, max_tries=3, timeout=10),
+    func(push_stock, name=keys.PUSH_STOCK_JOB, keep_result=0, max_tries=3, timeout=10),
 ]
 cron_jobs: list[Any] = [
     cron(

@@ -15,7 +15,7 @@ from uuid import UUID
 from arq import cron, func
 
 from core.resources import Resources
-from waitingroom import service
+from waitingroom import keys, service
 
 
 async def advance(ctx: dict[str, Any], event_id: str) -> int:
@@ -32,7 +32,7 @@ async def tick(ctx: dict[str, Any]) -> int:
     return await service.tick_queues(res.redis)
 
 
-functions: list[Any] = [func(advance, name="waitingroom.advance", keep_result=0, timeout=30, max_tries=1)]
+functions: list[Any] = [func(advance, name=keys.ADVANCE_JOB, keep_result=0, timeout=30, max_tries=1)]
 cron_jobs: list[Any] = [
     cron(tick, name="waitingroom.tick", second=set(range(60)), microsecond=0, keep_result=0, timeout=10)
 ]

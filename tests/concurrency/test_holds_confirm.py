@@ -18,7 +18,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from payments_stub.app import create_app as create_payments_app
 from payments_stub.service import StubConfig
-from reservations.service import holds as holds_service
+from reservations.holds import service as holds_service
 from tests.factories import make_customers, make_event
 
 pytestmark = pytest.mark.concurrency

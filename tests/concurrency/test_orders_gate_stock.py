@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
-from reservations.service import live
-from reservations.service.orders import ORDERS_QUEUE, unreserved_tickets
-from reservations.service.stock import LIVE_PUSH_DELAY_S
+from reservations.inventory.stock import LIVE_PUSH_DELAY_S
+from reservations.live import service as live
+from reservations.orders.service import unreserved_tickets
 from tests.factories import make_customers, make_event, stock_counts
 from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
 

@@ -9,9 +9,9 @@ import uuid
 import httpx
 import pytest
 
+from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
-from reservations.service.orders import ORDERS_QUEUE
 from tests.factories import make_customer, make_event
 from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from reservations.service.orders import refresh_event_meta
+from reservations.orders.service import refresh_event_meta
 from tests.factories import make_customers, make_event, stock_counts
 from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
 

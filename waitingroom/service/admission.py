@@ -39,9 +39,9 @@ from redis.asyncio import Redis
 from core.config import get_settings
 from core.db import Connection
 from core.realtime import Publisher
-from reservations.service.stock import read_stock
+from reservations.errors import AdmissionRequired
+from reservations.inventory.stock import read_stock
 from waitingroom import keys
-from waitingroom.errors import AdmissionRequired
 from waitingroom.service.store import S, find_settings, redis_now_ms, text
 from waitingroom.service.tokens import decode_admission, encode_admission, expires_at
 
@@ -50,7 +50,6 @@ log = logging.getLogger("crowdpass.waitingroom")
 TRANSIT_MARGIN_MS = 1000  # beyond the hold transaction's lock timeout
 RATE_WINDOW_MS = 30_000
 BROADCAST_EVERY_MS = 1000  # at most one broadcast tick per event per second (state changes: at once)
-ADVANCE_TASK = "waitingroom.advance"
 
 
 class Admission(msgspec.Struct, frozen=True):
@@ -131,14 +130,14 @@ def room_state(*, closed: bool, scheduled: bool, paused: bool, available: int, h
 async def request_advance(redis: Redis, *, event_id: UUID) -> None:
     """Enqueue an advance of the event now (at most one queued or running per event)."""
     if isinstance(redis, ArqRedis):
-        await redis.enqueue_job(ADVANCE_TASK, str(event_id), _job_id=keys.advance_job_id(event_id))
+        await redis.enqueue_job(keys.ADVANCE_JOB, str(event_id), _job_id=keys.advance_job_id(event_id))
 
 
 async def tick_queues(redis: ArqRedis) -> int:
     """Every second: an advance for each event with a live queue. Returns how many."""
     members = await redis.smembers(keys.live_events())  # type: ignore[misc]
     for member in members:
-        await redis.enqueue_job(ADVANCE_TASK, text(member), _job_id=keys.advance_job_id(text(member)))
+        await redis.enqueue_job(keys.ADVANCE_JOB, text(member), _job_id=keys.advance_job_id(text(member)))
     return len(members)
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from core.db import Connection
-from reservations.service.stock import read_stock
+from reservations.inventory.stock import read_stock
 from waitingroom import keys
 from waitingroom.errors import NoWaitingRoom
 from waitingroom.schemas import LotteryDraws, LotteryInfo, WaitingRoomPatch, WaitingRoomStats

@@ -67,8 +67,8 @@ async def wait_decided(
 async def wait_idle(redis: Any, *, timeout_s: float = 10.0) -> None:
     """Until the orders queue is empty and every accepted order is announced: a worker
     stopped earlier would cancel jobs in the middle of their last steps."""
+    from core.queues import ORDERS_QUEUE
     from reservations import keys
-    from reservations.service.orders import ORDERS_QUEUE
 
     deadline = time.monotonic() + timeout_s
     while await redis.zcard(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):

@@ -19,8 +19,8 @@ from core.resources import Resources
 from payments_stub.app import create_app as create_payments_app
 from payments_stub.service import StubConfig
 from reservations import keys
-from reservations.service.order_decisions import PAYMENT_TRIES, RetryLater
-from reservations.service.order_desk import OrderDesk, _intent
+from reservations.orders.decisions import PAYMENT_TRIES, RetryLater
+from reservations.orders.desk import OrderDesk, _intent
 from tests.factories import make_customer, make_customers, make_event, stock_counts
 from tests.integration.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
 

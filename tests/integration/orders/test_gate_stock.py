@@ -12,11 +12,11 @@ import httpx
 
 from core.resources import Resources
 from reservations import keys
-from reservations.service import live
-from reservations.service.order_decisions import reserve_orders
-from reservations.service.order_desk import OrderDesk, _intent
-from reservations.service.orders import release_unreserved, unreserved_tickets
-from reservations.service.reconcile import reconcile
+from reservations.live import service as live
+from reservations.orders.decisions import reserve_orders
+from reservations.orders.desk import OrderDesk, _intent
+from reservations.orders.reconcile import reconcile
+from reservations.orders.service import release_unreserved, unreserved_tickets
 from tests.factories import make_customers, make_event
 from tests.integration.orders.helpers import (
     CARD_DECLINED,

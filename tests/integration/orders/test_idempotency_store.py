@@ -8,11 +8,12 @@ import uuid
 import httpx
 import pytest
 
+from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
-from reservations.schemas.orders import OrderCreate
-from reservations.service import orders
-from reservations.service.orders import ORDERS_QUEUE, idempotency_slot, place_order
+from reservations.orders import service as orders
+from reservations.orders.schemas import OrderCreate
+from reservations.orders.service import idempotency_slot, place_order
 from tests.factories import make_customer, make_event
 from tests.integration.orders.helpers import CARD_OK, post_order
 

@@ -8,10 +8,11 @@ import uuid
 import pytest
 
 from core.errors import BadRequest
-from reservations.schemas.orders import OrderCreate
-from reservations.service.batching import Batcher
-from reservations.service.orders import ORDERS_QUEUE, check_idempotency_key, fingerprint
-from reservations.service.purchases import buyer_label
+from core.queues import ORDERS_QUEUE
+from reservations.live.service import buyer_label
+from reservations.orders.batching import Batcher
+from reservations.orders.schemas import OrderCreate
+from reservations.orders.service import check_idempotency_key, fingerprint
 
 
 async def test_items_arriving_during_a_batch_form_the_next_one() -> None:
@@ -67,7 +68,7 @@ def test_the_fingerprint_is_of_the_decoded_body() -> None:
 
 
 def test_the_worker_runs_the_order_tasks() -> None:
-    from jobs.worker import ORDERS_QUEUE as WORKER_QUEUE
+    from core.queues import ORDERS_QUEUE as WORKER_QUEUE
     from jobs.worker import OrdersWorkerSettings, WorkerSettings
 
     assert WORKER_QUEUE == ORDERS_QUEUE == OrdersWorkerSettings.queue_name

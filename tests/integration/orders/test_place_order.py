@@ -14,10 +14,11 @@ import pytest
 from arq.connections import ArqRedis
 
 from core.errors import Busy
+from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
-from reservations.schemas.orders import OrderCreate
-from reservations.service.orders import ORDERS_QUEUE, place_order, refresh_event_meta
+from reservations.orders.schemas import OrderCreate
+from reservations.orders.service import place_order, refresh_event_meta
 from tests.factories import make_customer, make_event
 from tests.integration.orders.helpers import auth, create_event, order_body, post_order
 

@@ -8,10 +8,10 @@ import uuid
 import httpx
 from arq.constants import job_key_prefix
 
+from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
-from reservations.service.orders import ORDERS_QUEUE
-from reservations.service.reconcile import check_invariants, reconcile, requeue_stale_orders
+from reservations.orders.reconcile import check_invariants, reconcile, requeue_stale_orders
 from tests.factories import make_customer, make_event
 from tests.integration.orders.helpers import post_order, wait_decided
 

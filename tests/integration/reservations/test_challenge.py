@@ -356,7 +356,7 @@ async def test_compra_refuses_events_not_sold_here(res: Resources, client: httpx
 async def test_compra_gives_up_with_503_when_a_lock_is_held_too_long(
     res: Resources, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from reservations.service import challenge
+    from reservations.challenge import service as challenge
 
     short = msgspec.structs.replace(challenge.get_settings(), lock_timeout_ms=200)
     monkeypatch.setattr(challenge, "get_settings", lambda: short)

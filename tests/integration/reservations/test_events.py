@@ -14,8 +14,8 @@ from core.auth import issue_customer_token
 from core.config import Settings
 from core.resources import Resources
 from reservations.errors import EventNotFound
-from reservations.schemas.events import Event
-from reservations.service.events import get_event
+from reservations.events.schemas import Event
+from reservations.events.service import get_event
 from tests.factories import make_customer, make_event, stock_counts
 
 NOW = dt.datetime.now(dt.UTC)

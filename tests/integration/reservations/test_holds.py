@@ -14,7 +14,7 @@ import pytest
 from core.auth import issue_customer_token
 from core.resources import Resources
 from reservations import keys
-from reservations.service import holds as holds_service
+from reservations.holds import service as holds_service
 from tests.factories import make_customer, make_event, stock_counts
 
 GOOD_CARD = "4242424242424242"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from reservations.service.purchases import buyer_label
+from reservations.live.service import buyer_label
 from tests.factories import make_customer, make_event
 
 

@@ -3,23 +3,26 @@ an ambiguous parameter fails here instead of in production."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from pathlib import Path
 
 import pytest
 
-from core.db import Queries
+from core.db import load_queries
 from core.resources import Resources
-from reservations.queries import Q
+from reservations.inventory.service import Q
 from tests.factories import make_event
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _all_queries() -> list[tuple[str, str, str]]:
-    sets: list[tuple[str, Queries]] = [("reservations", Q)]
-    if importlib.util.find_spec("waitingroom.queries") is not None:
-        module = importlib.import_module("waitingroom.queries")
-        sets.append(("waitingroom", module.Q))
-    return [(domain, name, sql) for domain, queries in sets for name, sql in queries.items()]
+    """Every `queries.sql` of every package, each block by its name."""
+    files = sorted(p for pkg in ("reservations", "waitingroom") for p in (ROOT / pkg).rglob("queries.sql"))
+    return [
+        (str(path.parent.relative_to(ROOT)), name, sql)
+        for path in files
+        for name, sql in load_queries(path).items()
+    ]
 
 
 QUERIES = _all_queries()

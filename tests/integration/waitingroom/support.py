@@ -20,7 +20,7 @@ import httpx
 from core.auth import issue_customer_token
 from core.db import Connection
 from core.resources import Resources
-from reservations.service.stock import stock_changed
+from reservations.inventory.stock import stock_changed
 from waitingroom import keys
 from waitingroom.service import advance_queue, join_queue, require_admission
 from waitingroom.service.admission import AdvanceResult

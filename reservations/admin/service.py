@@ -1,0 +1,166 @@
+"""The job monitor (`GET /api/admin/jobs`): arq's own records in Redis, read as they are.
+
+- Queues: arq keeps a queue as a sorted set of job ids scored by the time they may start;
+  a job stays in it while it runs, with an `arq:in-progress:<id>` key. The running ones are
+  the oldest, so the first IN_PROGRESS_SCAN ids are checked for that key.
+- Results: arq keeps each finished job's result under `arq:result:<id>` for `keep_result`
+  seconds (cron runs too, when their `keep_result` is set). Up to RESULT_SCAN_LIMIT of them
+  are read and sorted by finish time.
+- From PostgreSQL: active holds and the soonest to expire, and the last invariant check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, result_key_prefix
+from arq.jobs import DeserializationError, JobResult, deserialize_result
+
+from core import queues
+from core.db import Connection, queries_beside
+from reservations import keys
+from reservations.admin.schemas import (
+    CronRuns,
+    ExpiringHold,
+    HoldsNow,
+    JobRun,
+    JobsOverview,
+    LastInvariantCheck,
+    QueueStats,
+)
+from reservations.orders.reconcile import invariant_check_from_row
+
+Q = queries_beside(__file__)
+
+
+IN_PROGRESS_SCAN = 500
+RESULT_SCAN_LIMIT = 5000
+RECENT = 50
+FAILURES = 20
+EXPIRING_WITHIN_S = 60
+EXPIRING_LISTED = 20
+CRON_PREFIX = "cron:"
+
+
+async def queue_stats(redis: ArqRedis, *, name: str) -> QueueStats:
+    now_ms = time.time() * 1000
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(name)
+        pipe.zcount(name, f"({now_ms}", "+inf")
+        pipe.zrange(name, 0, IN_PROGRESS_SCAN - 1, withscores=True)
+        total, deferred, head = await pipe.execute()
+    running: set[bytes] = set()
+    if head:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id, _ in head:
+                pipe.exists(in_progress_key_prefix + job_id.decode())
+            flags = await pipe.execute()
+        running = {job_id for (job_id, _), flag in zip(head, flags, strict=True) if flag}
+    waiting = [score for job_id, score in head if job_id not in running and score <= now_ms]
+    oldest = round((now_ms - min(waiting)) / 1000, 3) if waiting else None
+    return QueueStats(
+        name=name,
+        queued=total - len(running) - deferred,
+        deferred=deferred,
+        in_progress=len(running),
+        oldest_queued_s=oldest,
+    )
+
+
+async def _results(redis: ArqRedis) -> list[JobResult]:
+    found: list[bytes] = []
+    async for key in redis.scan_iter(match=result_key_prefix + "*", count=1000):
+        found.append(key)
+        if len(found) >= RESULT_SCAN_LIMIT:
+            break
+    results: list[JobResult] = []
+    for start in range(0, len(found), 500):
+        for raw in await redis.mget(found[start : start + 500]):
+            if raw is None:
+                continue  # expired between the scan and the read
+            try:
+                results.append(deserialize_result(raw))
+            except DeserializationError:
+                continue
+    results.sort(key=lambda r: r.finish_time, reverse=True)
+    return results
+
+
+def _job_run(r: JobResult) -> JobRun:
+    return JobRun(
+        id=r.job_id or "",
+        function=r.function,
+        queue=r.queue_name,
+        status="succeeded" if r.success else "failed",
+        tries=r.job_try,
+        enqueued_at=r.enqueue_time,
+        started_at=r.start_time,
+        finished_at=r.finish_time,
+        wait_s=round(max(0.0, (r.start_time - r.enqueue_time).total_seconds()), 3),
+        run_s=round(max(0.0, (r.finish_time - r.start_time).total_seconds()), 3),
+        error=None if r.success else f"{type(r.result).__name__}: {r.result}"[:500],
+    )
+
+
+def _crons(results: list[JobResult]) -> list[CronRuns]:
+    by_name: dict[str, list[JobResult]] = {}
+    for r in results:
+        if r.function.startswith(CRON_PREFIX):
+            by_name.setdefault(r.function, []).append(r)
+    crons = []
+    for name, runs in sorted(by_name.items()):
+        last = runs[0]
+        crons.append(
+            CronRuns(
+                name=name,
+                runs=len(runs),
+                failures=sum(1 for r in runs if not r.success),
+                last=_job_run(last),
+            )
+        )
+    return crons
+
+
+async def jobs_overview(conn: Connection, redis: ArqRedis) -> JobsOverview:
+    depths = [await queue_stats(redis, name=q) for q in queues.ALL]
+    results = await _results(redis)
+    jobs = [r for r in results if not r.function.startswith(CRON_PREFIX)]
+    holds_row = await conn.fetchrow(Q.count_active_holds, EXPIRING_WITHIN_S)
+    soonest = await conn.fetch(Q.soonest_expiring_holds, EXPIRING_LISTED)
+    check_row = await conn.fetchrow(Q.last_invariant_check)
+    check = invariant_check_from_row(check_row) if check_row else None
+    return JobsOverview(
+        generated_at=dt.datetime.now(dt.UTC),
+        queues=depths,
+        orders_undecided=await redis.zcard(keys.orders_pending()),
+        recent=[_job_run(r) for r in jobs[:RECENT]],
+        failures=[_job_run(r) for r in results if not r.success][:FAILURES],
+        results_scanned=len(results),
+        crons=_crons(results),
+        holds=HoldsNow(
+            active=holds_row["active"],
+            expiring_within_60s=holds_row["expiring"],
+            soonest=[_hold(h) for h in soonest],
+        ),
+        last_invariant_check=(
+            LastInvariantCheck(
+                checked_at=check.checked_at, ok=check.ok, events=check.events, violations=check.violations
+            )
+            if check
+            else None
+        ),
+    )
+
+
+def _hold(h: Any) -> ExpiringHold:
+    return ExpiringHold(
+        id=h["id"],
+        event_id=h["event_id"],
+        customer_id=h["customer_id"],
+        quantity=h["quantity"],
+        expires_at=h["expires_at"],
+        seconds_left=round(h["seconds_left"], 1),
+    )

@@ -1,0 +1,114 @@
+"""Customers: sign-up, login and the account page (product API)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from core import auth
+from core.db import Connection, queries_beside
+from core.errors import Unauthorized
+from reservations.customers.schemas import (
+    Customer,
+    CustomerAccount,
+    CustomerPurchase,
+    Session,
+    clean_email,
+    clean_text,
+)
+from reservations.errors import CustomerNotFound, EmailTaken
+
+Q = queries_beside(__file__)
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    default_detail = "The email or the password is wrong."
+
+
+_decoy: list[str] = []
+
+
+async def _decoy_hash() -> str:
+    """Verified against when the email is unknown, so both failures take as long."""
+    if not _decoy:
+        _decoy.append(await auth.hash_password("not a real password, only a decoy"))
+    return _decoy[0]
+
+
+async def create_customer(conn: Connection, *, name: str, email: str, password: str) -> Session:
+    name = clean_text(name, field="name")
+    email = clean_email(email)
+    password_hash = await auth.hash_password(password)
+    try:
+        row = await conn.fetchrow(Q.insert_customer, name, email, None, password_hash)
+    except asyncpg.UniqueViolationError:
+        raise EmailTaken(field="email") from None
+    assert row is not None
+    customer = Customer(id=row["id"], name=row["name"], email=row["email"])
+    return Session(customer=customer, token=auth.issue_customer_token(customer.id))
+
+
+async def open_session(conn: Connection, *, email: str, password: str) -> Session:
+    row = await conn.fetchrow(Q.get_login, email.strip())
+    if row is None:
+        # Spend the same time as a wrong password, so a reply does not tell which emails exist.
+        await auth.verify_password(await _decoy_hash(), password)
+        raise InvalidCredentials()
+    if not await auth.verify_password(row["password_hash"], password):
+        raise InvalidCredentials()
+    customer = Customer(id=row["id"], name=row["name"], email=row["email"])
+    return Session(customer=customer, token=auth.issue_customer_token(customer.id))
+
+
+async def get_account(conn: Connection, *, customer_id: uuid.UUID) -> CustomerAccount:
+    row = await conn.fetchrow(Q.get_customer, customer_id)
+    if row is None:
+        raise CustomerNotFound()
+    purchases = [
+        CustomerPurchase(
+            id=p["id"],
+            event_id=p["event_id"],
+            event_name=p["event_name"],
+            price_cents=p["price_cents"],
+            half_price=p["half_price"],
+            section=p["section"],
+            row=p["row_label"],
+            seat=p["seat_number"],
+            created_at=p["created_at"],
+            status="confirmed",
+        )
+        for p in await conn.fetch(Q.list_customer_purchases, customer_id)
+    ]
+    return CustomerAccount(id=row["id"], name=row["name"], email=row["email"], purchases=purchases)
+
+
+# Rows for the other faces of the same customers (the challenge contract, the seed, holds).
+
+
+async def insert_customer_row(
+    conn: Connection, *, name: str, email: str, cpf: str | None, password_hash: str | None
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(Q.insert_customer, name, email, cpf, password_hash)
+    return row
+
+
+async def find_customer(conn: Connection, *, customer_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(Q.get_customer, customer_id)
+    return row
+
+
+async def list_purchase_rows(conn: Connection, *, customer_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(Q.list_customer_purchases, customer_id)
+    return rows
+
+
+async def customer_name(conn: Connection, *, customer_id: uuid.UUID) -> str | None:
+    name: str | None = await conn.fetchval(Q.customer_name, customer_id)
+    return name
+
+
+async def seed_customers(conn: Connection, *, rows: list[tuple[uuid.UUID, str, str, str]]) -> None:
+    """Customers with fixed ids (the challenge's seed); existing ones are kept."""
+    await conn.executemany(Q.seed_customer, rows)

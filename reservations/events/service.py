@@ -1,0 +1,321 @@
+"""Events: creation with their ticket rows, reading one (`get_event`, used by other
+services), listing with live counters, and the seat map."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from core.db import Connection, queries_beside
+from core.errors import BadRequest
+from reservations.customers.schemas import clean_text
+from reservations.errors import EventNotFound
+from reservations.events.schemas import (
+    MAX_CAPACITY,
+    Event,
+    EventCreate,
+    EventStatus,
+    EventView,
+    Live,
+    Seat,
+    SeatStatus,
+    Section,
+    SectionCreate,
+    WaitingRoom,
+    WaitingRoomConfig,
+)
+from reservations.inventory.stock import Stock, cache_gate_stock, get_stock
+from reservations.orders.service import refresh_event_meta
+
+Q = queries_beside(__file__)
+
+# A status filter looks at this many events (in start order) before it stops.
+LIST_SCAN_LIMIT = 1000
+
+_SEAT_STATUS: dict[str, SeatStatus] = {"AVAILABLE": "available", "IN_PROGRESS": "held", "BOOKED": "sold"}
+
+
+def event_status(event: Event, *, available: int, now: dt.datetime) -> EventStatus:
+    if event.closed or event.starts_at <= now:
+        return "closed"
+    if event.sales_open_at is not None and event.sales_open_at > now:
+        return "scheduled"
+    if available == 0:
+        return "sold_out"
+    return "on_sale"
+
+
+def _event(row: asyncpg.Record) -> Event:
+    return Event(**dict(row))
+
+
+async def get_event(conn: Connection, *, event_id: uuid.UUID) -> Event:
+    """The event's row, or EventNotFound."""
+    row = await conn.fetchrow(Q.get_event, event_id)
+    if row is None:
+        raise EventNotFound()
+    return _event(row)
+
+
+async def insert_event(
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    name: str,
+    venue: str,
+    starts_at: dt.datetime,
+    sales_open_at: dt.datetime | None,
+    price_cents: int | None,
+    capacity: int | None,
+    sections: Sequence[SectionCreate] | None,
+    max_per_customer: int = 1,
+    hold_ttl_s: int = 300,
+    half_price: bool = False,
+    waiting_room: WaitingRoomConfig | None = None,
+) -> Event | None:
+    """Write an event, its sections and one ticket row per ticket, inside the caller's
+    transaction. Arguments must already be valid (see `check_event`). Returns None when an
+    event with this id exists already (the seed relies on that to run twice)."""
+    wr = waiting_room or WaitingRoomConfig()
+    if sections:
+        total = sum(_section_capacity(s) for s in sections)
+        price = min(s.price_cents for s in sections)
+    else:
+        assert capacity is not None and price_cents is not None
+        total, price = capacity, price_cents
+    row = await conn.fetchrow(
+        Q.insert_event,
+        event_id,
+        name,
+        venue,
+        starts_at,
+        sales_open_at,
+        price,
+        total,
+        bool(sections),
+        max_per_customer,
+        hold_ttl_s,
+        half_price,
+        wr.enabled,
+        wr.admission_factor,
+        wr.max_admit_per_s,
+        wr.prequeue,
+    )
+    if row is None:
+        return None
+    if not sections:
+        await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total)
+        return _event(row)
+    for position, s in enumerate(sections):
+        await conn.execute(Q.insert_section, event_id, s.name, s.price_cents, _section_capacity(s), position)
+        if s.capacity is not None:
+            await conn.execute(Q.insert_unlabeled_tickets, event_id, s.name, s.price_cents, s.capacity)
+        else:
+            await conn.execute(
+                Q.insert_seated_tickets, event_id, s.name, s.price_cents, s.rows, s.seats_per_row
+            )
+    return _event(row)
+
+
+def _section_capacity(section: SectionCreate) -> int:
+    if section.capacity is not None:
+        return section.capacity
+    assert section.rows is not None and section.seats_per_row is not None
+    return section.rows * section.seats_per_row
+
+
+def check_event(data: EventCreate) -> EventCreate:
+    """Rules msgspec cannot express; each failure is a 400 naming the field. Returns the
+    body with its text trimmed."""
+    if data.sales_open_at is not None and data.sales_open_at > data.starts_at:
+        raise BadRequest("Sales must open before the event starts.", field="sales_open_at")
+    if data.sections is None:
+        if data.capacity is None:
+            raise BadRequest("Give `capacity` (general admission) or `sections`.", field="capacity")
+        if data.price_cents is None:
+            raise BadRequest("A general-admission event needs `price_cents`.", field="price_cents")
+        sections = None
+    else:
+        if data.capacity is not None:
+            raise BadRequest("Give either `capacity` or `sections`, not both.", field="capacity")
+        if data.price_cents is not None:
+            raise BadRequest("With sections, each section carries its price.", field="price_cents")
+        sections = _check_sections(data.sections)
+    return EventCreate(
+        name=clean_text(data.name, field="name"),
+        venue=_clean_venue(data.venue),
+        starts_at=data.starts_at,
+        sales_open_at=data.sales_open_at,
+        price_cents=data.price_cents,
+        capacity=data.capacity,
+        sections=sections,
+        max_per_customer=data.max_per_customer,
+        hold_ttl_s=data.hold_ttl_s,
+        half_price=data.half_price,
+        waiting_room=data.waiting_room,
+    )
+
+
+def _clean_venue(venue: str) -> str:
+    if "\x00" in venue:
+        raise BadRequest("Must not contain NUL characters.", field="venue")
+    return venue.strip()
+
+
+def _check_sections(sections: Sequence[SectionCreate]) -> list[SectionCreate]:
+    cleaned: list[SectionCreate] = []
+    seen: set[str] = set()
+    total = 0
+    for i, s in enumerate(sections):
+        at = f"sections[{i}]"
+        name = clean_text(s.name, field=f"{at}.name")
+        if name in seen:
+            raise BadRequest(f"Section name {name!r} is used twice.", field=f"{at}.name")
+        seen.add(name)
+        if s.capacity is not None:
+            if s.rows is not None or s.seats_per_row is not None:
+                raise BadRequest("Give `capacity` or `rows` and `seats_per_row`, not both.", field=at)
+        elif s.rows is None:
+            raise BadRequest("Give `capacity` or `rows` and `seats_per_row`.", field=f"{at}.rows")
+        elif s.seats_per_row is None:
+            raise BadRequest("`rows` needs `seats_per_row`.", field=f"{at}.seats_per_row")
+        section = SectionCreate(
+            name=name,
+            price_cents=s.price_cents,
+            capacity=s.capacity,
+            rows=s.rows,
+            seats_per_row=s.seats_per_row,
+        )
+        total += _section_capacity(section)
+        cleaned.append(section)
+    if total > MAX_CAPACITY:
+        raise BadRequest(f"At most {MAX_CAPACITY} tickets per event (got {total}).", field="sections")
+    return cleaned
+
+
+async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) -> EventView:
+    data = check_event(data)
+    async with conn.transaction():
+        event = await insert_event(
+            conn,
+            event_id=uuid.uuid4(),
+            name=data.name,
+            venue=data.venue,
+            starts_at=data.starts_at,
+            sales_open_at=data.sales_open_at,
+            price_cents=data.price_cents,
+            capacity=data.capacity,
+            sections=data.sections,
+            max_per_customer=data.max_per_customer,
+            hold_ttl_s=data.hold_ttl_s,
+            half_price=data.half_price,
+            waiting_room=data.waiting_room,
+        )
+    assert event is not None  # a fresh id never conflicts
+    await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
+    await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
+    return await get_event_view(conn, redis, event_id=event.id)
+
+
+def _view(event: Event, sections: list[Section], stock: Stock, now: dt.datetime) -> EventView:
+    return EventView(
+        id=event.id,
+        name=event.name,
+        venue=event.venue,
+        starts_at=event.starts_at,
+        sales_open_at=event.sales_open_at,
+        price_cents=event.price_cents,
+        capacity=event.capacity,
+        seated=event.seated,
+        sections=sections,
+        max_per_customer=event.max_per_customer,
+        hold_ttl_s=event.hold_ttl_s,
+        half_price=event.half_price,
+        closed=event.closed,
+        waiting_room=WaitingRoom(
+            enabled=event.waiting_room,
+            admission_factor=event.admission_factor,
+            prequeue=event.prequeue,
+            max_admit_per_s=event.max_admit_per_s,
+            paused=event.paused,
+        ),
+        live=Live(
+            capacity=stock.capacity,
+            sold=stock.sold,
+            held=stock.held,
+            available=stock.available,
+            status=event_status(event, available=stock.available, now=now),
+        ),
+        created_at=event.created_at,
+    )
+
+
+async def _sections_of(conn: Connection, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Section]]:
+    found: dict[uuid.UUID, list[Section]] = {}
+    for r in await conn.fetch(Q.list_sections, event_ids):
+        found.setdefault(r["event_id"], []).append(
+            Section(name=r["name"], price_cents=r["price_cents"], capacity=r["capacity"])
+        )
+    return found
+
+
+async def get_event_view(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID) -> EventView:
+    """The event with its live counters (read through the stock cache)."""
+    event = await get_event(conn, event_id=event_id)
+    sections = await _sections_of(conn, [event.id]) if event.seated else {}
+    stock = await get_stock(conn, redis, event_id=event.id)
+    return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC))
+
+
+async def list_events(
+    conn: Connection,
+    *,
+    status: EventStatus | None = None,
+    starts_from: dt.datetime | None = None,
+    starts_before: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[EventView]:
+    """Events by start time, with counters straight from the ticket rows."""
+    rows = await conn.fetch(
+        Q.list_events, starts_from, starts_before, LIST_SCAN_LIMIT if status is not None else limit
+    )
+    events = [_event(r) for r in rows]
+    ids = [e.id for e in events]
+    counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
+    sections = await _sections_of(conn, [e.id for e in events if e.seated])
+    now = dt.datetime.now(dt.UTC)
+    views = []
+    for event in events:
+        c = counts.get(event.id)
+        stock = Stock(
+            capacity=event.capacity,
+            sold=c["sold"] if c else 0,
+            held=c["held"] if c else 0,
+            available=c["available"] if c else 0,
+        )
+        view = _view(event, sections.get(event.id, []), stock, now)
+        if status is None or view.live.status == status:
+            views.append(view)
+            if len(views) == limit:
+                break
+    return views
+
+
+async def list_seats(conn: Connection, *, event_id: uuid.UUID, section: str | None = None) -> list[Seat]:
+    """The labelled seats of an event with their state; unlabelled tickets are not listed."""
+    await get_event(conn, event_id=event_id)
+    return [
+        Seat(
+            id=r["id"],
+            section=r["section"],
+            row=r["row_label"],
+            number=r["seat_number"],
+            price_cents=r["price_cents"],
+            status=_SEAT_STATUS[r["status"]],
+        )
+        for r in await conn.fetch(Q.list_seats, event_id, section)
+    ]

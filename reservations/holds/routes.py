@@ -1,0 +1,124 @@
+"""Routes: holds (API.md section 2)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, MediaType, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.types import ControllerRouterHandler
+
+from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
+from core.errors import error_responses
+from core.schemas import StrictBody
+from reservations.holds import service as holds
+from reservations.holds.schemas import Hold, HoldConfirm, HoldConfirmed, HoldCreate
+from reservations.hooks import AdmissionCheck
+
+AdmissionToken = Annotated[
+    str | None,
+    HeaderParameter(name="Admission-Token", description="Required when the event has a waiting room."),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", description="Required. Same key and body, same answer."),
+]
+
+
+class HoldController(Controller):
+    path = "/api"
+
+    @post(
+        "/events/{event_id:uuid}/holds",
+        operation_id="createHold",
+        tags=["holds"],
+        dto=StrictBody[HoldCreate],
+        return_dto=None,
+        status_code=201,
+        responses=error_responses(400, 401, 403, 404, 409),
+    )
+    async def create_hold(
+        self,
+        event_id: FromPath[UUID],
+        data: JSONBody[HoldCreate],
+        conn: ConnDep,
+        redis: RedisDep,
+        principal: PrincipalDep,
+        admission_check: NamedDependency[AdmissionCheck],
+        admission_token: AdmissionToken = None,
+    ) -> Hold:
+        await admission_check(
+            conn,
+            redis,
+            event_id=event_id,
+            customer_id=principal.require_customer(),
+            token=admission_token,
+        )
+        return await holds.hold_tickets(
+            conn,
+            redis,
+            event_id=event_id,
+            customer_id=principal.require_customer(),
+            quantity=data.quantity,
+            seat_ids=data.seat_ids,
+            half_price=data.half_price,
+        )
+
+    @get(
+        "/holds/{hold_id:uuid}",
+        operation_id="getHold",
+        tags=["holds"],
+        responses=error_responses(401, 403, 404),
+    )
+    async def get_hold(self, hold_id: FromPath[UUID], conn: ConnDep, principal: PrincipalDep) -> Hold:
+        return await holds.get_hold(conn, hold_id=hold_id, principal=principal)
+
+    @delete(
+        "/holds/{hold_id:uuid}",
+        operation_id="cancelHold",
+        tags=["holds"],
+        status_code=204,
+        responses=error_responses(401, 403, 404, 409),
+    )
+    async def cancel_hold(
+        self, hold_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> None:
+        await holds.cancel_hold(conn, redis, hold_id=hold_id, principal=principal)
+
+    @post(
+        "/holds/{hold_id:uuid}/confirm",
+        operation_id="confirmHold",
+        tags=["holds"],
+        dto=StrictBody[HoldConfirm],
+        return_dto=None,
+        status_code=200,
+        responses={
+            200: ResponseSpec(data_container=HoldConfirmed, description="Paid; the tickets are bought."),
+            **error_responses(400, 401, 402, 403, 404, 409, 410, 422, 502, 503),
+        },
+    )
+    async def confirm_hold(
+        self,
+        hold_id: FromPath[UUID],
+        data: JSONBody[HoldConfirm],
+        conn: ConnDep,
+        res: ResDep,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
+        reply = await holds.confirm_hold(
+            conn,
+            res.redis,
+            http=res.http,
+            hold_id=hold_id,
+            principal=principal,
+            card_number=data.card_number,
+            idempotency_key=idempotency_key,
+        )
+        return Response(reply.body, status_code=reply.status, media_type=MediaType.JSON)
+
+
+route_handlers: list[ControllerRouterHandler] = [HoldController]

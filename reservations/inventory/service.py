@@ -1,0 +1,136 @@
+"""Ticket primitives: the per-customer allowance, claiming, booking and releasing.
+
+They run inside a transaction the calling service owns. Any-seat claims skip rows that
+other transactions are claiming (`FOR UPDATE SKIP LOCKED`); named seats are locked in id
+order. PostgreSQL constraints back every step: a ticket row has one status, and
+`purchases.ticket_id` is unique.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from core.db import Connection, queries_beside
+from reservations.errors import LimitReached, SeatNotFound, SeatTaken, SoldOut
+
+Q = queries_beside(__file__)
+
+_CLAIM_ATTEMPTS = 4
+
+
+async def set_lock_timeout(conn: Connection, ms: int) -> None:
+    """Bound every lock wait of the current transaction (pretix-style)."""
+    await conn.execute(Q.set_lock_timeout, f"{ms}ms")
+
+
+async def take_allowance(
+    conn: Connection, *, customer_id: UUID, event_id: UUID, quantity: int, limit: int
+) -> int:
+    """Count `quantity` tickets against the customer's per-event limit, or raise LimitReached.
+
+    Concurrent calls for one customer serialise on the allowance row, so 50 simultaneous
+    requests cannot all pass the check.
+    """
+    taken = await conn.fetchval(Q.take_allowance, customer_id, event_id, quantity, limit)
+    if taken is None:
+        raise LimitReached(f"At most {limit} ticket(s) per customer for this event.")
+    return int(taken)
+
+
+async def release_allowance(conn: Connection, *, customer_id: UUID, event_id: UUID, quantity: int) -> None:
+    await conn.execute(Q.release_allowance, customer_id, event_id, quantity)
+
+
+async def claim_up_to(
+    conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
+) -> list[asyncpg.Record]:
+    """Lock up to `quantity` available tickets (fewer when fewer are left).
+
+    When fewer rows are free than asked but others are only locked by transactions in
+    flight (which may roll back), look again briefly before settling for fewer.
+    """
+    rows: list[asyncpg.Record] = []
+    for attempt in range(_CLAIM_ATTEMPTS):
+        rows = list(await conn.fetch(Q.claim_any, event_id, quantity, section))
+        if len(rows) == quantity:
+            break
+        available = await conn.fetchval(Q.count_available, event_id, section)
+        if available <= len(rows) or attempt == _CLAIM_ATTEMPTS - 1:
+            break
+        await asyncio.sleep(0.01 * (attempt + 1))
+    return rows
+
+
+async def claim_any(
+    conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
+) -> list[asyncpg.Record]:
+    """Lock exactly `quantity` available tickets, or raise SoldOut."""
+    rows = await claim_up_to(conn, event_id=event_id, quantity=quantity, section=section)
+    if len(rows) < quantity:
+        raise SoldOut()
+    return rows
+
+
+async def claim_seats(conn: Connection, *, event_id: UUID, seat_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Lock the named seats in id order; raise SeatNotFound or SeatTaken."""
+    wanted = sorted(set(seat_ids))
+    rows = await conn.fetch(Q.claim_seats, event_id, wanted)
+    if len(rows) != len(wanted):
+        found = {r["id"] for r in rows}
+        missing = next(str(s) for s in wanted if s not in found)
+        raise SeatNotFound(f"Seat {missing} does not belong to this event.", field="seat_ids")
+    taken = [r for r in rows if r["status"] != "AVAILABLE"]
+    if taken:
+        raise SeatTaken(f"Seat {taken[0]['id']} is already held or sold.", field="seat_ids")
+    return list(rows)
+
+
+async def mark_held(
+    conn: Connection, *, ticket_ids: Sequence[UUID], hold_id: UUID, customer_id: UUID
+) -> None:
+    result = await conn.execute(Q.mark_held, list(ticket_ids), hold_id, customer_id)
+    if result != f"UPDATE {len(ticket_ids)}":
+        raise SoldOut()
+
+
+async def mark_booked(conn: Connection, *, ticket_ids: Sequence[UUID], customer_id: UUID) -> None:
+    result = await conn.execute(Q.mark_booked, list(ticket_ids), customer_id)
+    if result != f"UPDATE {len(ticket_ids)}":
+        raise SoldOut()
+
+
+async def book_hold(conn: Connection, *, hold_id: UUID) -> list[asyncpg.Record]:
+    return list(await conn.fetch(Q.book_hold, hold_id))
+
+
+async def release_hold(conn: Connection, *, hold_id: UUID) -> int:
+    result = await conn.execute(Q.release_hold, hold_id)
+    return int(result.split()[-1])
+
+
+async def insert_purchases(
+    conn: Connection,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    tickets: Sequence[tuple[UUID, int, bool]],
+    hold_id: UUID | None = None,
+    order_id: UUID | None = None,
+) -> list[asyncpg.Record]:
+    """One purchase row per (ticket_id, price_cents, half_price)."""
+    ids = [t[0] for t in tickets]
+    prices = [t[1] for t in tickets]
+    halves = [t[2] for t in tickets]
+    return list(
+        await conn.fetch(Q.insert_purchases, event_id, customer_id, hold_id, order_id, ids, prices, halves)
+    )
+
+
+async def event_stock(conn: Connection, *, event_id: UUID) -> asyncpg.Record | None:
+    """capacity, sold, held, available straight from the ticket rows."""
+    row: asyncpg.Record | None = await conn.fetchrow(Q.event_stock, event_id)
+    return row

@@ -1,0 +1,79 @@
+"""Stock counters of an event: read through a short-lived Redis cache, and the one hook
+every change of ticket state calls.
+
+PostgreSQL is the truth; the cache only answers reads fast. `stock_changed` drops the
+cache, enqueues the coalesced live push (`keys.PUSH_STOCK_JOB`; a job id per event makes a
+burst of changes enqueue it once) and tells the listeners plugged in through
+`reservations.hooks` (the waiting room's advance).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from arq.connections import ArqRedis
+from redis.asyncio.client import Pipeline
+
+from core.db import Connection
+from reservations import hooks, keys
+from reservations.errors import EventNotFound
+from reservations.inventory import service as tickets
+
+CACHE_TTL_MS = 1000
+LIVE_PUSH_DELAY_S = 0.25
+
+
+class Stock(msgspec.Struct, frozen=True):
+    capacity: int
+    sold: int
+    held: int
+    available: int
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec = msgspec.msgpack.Decoder(Stock)
+
+
+async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Stock:
+    """Counters of one event; at most CACHE_TTL_MS old, and fresh after any change."""
+    cached = await redis.get(keys.stock(event_id))
+    if cached is not None:
+        return _dec.decode(cached)
+    stock = await read_stock(conn, event_id=event_id)
+    await redis.set(keys.stock(event_id), _enc.encode(stock), px=CACHE_TTL_MS)
+    return stock
+
+
+async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
+    """Counters straight from the ticket rows, bypassing the cache."""
+    row = await tickets.event_stock(conn, event_id=event_id)
+    if row is None:
+        raise EventNotFound()
+    return Stock(capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"])
+
+
+async def stock_changed(redis: ArqRedis, *, event_id: UUID) -> None:
+    """Call after a transaction that changed ticket states of `event_id` has committed."""
+    await redis.delete(keys.stock(event_id))
+    await redis.enqueue_job(
+        keys.PUSH_STOCK_JOB, str(event_id), _job_id=f"live-stock:{event_id}", _defer_by=LIVE_PUSH_DELAY_S
+    )
+    await hooks.stock_changed(redis, event_id)
+
+
+def queue_gate_stock(pipe: Pipeline, *, event_id: UUID, available: int) -> None:
+    """Add to `pipe` what the order gate keeps of the stock: the AVAILABLE count it bounds
+    accepted, unreserved orders by, and the sold-out flag when nothing is left."""
+    pipe.set(keys.available(event_id), available)
+    if available == 0:
+        pipe.set(keys.sold_out(event_id), b"1")
+    else:
+        pipe.delete(keys.sold_out(event_id))
+
+
+async def cache_gate_stock(redis: ArqRedis, *, event_id: UUID, available: int) -> None:
+    """Write the order gate's stock of one event from a fresh PostgreSQL count."""
+    async with redis.pipeline(transaction=True) as pipe:
+        queue_gate_stock(pipe, event_id=event_id, available=available)
+        await pipe.execute()

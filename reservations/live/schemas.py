@@ -1,0 +1,42 @@
+"""Messages of the live WebSockets (`/api/ws`, `/api/events/{id}/live`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from core.schemas import Out
+from reservations.orders.schemas import Order
+
+
+class StockMessage(Out, frozen=True):
+    type: str  # "stock"
+    sold: int
+    held: int
+    available: int
+    status: str  # scheduled | on_sale | sold_out | closed
+
+
+class PurchaseMessage(Out, frozen=True):
+    type: str  # "purchase"
+    buyer: str  # first name and initial
+    at: dt.datetime
+
+
+class OrderMessage(Out, frozen=True):
+    type: str  # "order"
+    order: Order
+
+
+class ReadyMessage(Out, frozen=True):
+    """First message on a socket: the subscription is live, later messages will arrive."""
+
+    type: str  # "ready"
+
+
+class RecentPurchase(Out, frozen=True, kw_only=True):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_name: str
+    buyer: str  # first name and initial: "Maria S."
+    at: dt.datetime

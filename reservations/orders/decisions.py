@@ -1,0 +1,367 @@
+"""Deciding accepted orders (the `ticket_orders` worker).
+
+Each order goes through three steps, the database ones batched across the orders a worker
+is deciding at the same moment (`OrderDesk`, group commit):
+
+1. reserve (one transaction per batch): write the order row once, count the tickets
+   against the customer's allowance, claim tickets (`SKIP LOCKED`) and keep them under a
+   hold row linked to the order — or decide the order `rejected` (`sold_out`,
+   `limit_reached`, `event_closed`).
+2. charge the payments provider once per order, with the provider key `order-<id>`;
+   outside any transaction.
+3. settle (one transaction per batch): book the held tickets and write the purchases
+   (`confirmed`), or give the tickets back (`rejected`, `payment_declined`).
+
+A job that dies at any point is run again and resumes: the order row, its hold and the
+provider key survive, so a retry neither takes a second ticket nor charges twice. After
+the decision the customer hears it on their channel, the event's live channel hears of
+the purchase, and the Redis record of the order is closed (`lua/finish_order.lua`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from core.db import Connection, queries_beside
+from reservations.inventory import service as tickets
+from reservations.orders.schemas import Order
+from reservations.orders.service import load_orders
+
+Q = queries_beside(__file__)
+
+log = logging.getLogger("crowdpass.orders")
+
+# An order's hold outlives any worker restart; the hold sweeper ends it only if the order
+# could not be settled for this long.
+ORDER_HOLD_S = 3600
+DECIDED_RECORD_TTL_S = 3600
+# Job tries with the payment provider unavailable before the order is rejected.
+PAYMENT_TRIES = 6
+
+
+class RetryLater(Exception):
+    """The order cannot be decided now (database or provider busy); run the job again."""
+
+    def __init__(self, reason: str, *, delay_s: float) -> None:
+        self.delay_s = delay_s
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An accepted order, as its Redis record describes it."""
+
+    order_id: uuid.UUID
+    event_id: uuid.UUID
+    customer_id: uuid.UUID
+    quantity: int
+    accepted_at: dt.datetime
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    hold_id: uuid.UUID
+    total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    order: Order
+    customer_id: uuid.UUID
+    customer_name: str
+    now: bool  # decided by this call (not found already decided)
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """PostgreSQL has no such event or customer: the order cannot be written."""
+
+
+Reservation = Reserved | Decided | Missing
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    order_id: uuid.UUID
+    hold_id: uuid.UUID
+    payment_id: str | None  # set: confirm; None: reject with `reason`
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    decided: Decided
+    hold_lost: bool  # the hold had ended before the settlement: a charge must be refunded
+
+
+# --- step 1: reserve ---------------------------------------------------------------------
+
+
+async def reserve_orders(
+    conn: Connection, *, intents: Sequence[Intent], lock_timeout_ms: int, hold_s: int = ORDER_HOLD_S
+) -> tuple[dict[uuid.UUID, Reservation], set[uuid.UUID]]:
+    """Reserve tickets for a batch of orders in one transaction.
+
+    Returns each order's reservation and the events whose stock changed.
+    """
+    unique = {i.order_id: i for i in intents}
+    ordered = sorted(unique.values(), key=lambda i: i.order_id)
+    out: dict[uuid.UUID, Reservation] = {}
+    rejected: dict[uuid.UUID, str] = {}
+    changed: set[uuid.UUID] = set()
+    already: list[uuid.UUID] = []
+    async with conn.transaction():
+        await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        await conn.execute(
+            Q.insert_orders,
+            [i.order_id for i in ordered],
+            [i.event_id for i in ordered],
+            [i.customer_id for i in ordered],
+            [i.quantity for i in ordered],
+            [i.accepted_at for i in ordered],
+            [i.request_id for i in ordered],
+        )
+        rows = {r["id"]: r for r in await conn.fetch(Q.lock_orders, [i.order_id for i in ordered])}
+        to_claim: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
+        for intent in sorted(ordered, key=lambda i: i.accepted_at):
+            row = rows.get(intent.order_id)
+            if row is None:
+                out[intent.order_id] = Missing()
+            elif row["status"] != "queued":
+                already.append(intent.order_id)
+            elif row["hold_id"] is not None and row["hold_status"] == "active":
+                out[intent.order_id] = Reserved(hold_id=row["hold_id"], total_cents=row["total_cents"])
+            elif row["event_closed"]:
+                rejected[intent.order_id] = "event_closed"
+            else:
+                to_claim[row["event_id"]].append(row)
+        for event_id, group in to_claim.items():
+            reserved = await _reserve_event(
+                conn, event_id=event_id, rows=group, hold_s=hold_s, out_rejected=rejected
+            )
+            out.update(reserved)
+            if reserved:
+                changed.add(event_id)
+        if rejected:
+            await conn.execute(Q.reject_orders, list(rejected), list(rejected.values()))
+        decided_ids = [*rejected, *already]
+        views = await load_orders(conn, order_ids=decided_ids) if decided_ids else {}
+    for order_id in decided_ids:
+        v = views[order_id]
+        out[order_id] = Decided(
+            order=v.order, customer_id=v.customer_id, customer_name=v.customer_name, now=order_id in rejected
+        )
+    return out, changed
+
+
+async def _reserve_event(
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    rows: list[asyncpg.Record],
+    hold_s: int,
+    out_rejected: dict[uuid.UUID, str],
+) -> dict[uuid.UUID, Reservation]:
+    """Orders of one event, in acceptance order. A customer appears once per round so that
+    one allowance upsert never touches a row twice."""
+    limit = rows[0]["max_per_customer"]
+    reserved: dict[uuid.UUID, Reservation] = {}
+    pending = rows
+    while pending:
+        seen: set[uuid.UUID] = set()
+        this_round: list[asyncpg.Record] = []
+        later: list[asyncpg.Record] = []
+        for r in pending:
+            (later if r["customer_id"] in seen else this_round).append(r)
+            seen.add(r["customer_id"])
+        pending = later
+        by_customer = sorted(this_round, key=lambda r: r["customer_id"])
+        fit = {
+            r["customer_id"]
+            for r in await conn.fetch(
+                Q.take_order_allowances,
+                [r["customer_id"] for r in by_customer],
+                event_id,
+                [r["quantity"] for r in by_customer],
+                limit,
+            )
+        }
+        allowed = []
+        for r in this_round:
+            if r["customer_id"] in fit:
+                allowed.append(r)
+            else:
+                out_rejected[r["id"]] = "limit_reached"
+        if not allowed:
+            continue
+        claimed = await tickets.claim_up_to(
+            conn, event_id=event_id, quantity=sum(r["quantity"] for r in allowed)
+        )
+        holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]] = []
+        sold_out: list[asyncpg.Record] = []
+        for r in allowed:
+            if len(claimed) >= r["quantity"]:
+                mine, claimed = claimed[: r["quantity"]], claimed[r["quantity"] :]
+                holds.append((r, uuid.uuid4(), mine))
+            else:
+                sold_out.append(r)
+        for r in sold_out:
+            out_rejected[r["id"]] = "sold_out"
+        if sold_out:
+            back = sorted(sold_out, key=lambda r: r["customer_id"])
+            await conn.execute(
+                Q.release_order_allowances,
+                [r["customer_id"] for r in back],
+                event_id,
+                [r["quantity"] for r in back],
+            )
+        if not holds:
+            continue
+        await conn.execute(
+            Q.insert_order_holds,
+            event_id,
+            [h for _, h, _ in holds],
+            [r["customer_id"] for r, _, _ in holds],
+            [r["quantity"] for r, _, _ in holds],
+            [sum(t["price_cents"] for t in ts) for _, _, ts in holds],
+            hold_s,
+        )
+        ticket_ids = [t["id"] for _, _, ts in holds for t in ts]
+        result = await conn.execute(
+            Q.hold_order_tickets,
+            ticket_ids,
+            [h for _, h, ts in holds for _ in ts],
+            [r["customer_id"] for r, _, ts in holds for _ in ts],
+        )
+        if result != f"UPDATE {len(ticket_ids)}":  # locked rows cannot change; a broken invariant
+            raise RuntimeError(f"held {result} of {len(ticket_ids)} claimed tickets")
+        await conn.execute(Q.set_order_holds, [r["id"] for r, _, _ in holds], [h for _, h, _ in holds])
+        for r, h, ts in holds:
+            reserved[r["id"]] = Reserved(hold_id=h, total_cents=sum(t["price_cents"] for t in ts))
+    return reserved
+
+
+# --- step 3: settle ----------------------------------------------------------------------
+
+
+async def settle_orders(
+    conn: Connection, *, settlements: Sequence[Settlement], lock_timeout_ms: int
+) -> tuple[dict[uuid.UUID, Settled], set[uuid.UUID]]:
+    """Confirm (book + purchases) or reject (release) reserved orders in one transaction.
+
+    An order whose hold ended before its settlement (the sweeper expired it) is rejected
+    `payment_unavailable` and reported with `hold_lost` so its charge can be refunded.
+    """
+    unique = {s.order_id: s for s in settlements}
+    ids = sorted(unique)
+    confirm: list[tuple[Settlement, asyncpg.Record]] = []
+    release: list[tuple[Settlement, asyncpg.Record]] = []
+    lost: set[uuid.UUID] = set()
+    rejected: dict[uuid.UUID, str] = {}
+    already: list[uuid.UUID] = []
+    changed: set[uuid.UUID] = set()
+    async with conn.transaction():
+        await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        rows = {r["id"]: r for r in await conn.fetch(Q.lock_order_holds, ids)}
+        for order_id in ids:
+            s, row = unique[order_id], rows.get(order_id)
+            if row is None or row["status"] != "queued":
+                already.append(order_id)
+            elif row["hold_id"] != s.hold_id or row["hold_status"] != "active":
+                lost.add(order_id)
+                rejected[order_id] = "payment_unavailable"
+            elif s.payment_id is not None:
+                confirm.append((s, row))
+            else:
+                release.append((s, row))
+                rejected[order_id] = s.reason or "payment_declined"
+        if confirm:
+            await _book(conn, confirm)
+            changed.update(r["event_id"] for _, r in confirm)
+        if release:
+            await _release(conn, release)
+            changed.update(r["event_id"] for _, r in release)
+        if rejected:
+            await conn.execute(Q.reject_orders, list(rejected), list(rejected.values()))
+        views = await load_orders(conn, order_ids=ids)
+    out: dict[uuid.UUID, Settled] = {}
+    for order_id in ids:
+        v = views.get(order_id)
+        if v is None:
+            continue  # an order without a row cannot have a hold; nothing to settle
+        now = order_id not in already
+        decided = Decided(order=v.order, customer_id=v.customer_id, customer_name=v.customer_name, now=now)
+        out[order_id] = Settled(decided=decided, hold_lost=order_id in lost)
+    return out, changed
+
+
+async def _book(conn: Connection, confirm: list[tuple[Settlement, asyncpg.Record]]) -> None:
+    holds = [s.hold_id for s, _ in confirm]
+    booked = await conn.fetch(Q.book_order_holds, holds)
+    per_hold: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
+    for t in booked:
+        per_hold[t["hold_id"]].append(t)
+    event_ids, customer_ids, ticket_ids, hold_ids, order_ids, prices = [], [], [], [], [], []
+    for s, row in confirm:
+        got = per_hold.get(s.hold_id, [])
+        if len(got) != row["quantity"]:  # an active, locked hold keeps its tickets
+            raise RuntimeError(f"hold {s.hold_id} had {len(got)} of {row['quantity']} tickets")
+        for t in got:
+            event_ids.append(row["event_id"])
+            customer_ids.append(row["customer_id"])
+            ticket_ids.append(t["id"])
+            hold_ids.append(s.hold_id)
+            order_ids.append(s.order_id)
+            prices.append(t["price_cents"])
+    await conn.execute(
+        Q.insert_order_purchases, event_ids, customer_ids, ticket_ids, hold_ids, order_ids, prices
+    )
+    await conn.execute(
+        Q.end_order_holds, holds, ["confirmed"] * len(holds), [s.payment_id for s, _ in confirm]
+    )
+    await conn.execute(
+        Q.confirm_order_rows, [s.order_id for s, _ in confirm], [s.payment_id for s, _ in confirm]
+    )
+
+
+async def _release(conn: Connection, release: list[tuple[Settlement, asyncpg.Record]]) -> None:
+    holds = [s.hold_id for s, _ in release]
+    await conn.execute(Q.release_order_holds, holds)
+    await conn.execute(Q.end_order_holds, holds, ["cancelled"] * len(holds), [None] * len(holds))
+    give_back: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
+    for _, row in release:
+        give_back[(row["event_id"], row["customer_id"])] += row["quantity"]
+    per_event: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
+    for (event_id, customer_id), qty in sorted(give_back.items()):
+        per_event[event_id].append((customer_id, qty))
+    for event_id, items in per_event.items():
+        await conn.execute(Q.release_order_allowances, [c for c, _ in items], event_id, [q for _, q in items])
+
+
+async def reject_stranded_order(
+    conn: Connection, *, order_id: uuid.UUID, reason: str, lock_timeout_ms: int
+) -> Decided | None:
+    """Reject a written, undecided order that can no longer be charged (its Redis record
+    with the card number is gone), giving back its tickets if it holds some."""
+    async with conn.transaction():
+        await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        rows = await conn.fetch(Q.lock_orders, [order_id])
+        if not rows:
+            return None
+        row = rows[0]
+        now = row["status"] == "queued"
+        if now:
+            if row["hold_id"] is not None and row["hold_status"] == "active":
+                await _release(conn, [(Settlement(order_id, row["hold_id"], None, reason), row)])
+            await conn.execute(Q.reject_orders, [order_id], [reason])
+        views = await load_orders(conn, order_ids=[order_id])
+    v = views[order_id]
+    return Decided(order=v.order, customer_id=v.customer_id, customer_name=v.customer_name, now=now)

@@ -1,0 +1,77 @@
+"""Routes: asynchronous orders (API.md section 2, "Orders")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, MediaType, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.types import ControllerRouterHandler
+
+from core.deps import ConnDep, PrincipalDep, RedisDep
+from core.errors import error_responses
+from core.logs import request_id
+from core.schemas import StrictBody
+from reservations.orders import service as orders
+from reservations.orders.schemas import Order, OrderAccepted, OrderCreate
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Required. Same key and body: the same 202 answer, one order. Kept at least 24 h.",
+    ),
+]
+
+
+class OrderController(Controller):
+    path = "/api/orders"
+
+    @post(
+        "/",
+        operation_id="placeOrder",
+        tags=["orders"],
+        dto=StrictBody[OrderCreate],
+        return_dto=None,
+        status_code=202,
+        responses={
+            202: ResponseSpec(data_container=OrderAccepted, description="Accepted; decided by the worker"),
+            **error_responses(400, 401, 403, 404, 409, 422, 503),
+        },
+    )
+    async def place_order(
+        self,
+        data: JSONBody[OrderCreate],
+        state: State,
+        principal: PrincipalDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
+        # The flash-sale hot path takes the resources from the app state rather than as a
+        # second dependency: Litestar resolves two dependencies of one batch in a task group,
+        # which cost about 15% of this route's time in the profile.
+        placed = await orders.place_order(
+            state.resources,
+            customer_id=principal.require_customer(),
+            data=data,
+            idempotency_key=idempotency_key,
+            request_id=request_id.get(),
+        )
+        headers = {"Location": placed.location} if placed.location else None
+        return Response(placed.body, status_code=placed.status, media_type=MediaType.JSON, headers=headers)
+
+    @get(
+        "/{order_id:uuid}",
+        operation_id="getOrder",
+        tags=["orders"],
+        responses=error_responses(401, 403, 404),
+    )
+    async def get_order(
+        self, order_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> Order:
+        return await orders.get_order(conn, redis, order_id=order_id, principal=principal)
+
+
+route_handlers: list[ControllerRouterHandler] = [OrderController]

@@ -1,0 +1,388 @@
+"""Orders, the accept side: `POST /api/orders` answers from Redis alone.
+
+One Lua script (`lua/place_order.lua`) checks the Idempotency-Key, the event, the
+customer's gate count, the sold-out flag and the stock bound (tickets of accepted orders
+not reserved yet, plus this one, within the event's available tickets), then writes the
+order record and enqueues its
+arq job on `ticket_orders` — all in one atomic step, so an accepted order is always
+enqueued and a duplicate never is. PostgreSQL is not on this path: orders are accepted
+while it is slow or briefly down, and the worker (`order_desk.py`, `order_decisions.py`) decides them.
+
+The event facts the gate needs live in a Redis hash per event, written when an event is
+created (`refresh_event_meta`) and rebuilt by the reconcile job. On a miss the request
+reads that one event from PostgreSQL (bounded by META_MISS_TIMEOUT_S) and fills the
+cache; if PostgreSQL does not answer in time the request gets 503 `busy` and may retry.
+Unknown ids are cached as missing for MISSING_TTL_S so a flood of them reads PostgreSQL
+once per id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import serialize_job
+from redis.exceptions import RedisError
+
+from core import queues
+from core.auth import Principal
+from core.db import Connection, queries_beside
+from core.errors import AppError, BadRequest, Busy, ErrorBody, Forbidden
+from core.idempotency import KeyReused
+from core.ops import ORDERS
+from core.redis import Scripts
+from core.resources import Resources
+from reservations import keys
+from reservations.errors import AdmissionRequired, EventNotFound, LimitReached, NotOnSale, SoldOut
+from reservations.orders.schemas import Order, OrderAccepted, OrderCreate, OrderPurchase
+
+Q = queries_beside(__file__)
+
+# A key is found while its first day is yesterday, today or tomorrow (UTC): kept at least
+# 24 h and at most 48 h. Each day's hashes expire this long after their first write.
+IDEMPOTENCY_HASH_TTL_S = 3 * 86400
+JOB_TTL_MS = 24 * 3600 * 1000  # arq drops a job not started within a day; reconcile re-enqueues it
+COUNTS_TTL_S = 7 * 24 * 3600
+MISSING_TTL_S = 30
+META_MISS_TIMEOUT_S = 1.0
+MAX_KEY_LENGTH = 255
+
+S = Scripts(Path(__file__).resolve().parent / "lua")
+log = logging.getLogger("crowdpass.orders")
+
+
+class OrderNotFound(AppError):
+    status_code = 404
+    code = "order_not_found"
+    default_detail = "No order with this id."
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    default_detail = "POST /api/orders needs an Idempotency-Key header (1 to 255 visible characters)."
+
+
+# A refusal stored under an Idempotency-Key is replayed as the same error.
+_REFUSALS: dict[str, type[AppError]] = {
+    "not_on_sale": NotOnSale,
+    "admission_required": AdmissionRequired,
+    "limit_reached": LimitReached,
+    "sold_out": SoldOut,
+}
+# The order route's own wording where the shared error's default speaks of holds.
+_DETAILS = {
+    "admission_required": "This event sells through its waiting room: join the queue and hold tickets there.",
+}
+
+
+class Placed(msgspec.Struct, frozen=True):
+    """The answer to an order: its status and exact body bytes (the same for every replay),
+    and for a 202 its Location. Refusals are answers too, not exceptions: most attempts of a
+    flash sale are refused, and rendering them needs no exception machinery."""
+
+    status: int
+    body: bytes
+    location: str | None = None
+
+
+def _refusal_body(error: type[AppError]) -> bytes:
+    detail = _DETAILS.get(error.code, error.default_detail)
+    return msgspec.json.encode(ErrorBody(error=error.code, detail=detail))
+
+
+_REFUSAL_BODIES: dict[str, bytes] = {code: _refusal_body(error) for code, error in _REFUSALS.items()}
+
+
+def _refused(code: bytes) -> Placed:
+    error = _REFUSALS[code.decode()]
+    return Placed(status=error.status_code, body=_REFUSAL_BODIES[error.code])
+
+
+_accepted_enc = msgspec.json.Encoder()
+
+
+def _accepted(order_id: uuid.UUID, data: OrderCreate) -> Placed:
+    body = _accepted_enc.encode(
+        OrderAccepted(id=order_id, status="queued", event_id=data.event_id, quantity=data.quantity)
+    )
+    return Placed(status=202, body=body, location=order_location(order_id))
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if key is None or not 1 <= len(key) <= MAX_KEY_LENGTH or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise IdempotencyKeyRequired(field="Idempotency-Key")
+    return key
+
+
+def fingerprint(data: OrderCreate) -> bytes:
+    """Of the decoded body, so key order and whitespace do not matter; defaults count.
+    8 bytes: it tells apart two bodies sent under one customer's key, nothing more."""
+    return hashlib.blake2b(msgspec.json.encode(data), digest_size=8).digest()
+
+
+class IdempotencySlot(msgspec.Struct, frozen=True):
+    """Where an order Idempotency-Key's answer lives: a field of one of 65,536 hashes per
+    UTC day (today's first, then yesterday's and tomorrow's), so a flash sale's million
+    keys cost tens of MB in small listpack hashes instead of a Redis key each."""
+
+    hashes: tuple[str, str, str]
+    field: bytes
+
+
+def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> IdempotencySlot:
+    digest = hashlib.blake2b(f"{customer_id}:{key}".encode(), digest_size=16).digest()
+    shard = int.from_bytes(digest[:2]) % keys.ORDER_KEY_SHARDS
+    day = int(now // 86400)
+    return IdempotencySlot(
+        hashes=(
+            keys.order_idempotency(day, shard),
+            keys.order_idempotency(day - 1, shard),
+            keys.order_idempotency(day + 1, shard),
+        ),
+        field=digest[2:],
+    )
+
+
+def order_location(order_id: uuid.UUID) -> str:
+    return f"/api/orders/{order_id}"
+
+
+async def place_order(
+    res: Resources,
+    *,
+    customer_id: uuid.UUID,
+    data: OrderCreate,
+    idempotency_key: str | None,
+    request_id: str | None,
+) -> Placed:
+    """Accept an order (202), refuse it (409/403), or answer as this key answered before."""
+    key = check_idempotency_key(idempotency_key)
+    order_id = uuid.uuid4()
+    now = time.time()
+    slot = idempotency_slot(customer_id, key, now=now)
+    payload = serialize_job(
+        keys.DECIDE_ORDER_JOB, (str(order_id),), {"request_id": request_id}, None, int(now * 1000)
+    )
+    script_keys = [
+        slot.hashes[0],
+        keys.event_meta(data.event_id),
+        keys.sold_out(data.event_id),
+        keys.order_counts(data.event_id),
+        keys.order(order_id),
+        keys.orders_pending(),
+        job_key_prefix + str(order_id),
+        queues.ORDERS_QUEUE,
+        keys.available(data.event_id),
+        keys.orders_unreserved(data.event_id),
+        slot.hashes[1],
+        slot.hashes[2],
+    ]
+    args: list[str | bytes | int] = [
+        fingerprint(data),
+        IDEMPOTENCY_HASH_TTL_S,
+        str(customer_id),
+        data.quantity,
+        str(order_id),
+        slot.field,
+        payload,
+        JOB_TTL_MS,
+        str(data.event_id),
+        data.card_number,
+        request_id or "",
+        COUNTS_TTL_S,
+    ]
+    try:
+        result = await res.redis_batch.call(S.place_order, script_keys, args)
+        if result[0] == b"miss":
+            await _fill_meta_on_miss(res, event_id=data.event_id)
+            result = await res.redis_batch.call(S.place_order, script_keys, args)
+    except RedisError:  # down, or full (noeviction): nothing was accepted
+        log.exception("the order gate failed")
+        raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
+    kind = result[0].decode()
+    if kind == "accepted":
+        ORDERS.labels("accepted").inc()
+        return _accepted(order_id, data)
+    if kind == "replay":
+        status, stored = int(result[1]), result[2]
+        if status == 202:
+            # Same fingerprint, same body: the 202 is rebuilt byte for byte from it.
+            return _accepted(uuid.UUID(stored.decode()), data)
+        return _refused(stored)
+    if kind == "refused":
+        ORDERS.labels("refused").inc()
+        return _refused(result[2])
+    if kind == "reused":
+        raise KeyReused()
+    if kind == "unknown":
+        raise EventNotFound(field="event_id")
+    raise Busy("The event could not be looked up; try again.", headers={"Retry-After": "1"})
+
+
+async def unreserved_tickets(redis: ArqRedis, *, event_id: uuid.UUID) -> int:
+    """Tickets of the event's accepted orders that the worker has not reserved yet."""
+    total = await redis.hget(keys.orders_unreserved(event_id), "total")  # type: ignore[misc]
+    return int(total or 0)
+
+
+async def release_unreserved(redis: ArqRedis, *, event_id: uuid.UUID, order_ids: Iterable[uuid.UUID]) -> int:
+    """Take orders whose reserve step has committed out of the event's unreserved count;
+    an order already taken out is skipped. Returns the tickets released."""
+    ids = [str(i) for i in order_ids]
+    if not ids:
+        return 0
+    released: int = await S.release_unreserved(redis, [keys.orders_unreserved(event_id)], ids)
+    return released
+
+
+# Misses being filled in this process: a cold cache under a burst reads each event once.
+_filling: dict[uuid.UUID, asyncio.Task[bool]] = {}
+
+
+async def _fill_meta_on_miss(res: Resources, *, event_id: uuid.UUID) -> None:
+    task = _filling.get(event_id)
+    if task is None:
+        task = asyncio.create_task(_read_meta(res, event_id=event_id))
+        _filling[event_id] = task
+        task.add_done_callback(lambda _: _filling.pop(event_id, None))
+    try:
+        await asyncio.shield(task)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        raise Busy(
+            "The event is not cached and the database did not answer in time; try again.",
+            headers={"Retry-After": "1"},
+        ) from None
+
+
+async def _read_meta(res: Resources, *, event_id: uuid.UUID) -> bool:
+    async with asyncio.timeout(META_MISS_TIMEOUT_S), res.pool.acquire() as conn:
+        return await refresh_event_meta(conn, res.redis, event_id=event_id)
+
+
+def _meta_fields(row: Mapping[str, Any]) -> dict[str, str | int]:
+    return {
+        "max_per_customer": row["max_per_customer"],
+        "waiting_room": int(row["waiting_room"]),
+        "closed": int(row["closed"]),
+        "opens_ms": row["opens_ms"] or 0,
+        "starts_ms": row["starts_ms"],
+    }
+
+
+async def refresh_event_meta(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID) -> bool:
+    """Copy what the order gate needs of one event into Redis. Call after creating or
+    changing an event (after commit). Returns False (and caches the miss) when unknown."""
+    row = await conn.fetchrow(Q.order_gate_meta, event_id)
+    if row is None:
+        await S.cache_missing_event(redis, [keys.event_meta(event_id)], [MISSING_TTL_S])
+        return False
+    await cache_event_meta(redis, rows=[row])
+    return True
+
+
+async def cache_event_meta(redis: ArqRedis, *, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write the gate facts of these events (rows of `order_gate_meta`), replacing any
+    negative entry."""
+    count = 0
+    async with redis.pipeline(transaction=True) as pipe:
+        for row in rows:
+            key = keys.event_meta(row["id"])
+            pipe.delete(key)
+            pipe.hset(key, mapping=_meta_fields(row))
+            count += 1
+        if count:
+            await pipe.execute()
+    return count
+
+
+def _purchase(r: Mapping[str, Any]) -> OrderPurchase:
+    return OrderPurchase(
+        id=r["id"],
+        ticket_id=r["ticket_id"],
+        section=r["section"],
+        row=r["row_label"],
+        number=r["seat_number"],
+        price_cents=r["price_cents"],
+        created_at=r["created_at"],
+    )
+
+
+class OrderRow(msgspec.Struct, frozen=True):
+    """An order as PostgreSQL has it, with what notifications need."""
+
+    order: Order
+    customer_id: uuid.UUID
+    customer_name: str
+    hold_id: uuid.UUID | None
+
+
+async def load_orders(conn: Connection, *, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, OrderRow]:
+    """Orders by id as the API shows them (purchases when confirmed, reason when rejected)."""
+    rows = await conn.fetch(Q.get_orders, order_ids)
+    if not rows:
+        return {}
+    confirmed = [r["id"] for r in rows if r["status"] == "confirmed"]
+    purchases: dict[uuid.UUID, list[OrderPurchase]] = {}
+    if confirmed:
+        for p in await conn.fetch(Q.get_order_purchases, confirmed):
+            purchases.setdefault(p["order_id"], []).append(_purchase(p))
+    found = {}
+    for r in rows:
+        bought = purchases.get(r["id"])
+        order = Order(
+            id=r["id"],
+            status=r["status"],
+            event_id=r["event_id"],
+            quantity=r["quantity"],
+            accepted_at=r["accepted_at"],
+            decided_at=r["decided_at"],
+            reason=r["reason"],
+            total_cents=sum(p.price_cents for p in bought) if bought else None,
+            purchases=bought if r["status"] == "confirmed" else None,
+        )
+        found[r["id"]] = OrderRow(
+            order=order, customer_id=r["customer_id"], customer_name=r["customer_name"], hold_id=r["hold_id"]
+        )
+    return found
+
+
+def order_from_record(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Order:
+    """An order PostgreSQL does not have yet, from its Redis record."""
+    reason = record.get(b"reason", b"").decode() or None
+    return Order(
+        id=order_id,
+        status=record[b"status"].decode(),
+        event_id=uuid.UUID(record[b"event_id"].decode()),
+        quantity=int(record[b"quantity"]),
+        accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
+        reason=reason,
+    )
+
+
+async def get_order(conn: Connection, redis: ArqRedis, *, order_id: uuid.UUID, principal: Principal) -> Order:
+    """The order from PostgreSQL, or — accepted but not yet written there — from Redis."""
+    found = (await load_orders(conn, order_ids=[order_id])).get(order_id)
+    if found is not None:
+        _check_owner(principal, found.customer_id)
+        return found.order
+    record = await redis.hgetall(keys.order(order_id))  # type: ignore[misc]
+    if not record:
+        raise OrderNotFound()
+    _check_owner(principal, uuid.UUID(record[b"customer_id"].decode()))
+    return order_from_record(order_id, record)
+
+
+def _check_owner(principal: Principal, customer_id: uuid.UUID) -> None:
+    if not principal.is_admin and principal.customer_id != customer_id:
+        raise Forbidden("A customer may only see their own orders.")

@@ -1,0 +1,22 @@
+"""How the waiting room plugs into reservations (called by `app.py` and the workers at
+startup): holds of an event sold through a queue need an admission, and every change of
+an event's stock asks for an advance of its queue."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from arq.connections import ArqRedis
+
+from reservations import hooks
+from waitingroom.service.admission import request_advance, require_admission
+
+admission_check: hooks.AdmissionCheck = require_admission
+
+
+async def advance_on_stock_change(redis: ArqRedis, event_id: UUID) -> None:
+    await request_advance(redis, event_id=event_id)
+
+
+def plug_into_reservations() -> None:
+    hooks.on_stock_change(advance_on_stock_change)
