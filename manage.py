@@ -67,11 +67,12 @@ def run() -> int:
     _ensure_servers()
     asyncio.run(_migrate())
     from core.config import get_settings
+    from payments_stub.service import StubConfig
 
     settings = get_settings()
     env = dict(os.environ)
     py = sys.executable
-    payments_port = env.get("PAYMENTS_PORT", "8100")
+    payments_port = str(StubConfig.from_env().port)
     env.setdefault("PAYMENTS_URL", f"http://127.0.0.1:{payments_port}")
     procs = [
         _spawn(

@@ -20,15 +20,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import os
 import random
 import secrets
 from dataclasses import dataclass, field
 
+import msgspec
+
+from core.config import from_env as settings_from_env
 from core.errors import AppError, Conflict, NotFound
 from core.idempotency import KeyReused
 from payments_stub.schemas import Charge, ChargeCreate
 
+ENV_PREFIX = "PAYMENTS_"
 SUCCEEDS = "4242424242424242"
 DECLINES = "4000000000000002"
 SLOW = "4000000000009995"
@@ -50,19 +53,19 @@ class NotRefundable(Conflict):
     default_detail = "Only a succeeded charge can be refunded."
 
 
-@dataclass(frozen=True, slots=True)
-class StubConfig:
+class StubConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The stub's own settings, each read from `PAYMENTS_` + its name in upper case
+    (`PAYMENTS_LATENCY_MS`, ...) like `core.config.Settings`; listed in `.env.example`.
+    `port` is where `manage.py run` serves the stub."""
+
+    port: int = 8100
     latency_ms: float = 0.0
     failure_rate: float = 0.0
     slow_card_delay_s: float = 2.0
 
     @classmethod
     def from_env(cls) -> StubConfig:
-        return cls(
-            latency_ms=float(os.environ.get("PAYMENTS_LATENCY_MS") or 0),
-            failure_rate=float(os.environ.get("PAYMENTS_FAILURE_RATE") or 0),
-            slow_card_delay_s=float(os.environ.get("PAYMENTS_SLOW_CARD_DELAY_S") or 2.0),
-        )
+        return settings_from_env(cls, prefix=ENV_PREFIX)
 
 
 def luhn_valid(number: str) -> bool:
