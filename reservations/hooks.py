@@ -4,7 +4,9 @@ startup; reservations never imports them):
 - the admission check a hold must pass (`AdmissionCheck`): the waiting room's, for events
   sold through a queue; without one every customer may hold;
 - listeners told after an event's stock changed (`on_stock_change`): the waiting room
-  admits the next visitors when tickets come back.
+  admits the next visitors when tickets come back;
+- where an event's waiting-room settings are kept (`WaitingRoomStore`): the waiting room's
+  own table. Reservations keeps only whether an event sells through a queue.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from uuid import UUID
 from arq.connections import ArqRedis
 
 from core.db import Connection
+from reservations.events.schemas import WaitingRoom, WaitingRoomConfig
 
 
 @runtime_checkable  # Litestar checks a dependency's value against its annotation
@@ -48,3 +51,30 @@ def on_stock_change(listener: StockListener) -> None:
 async def stock_changed(redis: ArqRedis, event_id: UUID) -> None:
     for listener in _stock_listeners:
         await listener(redis, event_id)
+
+
+class WaitingRoomStore(Protocol):
+    async def create(self, conn: Connection, *, event_id: UUID, config: WaitingRoomConfig) -> None:
+        """Keep the settings of a new event's room, in the caller's transaction."""
+
+    async def read(self, conn: Connection, *, event_ids: list[UUID]) -> dict[UUID, WaitingRoom]:
+        """The rooms of these events; an event without one is absent."""
+
+
+class NoWaitingRooms:
+    """The store when nothing is plugged in: no event has room settings."""
+
+    async def create(self, conn: Connection, *, event_id: UUID, config: WaitingRoomConfig) -> None:
+        if config.enabled:
+            raise RuntimeError("an event with a waiting room needs the waiting room plugged in")
+
+    async def read(self, conn: Connection, *, event_ids: list[UUID]) -> dict[UUID, WaitingRoom]:
+        return {}
+
+
+waiting_rooms: WaitingRoomStore = NoWaitingRooms()
+
+
+def keep_waiting_rooms_in(store: WaitingRoomStore) -> None:
+    global waiting_rooms
+    waiting_rooms = store

@@ -54,10 +54,8 @@ async def make_event(
         capacity = sum(s["rows"] * s["seats_per_row"] for s in sections or [])
     await conn.execute(
         """INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
-               max_per_customer, hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s,
-               prequeue)
-           VALUES ($1, $2, 'Test venue', now() + interval '30 days', $3, $4, $5, $6, $7, $8, $9, $10,
-                   $11, $12, $13)""",
+               max_per_customer, hold_ttl_s, half_price, waiting_room)
+           VALUES ($1, $2, 'Test venue', now() + interval '30 days', $3, $4, $5, $6, $7, $8, $9, $10)""",
         eid,
         name,
         sales_open_at,
@@ -68,10 +66,16 @@ async def make_event(
         hold_ttl_s,
         half_price,
         waiting_room,
-        admission_factor,
-        max_admit_per_s,
-        prequeue,
     )
+    if waiting_room:
+        await conn.execute(
+            """INSERT INTO waiting_rooms (event_id, admission_factor, max_admit_per_s, prequeue)
+               VALUES ($1, $2, $3, $4)""",
+            eid,
+            admission_factor,
+            max_admit_per_s,
+            prequeue,
+        )
     if not seated:
         await conn.execute(
             "INSERT INTO tickets (event_id, price_cents) SELECT $1, $2 FROM generate_series(1, $3)",

@@ -1,6 +1,7 @@
 """How the waiting room plugs into reservations (called by `app.py` and the workers at
-startup): holds of an event sold through a queue need an admission, and every change of
-an event's stock asks for an advance of its queue."""
+startup): holds of an event sold through a queue need an admission, every change of an
+event's stock asks for an advance of its queue, and a new event's room settings are kept
+in the waiting room's own table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from arq.connections import ArqRedis
 
 from reservations import hooks
 from waitingroom.service.admission import request_advance, require_admission
+from waitingroom.service.store import RoomStore
 
 admission_check: hooks.AdmissionCheck = require_admission
 
@@ -20,3 +22,4 @@ async def advance_on_stock_change(redis: ArqRedis, event_id: UUID) -> None:
 
 def plug_into_reservations() -> None:
     hooks.on_stock_change(advance_on_stock_change)
+    hooks.keep_waiting_rooms_in(RoomStore())

@@ -3,12 +3,11 @@
 -- name: insert_event
 -- ON CONFLICT lets the seed run twice; a new event always gets a fresh id.
 INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
-                    max_per_customer, hold_ttl_s, half_price, waiting_room, admission_factor,
-                    max_admit_per_s, prequeue)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                    max_per_customer, hold_ttl_s, half_price, waiting_room)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
-          hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+          hold_ttl_s, half_price, waiting_room,
           closed, created_at;
 
 -- name: insert_section
@@ -31,7 +30,7 @@ FROM generate_series(1, $4) AS r, generate_series(1, $5) AS n;
 
 -- name: get_event
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
-       hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+       hold_ttl_s, half_price, waiting_room,
        closed, created_at
 FROM events
 WHERE id = $1;
@@ -39,7 +38,7 @@ WHERE id = $1;
 -- name: list_events
 -- Events starting in [$1, $2) (either bound may be null), by start time, at most $3.
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
-       hold_ttl_s, half_price, waiting_room, admission_factor, max_admit_per_s, prequeue, paused,
+       hold_ttl_s, half_price, waiting_room,
        closed, created_at
 FROM events
 WHERE ($1::timestamptz IS NULL OR starts_at >= $1)

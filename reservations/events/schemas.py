@@ -90,10 +90,6 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     hold_ttl_s: int
     half_price: bool
     waiting_room: bool
-    admission_factor: float
-    max_admit_per_s: int
-    prequeue: str
-    paused: bool
     closed: bool
     created_at: dt.datetime
 

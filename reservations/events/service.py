@@ -12,6 +12,7 @@ from arq.connections import ArqRedis
 
 from core.db import Connection, queries_beside
 from core.errors import BadRequest
+from reservations import hooks
 from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
 from reservations.events.schemas import (
@@ -101,12 +102,11 @@ async def insert_event(
         hold_ttl_s,
         half_price,
         wr.enabled,
-        wr.admission_factor,
-        wr.max_admit_per_s,
-        wr.prequeue,
     )
     if row is None:
         return None
+    if wr.enabled:
+        await hooks.waiting_rooms.create(conn, event_id=event_id, config=wr)
     if not sections:
         await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total)
         return _event(row)
@@ -221,7 +221,25 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
     return await get_event_view(conn, redis, event_id=event.id)
 
 
-def _view(event: Event, sections: list[Section], stock: Stock, now: dt.datetime) -> EventView:
+_NO_ROOM = WaitingRoomConfig()
+
+
+def _room(event: Event, rooms: dict[uuid.UUID, WaitingRoom]) -> WaitingRoom:
+    room = rooms.get(event.id)
+    if room is not None and event.waiting_room:
+        return room
+    return WaitingRoom(
+        enabled=event.waiting_room,
+        admission_factor=_NO_ROOM.admission_factor,
+        prequeue=_NO_ROOM.prequeue,
+        max_admit_per_s=_NO_ROOM.max_admit_per_s,
+        paused=False,
+    )
+
+
+def _view(
+    event: Event, sections: list[Section], stock: Stock, now: dt.datetime, room: WaitingRoom
+) -> EventView:
     return EventView(
         id=event.id,
         name=event.name,
@@ -236,13 +254,7 @@ def _view(event: Event, sections: list[Section], stock: Stock, now: dt.datetime)
         hold_ttl_s=event.hold_ttl_s,
         half_price=event.half_price,
         closed=event.closed,
-        waiting_room=WaitingRoom(
-            enabled=event.waiting_room,
-            admission_factor=event.admission_factor,
-            prequeue=event.prequeue,
-            max_admit_per_s=event.max_admit_per_s,
-            paused=event.paused,
-        ),
+        waiting_room=room,
         live=Live(
             capacity=stock.capacity,
             sold=stock.sold,
@@ -268,7 +280,8 @@ async def get_event_view(conn: Connection, redis: ArqRedis, *, event_id: uuid.UU
     event = await get_event(conn, event_id=event_id)
     sections = await _sections_of(conn, [event.id]) if event.seated else {}
     stock = await get_stock(conn, redis, event_id=event.id)
-    return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC))
+    rooms = await hooks.waiting_rooms.read(conn, event_ids=[event.id]) if event.waiting_room else {}
+    return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC), _room(event, rooms))
 
 
 async def list_events(
@@ -287,6 +300,7 @@ async def list_events(
     ids = [e.id for e in events]
     counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
     sections = await _sections_of(conn, [e.id for e in events if e.seated])
+    rooms = await hooks.waiting_rooms.read(conn, event_ids=[e.id for e in events if e.waiting_room])
     now = dt.datetime.now(dt.UTC)
     views = []
     for event in events:
@@ -297,7 +311,7 @@ async def list_events(
             held=c["held"] if c else 0,
             available=c["available"] if c else 0,
         )
-        view = _view(event, sections.get(event.id, []), stock, now)
+        view = _view(event, sections.get(event.id, []), stock, now, _room(event, rooms))
         if status is None or view.live.status == status:
             views.append(view)
             if len(views) == limit:

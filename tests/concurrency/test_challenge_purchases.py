@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import httpx
 import pytest
-from reservations.queries import Q
 
 from core.resources import Resources
 from reservations.errors import SoldOut
 from reservations.inventory import service as tickets
+from reservations.inventory.service import Q
 from tests.factories import make_customers, make_event, stock_counts
 
 pytestmark = pytest.mark.concurrency

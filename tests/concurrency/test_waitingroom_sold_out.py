@@ -26,7 +26,7 @@ async def test_sold_out_reaches_every_socket_within_one_second(res: Resources, w
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True, capacity=3)
         ids = await make_customers(conn, SOCKETS)
-    await res.pool.execute("UPDATE events SET paused = true WHERE id = $1", event_id)
+    await res.pool.execute("UPDATE waiting_rooms SET paused = true WHERE event_id = $1", event_id)
     for c in ids:
         await join(res, event_id, c)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
 from redis.asyncio import Redis
 
 from core.db import Connection
@@ -21,7 +22,6 @@ from waitingroom.service.store import (
     load_room,
     lottery_seed,
     redis_now_ms,
-    settings_from_row,
     text,
 )
 
@@ -79,13 +79,18 @@ async def update_room(
     conn: Connection, redis: Redis, *, event_id: UUID, patch: WaitingRoomPatch
 ) -> WaitingRoomStats:
     """Pause or resume, change the admission factor, the rate cap or the proof of work."""
-    await load_room(conn, event_id=event_id)
+    before = await load_room(conn, event_id=event_id)
     row = await conn.fetchrow(
         Q.update_waiting_room, event_id, patch.paused, patch.admission_factor, patch.max_admit_per_s
     )
-    settings = settings_from_row(row)
-    if not settings.waiting_room:  # switched off meanwhile
+    if row is None:  # the room is gone meanwhile
         raise NoWaitingRoom()
+    settings = msgspec.structs.replace(
+        before,
+        paused=row["paused"],
+        admission_factor=row["admission_factor"],
+        max_admit_per_s=row["max_admit_per_s"],
+    )
     if patch.pow_difficulty is not None:
         if patch.pow_difficulty == 0:
             await redis.delete(keys.pow_difficulty(event_id))

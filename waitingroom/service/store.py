@@ -11,14 +11,16 @@ from uuid import UUID
 import msgspec
 from redis.asyncio import Redis
 
-from core.db import Connection, load_queries
+from core.db import Connection, queries_beside
 from core.redis import Scripts
+from reservations.events import service as events
+from reservations.events.schemas import Event, WaitingRoom, WaitingRoomConfig
 from waitingroom import keys
 from waitingroom.errors import EventNotFound, NoWaitingRoom
 from waitingroom.service import lottery
 
 _ROOT = Path(__file__).resolve().parent.parent
-Q = load_queries(_ROOT / "queries.sql")
+Q = queries_beside(str(_ROOT / "queries.sql"))
 S = Scripts(_ROOT / "lua")
 
 PREQUEUE_OFFSET = 2**52  # scores below it are pre-queue places
@@ -47,23 +49,55 @@ class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
         return self.prequeue == "lottery" and self.sales_open_at is not None
 
 
-def settings_from_row(r: Any) -> RoomSettings:
+_DEFAULTS = WaitingRoomConfig()
+
+
+def room_settings(event: Event, room: Any | None) -> RoomSettings:
+    """An event's facts (from reservations) with its room's row (None: no room kept)."""
     return RoomSettings(
-        event_id=r["id"],
-        waiting_room=r["waiting_room"],
-        admission_factor=r["admission_factor"],
-        max_admit_per_s=r["max_admit_per_s"],
-        prequeue=r["prequeue"],
-        paused=r["paused"],
-        closed=r["closed"],
-        sales_open_at=r["sales_open_at"],
-        max_per_customer=r["max_per_customer"],
+        event_id=event.id,
+        waiting_room=event.waiting_room and room is not None,
+        admission_factor=room["admission_factor"] if room else _DEFAULTS.admission_factor,
+        max_admit_per_s=room["max_admit_per_s"] if room else _DEFAULTS.max_admit_per_s,
+        prequeue=room["prequeue"] if room else _DEFAULTS.prequeue,
+        paused=room["paused"] if room else False,
+        closed=event.closed,
+        sales_open_at=event.sales_open_at,
+        max_per_customer=event.max_per_customer,
     )
 
 
+class RoomStore:
+    """The waiting room's table, as reservations' `WaitingRoomStore`."""
+
+    async def create(self, conn: Connection, *, event_id: UUID, config: WaitingRoomConfig) -> None:
+        await conn.execute(
+            Q.insert_waiting_room, event_id, config.admission_factor, config.max_admit_per_s, config.prequeue
+        )
+
+    async def read(self, conn: Connection, *, event_ids: list[UUID]) -> dict[UUID, WaitingRoom]:
+        if not event_ids:
+            return {}
+        return {
+            r["event_id"]: WaitingRoom(
+                enabled=True,
+                admission_factor=r["admission_factor"],
+                prequeue=r["prequeue"],
+                max_admit_per_s=r["max_admit_per_s"],
+                paused=r["paused"],
+            )
+            for r in await conn.fetch(Q.list_waiting_rooms, event_ids)
+        }
+
+
 async def find_settings(conn: Connection, *, event_id: UUID) -> RoomSettings | None:
-    row = await conn.fetchrow(Q.get_waiting_room, event_id)
-    return None if row is None else settings_from_row(row)
+    """The event's room settings; None for an unknown event."""
+    try:
+        event = await events.get_event(conn, event_id=event_id)
+    except EventNotFound:
+        return None
+    room = await conn.fetchrow(Q.get_waiting_room, event_id) if event.waiting_room else None
+    return room_settings(event, room)
 
 
 async def load_room(conn: Connection, *, event_id: UUID) -> RoomSettings:

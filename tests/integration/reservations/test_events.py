@@ -71,7 +71,11 @@ async def test_create_general_admission_event(
         eid,
     )
     assert dict(rows) == {"n": 250, "prices": 1, "labelled": 0, "price": 4500}
-    stored = await res.pool.fetchrow("SELECT * FROM events WHERE id = $1", eid)
+    stored = await res.pool.fetchrow(
+        "SELECT e.waiting_room, w.prequeue, w.admission_factor"
+        " FROM events e JOIN waiting_rooms w ON w.event_id = e.id WHERE e.id = $1",
+        eid,
+    )
     assert (stored["waiting_room"], stored["prequeue"], stored["admission_factor"]) == (True, "lottery", 1.5)
 
 

@@ -55,7 +55,7 @@ async def test_position_at_least_every_two_seconds_then_the_admission(
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True, capacity=3)
         ids = await make_customers(conn, 6)
-    await res.pool.execute("UPDATE events SET paused = true WHERE id = $1", event_id)
+    await res.pool.execute("UPDATE waiting_rooms SET paused = true WHERE event_id = $1", event_id)
     for c in ids:
         await join(res, event_id, c)
     me = ids[4]
@@ -67,7 +67,7 @@ async def test_position_at_least_every_two_seconds_then_the_admission(
         quiet = [await recv(ws), await recv(ws)]
         gaps = time.monotonic() - started
         # The sale resumes: one tick admits three, the broadcast moves everyone up.
-        await res.pool.execute("UPDATE events SET paused = false WHERE id = $1", event_id)
+        await res.pool.execute("UPDATE waiting_rooms SET paused = false WHERE event_id = $1", event_id)
         result = await tick(res, event_id)
         moved = await recv(ws)
         while moved["state"] != "open":
@@ -123,7 +123,7 @@ async def test_admissions_reach_only_their_visitor_over_one_subscription_per_eve
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True, capacity=1)
         ids = await make_customers(conn, 3)
-    await res.pool.execute("UPDATE events SET paused = true WHERE id = $1", event_id)
+    await res.pool.execute("UPDATE waiting_rooms SET paused = true WHERE event_id = $1", event_id)
     for c in ids:
         await join(res, event_id, c)
     channel = keys.admissions_channel(event_id)
@@ -136,7 +136,7 @@ async def test_admissions_reach_only_their_visitor_over_one_subscription_per_eve
         for ws in sockets:
             assert (await recv(ws))["position"] is not None
         during = await subscribers()
-        await res.pool.execute("UPDATE events SET paused = false WHERE id = $1", event_id)
+        await res.pool.execute("UPDATE waiting_rooms SET paused = false WHERE event_id = $1", event_id)
         result = await tick(res, event_id)  # capacity 1: the first in the queue only
         first = await recv(sockets[0])
         while first["type"] != "admitted":
