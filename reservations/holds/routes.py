@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, MediaType, Response, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
@@ -108,8 +108,8 @@ class HoldController(Controller):
         res: ResDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey = None,
-    ) -> Response[bytes]:
-        reply = await holds.confirm_hold(
+    ) -> HoldConfirmed:
+        return await holds.confirm_hold(
             conn,
             res.redis,
             http=res.http,
@@ -118,7 +118,6 @@ class HoldController(Controller):
             card_number=data.card_number,
             idempotency_key=idempotency_key,
         )
-        return Response(reply.body, status_code=reply.status, media_type=MediaType.JSON)
 
 
 route_handlers: list[ControllerRouterHandler] = [HoldController]

@@ -60,13 +60,6 @@ PAYMENT_ATTEMPT_TTL_S = 2 * 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
 
 
-class Reply(msgspec.Struct, frozen=True):
-    """A finished HTTP answer (status and JSON body), as stored for idempotent replays."""
-
-    status: int
-    body: bytes
-
-
 # ---------------------------------------------------------------------------- helpers
 
 
@@ -287,13 +280,13 @@ async def confirm_hold(
     principal: Principal,
     card_number: str,
     idempotency_key: str | None,
-) -> Reply:
+) -> HoldConfirmed:
     """Pay for an active hold and turn its tickets into purchases.
 
-    Idempotent per (hold, Idempotency-Key): a replay gets the first answer (200, 402, 409
-    or 410) byte for byte; the same key with another card is refused (422). Answers that
-    leave the outcome open (502 provider unavailable, 503 busy) are not stored, so the
-    client can retry with the same key.
+    Idempotent per (hold, Idempotency-Key): a replay gets the first outcome again (the
+    purchases, or the same 402, 409 or 410 refusal); the same key with another card is
+    refused (422). Answers that leave the outcome open (502 provider unavailable, 503
+    busy) are not stored, so the client can retry with the same key.
     """
     key = _idempotency_key(idempotency_key)
     hold = await conn.fetchrow(Q.get_hold, hold_id)
@@ -304,21 +297,42 @@ async def confirm_hold(
     fp = idempotency.fingerprint(f"confirm:{hold_id}", card_number.encode())
     stored = await idempotency.begin(redis, scope, fp)
     if stored is not None:
-        return Reply(status=stored.status, body=stored.body)
+        return _replay(stored)
     try:
-        try:
-            confirmed = await _confirm(conn, redis, http=http, hold_id=hold_id, card_number=card_number)
-            reply = Reply(status=200, body=msgspec.json.encode(confirmed))
-        except AppError as exc:
-            if exc.status_code >= 500:
-                raise
-            body = ErrorBody(error=exc.code, detail=exc.detail, field=exc.field)
-            reply = Reply(status=exc.status_code, body=msgspec.json.encode(body))
+        confirmed = await _confirm(conn, redis, http=http, hold_id=hold_id, card_number=card_number)
+    except AppError as exc:
+        if exc.status_code >= 500:
+            await asyncio.shield(idempotency.abandon(redis, scope))
+            raise
+        refusal = _refusal_enc.encode(ErrorBody(error=exc.code, detail=exc.detail, field=exc.field))
+        await idempotency.finish(redis, scope, fp, status=exc.status_code, body=refusal)
+        raise
     except BaseException:
         await asyncio.shield(idempotency.abandon(redis, scope))
         raise
-    await idempotency.finish(redis, scope, fp, status=reply.status, body=reply.body)
-    return reply
+    await idempotency.finish(redis, scope, fp, status=200, body=_confirmed_enc.encode(confirmed))
+    return confirmed
+
+
+_confirmed_enc = msgspec.json.Encoder()
+_refusal_enc = msgspec.json.Encoder()
+_confirmed_dec = msgspec.json.Decoder(HoldConfirmed)
+_refusal_dec = msgspec.json.Decoder(ErrorBody)
+
+
+class StoredRefusal(AppError):
+    """The refusal a first confirm under this Idempotency-Key got, raised again as it was."""
+
+    def __init__(self, status: int, body: ErrorBody) -> None:
+        super().__init__(body.detail, field=body.field)
+        self.status_code = status  # type: ignore[misc]
+        self.code = body.error  # type: ignore[misc]
+
+
+def _replay(stored: idempotency.Stored) -> HoldConfirmed:
+    if stored.status == 200:
+        return _confirmed_dec.decode(stored.body)
+    raise StoredRefusal(stored.status, _refusal_dec.decode(stored.body))
 
 
 async def _confirm(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, MediaType, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
@@ -12,11 +13,24 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep
-from core.errors import error_responses
+from core.errors import ErrorBody, error_responses
 from core.logs import request_id
 from core.schemas import StrictBody
 from reservations.orders import service as orders
 from reservations.orders.schemas import Order, OrderAccepted, OrderCreate
+
+# The order route's own wording where the shared error's default speaks of holds.
+_DETAILS = {
+    "admission_required": "This event sells through its waiting room: join the queue and hold tickets there.",
+}
+# Refusals are most of a flash sale's answers: each body is encoded once.
+_REFUSAL_BODIES: dict[str, bytes] = {
+    error.code: msgspec.json.encode(
+        ErrorBody(error=error.code, detail=_DETAILS.get(error.code, error.default_detail))
+    )
+    for error in orders.REFUSALS.values()
+}
+_accepted_enc = msgspec.json.Encoder()
 
 IdempotencyKey = Annotated[
     str | None,
@@ -59,8 +73,18 @@ class OrderController(Controller):
             idempotency_key=idempotency_key,
             request_id=request_id.get(),
         )
-        headers = {"Location": placed.location} if placed.location else None
-        return Response(placed.body, status_code=placed.status, media_type=MediaType.JSON, headers=headers)
+        if placed.order is not None:
+            return Response(
+                _accepted_enc.encode(placed.order),
+                status_code=202,
+                media_type=MediaType.JSON,
+                headers={"Location": f"/api/orders/{placed.order.id}"},
+            )
+        assert placed.refusal is not None
+        refusal = placed.refusal
+        return Response(
+            _REFUSAL_BODIES[refusal.code], status_code=refusal.status_code, media_type=MediaType.JSON
+        )
 
     @get(
         "/{order_id:uuid}",

@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from core import queues
 from core.auth import Principal
 from core.db import Connection, queries_beside
-from core.errors import AppError, BadRequest, Busy, ErrorBody, Forbidden
+from core.errors import AppError, BadRequest, Busy, Forbidden
 from core.idempotency import KeyReused
 from core.ops import ORDERS
 from core.redis import Scripts
@@ -73,50 +73,32 @@ class IdempotencyKeyRequired(BadRequest):
     default_detail = "POST /api/orders needs an Idempotency-Key header (1 to 255 visible characters)."
 
 
-# A refusal stored under an Idempotency-Key is replayed as the same error.
-_REFUSALS: dict[str, type[AppError]] = {
+# The gate's refusals by the code it stores under an Idempotency-Key (replayed as the same).
+REFUSALS: dict[str, type[AppError]] = {
     "not_on_sale": NotOnSale,
     "admission_required": AdmissionRequired,
     "limit_reached": LimitReached,
     "sold_out": SoldOut,
 }
-# The order route's own wording where the shared error's default speaks of holds.
-_DETAILS = {
-    "admission_required": "This event sells through its waiting room: join the queue and hold tickets there.",
-}
 
 
 class Placed(msgspec.Struct, frozen=True):
-    """The answer to an order: its status and exact body bytes (the same for every replay),
-    and for a 202 its Location. Refusals are answers too, not exceptions: most attempts of a
-    flash sale are refused, and rendering them needs no exception machinery."""
+    """The gate's decision on an order: accepted (`order`, queued for the worker) or refused
+    (`refusal`, a catalogue error), the same for every replay of its Idempotency-Key.
+    Refusals are values, not exceptions: most attempts of a flash sale are refused."""
 
-    status: int
-    body: bytes
-    location: str | None = None
-
-
-def _refusal_body(error: type[AppError]) -> bytes:
-    detail = _DETAILS.get(error.code, error.default_detail)
-    return msgspec.json.encode(ErrorBody(error=error.code, detail=detail))
-
-
-_REFUSAL_BODIES: dict[str, bytes] = {code: _refusal_body(error) for code, error in _REFUSALS.items()}
+    order: OrderAccepted | None = None
+    refusal: type[AppError] | None = None
 
 
 def _refused(code: bytes) -> Placed:
-    error = _REFUSALS[code.decode()]
-    return Placed(status=error.status_code, body=_REFUSAL_BODIES[error.code])
-
-
-_accepted_enc = msgspec.json.Encoder()
+    return Placed(refusal=REFUSALS[code.decode()])
 
 
 def _accepted(order_id: uuid.UUID, data: OrderCreate) -> Placed:
-    body = _accepted_enc.encode(
-        OrderAccepted(id=order_id, status="queued", event_id=data.event_id, quantity=data.quantity)
+    return Placed(
+        order=OrderAccepted(id=order_id, status="queued", event_id=data.event_id, quantity=data.quantity)
     )
-    return Placed(status=202, body=body, location=order_location(order_id))
 
 
 def check_idempotency_key(key: str | None) -> str:
@@ -152,10 +134,6 @@ def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> Idempot
         ),
         field=digest[2:],
     )
-
-
-def order_location(order_id: uuid.UUID) -> str:
-    return f"/api/orders/{order_id}"
 
 
 async def place_order(
