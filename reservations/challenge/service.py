@@ -15,7 +15,8 @@ from arq.connections import ArqRedis
 
 from core.config import get_settings
 from core.db import Connection, queries_beside
-from core.errors import AppError, Busy
+from core.errors import Busy
+from reservations.challenge.errors import ChallengeNotOnSale, ChallengeSoldOut
 from reservations.challenge.schemas import (
     Cliente,
     ClienteComCompras,
@@ -36,23 +37,6 @@ from reservations.inventory.stock import get_stock, stock_changed
 from reservations.live.service import announce_purchase
 
 Q = queries_beside(__file__)
-
-
-class ChallengeSoldOut(AppError):
-    """The contract answers a sold-out purchase with 422 (the product API uses 409)."""
-
-    status_code = 422
-    code = "sold_out"
-    default_detail = "Ingressos esgotados para este evento."
-
-
-class ChallengeNotOnSale(AppError):
-    status_code = 422
-    code = "not_on_sale"
-    default_detail = (
-        "Este evento não é vendido por /compras agora (vendas fechadas, ainda não abertas, "
-        "ou com sala de espera: use a API /api)."
-    )
 
 
 async def create_cliente(conn: Connection, *, nome: str, email: str, cpf: str) -> Cliente:

@@ -8,7 +8,7 @@ import asyncpg
 
 from core import auth
 from core.db import Connection, queries_beside
-from core.errors import Unauthorized
+from reservations.customers.errors import InvalidCredentials
 from reservations.customers.schemas import (
     Customer,
     CustomerAccount,
@@ -20,11 +20,6 @@ from reservations.customers.schemas import (
 from reservations.errors import CustomerNotFound, EmailTaken
 
 Q = queries_beside(__file__)
-
-
-class InvalidCredentials(Unauthorized):
-    code = "invalid_credentials"
-    default_detail = "The email or the password is wrong."
 
 
 _decoy: list[str] = []

@@ -38,13 +38,14 @@ from redis.exceptions import RedisError
 from core import queues
 from core.auth import Principal
 from core.db import Connection, queries_beside
-from core.errors import AppError, BadRequest, Busy, Forbidden
+from core.errors import AppError, Busy, Forbidden
 from core.idempotency import KeyReused
 from core.ops import ORDERS
 from core.redis import Scripts
 from core.resources import Resources
 from reservations import keys
 from reservations.errors import AdmissionRequired, EventNotFound, LimitReached, NotOnSale, SoldOut
+from reservations.orders.errors import IdempotencyKeyRequired, OrderNotFound
 from reservations.orders.schemas import Order, OrderAccepted, OrderCreate, OrderPurchase
 
 Q = queries_beside(__file__)
@@ -60,17 +61,6 @@ MAX_KEY_LENGTH = 255
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
 log = logging.getLogger("crowdpass.orders")
-
-
-class OrderNotFound(AppError):
-    status_code = 404
-    code = "order_not_found"
-    default_detail = "No order with this id."
-
-
-class IdempotencyKeyRequired(BadRequest):
-    code = "idempotency_key_required"
-    default_detail = "POST /api/orders needs an Idempotency-Key header (1 to 255 visible characters)."
 
 
 # The gate's refusals by the code it stores under an Idempotency-Key (replayed as the same).

@@ -1,0 +1,16 @@
+"""Errors of this sub-domain; each carries its HTTP status and stable code (docs/errors.md)."""
+
+from __future__ import annotations
+
+from core.errors import AppError, BadRequest
+
+
+class OrderNotFound(AppError):
+    status_code = 404
+    code = "order_not_found"
+    default_detail = "No order with this id."
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    default_detail = "POST /api/orders needs an Idempotency-Key header (1 to 255 visible characters)."
