@@ -28,6 +28,14 @@ def wait_for(what: Callable[[], object], timeout_s: float = 10.0) -> float:
     return time.monotonic() - start
 
 
+def kill_and_wait_restart(running: Launcher, name: str) -> float:
+    """SIGKILL `name`; seconds until it runs again under another pid."""
+    pid = running.pid(name)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    return wait_for(lambda: running.pid(name) not in (None, pid))
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -63,19 +71,11 @@ def test_a_killed_child_is_restarted_with_a_doubling_delay_and_the_other_keeps_r
     other = sleepers.pid("b")
     assert other is not None
 
-    first = sleepers.pid("a")
-    assert first is not None
-    os.kill(first, signal.SIGKILL)
-    took = wait_for(lambda: sleepers.pid("a") not in (None, first))
-    assert 0.45 <= took < 3.0
+    assert 0.45 <= kill_and_wait_restart(sleepers, "a") < 3.0
     assert messages[0] == "a exited with code -9; restarting it in 0.5 s"
     assert messages[1].startswith("a restarted (pid ")
 
-    second = sleepers.pid("a")
-    assert second is not None
-    os.kill(second, signal.SIGKILL)
-    took = wait_for(lambda: sleepers.pid("a") not in (None, second))
-    assert 0.95 <= took < 4.0
+    assert 0.95 <= kill_and_wait_restart(sleepers, "a") < 4.0
     assert messages[2] == "a exited with code -9; restarting it in 1.0 s"
 
     assert sleepers.restarts == {"a": 2, "b": 0}
@@ -117,9 +117,6 @@ def test_the_killed_payments_stub_comes_back_and_answers(tmp_path: Path) -> None
         running.supervise(poll_s=0.05)
         url = f"http://127.0.0.1:{port}/schema/openapi.json"
         running.wait_http(url)
-        first = running.pid("payments")
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        wait_for(lambda: running.pid("payments") not in (None, first))
+        kill_and_wait_restart(running, "payments")
         running.wait_http(url, timeout_s=30)
         assert running.restarts["payments"] == 1
