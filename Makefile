@@ -53,27 +53,19 @@ reset-db: install ## drop everything, migrate and seed
 
 .PHONY: help run test test-fast install constraints frontend lint fmt migrate reset-db
 
-# Benchmarks (bench/, results appended to docs/benchmarks.md). SCALE=1 is the issue's size;
-# SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more options (python -m bench.run -h).
+# Benchmarks (bench/, docs/benchmarks.md): each run writes bench/results/<time>-<scenario>-<scale>.json.
+# SCALE=1 is the issue's size; SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more
+# options (python -m bench.run -h).
 SCALE ?= 1
-SCALES ?= 0.01,0.1,1
 BENCH_ARGS ?=
 
-bench-wrk: # wrk is a Debian package; install it when missing (as root), else the asyncio client drives what it can
-	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
-		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; } \
-		|| echo "wrk is not installed: (a) needs it; (b) falls back to the asyncio client"; }
-
-bench-challenge: install bench-wrk ## (a) challenge contract: read storm, purchase storm on the 90%-sold event (SCALE=1)
+bench-challenge: install ## (a) challenge contract: read storm, purchase storm on the 90%-sold event (SCALE=1)
 	$(PY) -m bench.run challenge --scale $(SCALE) $(BENCH_ARGS)
 
-bench-flash: install bench-wrk ## (b) flash sale: 1,000,000 order attempts for 50,000 tickets (SCALE=1)
+bench-flash: install ## (b) flash sale: 1,000,000 order attempts for 50,000 tickets (SCALE=1)
 	$(PY) -m bench.run flash --scale $(SCALE) $(BENCH_ARGS)
 
 bench-waitingroom: install ## (c) waiting room: 100,000 visitors join at the opening (SCALE=1)
 	$(PY) -m bench.run waitingroom --scale $(SCALE) $(BENCH_ARGS)
 
-bench-growth: install bench-wrk ## (d) (a) and (b) at 1/100, 1/10 and full size (SCALES=0.01,0.1,1)
-	$(PY) -m bench.run growth --scales $(SCALES) $(BENCH_ARGS)
-
-.PHONY: bench-wrk bench-challenge bench-flash bench-waitingroom bench-growth
+.PHONY: bench-challenge bench-flash bench-waitingroom

@@ -2,7 +2,8 @@
 
 `run` starts the whole system for development: with DATABASE_URL / REDIS_URL unset it
 first starts an embedded PostgreSQL and Redis under `.data/`, then migrates, seeds, and
-runs the API, the arq worker and the payments stub until Ctrl-C.
+runs the API, both arq workers and the payments stub (core/launcher.py), restarting any
+that exits, until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -58,74 +58,39 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
         await conn.close()
 
 
-def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    print(f"starting {name}: {' '.join(args)}")
-    return subprocess.Popen(args, env=env, cwd=ROOT)  # noqa: S603
-
-
 def run() -> int:
     _ensure_servers()
     asyncio.run(_migrate())
     from core.config import get_settings
+    from core.launcher import Launcher, system_commands
+    from core.logs import configure_logging
     from payments_stub.service import StubConfig
 
+    configure_logging(json=False)
     settings = get_settings()
     env = dict(os.environ)
-    py = sys.executable
-    payments_port = str(StubConfig.from_env().port)
+    payments_port = StubConfig.from_env().port
     env.setdefault("PAYMENTS_URL", f"http://127.0.0.1:{payments_port}")
-    procs = [
-        _spawn(
-            "payments stub",
-            [py, "-m", "uvicorn", "payments_stub.app:app", "--port", payments_port, "--log-level", "warning"],
-            env,
-        ),
-        _spawn("worker", [py, "-m", "jobs", "jobs.worker.WorkerSettings"], env),
-        _spawn("orders worker", [py, "-m", "jobs", "jobs.worker.OrdersWorkerSettings"], env),
-        _spawn(
-            "api",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "app:create_app",
-                "--host",
-                "0.0.0.0",  # noqa: S104 (a dev server reachable from a phone on the LAN)
-                "--port",
-                str(settings.port),
-                "--log-level",
-                "warning",
-            ],
-            env,
-        ),
-    ]
-    print(f"\nCrowdPass on http://localhost:{settings.port}  (API docs: /schema/swagger)")
-    print(f"Organizer token (ADMIN_TOKEN): {settings.admin_token}\nCtrl-C stops everything.\n")
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    code = 0
-    while not stop:
-        for p in procs:
-            if p.poll() is not None:
-                print(f"process {p.args!r} exited with {p.returncode}; stopping")
-                stop, code = True, 1
-        time.sleep(0.3)
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    return code
+    commands = system_commands(
+        api_port=settings.port,
+        payments_port=payments_port,
+        api_host="0.0.0.0",  # noqa: S104 (a dev server reachable from a phone on the LAN)
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Launcher(env) as launcher:
+        for command in commands:
+            print(f"starting {command.name}: {' '.join(command.argv)}")
+        launcher.start(*commands)
+        launcher.supervise()
+        print(f"\nCrowdPass on http://localhost:{settings.port}  (API docs: /schema/swagger)")
+        print(f"Organizer token (ADMIN_TOKEN): {settings.admin_token}")
+        print("A process that exits is restarted; Ctrl-C stops everything.\n")
+        while not stop.wait(1.0):
+            pass
+        print("stopping")
+    return 0
 
 
 def main() -> int:

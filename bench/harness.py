@@ -1,343 +1,280 @@
-"""What every scenario shares: options, the fresh system, the ceiling, memory, the report.
-
-A scenario is `async def run(h: Harness) -> Report`. The harness pins this process (the
-asyncio load clients live here) to the load core, prepares the data, starts and stops the
-processes, and closes everything whatever happens.
+"""What every scenario (`async def run(h: Harness) -> Report`) shares: this process pinned
+to the load core; the data reset (`manage.py reset-db` on the run's own databases); the
+system started by core/launcher.py as `make run` starts it, the API on the API core; the
+ceiling (bench/hello.py) served the same way; memory; and everything stopped at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import itertools
 import os
-import shlex
+import secrets
+import subprocess
 import sys
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 import httpx
-import redis.asyncio as aioredis
+import psutil  # type: ignore[import-untyped]
 
-from bench import wrk
-from bench.deployed_postgres import DeployedPostgres
-from bench.machine import MemoryPeaks, MemorySampler, PostgresPids, listener_pid, machine_info
-from bench.report import Figure, Report, ms, num
-from bench.system import (
-    DEFAULT_DATABASE_URL,
-    DEFAULT_REDIS_URL,
-    HELLO,
-    ROOT,
-    Layout,
-    System,
-    ensure_database,
-    profile_summary,
-)
+from bench.httpclient import HttpPool, Response
+from bench.loadgen import LoadResult, Request, drive
+from bench.machine import MemorySampler, machine_info, postgres_pids
+from bench.report import Figure, Report, target
+from core.launcher import ROOT, Command, Launcher, all_cpus, pinned, system_commands, uvicorn
 from core.redis import create_redis
 
-# The ceiling sends the scenario's own request stream, at least CEILING_MIN requests (a
-# short burst would flatter it) and at most CEILING_MAX.
-CEILING_MIN = 50_000
-CEILING_MAX = 200_000
+RESULTS = ROOT / "bench" / "results"
+ADMISSION_TTL_S = 120
+# The ceiling answers the scenario's own requests, at least 50,000 (a short burst would
+# flatter it), at most 200,000.
+CEILING_MIN, CEILING_MAX = 50_000, 200_000
+MEMORY_TARGET_MIB = 512
 
 
 @dataclass
 class Options:
     scenario: str
     scale: float = 0.01
-    record: bool = True
+    out: Path = RESULTS
     embedded: bool = False
-    postgres: str = "local"  # local (the database_url's server) | deployed (bench/deployed_postgres.py)
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str = DEFAULT_REDIS_URL
-    port_base: int = 18700
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/crowdpass_bench"
+    redis_url: str = "redis://127.0.0.1:6379/8"
+    port_base: int = 18700  # API; payments stub +1; ceiling +2
     api_core: int | None = 0
     load_core: int | None = 1
     connections: int = 64
-    threads: int = 1
     budget_s: float = 0.0  # 0: the scenario's own budget for its scale
-    driver: str = "auto"  # wrk | python | auto (wrk when installed)
-    db_pool_max: int = 20
-    note: str = ""
     ceiling: bool = True
-    profile: bool = False
-    out: Path = field(default_factory=lambda: ROOT / "bench" / "results")
+    note: str = ""
     command: str = ""
-
-    @property
-    def use_wrk(self) -> bool:
-        if self.driver == "python":
-            return False
-        if self.driver == "wrk" and not wrk.available():
-            raise RuntimeError("--driver wrk but wrk is not installed (apt-get install wrk)")
-        return wrk.available()
 
 
 def scaled(full: int, scale: float, minimum: int = 1) -> int:
     return max(minimum, round(full * scale))
 
 
+async def ensure_database(url: str) -> None:
+    """Create the database of `url` when the server does not have it."""
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    conn = await asyncpg.connect(urlunparse(parsed._replace(path="/postgres")))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
 class Harness:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
-        stamp = f"{opts.scenario}-{opts.scale:g}-{os.getpid()}"
-        self.out = opts.out / stamp
+        self.name = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{opts.scenario}-{opts.scale:g}"
+        self.out = opts.out / "logs" / self.name  # process logs and scratch files
         self.out.mkdir(parents=True, exist_ok=True)
-        self.layout: Layout | None = None
-        self.system: System | None = None
-        self.db: asyncpg.Connection | None = None
-        self.redis: aioredis.Redis | None = None
-        self.sampler: MemorySampler | None = None
-        self._pg_pids_task: asyncio.Task[None] | None = None
-        self.deployed_pg: DeployedPostgres | None = None
-        self.machine: dict[str, str | int] = machine_info()
-
-    # --- lifecycle ------------------------------------------------------------------------
+        self.admin_token = "bench-" + secrets.token_hex(16)
+        self.jwt_secret = secrets.token_hex(32)
+        self.api_port, self.payments_port, self.hello_port = (opts.port_base + i for i in range(3))
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.machine = machine_info()
+        self.processes = Launcher({}, logs=self.out)
+        self._sampler: MemorySampler | None = None
+        self._closing = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Harness:
         opts = self.opts
         if opts.load_core is not None and opts.load_core < (os.cpu_count() or 1):
             os.sched_setaffinity(0, {opts.load_core})
-        db_url, redis_url = opts.database_url, opts.redis_url
         if opts.embedded:
             from core import embedded
 
-            data = ROOT / ".data" / "bench"
-            db_url = embedded.start_postgres(data, "crowdpass_bench")
-            redis_url = embedded.start_redis(data)
+            opts.database_url = embedded.start_postgres(ROOT / ".data" / "bench", "crowdpass_bench")
+            opts.redis_url = embedded.start_redis(ROOT / ".data" / "bench")
         else:
-            if opts.postgres == "deployed":
-                self.deployed_pg = DeployedPostgres(self.out / "postgres", port=opts.port_base + 10)
-                db_url = await asyncio.to_thread(self.deployed_pg.start)
-            await ensure_database(db_url)
-        self.layout = Layout(
-            database_url=db_url,
-            redis_url=redis_url,
-            out=self.out,
-            port_base=opts.port_base,
-            api_core=opts.api_core,
-            load_core=opts.load_core,
-            db_pool_max=opts.db_pool_max,
-            profile=opts.profile,
-        )
-        self.system = System(self.layout)
-        await asyncio.to_thread(self.system.reset_data)
-        self.db = await asyncpg.connect(db_url)
-        self.redis = create_redis(redis_url)
-        self.machine["postgres"] = str(await self.db.fetchval("SHOW server_version")).split(" ")[0]
-        self.machine["shared_buffers"] = str(await self.db.fetchval("SHOW shared_buffers"))
-        info = await self.redis.info("server")
-        self.machine["redis"] = str(info.get("redis_version", "?"))
+            await ensure_database(opts.database_url)
+        self.processes.env = {
+            **os.environ,
+            "CROWDPASS_ENV": "dev",
+            "DATABASE_URL": opts.database_url,
+            "REDIS_URL": opts.redis_url,
+            "ADMIN_TOKEN": self.admin_token,
+            "JWT_SECRET": self.jwt_secret,
+            "PORT": str(self.api_port),
+            "PAYMENTS_PORT": str(self.payments_port),
+            "PAYMENTS_URL": f"http://127.0.0.1:{self.payments_port}",
+            "ADMISSION_TTL_S": str(ADMISSION_TTL_S),
+        }
+        self._closing.push_async_callback(asyncio.to_thread, self.processes.stop)
+        with (self.out / "reset-db.log").open("wb") as log:
+            reset = pinned([sys.executable, "manage.py", "reset-db"], all_cpus())
+            done = await asyncio.to_thread(
+                subprocess.run, reset, cwd=ROOT, env=self.processes.env, stdout=log, stderr=log
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py reset-db failed: see {self.out / 'reset-db.log'}")
+        self.pg = await asyncpg.connect(opts.database_url)
+        self._closing.push_async_callback(self.pg.close)
+        self.rd = create_redis(opts.redis_url)
+        self._closing.push_async_callback(self.rd.aclose)
+        self.machine["postgres"] = str(await self.pg.fetchval("SHOW server_version")).split(" ")[0]
+        server = await self.rd.info("server")
+        self.machine["redis"], self._redis_pid = str(server["redis_version"]), int(server["process_id"])
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.sampler is not None:
-            with contextlib.suppress(Exception):
-                await self.sampler.stop()
-        if self._pg_pids_task is not None:
-            self._pg_pids_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._pg_pids_task
-        if self.system is not None:
-            await asyncio.to_thread(self.system.stop)
-            if self.opts.profile:
-                await asyncio.to_thread(profile_summary, self.out / "api.prof", self.out / "api-profile.txt")
-        if self.redis is not None:
-            await self.redis.aclose()
-        if self.db is not None:
-            await self.db.close()
-        if self.deployed_pg is not None:
-            await asyncio.to_thread(self.deployed_pg.stop)
-
-    @property
-    def sys(self) -> System:
-        assert self.system is not None
-        return self.system
-
-    @property
-    def pg(self) -> asyncpg.Connection:
-        assert self.db is not None
-        return self.db
-
-    @property
-    def rd(self) -> aioredis.Redis:
-        assert self.redis is not None
-        return self.redis
-
-    @property
-    def lay(self) -> Layout:
-        assert self.layout is not None
-        return self.layout
+        if self._sampler is not None:
+            await self._sampler.stop()
+        await self._closing.aclose()
 
     def budget(self, default_s: float) -> float:
         return self.opts.budget_s or default_s
 
-    # --- the system -----------------------------------------------------------------------
+    async def wait_until(
+        self, done: Callable[[], Awaitable[bool]], timeout_s: float, poll_s: float = 0.2
+    ) -> bool:
+        """Poll `done()` until it is true (True) or `timeout_s` passes (False); a system
+        process that exits fails the run."""
+        deadline = time.monotonic() + timeout_s
+        while not await done():
+            if time.monotonic() > deadline:
+                return False
+            self.processes.check_alive()
+            await asyncio.sleep(poll_s)
+        return True
+
+    def _api_cpus(self) -> frozenset[int]:
+        core = self.opts.api_core
+        return frozenset({core}) if core is not None and core < (os.cpu_count() or 1) else all_cpus()
 
     async def start_system(self) -> None:
-        await asyncio.to_thread(self.sys.start)
-
-    def admin(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.lay.api_url,
-            headers={"Authorization": f"Bearer {self.sys.admin_token}"},
-            timeout=60,
+        """The system's processes (the API on its core, the rest on every core, not only on
+        the load core this process is pinned to), then the memory sampler."""
+        ports = self.api_port, self.payments_port
+        self.processes.start(
+            *system_commands(
+                api_port=ports[0], payments_port=ports[1], api_cpus=self._api_cpus(), other_cpus=all_cpus()
+            )
         )
+        for url in (f"{self.api_url}/health", f"http://127.0.0.1:{self.payments_port}/schema/openapi.json"):
+            await asyncio.to_thread(self.processes.wait_http, url)
+        database = urlparse(self.opts.database_url).path.lstrip("/")
+        postmaster = psutil.Process(await self.pg.fetchval("SELECT pg_backend_pid()")).ppid()
 
-    async def create_event(self, **fields: Any) -> dict[str, Any]:
-        async with self.admin() as http:
-            r = await http.post("/api/events", json=fields)
-        if r.status_code != 201:
-            raise RuntimeError(f"POST /api/events answered {r.status_code}: {r.text[:300]}")
-        event: dict[str, Any] = r.json()
-        return event
+        def pids(*names: str) -> Callable[[], list[int]]:
+            return lambda: [p for p in map(self.processes.pid, names) if p is not None]
 
-    async def api_metric(self, name: str, labels: str) -> float:
-        """One sample of the API's /metrics (e.g. crowdpass_orders_total, outcome="accepted")."""
-        async with httpx.AsyncClient(timeout=30) as http:
-            text = (await http.get(f"{self.lay.api_url}/metrics")).text
-        prefix = f"{name}{{{labels}}} "
-        for line in text.splitlines():
-            if line.startswith(prefix):
-                return float(line[len(prefix) :])
-        return 0.0
-
-    # --- memory ---------------------------------------------------------------------------
-
-    async def start_memory(self) -> None:
-        pg_pids = PostgresPids(await asyncpg.connect(self.lay.database_url), self.lay.database)
-        await pg_pids.refresh()
-        self._pg_pids_task = asyncio.create_task(pg_pids.run())
-        redis_pid = listener_pid(self.lay.redis_url)
-        system = self.sys
-        self.sampler = MemorySampler(
+        self._sampler = MemorySampler(
             {
-                "api": lambda: system.pid("api"),
-                "workers": lambda: system.pid("worker") + system.pid("orders-worker"),
-                "redis": lambda: [redis_pid] if redis_pid else [],
-                "postgres": pg_pids,
-                "payments stub": lambda: system.pid("payments"),
+                "api": pids("api"),
+                "workers": pids("worker", "orders-worker"),
+                "redis": lambda: [self._redis_pid],  # a shared server: other databases count too
+                "postgres": lambda: postgres_pids(postmaster, database),
+                "payments stub": pids("payments"),
             }
         )
-        self.sampler.start()
+        self._sampler.start()
 
-    async def stop_memory(self) -> MemoryPeaks:
-        assert self.sampler is not None
-        peaks = await self.sampler.stop()
-        self.sampler = None
-        if self._pg_pids_task is not None:
-            self._pg_pids_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._pg_pids_task
-            self._pg_pids_task = None
-        return peaks
-
-    # --- the ceiling ----------------------------------------------------------------------
-
-    async def ceiling(
-        self, script: str, args: list[str], *, limit: int, label: str, target: str = HELLO
-    ) -> wrk.WrkResult | None:
-        """The same wrk script and settings against the raw ASGI hello on the API's core
-        (or against `target`, e.g. `bench.system.FRAMEWORK_FLOOR`)."""
-        if not self.opts.use_wrk or not self.opts.ceiling:
-            return None
-        await asyncio.to_thread(self.sys.start_hello, target)
-        try:
-            return await wrk.run_wrk(
-                script,
-                f"http://127.0.0.1:{self.lay.hello_port}",
-                args,
-                limit=max(CEILING_MIN, min(limit, CEILING_MAX)),
-                threads=self.opts.threads,
-                connections=self.opts.connections,
-                budget_s=300,
-                core=self.opts.load_core,
-                log=self.out / f"wrk-ceiling-{label}.log",
-            )
-        finally:
-            await asyncio.to_thread(self.sys.stop, "hello")
-
-    async def run_wrk(
-        self, script: str, args: list[str], *, limit: int, budget_s: float, label: str
-    ) -> wrk.WrkResult:
-        return await wrk.run_wrk(
-            script,
-            self.lay.api_url,
-            args,
-            limit=limit,
-            threads=self.opts.threads,
-            connections=self.opts.connections,
-            budget_s=budget_s,
-            core=self.opts.load_core,
-            log=self.out / f"wrk-{label}.log",
-        )
-
-    # --- the report -----------------------------------------------------------------------
-
-    def new_report(self, scenario: str, title: str, *, driver: str = "") -> Report:
-        opts = self.opts
-        shared = f"shared_buffers {self.machine.get('shared_buffers', '?')}"
-        if opts.embedded:
-            where = "embedded servers"
-        elif opts.postgres == "deployed":
-            where = f"PostgreSQL started for the run as docker-compose.yml sets it ({shared}); local Redis"
-        else:
-            where = f"local services (PostgreSQL {shared})"
-        if driver:
-            driver = f"{driver}, {opts.connections} connections"
-        elif opts.use_wrk:
-            driver = f"wrk {self.machine['wrk']}, {opts.threads} thread(s), {opts.connections} connections"
-        else:
-            driver = f"asyncio client (wrk absent), {opts.connections} connections"
-
-        pins = (
-            f"API on core {opts.api_core}, load on core {opts.load_core} (taskset)"
-            if opts.api_core is not None
-            else "no pinning"
-        )
-        return Report(
-            scenario=scenario,
-            title=title,
-            scale=opts.scale,
-            command=opts.command or shlex.join([Path(sys.executable).name, "-m", "bench.run", opts.scenario]),
-            machine=self.machine,
-            settings=f"{driver}; {pins}; PostgreSQL and Redis: {where}",
-            conditions=opts.note,
-        )
-
-    def memory_figures(self, report: Report, peaks: MemoryPeaks, *, target_mib: float = 512) -> None:
+    async def stop_memory(self, report: Report) -> None:
+        """The memory sampler's peaks as the report's memory figure."""
+        assert self._sampler is not None
+        peaks, self._sampler = await self._sampler.stop(), None
         g = peaks.groups
         parts = ", ".join(f"{name} {g[name]:.0f}" for name in ("api", "workers", "redis", "postgres"))
-        ok = peaks.backend <= target_mib
         report.figures.append(
             Figure(
                 "peak memory of the backend (PSS, MiB)",
-                f"{peaks.backend:.0f} ({parts}; payments stub {g.get('payments stub', 0):.0f} not counted)",
-                "",
-                f"≤ {target_mib:.0f} MiB {'✅' if ok else '❌'}",
+                f"{peaks.backend:.0f} ({parts}; payments stub {g['payments stub']:.0f} not counted)",
+                target=target(peaks.backend <= MEMORY_TARGET_MIB, f"≤ {MEMORY_TARGET_MIB} MiB"),
             )
         )
         report.raw["memory"] = {"backend_mib": peaks.backend, **g, "samples": peaks.samples}
 
-    def ceiling_line(self, result: wrk.WrkResult | None, what: str) -> str:
-        if result is None:
-            why = "--no-ceiling" if not self.opts.ceiling else "wrk is not installed"
-            return f"{what}: not measured ({why})"
-        return (
-            f"{what}: {num(result.rate)} req/s, p50 {ms(result.latency_ms.get('p50'))}, "
-            f"p99 {ms(result.latency_ms.get('p99'))} ({num(result.requests)} requests; raw ASGI hello, "
-            "same uvicorn flags, same core, same wrk script and settings)"
+    async def load(
+        self,
+        requests: Iterator[Request],
+        *,
+        budget_s: float,
+        port: int = 0,
+        sources: list[str] | None = None,
+        on_response: Callable[[Request, Response], None] | None = None,
+    ) -> LoadResult:
+        """Send `requests` to the API (or `port`) over `connections` connections, from
+        several source addresses in turn when given."""
+        n = self.opts.connections
+        http = HttpPool("127.0.0.1", port or self.api_port, size=n, sources=sources)
+        try:
+            return await drive(http, requests, concurrency=n, budget_s=budget_s, on_response=on_response)
+        finally:
+            await http.close()
+
+    async def ceiling(
+        self, make: Callable[[], Iterator[Request]], count: int, sources: list[str] | None = None
+    ) -> LoadResult | None:
+        """The same requests (repeated from `make()` up to the bounds) from the same driver
+        and settings against the raw ASGI hello, served like the API on the API's core."""
+        if not self.opts.ceiling:
+            return None
+        hello = uvicorn("bench.hello:create_app", host="127.0.0.1", port=self.hello_port, factory=True)
+        self.processes.start(Command("hello", hello, self._api_cpus()))
+        try:
+            await asyncio.to_thread(self.processes.wait_http, f"http://127.0.0.1:{self.hello_port}/")
+            n = max(CEILING_MIN, min(count, CEILING_MAX))
+            stream = itertools.islice(itertools.chain.from_iterable(make() for _ in itertools.count()), n)
+            return await self.load(stream, budget_s=300, port=self.hello_port, sources=sources)
+        finally:
+            await asyncio.to_thread(self.processes.stop, "hello")
+
+    def admin(self) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=60)
+
+    async def create_event(self, **fields: Any) -> str:
+        """A new event (starting in 30 days) through the API; its id."""
+        starts_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+        async with self.admin() as http:
+            r = await http.post("/api/events", json={"starts_at": starts_at, "price_cents": 5000, **fields})
+        if r.status_code != 201:
+            raise RuntimeError(f"POST /api/events answered {r.status_code}: {r.text[:300]}")
+        return str(r.json()["id"])
+
+    async def api_metric(self, name: str, labels: str) -> float:
+        """One sample of the API's /metrics (e.g. crowdpass_orders_total, outcome="accepted")."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            lines = (await http.get(f"{self.api_url}/metrics")).text.splitlines()
+        prefix = f"{name}{{{labels}}} "
+        return next((float(line[len(prefix) :]) for line in lines if line.startswith(prefix)), 0.0)
+
+    def new_report(self, title: str) -> Report:
+        opts = self.opts
+        pins = f"API on core {opts.api_core}, load on core {opts.load_core} (taskset)"
+        where = "embedded servers" if opts.embedded else "the machine's PostgreSQL and Redis"
+        return Report(
+            scenario=opts.scenario,
+            title=title,
+            scale=opts.scale,
+            command=opts.command,
+            machine=self.machine,
+            settings=f"asyncio driver, {opts.connections} connections; {pins}; {where}"
+            + (f"; {opts.note}" if opts.note else ""),
         )
 
-    def finish(self, report: Report) -> Report:
-        report.save_json(self.out / "report.json")
-        (self.out / "report.md").write_text(report.markdown())
-        if self.opts.record:
-            report.append_to()
-        print(report.markdown())
-        print(f"logs and raw figures: {self.out}")
-        return report
+    def finish(self, report: Report) -> Path:
+        path = self.opts.out / f"{self.name}.json"
+        report.save_json(path)
+        print(report.summary())
+        print(f"result: {path}\nlogs: {self.out}")
+        return path

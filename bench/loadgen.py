@@ -1,22 +1,43 @@
-"""The asyncio driver: the same request streams as the wrk scripts, for machines without
-wrk (and for the smoke test). Results come back as a `WrkResult` so the scenarios do not
-care which driver ran. Latency is measured from writing a request to reading its whole
-answer, like wrk's.
+"""The load driver: requests sent over a pool of keep-alive connections, closed loop (each
+of `concurrency` senders sends its next request once the previous answer is read), and
+the WebSockets the scenarios listen on. Latency: from writing a request to reading its
+whole answer; rate: answers / (last answer read - first request sent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
 
 from bench.httpclient import HttpError, HttpPool, Response
 from bench.stats import percentile
-from bench.wrk import WrkResult
 
-Request = tuple[str, str, dict[str, str], bytes | None]
+Request = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers, body
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0  # answers read
+    seconds: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0  # requests without an answer: connection failed, cut or timed out
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    complete: bool = True  # False when the budget ran out first
+    first_s: float = 0.0  # epoch of the first request sent
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def figures(self) -> dict[str, object]:
+        return {**self.__dict__, "rate": round(self.rate, 1), "seconds": round(self.seconds, 3)}
 
 
 async def drive(
@@ -26,27 +47,25 @@ async def drive(
     concurrency: int,
     budget_s: float,
     on_response: Callable[[Request, Response], None] | None = None,
-) -> WrkResult:
+) -> LoadResult:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    errors = 0
-    first = last = 0.0
+    result = LoadResult()
+    last = 0.0
     deadline = time.monotonic() + budget_s
-    complete = True
 
-    async def worker() -> None:
-        nonlocal errors, first, last, complete
+    async def sender() -> None:
+        nonlocal last
         for req in requests:
-            method, path, headers, body = req
             if time.monotonic() > deadline:
-                complete = False
+                result.complete = False
                 return
-            if not first:
-                first = time.time()
+            result.first_s = result.first_s or time.time()
+            method, path, headers, body = req
             try:
                 r = await pool.request(method, path, headers=headers, body=body)
             except HttpError:
-                errors += 1
+                result.errors += 1
                 continue
             latencies.append(r.elapsed)
             statuses[r.status] += 1
@@ -54,31 +73,41 @@ async def drive(
             if on_response is not None:
                 on_response(req, r)
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = last - first if last > first else 0.0
-    lat = {
-        f"p{p}".replace(".", ""): round((percentile(latencies, p) or 0) * 1000, 2)
-        for p in (50, 90, 95, 99, 99.9)
-    }
-    lat["max"] = round(max(latencies, default=0) * 1000, 2)
-    return WrkResult(
-        command=["python", "-m", "bench.loadgen"],
-        requests=len(latencies),
-        seconds=seconds,
-        rate=len(latencies) / seconds if seconds else 0.0,
-        statuses=dict(statuses),
-        errors={"connect": errors, "status": sum(n for s, n in statuses.items() if s > 399)},
-        latency_ms=lat,
-        complete=complete,
-        first_s=first,
-        last_s=last,
-    )
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    result.requests = len(latencies)
+    result.seconds = max(0.0, last - result.first_s)
+    result.statuses = dict(sorted(statuses.items()))
+    result.latency_ms = {f"p{p}": round((percentile(latencies, p) or 0) * 1000, 2) for p in (50, 95, 99)}
+    result.latency_ms["max"] = round(max(latencies, default=0) * 1000, 2)
+    return result
 
 
-def attempt_lines(path: Path, limit: int, build: Callable[[str, str], Request]) -> Iterator[Request]:
-    with path.open() as f:
-        for n, line in enumerate(f):
-            if n >= limit:
-                return
-            token, key = line.rstrip("\n").split(" ", 1)
-            yield build(token, key)
+class Sockets:
+    """WebSockets the load side opens (`parallel` handshakes at a time), each read by a task
+    of its own; `close()` ends them all."""
+
+    def __init__(self, parallel: int = 64) -> None:
+        self.open: set[ClientConnection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closing = False
+        self._handshakes = asyncio.Semaphore(parallel)
+
+    async def connect(self, url: str) -> ClientConnection:
+        async with self._handshakes:
+            ws = await connect(url, compression=None, ping_interval=None, open_timeout=60)
+        self.open.add(ws)
+        return ws
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self) -> None:
+        self.closing = True
+        for ws in list(self.open):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -1,18 +1,6 @@
-"""What the machine is, and how much memory the backend takes while a scenario runs.
-
-Memory is the proportional set size (PSS) of each process: a page shared by n processes
-counts 1/n in each. PostgreSQL's shared buffers are mapped by every backend, so summed RSS
-would count them once per connection; summed PSS counts them once. The figures:
-
-- api: the uvicorn process serving the API;
-- workers: both arq worker processes;
-- redis: the redis-server process (it may hold other databases' keys too);
-- postgres: the postmaster, its auxiliary processes and the backends connected to the
-  scenario's database (backends of other databases on the same server are left out).
-
-The sampler reads them every `interval_s` and keeps each group's peak and the peak of
-their sum (the backend), as they were at the same instant.
-"""
+"""What the machine is, and how much memory the backend takes while a scenario runs: the
+proportional set size (PSS) of its processes, in which a page shared by n processes counts
+1/n in each (PostgreSQL's shared buffers count once, not once per backend as RSS would)."""
 
 from __future__ import annotations
 
@@ -20,61 +8,33 @@ import asyncio
 import contextlib
 import os
 import platform
-import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from pathlib import Path
 
-import asyncpg
 import psutil  # type: ignore[import-untyped]
 
 MIB = 1024 * 1024
+BACKEND = ("api", "workers", "redis", "postgres")
 
 
 def machine_info() -> dict[str, str | int]:
-    model = ""
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    model = names[0] if names else platform.processor() or "unknown"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return {
         "nproc": os.cpu_count() or 0,
-        "model": model or platform.processor() or "unknown",
+        "model": model,
         "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
         "kernel": platform.release(),
         "loadavg": f"{os.getloadavg()[0]:.2f}",
         "python": platform.python_version(),
-        "taskset": "yes" if shutil.which("taskset") else "no",
-        "wrk": _wrk_version(),
+        "commit": commit or "unknown",
     }
-
-
-def _wrk_version() -> str:
-    exe = shutil.which("wrk")
-    if not exe:
-        return "absent"
-    out = subprocess.run([exe, "-v"], capture_output=True, text=True, check=False).stdout
-    return out.split("[")[0].replace("wrk", "").strip() or "unknown"
-
-
-def listener_pid(url: str) -> int | None:
-    """The process listening at a redis:// or unix:// URL (None when not on this machine)."""
-    parsed = urlparse(url)
-    try:
-        if parsed.scheme == "unix":
-            for c in psutil.net_connections(kind="unix"):
-                if c.laddr == parsed.path and c.pid:
-                    return int(c.pid)
-            return None
-        port = parsed.port or 6379
-        for c in psutil.net_connections(kind="tcp"):
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
-                return int(c.pid)
-    except (psutil.AccessDenied, OSError):
-        return None
-    return None
 
 
 def pss(pid: int) -> int:
@@ -92,14 +52,12 @@ def pss(pid: int) -> int:
 @dataclass
 class MemoryPeaks:
     groups: dict[str, float] = field(default_factory=dict)  # MiB
-    backend: float = 0.0  # MiB, api + workers + redis + postgres at one instant
+    backend: float = 0.0  # MiB, the BACKEND groups at one instant
     samples: int = 0
 
 
 class MemorySampler:
-    """Samples the PSS of process groups; `groups` maps a name to a function giving pids."""
-
-    BACKEND = ("api", "workers", "redis", "postgres")
+    """Every `interval_s`, the PSS of each group (a name -> a function giving its pids)."""
 
     def __init__(self, groups: dict[str, Callable[[], Sequence[int]]], *, interval_s: float = 0.25) -> None:
         self.groups = groups
@@ -108,12 +66,10 @@ class MemorySampler:
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
-        now: dict[str, float] = {}
-        for name, pids in self.groups.items():
-            now[name] = sum(pss(pid) for pid in pids()) / MIB
-            self.peaks.groups[name] = max(self.peaks.groups[name], now[name])
-        backend = sum(now.get(g, 0.0) for g in self.BACKEND)
-        self.peaks.backend = max(self.peaks.backend, backend)
+        now = {name: sum(pss(pid) for pid in pids()) / MIB for name, pids in self.groups.items()}
+        for name, mib in now.items():
+            self.peaks.groups[name] = max(self.peaks.groups[name], mib)
+        self.peaks.backend = max(self.peaks.backend, sum(now.get(g, 0.0) for g in BACKEND))
         self.peaks.samples += 1
 
     async def _run(self) -> None:
@@ -129,34 +85,20 @@ class MemorySampler:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         self.sample()
         return self.peaks
 
 
-class PostgresPids:
-    """The postmaster, its auxiliary processes and the backends of one database, refreshed
-    from pg_stat_activity at most once a second."""
-
-    def __init__(self, conn: asyncpg.Connection, database: str) -> None:
-        self.conn = conn
-        self.database = database
-        self.pids: list[int] = []
-
-    async def refresh(self) -> None:
-        rows = await self.conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 OR datname IS NULL", self.database
-        )
-        pids = {r["pid"] for r in rows}
-        with contextlib.suppress(psutil.Error):
-            any_pid = next(iter(pids))
-            pids.add(psutil.Process(any_pid).ppid())  # the postmaster
-        self.pids = sorted(pids)
-
-    async def run(self) -> None:
-        while True:
-            with contextlib.suppress(asyncpg.PostgresError, OSError, StopIteration):
-                await self.refresh()
-            await asyncio.sleep(1.0)
-
-    def __call__(self) -> list[int]:
-        return self.pids
+def postgres_pids(postmaster: int, database: str) -> list[int]:
+    """The postmaster, its auxiliary processes and the backends of one database (a client
+    backend's title reads "postgres: [cluster:] <user> <database> <host(port)|[local]> ...")."""
+    pids = [postmaster]
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(postmaster).children():
+            with contextlib.suppress(psutil.Error):
+                words = " ".join(child.cmdline()).split()
+                at = next((i for i, w in enumerate(words) if w.endswith(")") or w == "[local]"), None)
+                if at is None or words[at - 1] == database:
+                    pids.append(child.pid)
+    return pids

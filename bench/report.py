@@ -1,5 +1,5 @@
-"""A scenario's result: figures, targets, correctness checks; rendered as Markdown and
-appended to docs/benchmarks.md (never rewritten: each run adds a section at the end)."""
+"""A run's result: figures (each rate beside its ceiling), targets and correctness checks,
+saved as JSON (bench/results/<time>-<scenario>-<scale>.json) and printed."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import msgspec
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+from bench.loadgen import LoadResult
 
 
 @dataclass
 class Figure:
     name: str
     value: str
-    ratio: str = ""  # to the ceiling, when the figure is a rate
+    ratio: str = ""  # to the same run's ceiling, for a rate
     target: str = ""  # the target and whether it was met
 
 
@@ -36,11 +36,9 @@ class Report:
     command: str
     machine: dict[str, str | int]
     settings: str = ""
-    conditions: str = ""
     ceiling: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     raw: dict[str, object] = field(default_factory=dict)
     date: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
@@ -53,76 +51,62 @@ class Report:
     def correct(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def markdown(self) -> str:
+    def load_figures(self, name: str, result: LoadResult, ceiling: LoadResult | None) -> None:
+        """Answers by status, rate (and its share of the ceiling), latency of one load; the
+        ceiling's own figures (the raw ASGI hello: same uvicorn flags, core, driver, settings)."""
+        statuses = ", ".join(f"{k}: {num(v)}" for k, v in sorted(result.statuses.items()))
+        self.ceiling.append(
+            f"{name}: {num(ceiling.rate)} req/s, p50 {ms(ceiling.latency_ms['p50'])}, p99 "
+            f"{ms(ceiling.latency_ms['p99'])} ({num(ceiling.requests)} requests)"
+            if ceiling
+            else f"{name}: not measured"
+        )
+        self.figures += [
+            Figure(
+                f"{name}: answers (by status)", f"{num(result.requests)} ({statuses}); errors {result.errors}"
+            ),
+            Figure(
+                f"{name}: rate",
+                f"{num(result.rate)} req/s over {result.seconds:.1f} s",
+                pct(result.rate, ceiling.rate if ceiling else None),
+            ),
+            Figure(
+                f"{name}: latency p50 / p95 / p99 / max",
+                " / ".join(ms(result.latency_ms.get(k)) for k in ("p50", "p95", "p99", "max")),
+            ),
+        ]
+
+    def summary(self) -> str:
         m = self.machine
         lines = [
-            f"### ({self.scenario}) {self.title} — scale {self.scale:g} — {self.date}",
-            "",
-            f"- Command: `{self.command}`",
-            f"- Machine: {m['nproc']} x {m['model']}, {m['ram_gib']} GiB RAM; Linux {m['kernel']}, "
-            f"Python {m['python']}"
-            + "".join(f", {k} {m[k]}" for k in ("postgres", "redis") if k in m)
-            + (f"; load average {m['loadavg']} at the start" if "loadavg" in m else ""),
+            f"{self.title} at scale {self.scale:g}, {self.date}: `{self.command}` (commit {m['commit']})",
+            f"{m['nproc']} x {m['model']}, PostgreSQL {m.get('postgres')}, Redis {m.get('redis')}, "
+            f"load average {m['loadavg']}; {self.settings}",
+            *(f"ceiling: {c}" for c in self.ceiling),
         ]
-        if self.settings:
-            lines.append(f"- Load: {self.settings}")
-        if self.conditions:
-            lines.append(f"- Conditions: {self.conditions}")
-        for c in self.ceiling:
-            lines.append(f"- Ceiling: {c}")
-        lines += ["", "| figure | value | vs ceiling | target |", "|---|---|---|---|"]
-        lines += [f"| {f.name} | {f.value} | {f.ratio} | {f.target} |" for f in self.figures]
-        verdict = "all correct" if self.correct else "**FAILED**"
-        lines += ["", f"Correctness ({verdict}):", ""]
         lines += [
-            f"- {'✅' if c.ok else '❌'} {c.name}: expected {_fmt(c.expected)}, got {_fmt(c.actual)}"
-            for c in self.checks
+            f"  {f.name}: {' | '.join(filter(None, (f.value, f.ratio, f.target)))}" for f in self.figures
         ]
-        if self.notes:
-            lines += [""] + [f"> {n}" for n in self.notes]
-        return "\n".join(lines) + "\n"
-
-    def append_to(self, path: Path = DOC) -> None:
-        text = path.read_text() if path.exists() else ""
-        if text and not text.endswith("\n\n"):
-            text += "\n" if text.endswith("\n") else "\n\n"
-        path.write_text(text + self.markdown() + "\n")
+        lines += [
+            f"{'✅' if c.ok else '❌'} {c.name}: expected {c.expected}, got {c.actual}" for c in self.checks
+        ]
+        return "\n".join([*lines, "all checks passed" if self.correct else "FAILED"])
 
     def save_json(self, path: Path) -> None:
-        path.write_bytes(msgspec.json.format(msgspec.json.encode(self), indent=2))
+        path.write_bytes(msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n")
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, tuple | list):
-        return "(" + ", ".join(_fmt(x) for x in v) + ")"
-    return str(v)
+def num(v: float | None) -> str:
+    return "n/a" if v is None else f"{round(v):,}"
 
 
-def num(v: float | int | None, digits: int = 0) -> str:
-    if v is None:
-        return "n/a"
-    if digits == 0:
-        return f"{round(v):,}"
-    return f"{v:,.{digits}f}"
-
-
-def ms(v: float | int | None) -> str:
+def ms(v: float | None) -> str:
     return "n/a" if v is None else (f"{v:.1f} ms" if v < 100 else f"{v:,.0f} ms")
 
 
 def pct(a: float | None, b: float | None) -> str:
-    if not a or not b:
-        return ""
-    return f"{100 * a / b:.1f}%"
+    return f"{100 * a / b:.1f}%" if a and b else ""
 
 
-def target(ok: bool | None, text: str) -> str:
-    if ok is None:
-        return text
+def target(ok: bool, text: str) -> str:
     return f"{text} {'✅' if ok else '❌'}"

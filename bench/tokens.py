@@ -1,35 +1,31 @@
-"""Deterministic ids of the synthetic customers, and their JWTs minted in the load process.
+"""Synthetic customers: ids computed from an index, written in bulk, and their JWTs.
 
-Customers are written straight to PostgreSQL in bulk (`insert_customers`, one
-`generate_series` statement per chunk) with ids that both sides can compute from an index,
-so neither side ever holds the whole population in memory. Their bearer tokens are the
-same HS256 JWTs `core.auth.issue_customer_token` makes, signed here with the run's
-JWT_SECRET without a round trip through the API (a sign-up hashes a password with Argon2:
-a million of them would measure Argon2, not the sale).
-"""
+The tokens are the HS256 customer tokens `core.auth.issue_customer_token` makes, minted
+here with the run's JWT_SECRET in a few microseconds each (a sign-up hashes a password
+with Argon2: a million of them would measure Argon2, not the sale)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 import time
 import uuid
 
 import asyncpg
+import msgspec
 
 # One id space per population, so runs of different scenarios never collide with the seed.
 PREFIX = {"buyer": "b0000000", "client": "c0000000", "visitor": "d0000000"}
 CHUNK = 200_000
 
 
-def customer_id(kind: str, index: int) -> uuid.UUID:
-    return uuid.UUID(f"{PREFIX[kind]}-0000-4000-8000-{index:012x}")
-
-
 def customer_id_text(kind: str, index: int) -> str:
     return f"{PREFIX[kind]}-0000-4000-8000-{index:012x}"
+
+
+def customer_id(kind: str, index: int) -> uuid.UUID:
+    return uuid.UUID(customer_id_text(kind, index))
 
 
 def _b64(data: bytes) -> bytes:
@@ -46,11 +42,8 @@ class Minter:
         self._exp = self._iat + ttl_s
 
     def token(self, customer: uuid.UUID | str) -> str:
-        payload = json.dumps(
-            {"sub": str(customer), "typ": "customer", "iat": self._iat, "exp": self._exp},
-            separators=(",", ":"),
-        ).encode()
-        signing_input = self._header + b"." + _b64(payload)
+        claims = {"sub": str(customer), "typ": "customer", "iat": self._iat, "exp": self._exp}
+        signing_input = self._header + b"." + _b64(msgspec.json.encode(claims))
         signature = hmac.new(self._key, signing_input, hashlib.sha256).digest()
         return (signing_input + b"." + _b64(signature)).decode()
 

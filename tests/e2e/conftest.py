@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.system import Layout, System
+from core.launcher import Launcher, system_commands
 from tests.conftest import DB_URL, REDIS_URL
 from tests.ports import any_free_port, first_free_port
 
@@ -81,31 +82,33 @@ def _layout_ports() -> int:
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """API + workers + payments stub as subprocesses on the test servers (started by
-    bench.system, as the benchmarks start them); yields the base URL."""
+    core.launcher, as `make run` and the benchmarks start them); yields the base URL."""
     _ensure_frontend(required=False)
     # In a thread of its own: Playwright's sync API may already run a loop in this one.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _reset_data()).result()
-    layout = Layout(
-        database_url=DB_URL,
-        redis_url=REDIS_URL,
-        out=tmp_path_factory.mktemp("system-logs"),
-        port_base=_layout_ports(),
-        api_core=None,
-        load_core=None,
-        extra_env={
-            "ADMIN_TOKEN": ADMIN_TOKEN,
-            "FRONTEND_DIST": str(DIST),
-            "LOG_JSON": "0",
-            "PYTHONUNBUFFERED": "1",
-        },
-    )
-    running = System(layout)
-    try:
-        running.start()
-        yield layout.api_url
-    finally:
-        running.stop()
+    api_port = _layout_ports()
+    payments_port = api_port + 1
+    env = {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS_URL,
+        "CROWDPASS_ENV": "dev",
+        "ADMIN_TOKEN": ADMIN_TOKEN,
+        "JWT_SECRET": secrets.token_hex(32),
+        "PORT": str(api_port),
+        "PAYMENTS_PORT": str(payments_port),
+        "PAYMENTS_URL": f"http://127.0.0.1:{payments_port}",
+        "FRONTEND_DIST": str(DIST),
+        "LOG_JSON": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with Launcher(env, logs=tmp_path_factory.mktemp("system-logs")) as running:
+        running.start(*system_commands(api_port=api_port, payments_port=payments_port))
+        base = f"http://127.0.0.1:{api_port}"
+        running.wait_http(f"{base}/health")
+        running.wait_http(f"http://127.0.0.1:{payments_port}/schema/openapi.json")
+        yield base
 
 
 # --- the API, for test set-up -------------------------------------------------------------
