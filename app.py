@@ -10,7 +10,6 @@ from pathlib import Path
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -32,7 +31,7 @@ from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
 from reservations.orders.routes import route_handlers as order_routes
-from waitingroom.plug import admission_check, plug_into_reservations
+from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
 
 log = logging.getLogger("crowdpass.app")
@@ -108,10 +107,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
-        dependencies={
-            **dependencies,
-            "admission_check": Provide(lambda: admission_check, use_cache=True, sync_to_thread=False),
-        },
+        dependencies=dependencies,
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         plugins=[channels],

@@ -12,7 +12,7 @@ startup; reservations never imports them):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 from uuid import UUID
 
 from arq.connections import ArqRedis
@@ -21,7 +21,6 @@ from core.db import Connection
 from reservations.events.schemas import WaitingRoom, WaitingRoomConfig
 
 
-@runtime_checkable  # Litestar checks a dependency's value against its annotation
 class AdmissionCheck(Protocol):
     """Raise a catalogue error (403 `admission_required`) when this customer may not hold
     tickets of this event now; return when they may. `token` is the Admission-Token header."""
@@ -35,6 +34,14 @@ async def admit_everyone(
     conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, token: str | None
 ) -> None:
     """The check when nothing is plugged in: every customer may hold."""
+
+
+admission_check: AdmissionCheck = admit_everyone
+
+
+def check_admissions_with(check: AdmissionCheck) -> None:
+    global admission_check
+    admission_check = check
 
 
 StockListener = Callable[[ArqRedis, UUID], Awaitable[None]]

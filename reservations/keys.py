@@ -11,6 +11,16 @@ EXPIRE_HOLD_JOB = "holds.expire"
 PUSH_STOCK_JOB = "live.push_stock"
 
 
+def expire_hold_job_id(hold_id: UUID | str) -> str:
+    """arq job id of a hold's expiry: one per hold, replaced when the hold is extended."""
+    return f"hold-expire:{hold_id}"
+
+
+def push_stock_job_id(event_id: UUID | str) -> str:
+    """arq job id of an event's live stock push: a burst of changes enqueues it once."""
+    return f"live-stock:{event_id}"
+
+
 def stock(event_id: UUID | str) -> str:
     """Cached stock counters of an event (hash: capacity, sold, held, available, status)."""
     return f"cp:stock:{{{event_id}}}"
@@ -26,7 +36,7 @@ def customer_channel(customer_id: UUID | str) -> str:
     return f"customer.{customer_id}"
 
 
-# Orders (reservations/service/orders.py). The accept gate runs as one Lua script over
+# Orders (reservations/orders/). The accept gate runs as one Lua script over
 # these keys and arq's queue, so the order keys live beside arq on one Redis primary.
 
 
@@ -68,7 +78,7 @@ ORDER_KEY_SHARDS = 1 << 16
 def order_idempotency(day: int, shard: int) -> str:
     """One of the hashes holding the order Idempotency-Keys first used on a UTC day
     (days since the epoch): field = a digest of (customer, key), value = the answer, kept
-    compact (reservations/service/orders.py, `idempotency_slot`)."""
+    compact (reservations/orders/service.py, `idempotency_slot`)."""
     return f"cp:idem:order:{day}:{shard:04x}"
 
 

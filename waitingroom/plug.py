@@ -13,13 +13,12 @@ from reservations import hooks
 from waitingroom.service.admission import request_advance, require_admission
 from waitingroom.service.store import RoomStore
 
-admission_check: hooks.AdmissionCheck = require_admission
-
 
 async def advance_on_stock_change(redis: ArqRedis, event_id: UUID) -> None:
     await request_advance(redis, event_id=event_id)
 
 
 def plug_into_reservations() -> None:
+    hooks.check_admissions_with(require_admission)
     hooks.on_stock_change(advance_on_stock_change)
     hooks.keep_waiting_rooms_in(RoomStore())

@@ -6,7 +6,6 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, delete, get, post
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
@@ -14,9 +13,9 @@ from litestar.types import ControllerRouterHandler
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
 from core.errors import error_responses
 from core.schemas import StrictBody
+from reservations import hooks
 from reservations.holds import service as holds
 from reservations.holds.schemas import Hold, HoldConfirm, HoldConfirmed, HoldCreate
-from reservations.hooks import AdmissionCheck
 
 AdmissionToken = Annotated[
     str | None,
@@ -47,10 +46,9 @@ class HoldController(Controller):
         conn: ConnDep,
         redis: RedisDep,
         principal: PrincipalDep,
-        admission_check: NamedDependency[AdmissionCheck],
         admission_token: AdmissionToken = None,
     ) -> Hold:
-        await admission_check(
+        await hooks.admission_check(
             conn,
             redis,
             event_id=event_id,

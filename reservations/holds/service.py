@@ -63,10 +63,6 @@ MAX_IDEMPOTENCY_KEY = 255
 # ---------------------------------------------------------------------------- helpers
 
 
-def expire_job_id(hold_id: UUID | str) -> str:
-    return f"hold-expire:{hold_id}"
-
-
 def payment_key(hold_id: UUID, attempt: int) -> str:
     """The provider Idempotency-Key of a hold's charge: one per declined attempt."""
     return f"hold-{hold_id}-{attempt}"
@@ -215,7 +211,7 @@ async def hold_tickets(
         await redis.enqueue_job(
             keys.EXPIRE_HOLD_JOB,
             str(result.id),
-            _job_id=expire_job_id(result.id),
+            _job_id=keys.expire_hold_job_id(result.id),
             _defer_until=result.expires_at,
         )
     except Exception:  # the sweeper expires the hold even without its job

@@ -57,7 +57,10 @@ async def stock_changed(redis: ArqRedis, *, event_id: UUID) -> None:
     """Call after a transaction that changed ticket states of `event_id` has committed."""
     await redis.delete(keys.stock(event_id))
     await redis.enqueue_job(
-        keys.PUSH_STOCK_JOB, str(event_id), _job_id=f"live-stock:{event_id}", _defer_by=LIVE_PUSH_DELAY_S
+        keys.PUSH_STOCK_JOB,
+        str(event_id),
+        _job_id=keys.push_stock_job_id(event_id),
+        _defer_by=LIVE_PUSH_DELAY_S,
     )
     await hooks.stock_changed(redis, event_id)
 

@@ -1,5 +1,5 @@
 """The per-order job of the `ticket_orders` worker: `OrderDesk` runs each order through
-reserve, charge and settle (`order_decisions.py`), batching the database steps of the
+reserve, charge and settle (`decisions.py`), batching the database steps of the
 orders this process is deciding at the same moment, and announces the decision. Once a
 reserve batch has committed, its orders leave the gate's count of unreserved tickets
 (`lua/release_unreserved.lua`, once per order).

@@ -6,7 +6,7 @@ not reserved yet, plus this one, within the event's available tickets), then wri
 order record and enqueues its
 arq job on `ticket_orders` — all in one atomic step, so an accepted order is always
 enqueued and a duplicate never is. PostgreSQL is not on this path: orders are accepted
-while it is slow or briefly down, and the worker (`order_desk.py`, `order_decisions.py`) decides them.
+while it is slow or briefly down, and the worker (`desk.py`, `decisions.py`) decides them.
 
 The event facts the gate needs live in a Redis hash per event, written when an event is
 created (`refresh_event_meta`) and rebuilt by the reconcile job. On a miss the request

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from core.auth import issue_customer_token
+from core.queues import DEFAULT_QUEUE
 from core.resources import Resources
 from reservations import keys
 from reservations.holds import service as holds_service
@@ -97,7 +98,7 @@ async def test_hold_any_seats(client: httpx.AsyncClient, res: Resources) -> None
     }
     assert await res.pool.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id) == 3
     # Its expiry job is scheduled at expires_at.
-    score = await res.redis.zscore("arq:queue", holds_service.expire_job_id(hold["id"]))
+    score = await res.redis.zscore(DEFAULT_QUEUE, keys.expire_hold_job_id(hold["id"]))
     expires = await res.pool.fetchval("SELECT expires_at FROM holds WHERE id = $1", uuid.UUID(hold["id"]))
     assert score is not None and abs(score - expires.timestamp() * 1000) < 2
 
