@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from reservations.inventory import service as inventory
+from reservations.orders import service as orders
 
 OWNERS: dict[str, Any] = {
     "claim_skip_locked": inventory.GUARDS,
     "book_only_available": inventory.GUARDS,
     "seats_in_id_order": inventory.GUARDS,
     "allowance_upsert": inventory.GUARDS,
+    "atomic_idempotency_claim": orders.GUARDS,
 }
 
 
