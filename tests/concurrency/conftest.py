@@ -14,6 +14,7 @@ import pytest
 
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
+from waitingroom.service import admission, queue
 
 OWNERS: dict[str, Any] = {
     "claim_skip_locked": inventory.GUARDS,
@@ -21,6 +22,8 @@ OWNERS: dict[str, Any] = {
     "seats_in_id_order": inventory.GUARDS,
     "allowance_upsert": inventory.GUARDS,
     "atomic_idempotency_claim": orders.GUARDS,
+    "atomic_join": queue.GUARDS,
+    "held_in_budget": admission.GUARDS,
 }
 
 
