@@ -143,13 +143,15 @@ class RedisBatcher:
         return results
 
     async def _pipeline(self, calls: list[tuple[Script | None, list[Any]]]) -> list[Any]:
-        pipe = self._redis.pipeline(transaction=False)
-        for script, argv in calls:
-            if script is None:
-                pipe.execute_command(*argv)
-            else:
-                pipe.evalsha(script.sha, *argv)
-        results: list[Any] = await pipe.execute(raise_on_error=False)
+        # `async with`: the pipeline gives its connection back even when the call is
+        # cancelled or Redis fails mid-way (else it is left for the garbage collector).
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for script, argv in calls:
+                if script is None:
+                    pipe.execute_command(*argv)
+                else:
+                    pipe.evalsha(script.sha, *argv)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
         return results
 
 

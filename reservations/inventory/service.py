@@ -9,6 +9,7 @@ order. PostgreSQL constraints back every step: a ticket row has one status, and
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -20,6 +21,34 @@ from reservations.errors import LimitReached, SeatNotFound, SeatTaken, SoldOut
 Q = queries_beside(__file__)
 
 _CLAIM_ATTEMPTS = 4
+
+
+@dataclasses.dataclass
+class Guards:
+    """The race guards of this module, all on in production. Only tests switch one off
+    (`without_guard` in tests/concurrency/conftest.py), to show their race breaks without
+    it; no setting, environment variable or request reaches them."""
+
+    claim_skip_locked: bool = True  # claim_any: FOR UPDATE SKIP LOCKED
+    book_only_available: bool = True  # mark_held, mark_booked: AND status = 'AVAILABLE'
+    seats_in_id_order: bool = True  # claim_seats: one statement, rows locked in id order
+    allowance_upsert: bool = True  # take_allowance: check and count in one conditional upsert
+
+
+GUARDS = Guards()
+
+
+def _without(query: str, guard: str) -> str:
+    if guard not in query:
+        raise ValueError(f"{guard!r} is not in the query")
+    return query.replace(guard, "")
+
+
+# The same statements with a guard taken out, for the switches above.
+_CLAIM_ANY_UNLOCKED = _without(Q.claim_any, "FOR UPDATE SKIP LOCKED")
+_MARK_HELD_ANY_STATUS = _without(Q.mark_held, " AND status = 'AVAILABLE'")
+_MARK_BOOKED_ANY_STATUS = _without(Q.mark_booked, " AND status = 'AVAILABLE'")
+_READ_ALLOWANCE = "SELECT taken FROM allowances WHERE customer_id = $1 AND event_id = $2"
 
 
 async def set_lock_timeout(conn: Connection, ms: int) -> None:
@@ -35,7 +64,12 @@ async def take_allowance(
     Concurrent calls for one customer serialise on the allowance row, so 50 simultaneous
     requests cannot all pass the check.
     """
-    taken = await conn.fetchval(Q.take_allowance, customer_id, event_id, quantity, limit)
+    bound = limit
+    if not GUARDS.allowance_upsert:
+        # Check first, then count with no limit: concurrent calls all pass the check.
+        before = await conn.fetchval(_READ_ALLOWANCE, customer_id, event_id) or 0
+        bound = 2**31 - 1 if before + quantity <= limit else -1
+    taken = await conn.fetchval(Q.take_allowance, customer_id, event_id, quantity, bound)
     if taken is None:
         raise LimitReached(f"At most {limit} ticket(s) per customer for this event.")
     return int(taken)
@@ -55,7 +89,8 @@ async def claim_up_to(
     """
     rows: list[asyncpg.Record] = []
     for attempt in range(_CLAIM_ATTEMPTS):
-        rows = list(await conn.fetch(Q.claim_any, event_id, quantity, section))
+        claim = Q.claim_any if GUARDS.claim_skip_locked else _CLAIM_ANY_UNLOCKED
+        rows = list(await conn.fetch(claim, event_id, quantity, section))
         if len(rows) == quantity:
             break
         available = await conn.fetchval(Q.count_available, event_id, section)
@@ -77,8 +112,12 @@ async def claim_any(
 
 async def claim_seats(conn: Connection, *, event_id: UUID, seat_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     """Lock the named seats in id order; raise SeatNotFound or SeatTaken."""
-    wanted = sorted(set(seat_ids))
-    rows = await conn.fetch(Q.claim_seats, event_id, wanted)
+    if GUARDS.seats_in_id_order:
+        wanted = sorted(set(seat_ids))
+        rows = await conn.fetch(Q.claim_seats, event_id, wanted)
+    else:  # one seat at a time, in the order asked
+        wanted = list(dict.fromkeys(seat_ids))
+        rows = [r for s in wanted for r in await conn.fetch(Q.claim_seats, event_id, [s])]
     if len(rows) != len(wanted):
         found = {r["id"] for r in rows}
         missing = next(str(s) for s in wanted if s not in found)
@@ -92,13 +131,15 @@ async def claim_seats(conn: Connection, *, event_id: UUID, seat_ids: Sequence[UU
 async def mark_held(
     conn: Connection, *, ticket_ids: Sequence[UUID], hold_id: UUID, customer_id: UUID
 ) -> None:
-    result = await conn.execute(Q.mark_held, list(ticket_ids), hold_id, customer_id)
+    mark = Q.mark_held if GUARDS.book_only_available else _MARK_HELD_ANY_STATUS
+    result = await conn.execute(mark, list(ticket_ids), hold_id, customer_id)
     if result != f"UPDATE {len(ticket_ids)}":
         raise SoldOut()
 
 
 async def mark_booked(conn: Connection, *, ticket_ids: Sequence[UUID], customer_id: UUID) -> None:
-    result = await conn.execute(Q.mark_booked, list(ticket_ids), customer_id)
+    mark = Q.mark_booked if GUARDS.book_only_available else _MARK_BOOKED_ANY_STATUS
+    result = await conn.execute(mark, list(ticket_ids), customer_id)
     if result != f"UPDATE {len(ticket_ids)}":
         raise SoldOut()
 

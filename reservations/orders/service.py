@@ -19,6 +19,7 @@ once per id.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -61,6 +62,17 @@ MAX_KEY_LENGTH = 255
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
 log = logging.getLogger("crowdpass.orders")
+
+
+@dataclasses.dataclass
+class Guards:
+    """The race guard of the accept gate, on in production. Only tests switch it off
+    (`without_guard` in tests/concurrency/conftest.py); nothing else sets it."""
+
+    atomic_idempotency_claim: bool = True  # place_order.lua: the key's lookup and claim in one step
+
+
+GUARDS = Guards()
 
 
 # The gate's refusals by the code it stores under an Idempotency-Key (replayed as the same).
@@ -171,10 +183,10 @@ async def place_order(
         COUNTS_TTL_S,
     ]
     try:
-        result = await res.redis_batch.call(S.place_order, script_keys, args)
+        result = await _gate(res, script_keys, args)
         if result[0] == b"miss":
             await _fill_meta_on_miss(res, event_id=data.event_id)
-            result = await res.redis_batch.call(S.place_order, script_keys, args)
+            result = await _gate(res, script_keys, args)
     except RedisError:  # down, or full (noeviction): nothing was accepted
         log.exception("the order gate failed")
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
@@ -196,6 +208,16 @@ async def place_order(
     if kind == "unknown":
         raise EventNotFound(field="event_id")
     raise Busy("The event could not be looked up; try again.", headers={"Retry-After": "1"})
+
+
+async def _gate(res: Resources, script_keys: list[str], args: list[str | bytes | int]) -> Any:
+    if GUARDS.atomic_idempotency_claim:
+        return await res.redis_batch.call(S.place_order, script_keys, args)
+    # The same script in two calls: the key's lookup, then (when unused) the rest.
+    looked = await res.redis_batch.call(S.place_order, script_keys, [*args, "lookup"])
+    if looked[0] != b"fresh":
+        return looked
+    return await res.redis_batch.call(S.place_order, script_keys, [*args, "claim"])
 
 
 async def unreserved_tickets(redis: ArqRedis, *, event_id: uuid.UUID) -> int:

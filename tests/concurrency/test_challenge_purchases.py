@@ -1,13 +1,13 @@
 """Races on POST /compras: hundreds of buyers for the last tickets, one buyer firing many
-requests at once, and a control that shows the harness does catch a race when the
-claim's lock is taken away."""
+requests at once. Each has a control: the same race with the real code's guard switched
+off (`without_guard`), which the same checks catch."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import asyncpg
 import httpx
@@ -16,7 +16,6 @@ import pytest
 from core.resources import Resources
 from reservations.errors import SoldOut
 from reservations.inventory import service as tickets
-from reservations.inventory.service import Q
 from tests.factories import make_customers, make_event, stock_counts
 
 pytestmark = pytest.mark.concurrency
@@ -42,15 +41,21 @@ async def _assert_nothing_sold_twice(conn: asyncpg.Connection, event_id: uuid.UU
     assert mismatched == 0
 
 
-async def test_400_buyers_race_for_the_last_50_tickets(res: Resources, client: httpx.AsyncClient) -> None:
+async def _400_buyers_for_the_last_50(
+    res: Resources, client: httpx.AsyncClient
+) -> tuple[uuid.UUID, list[uuid.UUID], list[httpx.Response]]:
     async with res.pool.acquire() as conn:
         eid = await make_event(conn, capacity=80, price_cents=5000)
         early = await make_customers(conn, 30)
         racers = await make_customers(conn, 400)
     for buyer in early:
         assert (await _buy(client, buyer, eid)).status_code == 201
-
     responses = await asyncio.gather(*(_buy(client, b, eid) for b in racers))
+    return eid, racers, list(responses)
+
+
+async def test_400_buyers_race_for_the_last_50_tickets(res: Resources, client: httpx.AsyncClient) -> None:
+    eid, racers, responses = await _400_buyers_for_the_last_50(res, client)
 
     statuses = collections.Counter(r.status_code for r in responses)
     assert statuses == {201: 50, 422: 350}
@@ -87,14 +92,59 @@ async def test_400_buyers_race_for_the_last_50_tickets(res: Resources, client: h
     )
 
 
-async def test_one_buyer_firing_40_requests_gets_one_ticket(
+async def _50_buyers_for_the_last_50(
+    res: Resources, client: httpx.AsyncClient
+) -> tuple[uuid.UUID, list[httpx.Response]]:
+    async with res.pool.acquire() as conn:
+        eid = await make_event(conn, capacity=50)
+        buyers = await make_customers(conn, 50)
+    return eid, list(await asyncio.gather(*(_buy(client, b, eid) for b in buyers)))
+
+
+async def test_50_buyers_for_the_last_50_tickets_all_get_one(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
+    eid, responses = await _50_buyers_for_the_last_50(res, client)
+    assert [r.status_code for r in responses] == [201] * 50
+    async with res.pool.acquire() as conn:
+        counts = await stock_counts(conn, eid)
+        assert (counts["BOOKED"], counts["IN_PROGRESS"], counts["AVAILABLE"]) == (50, 0, 0)
+        await _assert_nothing_sold_twice(conn, eid)
+
+
+async def test_control_without_skip_locked_buyers_are_turned_away_while_tickets_are_left(
+    res: Resources, client: httpx.AsyncClient, without_guard: Callable[..., None]
+) -> None:
+    """The race above, the claim without FOR UPDATE SKIP LOCKED: buyers read the same free
+    row, and all but one of each collision are told "sold out" while tickets are left.
+    The status guard still keeps any ticket from being sold twice."""
+    without_guard("claim_skip_locked")
+    eid, responses = await _50_buyers_for_the_last_50(res, client)
+
+    statuses = collections.Counter(r.status_code for r in responses)
+    assert set(statuses) == {201, 422}
+    assert {r.json()["error"] for r in responses if r.status_code == 422} == {"sold_out"}
+    async with res.pool.acquire() as conn:
+        counts = await stock_counts(conn, eid)
+        assert counts["BOOKED"] == statuses[201] < 50
+        assert counts["AVAILABLE"] == statuses[422] > 0
+        await _assert_nothing_sold_twice(conn, eid)
+
+
+async def _one_buyer_fires_40(
+    res: Resources, client: httpx.AsyncClient
+) -> tuple[uuid.UUID, uuid.UUID, list[httpx.Response]]:
     async with res.pool.acquire() as conn:
         eid = await make_event(conn, capacity=100)
         (buyer,) = await make_customers(conn, 1)
-
     responses = await asyncio.gather(*(_buy(client, buyer, eid) for _ in range(40)))
+    return eid, buyer, list(responses)
+
+
+async def test_one_buyer_firing_40_requests_gets_one_ticket(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    eid, buyer, responses = await _one_buyer_fires_40(res, client)
 
     assert collections.Counter(r.status_code for r in responses) == {201: 1, 409: 39}
     assert {r.json()["error"] for r in responses if r.status_code == 409} == {"limit_reached"}
@@ -105,41 +155,30 @@ async def test_one_buyer_firing_40_requests_gets_one_ticket(
         await _assert_nothing_sold_twice(conn, eid)
 
 
-# --- control: the same race with the claim's lock taken away --------------------------------
+async def test_control_without_the_allowance_upsert_one_buyer_gets_several_tickets(
+    res: Resources, client: httpx.AsyncClient, without_guard: Callable[..., None]
+) -> None:
+    """The race above, the limit checked by reading the allowance and then counted in a
+    second statement: the requests all pass the check before any commits."""
+    without_guard("allowance_upsert")
+    eid, buyer, responses = await _one_buyer_fires_40(res, client)
 
-# The production claim without `FOR UPDATE SKIP LOCKED`: every buyer reads the same free row.
-NAIVE_CLAIM = Q.claim_any.replace("FOR UPDATE SKIP LOCKED", "")
-UNGUARDED_BOOK = "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE id = $1"
-
-Claim = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[asyncpg.Record | None]]
-Book = Callable[[asyncpg.Connection, uuid.UUID, uuid.UUID], Awaitable[None]]
-
-
-async def _locked_claim(conn: asyncpg.Connection, event_id: uuid.UUID) -> asyncpg.Record | None:
-    try:
-        return (await tickets.claim_any(conn, event_id=event_id, quantity=1))[0]
-    except SoldOut:
-        return None
+    bought = sum(r.status_code == 201 for r in responses)
+    assert bought > 1
+    async with res.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM purchases WHERE customer_id = $1", buyer) == bought
+        assert (await stock_counts(conn, eid))["BOOKED"] == bought
 
 
-async def _naive_claim(conn: asyncpg.Connection, event_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(NAIVE_CLAIM, event_id, 1, None)
-    return row
-
-
-async def _guarded_book(conn: asyncpg.Connection, ticket_id: uuid.UUID, buyer: uuid.UUID) -> None:
-    await tickets.mark_booked(conn, ticket_ids=[ticket_id], customer_id=buyer)
-
-
-async def _unguarded_book(conn: asyncpg.Connection, ticket_id: uuid.UUID, buyer: uuid.UUID) -> None:
-    await conn.execute(UNGUARDED_BOOK, ticket_id, buyer)
+# --- the claim step by step: every buyer claims before anyone books -------------------------
 
 
 async def _race(
-    res: Resources, event_id: uuid.UUID, buyers: list[uuid.UUID], claim: Claim, book: Book
+    res: Resources, event_id: uuid.UUID, buyers: list[uuid.UUID]
 ) -> tuple[list[uuid.UUID], collections.Counter[str]]:
-    """Every buyer claims inside its own transaction; nobody books before all have claimed
-    (a barrier), which makes the interleaving — and the outcome — deterministic."""
+    """Every buyer claims and books as create_compra does (the real primitives), inside its
+    own transaction; nobody books before all have claimed (a barrier), which makes the
+    interleaving — and the outcome — deterministic."""
     barrier = asyncio.Barrier(len(buyers))
     claimed: list[uuid.UUID] = []
     outcomes: collections.Counter[str] = collections.Counter()
@@ -148,7 +187,10 @@ async def _race(
         async with res.pool.acquire() as conn:
             tx = conn.transaction()
             await tx.start()
-            ticket = await claim(conn, event_id)
+            try:
+                ticket = (await tickets.claim_any(conn, event_id=event_id, quantity=1))[0]
+            except SoldOut:
+                ticket = None
             await barrier.wait()
             if ticket is None:
                 await tx.rollback()
@@ -156,7 +198,7 @@ async def _race(
                 return
             claimed.append(ticket["id"])
             try:
-                await book(conn, ticket["id"], buyer)
+                await tickets.mark_booked(conn, ticket_ids=[ticket["id"]], customer_id=buyer)
                 await tickets.insert_purchases(
                     conn,
                     event_id=event_id,
@@ -181,7 +223,7 @@ async def test_control_the_real_claim_hands_out_distinct_tickets(res: Resources)
     async with res.pool.acquire() as conn:
         eid = await make_event(conn, capacity=5)
         buyers = await make_customers(conn, 20)
-    claimed, outcomes = await _race(res, eid, buyers, _locked_claim, _guarded_book)
+    claimed, outcomes = await _race(res, eid, buyers)
     assert len(claimed) == len(set(claimed)) == 5
     assert outcomes == {"bought": 5, "sold_out": 15}
     async with res.pool.acquire() as conn:
@@ -189,14 +231,17 @@ async def test_control_the_real_claim_hands_out_distinct_tickets(res: Resources)
         await _assert_nothing_sold_twice(conn, eid)
 
 
-async def test_control_without_the_lock_buyers_collide_and_sales_are_lost(res: Resources) -> None:
-    """Same harness, claim without FOR UPDATE: all 20 buyers read the same ticket. The status
-    guard keeps it from being sold twice, but 19 buyers are turned away while 4 tickets are
-    still free — the race the lock prevents, made visible."""
+async def test_control_without_the_lock_buyers_collide_and_sales_are_lost(
+    res: Resources, without_guard: Callable[..., None]
+) -> None:
+    """Same harness, claim without FOR UPDATE SKIP LOCKED: all 20 buyers read the same
+    ticket. The status guard keeps it from being sold twice, but 19 buyers are turned away
+    while 4 tickets are still free — the race the lock prevents, made visible."""
+    without_guard("claim_skip_locked")
     async with res.pool.acquire() as conn:
         eid = await make_event(conn, capacity=5)
         buyers = await make_customers(conn, 20)
-    claimed, outcomes = await _race(res, eid, buyers, _naive_claim, _guarded_book)
+    claimed, outcomes = await _race(res, eid, buyers)
     assert len(claimed) == 20
     assert len(set(claimed)) == 1
     assert outcomes == {"bought": 1, "refused_by_status_guard": 19}
@@ -205,15 +250,16 @@ async def test_control_without_the_lock_buyers_collide_and_sales_are_lost(res: R
 
 
 async def test_control_without_lock_or_guard_only_the_unique_constraint_stops_double_sales(
-    res: Resources,
+    res: Resources, without_guard: Callable[..., None]
 ) -> None:
     """Claim without the lock and book without the status guard: 20 transactions each
     "book" the same ticket. Only `UNIQUE (ticket_id)` on purchases refuses the 19 double
     sales — the database's last word."""
+    without_guard("claim_skip_locked", "book_only_available")
     async with res.pool.acquire() as conn:
         eid = await make_event(conn, capacity=5)
         buyers = await make_customers(conn, 20)
-    claimed, outcomes = await _race(res, eid, buyers, _naive_claim, _unguarded_book)
+    claimed, outcomes = await _race(res, eid, buyers)
     assert len(set(claimed)) == 1
     assert outcomes == {"bought": 1, "refused_by_unique_ticket": 19}
     async with res.pool.acquire() as conn:

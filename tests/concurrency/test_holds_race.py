@@ -1,14 +1,17 @@
 """Races on hold creation: the last tickets, one customer's burst, overlapping seats.
 
 Each race is followed by checks straight from PostgreSQL. Control tests run the same race
-with the protection removed and show that those checks do catch it.
+through the same route with the real code's guard switched off (`without_guard`) and show
+that those checks do catch it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -45,17 +48,22 @@ async def book_directly(res: Resources, event_id: uuid.UUID, n: int) -> None:
 # ---------------------------------------------------------------------------- the last tickets
 
 
-async def test_400_customers_race_for_the_last_50(client: httpx.AsyncClient, res: Resources) -> None:
+async def race_for_the_last(
+    client: httpx.AsyncClient, res: Resources, *, left: int, customers: int
+) -> tuple[uuid.UUID, list[httpx.Response]]:
+    """`customers` customers, one ticket each, for the last `left` of 100."""
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, capacity=100)
-        customers = await make_customers(conn, 400)
-    await book_directly(res, event_id, 50)
+        racers = await make_customers(conn, customers)
+    await book_directly(res, event_id, 100 - left)
     answers = await asyncio.gather(
-        *(
-            client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(c))
-            for c in customers
-        )
+        *(client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(c)) for c in racers)
     )
+    return event_id, list(answers)
+
+
+async def test_400_customers_race_for_the_last_50(client: httpx.AsyncClient, res: Resources) -> None:
+    event_id, answers = await race_for_the_last(client, res, left=50, customers=400)
     outcomes = Counter(outcome(r) for r in answers)
     assert outcomes == Counter({(201, ""): 50, (409, "sold_out"): 350})
     async with res.pool.acquire() as conn:
@@ -78,36 +86,54 @@ async def test_400_customers_race_for_the_last_50(client: httpx.AsyncClient, res
         assert await conn.fetchval("SELECT sum(taken) FROM allowances") == 50
 
 
-async def test_control_unguarded_claims_oversell(res: Resources) -> None:
-    """Read-then-write without SKIP LOCKED or a status guard: more winners than tickets."""
+async def test_50_customers_for_the_last_50_all_get_one(client: httpx.AsyncClient, res: Resources) -> None:
+    event_id, answers = await race_for_the_last(client, res, left=50, customers=50)
+    assert [outcome(r) for r in answers] == [(201, "")] * 50
     async with res.pool.acquire() as conn:
-        event_id = await make_event(conn, capacity=10)
-        customers = await make_customers(conn, 100)
+        counts = await stock_counts(conn, event_id)
+    assert (counts["IN_PROGRESS"], counts["AVAILABLE"]) == (50, 0)
 
-    async def naive_claim(customer_id: uuid.UUID) -> bool:
-        async with res.pool.acquire() as conn:
-            ticket = await conn.fetchval(
-                "SELECT id FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE' LIMIT 1", event_id
-            )
-            if ticket is None:
-                return False
-            await asyncio.sleep(0.005)
-            await conn.execute(
-                "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE id = $1", ticket, customer_id
-            )
-            return True
 
-    winners = sum(await asyncio.gather(*(naive_claim(c) for c in customers)))
+async def test_control_without_skip_locked_customers_are_turned_away_while_tickets_are_left(
+    client: httpx.AsyncClient, res: Resources, without_guard: Callable[..., None]
+) -> None:
+    """The race above, the claim without FOR UPDATE SKIP LOCKED: customers read the same
+    free ticket; the status guard refuses all but one of each collision, so "sold out"
+    is answered while tickets are left (nothing is held twice)."""
+    without_guard("claim_skip_locked")
+    event_id, answers = await race_for_the_last(client, res, left=50, customers=50)
+    outcomes = Counter(outcome(r) for r in answers)
+    assert set(outcomes) == {(201, ""), (409, "sold_out")}
     async with res.pool.acquire() as conn:
-        booked = (await stock_counts(conn, event_id))["BOOKED"]
-    assert booked <= 10
-    assert winners > booked  # the accounting check above would have failed
+        counts = await stock_counts(conn, event_id)
+    assert counts["IN_PROGRESS"] == outcomes[(201, "")] < 50
+    assert counts["AVAILABLE"] == outcomes[(409, "sold_out")] > 0
+
+
+async def test_control_unguarded_claims_oversell(
+    client: httpx.AsyncClient, res: Resources, without_guard: Callable[..., None]
+) -> None:
+    """The 400 customers' race, read-then-write without SKIP LOCKED or the status guard:
+    more holds than tickets, holds left without their ticket."""
+    without_guard("claim_skip_locked", "book_only_available")
+    event_id, answers = await race_for_the_last(client, res, left=50, customers=400)
+    winners = sum(r.status_code == 201 for r in answers)
+    async with res.pool.acquire() as conn:
+        counts = await stock_counts(conn, event_id)
+        holds = await conn.fetchval("SELECT count(*) FROM holds WHERE event_id = $1", event_id)
+        ticketless = await conn.fetchval(
+            "SELECT count(*) FROM holds h WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.hold_id = h.id)"
+        )
+    assert holds == winners > counts["IN_PROGRESS"]  # the accounting check above would have failed
+    assert ticketless == holds - counts["IN_PROGRESS"] > 0
 
 
 # ---------------------------------------------------------------------------- one customer's burst
 
 
-async def test_one_customer_fires_40_holds(client: httpx.AsyncClient, res: Resources) -> None:
+async def one_customer_fires_40(
+    client: httpx.AsyncClient, res: Resources
+) -> tuple[uuid.UUID, uuid.UUID, list[httpx.Response]]:
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, capacity=100, max_per_customer=1)
         customer_id = await make_customer(conn)
@@ -117,6 +143,11 @@ async def test_one_customer_fires_40_holds(client: httpx.AsyncClient, res: Resou
             for _ in range(40)
         )
     )
+    return event_id, customer_id, list(answers)
+
+
+async def test_one_customer_fires_40_holds(client: httpx.AsyncClient, res: Resources) -> None:
+    event_id, customer_id, answers = await one_customer_fires_40(client, res)
     assert Counter(outcome(r) for r in answers) == Counter({(201, ""): 1, (409, "limit_reached"): 39})
     async with res.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM holds WHERE customer_id = $1", customer_id) == 1
@@ -124,38 +155,29 @@ async def test_one_customer_fires_40_holds(client: httpx.AsyncClient, res: Resou
         assert await conn.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id) == 1
 
 
-async def test_control_count_then_claim_exceeds_the_limit(res: Resources) -> None:
-    """Checking the limit by counting owned tickets, without the allowance row: too many."""
-    async with res.pool.acquire() as conn:
-        event_id = await make_event(conn, capacity=100)
-        customer_id = await make_customer(conn)
-
-    async def naive(_: int) -> None:
-        async with res.pool.acquire() as conn:
-            owned = await conn.fetchval(
-                "SELECT count(*) FROM tickets WHERE event_id = $1 AND customer_id = $2", event_id, customer_id
-            )
-            if owned >= 1:
-                return
-            await asyncio.sleep(0.005)
-            await conn.execute(
-                """UPDATE tickets SET status = 'BOOKED', customer_id = $2
-                   WHERE id = (SELECT id FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE'
-                               LIMIT 1 FOR UPDATE SKIP LOCKED)""",
-                event_id,
-                customer_id,
-            )
-
-    await asyncio.gather(*(naive(i) for i in range(40)))
+async def test_control_check_then_claim_exceeds_the_limit(
+    client: httpx.AsyncClient, res: Resources, without_guard: Callable[..., None]
+) -> None:
+    """The race above, the limit checked by reading the allowance and counted in a second
+    statement: the requests all pass the check before any commits. Too many tickets."""
+    without_guard("allowance_upsert")
+    event_id, customer_id, answers = await one_customer_fires_40(client, res)
+    held = sum(r.status_code == 201 for r in answers)
     async with res.pool.acquire() as conn:
         owned = await conn.fetchval("SELECT count(*) FROM tickets WHERE customer_id = $1", customer_id)
-    assert owned > 1
+        taken = await conn.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id)
+        assert (await stock_counts(conn, event_id))["IN_PROGRESS"] == held
+    assert owned == taken == held > 1
 
 
 # ---------------------------------------------------------------------------- overlapping seats
 
 
-async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, res: Resources) -> None:
+async def overlapping_seats_in_opposite_orders(
+    client: httpx.AsyncClient, res: Resources
+) -> list[list[tuple[int, str]]]:
+    """Per wave, 15 pairs of customers ask for 3 seats of a row of 4, overlapping on 2 and
+    in opposite orders; after each wave every hold is cancelled. The outcomes, per wave."""
     rounds, waves = 15, 4
     async with res.pool.acquire() as conn:
         event_id = await make_event(
@@ -174,6 +196,7 @@ async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, r
             f"/api/events/{event_id}/holds", json={"seat_ids": seat_ids}, headers=auth(customer_id)
         )
 
+    results = []
     for _ in range(waves):
         requests: list[Any] = []
         for i, row in enumerate(rows):
@@ -182,10 +205,7 @@ async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, r
             requests.append(take(b, [row[3], row[2], row[1]]))  # overlap on 2 and 1, reversed
         answers = await asyncio.gather(*requests)
         outcomes = [outcome(r) for r in answers]
-        assert set(outcomes) <= {(201, ""), (409, "seat_taken")}, outcomes
-        for i in range(rounds):
-            pair = outcomes[2 * i : 2 * i + 2]
-            assert sorted(pair) == [(201, ""), (409, "seat_taken")], pair
+        results.append(outcomes)
         async with res.pool.acquire() as conn:
             owners = await conn.fetch(
                 """SELECT t.id, h.customer_id, t.customer_id AS ticket_customer
@@ -193,7 +213,7 @@ async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, r
                    WHERE t.event_id = $1 AND h.status = 'active'""",
                 event_id,
             )
-            assert len(owners) == 3 * rounds
+            assert len(owners) == 3 * sum(o == (201, "") for o in outcomes)
             assert all(r["customer_id"] == r["ticket_customer"] for r in owners)
             # Back on sale for the next wave.
             for r in answers:
@@ -204,39 +224,33 @@ async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, r
                     )
                     assert d.status_code == 204
             assert (await stock_counts(conn, event_id))["AVAILABLE"] == 4 * rounds
+    return results
 
 
-async def test_control_locking_in_request_order_deadlocks(res: Resources) -> None:
-    """Two transactions locking the same two seats in opposite orders: PostgreSQL aborts one
-    with a deadlock. Sorting the ids (as claim_seats does) makes the second simply wait."""
-    async with res.pool.acquire() as conn:
-        event_id = await make_event(
-            conn, sections=[{"name": "A", "price_cents": 1, "rows": 1, "seats_per_row": 2}]
-        )
-        s1, s2 = [r["id"] for r in await conn.fetch("SELECT id FROM tickets WHERE event_id = $1", event_id)]
+async def test_overlapping_seats_in_opposite_orders(client: httpx.AsyncClient, res: Resources) -> None:
+    for outcomes in await overlapping_seats_in_opposite_orders(client, res):
+        assert set(outcomes) <= {(201, ""), (409, "seat_taken")}, outcomes
+        for i in range(len(outcomes) // 2):
+            pair = outcomes[2 * i : 2 * i + 2]
+            assert sorted(pair) == [(201, ""), (409, "seat_taken")], pair
+        assert outcomes.count((201, "")) == 15
 
-    async def locker(first: uuid.UUID, second: uuid.UUID, ready: asyncio.Event, go: asyncio.Event) -> str:
-        async with res.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE", first)
-            ready.set()
-            await go.wait()
-            try:
-                await conn.execute("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE", second)
-            except asyncpg.DeadlockDetectedError:
-                return "deadlock"
-            return "ok"
 
-    async def race(order_a: tuple[uuid.UUID, uuid.UUID], order_b: tuple[uuid.UUID, uuid.UUID]) -> list[str]:
-        ready_a, ready_b, go = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        a = asyncio.create_task(locker(*order_a, ready_a, go))
-        await ready_a.wait()
-        b = asyncio.create_task(locker(*order_b, ready_b, go))
-        # In opposite order b holds its first lock now; in sorted order b waits on it.
-        await asyncio.wait([asyncio.ensure_future(ready_b.wait())], timeout=0.3)
-        go.set()
-        return sorted(await asyncio.gather(a, b))
-
-    assert await race((s1, s2), (s2, s1)) == ["deadlock", "ok"]
-    low, high = sorted([s1, s2])
-    ordered = (low, high)
-    assert await race(ordered, ordered) == ["ok", "ok"]
+async def test_control_locking_in_request_order_deadlocks(
+    client: httpx.AsyncClient,
+    res: Resources,
+    without_guard: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The race above, each request locking its seats one by one in the order it names
+    them: PostgreSQL finds pairs locking in opposite orders deadlocked and aborts one
+    (a 500), where sorting the ids makes the second simply wait."""
+    without_guard("seats_in_id_order")
+    with caplog.at_level(logging.ERROR, logger="crowdpass"):
+        outcomes = [o for wave in await overlapping_seats_in_opposite_orders(client, res) for o in wave]
+    failed = outcomes.count((500, "internal_error"))
+    assert set(outcomes) <= {(201, ""), (409, "seat_taken"), (500, "internal_error")}, outcomes
+    assert failed > 0
+    raised = [r.exc_info[1] for r in caplog.records if r.exc_info]
+    assert len(raised) == failed
+    assert all(isinstance(e, asyncpg.DeadlockDetectedError) for e in raised), raised

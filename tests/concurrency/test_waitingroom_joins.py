@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -31,7 +32,9 @@ async def _clients(res: Resources) -> tuple[object, list[httpx.AsyncClient]]:
     return app, clients
 
 
-async def test_a_thousand_concurrent_joins_get_positions_1_to_1000(res: Resources) -> None:
+async def a_thousand_concurrent_joins(
+    res: Resources,
+) -> tuple[uuid.UUID, list[uuid.UUID], list[httpx.Response]]:
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True, capacity=50)
         ids = await make_customers(conn, N)
@@ -49,6 +52,11 @@ async def test_a_thousand_concurrent_joins_get_positions_1_to_1000(res: Resource
         )
         for c in clients:
             await c.aclose()
+    return event_id, ids, list(answers)
+
+
+async def test_a_thousand_concurrent_joins_get_positions_1_to_1000(res: Resources) -> None:
+    event_id, ids, answers = await a_thousand_concurrent_joins(res)
 
     assert [a.status_code for a in answers] == [200] * N
     positions = [a.json()["position"] for a in answers]
@@ -59,9 +67,9 @@ async def test_a_thousand_concurrent_joins_get_positions_1_to_1000(res: Resource
     assert await res.redis.zcard(keys.queue(event_id)) == N
 
 
-async def test_the_same_customer_twenty_times_at_once_gets_one_place(
+async def the_same_customer_twenty_times(
     res: Resources, client: httpx.AsyncClient
-) -> None:
+) -> tuple[uuid.UUID, list[httpx.Response]]:
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True, capacity=50)
         ids = await make_customers(conn, 6)
@@ -73,6 +81,13 @@ async def test_the_same_customer_twenty_times_at_once_gets_one_place(
     answers = await asyncio.gather(
         *(client.post(f"/api/events/{event_id}/queue", headers=headers) for _ in range(20))
     )
+    return event_id, list(answers)
+
+
+async def test_the_same_customer_twenty_times_at_once_gets_one_place(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    event_id, answers = await the_same_customer_twenty_times(res, client)
 
     assert [a.status_code for a in answers] == [200] * 20
     assert {a.json()["position"] for a in answers} == {6}
@@ -80,17 +95,32 @@ async def test_the_same_customer_twenty_times_at_once_gets_one_place(
     assert int(await res.redis.get(keys.sequence(event_id))) == 6
 
 
-async def test_control_a_read_then_write_join_gives_repeated_positions(res: Resources) -> None:
-    """Control: the same race with the place computed outside one atomic step is caught
-    by the same assertion, so the test above would see a broken join."""
-    queue = keys.queue(uuid.uuid4())
+async def test_control_a_split_join_gives_one_customer_many_arrival_numbers(
+    res: Resources, client: httpx.AsyncClient, without_guard: Callable[..., None]
+) -> None:
+    """Control: the same customer's 20 joins through the real route, join_queue.lua run as
+    two calls: each finds no place and takes a number, so the customer is placed (and
+    moved) several times."""
+    without_guard("atomic_join")
+    event_id, answers = await the_same_customer_twenty_times(res, client)
 
-    async def naive_join(customer: str) -> int:
-        position = int(await res.redis.zcard(queue)) + 1
-        await res.redis.zadd(queue, {customer: position})
-        return position
+    assert [a.status_code for a in answers] == [200] * 20
+    assert await res.redis.zcard(keys.queue(event_id)) == 6
+    assert int(await res.redis.get(keys.sequence(event_id))) > 6
 
-    positions = await asyncio.gather(*(naive_join(str(uuid.uuid4())) for _ in range(N)))
 
+async def test_control_a_read_then_write_join_gives_repeated_positions(
+    res: Resources, without_guard: Callable[..., None]
+) -> None:
+    """Control: the same race through the real route, join_queue.lua run as two calls (an
+    arrival number, then the place): answers are computed before earlier numbers are
+    placed, so positions repeat and are not the customers' real places."""
+    without_guard("atomic_join")
+    event_id, ids, answers = await a_thousand_concurrent_joins(res)
+
+    assert [a.status_code for a in answers] == [200] * N
+    positions = [a.json()["position"] for a in answers]
     assert sorted(positions) != list(range(1, N + 1))
     assert max(Counter(positions).values()) > 1
+    ranks = await asyncio.gather(*(res.redis.zrank(keys.queue(event_id), str(c)) for c in ids))
+    assert [r + 1 for r in ranks] != positions

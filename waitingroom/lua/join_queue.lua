@@ -9,6 +9,9 @@
 -- ARGV[1] customer id
 -- ARGV[2] opening time in ms since the epoch (0: the sale is open)
 -- ARGV[3] lottery draw, an integer < 2^52 ("" for a fifo pre-queue)
+-- ARGV[4], ARGV[5] absent in production. Test-only (Guards in service/queue.py switched
+--         off): 'number' stops after taking an arrival number and returns {"numbered", n};
+--         'place', n places the customer with that number (the two no longer atomic)
 --
 -- The clock is Redis's own (TIME), so every API instance agrees on when the sale opens.
 -- Before the opening a newcomer's score is its arrival number (fifo) or its draw (lottery);
@@ -32,9 +35,12 @@ if expiry and tonumber(expiry) > now then
 end
 
 local created = 0
-local score = redis.call('ZSCORE', KEYS[1], customer)
+local score = ARGV[4] ~= 'place' and redis.call('ZSCORE', KEYS[1], customer)
 if not score then
-  local seq = redis.call('INCR', KEYS[2])
+  local seq = ARGV[4] == 'place' and tonumber(ARGV[5]) or redis.call('INCR', KEYS[2])
+  if ARGV[4] == 'number' then
+    return {'numbered', seq}
+  end
   local open_at = tonumber(ARGV[2])
   if open_at > 0 and now < open_at then
     if ARGV[3] ~= '' then

@@ -26,6 +26,7 @@ spend the same budget twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from decimal import Decimal
@@ -50,6 +51,17 @@ log = logging.getLogger("crowdpass.waitingroom")
 TRANSIT_MARGIN_MS = 1000  # beyond the hold transaction's lock timeout
 RATE_WINDOW_MS = 30_000
 BROADCAST_EVERY_MS = 1000  # at most one broadcast tick per event per second (state changes: at once)
+
+
+@dataclasses.dataclass
+class Guards:
+    """The race guard of the tick, on in production. Only tests switch it off
+    (`without_guard` in tests/concurrency/conftest.py); nothing else sets it."""
+
+    held_in_budget: bool = True  # advance_queue: the room is the limit minus held tickets
+
+
+GUARDS = Guards()
 
 
 class Admission(msgspec.Struct, frozen=True):
@@ -199,7 +211,7 @@ async def advance_queue(
             keys.meta(event_id),
         ],
         [
-            limit - stock.held,
+            limit - stock.held if GUARDS.held_in_budget else limit,
             settings.max_admit_per_s,
             int(state == "open"),
             ttl_ms,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,17 @@ from waitingroom.service.tokens import encode_admission, expires_at
 JOIN_WINDOW_MS = 10_000
 JOIN_LIMIT_PER_IP = 300
 JOIN_LIMIT_PER_CUSTOMER = 30
+
+
+@dataclasses.dataclass
+class Guards:
+    """The race guard of the join, on in production. Only tests switch it off
+    (`without_guard` in tests/concurrency/conftest.py); nothing else sets it."""
+
+    atomic_join: bool = True  # join_queue.lua: arrival number and place taken in one step
+
+
+GUARDS = Guards()
 
 
 class Place(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,18 +185,21 @@ async def join_queue(
     await _check_proof(redis, event_id=event_id, customer_id=customer_id, body=body, now_ms=now_ms)
     seed = await lottery_seed(redis, settings, now_ms=now_ms)
     draw = str(lottery.draw_score(seed, customer_id)) if seed and not settings.is_open(now_ms) else ""
-    reply = await S.join_queue(
-        redis,
-        [
-            keys.queue(event_id),
-            keys.sequence(event_id),
-            keys.admitted(event_id),
-            keys.admission_ids(event_id),
-            keys.meta(event_id),
-            keys.draws(event_id),
-        ],
-        [str(customer_id), settings.open_at_ms, draw],
-    )
+    script_keys = [
+        keys.queue(event_id),
+        keys.sequence(event_id),
+        keys.admitted(event_id),
+        keys.admission_ids(event_id),
+        keys.meta(event_id),
+        keys.draws(event_id),
+    ]
+    args: list[str | int] = [str(customer_id), settings.open_at_ms, draw]
+    if GUARDS.atomic_join:
+        reply = await S.join_queue(redis, script_keys, args)
+    else:  # the same script in two calls: an arrival number, then the place
+        reply = await S.join_queue(redis, script_keys, [*args, "number"])
+        if text(reply[0]) == "numbered":
+            reply = await S.join_queue(redis, script_keys, [*args, "place", int(reply[1])])
     place = parse_place(reply)
     if place.created:
         # Add first, then let the tick find it; see advance_queue for the matching removal.

@@ -25,6 +25,9 @@
 -- ARGV[7] arq job payload            ARGV[8] arq job key ttl (ms)
 -- ARGV[9] event id                   ARGV[10] card number
 -- ARGV[11] request id                ARGV[12] order counts ttl (s)
+-- ARGV[13] absent in production. Test-only (Guards in service.py switched off): 'lookup'
+--          runs only the key's lookup and returns {"fresh"} when the key is unused;
+--          'claim' runs the rest without it (the lookup and the claim no longer atomic)
 --
 -- An answer is stored as fingerprint .. status .. (order id | error code), ~20 to 50
 -- bytes, so a hash of the day stays a small listpack: a million refused attempts
@@ -40,13 +43,18 @@
 --   {"refused", status, code}   refused and stored under the key: not_on_sale,
 --                               admission_required, limit_reached, sold_out
 
-local stored = redis.call('HGET', KEYS[1], ARGV[6]) or redis.call('HGET', KEYS[11], ARGV[6])
-  or redis.call('HGET', KEYS[12], ARGV[6])
-if stored then
-  if string.sub(stored, 1, 8) ~= ARGV[1] then
-    return {'reused'}
+if ARGV[13] ~= 'claim' then
+  local stored = redis.call('HGET', KEYS[1], ARGV[6]) or redis.call('HGET', KEYS[11], ARGV[6])
+    or redis.call('HGET', KEYS[12], ARGV[6])
+  if stored then
+    if string.sub(stored, 1, 8) ~= ARGV[1] then
+      return {'reused'}
+    end
+    return {'replay', string.sub(stored, 9, 11), string.sub(stored, 12)}
   end
-  return {'replay', string.sub(stored, 9, 11), string.sub(stored, 12)}
+  if ARGV[13] == 'lookup' then
+    return {'fresh'}
+  end
 end
 
 local meta = redis.call('HMGET', KEYS[2], 'missing', 'max_per_customer', 'waiting_room', 'closed',
