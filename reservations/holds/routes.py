@@ -102,13 +102,13 @@ class HoldController(Controller):
         self,
         hold_id: FromPath[UUID],
         data: JSONBody[HoldConfirm],
-        conn: ConnDep,
         res: ResDep,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey = None,
     ) -> HoldConfirmed:
+        # The pool, not a request-long connection: none is held while the card is charged.
         return await holds.confirm_hold(
-            conn,
+            res.pool,
             res.redis,
             http=res.http,
             hold_id=hold_id,

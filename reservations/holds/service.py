@@ -6,10 +6,17 @@ the lock first wins and the others find the hold ended. Locks are always taken i
 order — hold row, then allowance rows, then ticket rows — so these decisions never
 deadlock each other or a new hold request (allowance, then tickets).
 
-Payment: the charge is sent while the hold row is locked, with a provider Idempotency-Key
-derived from the hold id and the number of declined attempts so far. A retry, a replay or
-a crash between the charge and the commit reuses the same key, so the provider never
-captures twice; only a decline (which captured nothing) moves on to a fresh key.
+Confirm: reserve → charge → settle. Reserve is a short transaction that locks the hold and
+checks it is active and not past `expires_at`; it commits before the charge. The card is
+charged with no transaction, row lock or pooled connection open (DESIGN.md, Faults). Settle
+is a second short transaction that locks the hold again and books it only if it is still
+active and not overdue; otherwise expiry won (docs/decisions/0011) and the charge is
+refunded after the commit.
+
+The provider Idempotency-Key is derived from the hold id and the number of declined
+attempts so far. A retry, a replay or a crash between the charge and the settle reuses the
+same key, so the provider never captures twice; only a decline (which captured nothing)
+moves on to a fresh key.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 import httpx
 import msgspec
 from arq.connections import ArqRedis
+from redis import exceptions as redis_exceptions
 
 from core import idempotency, payments
 from core.auth import Principal
 from core.config import get_settings
-from core.db import Connection, queries_beside
+from core.db import Connection, Pool, queries_beside
 from core.errors import AppError, BadRequest, Busy, ErrorBody, Forbidden
 from core.ops import HOLDS
 from core.realtime import publisher_for
@@ -58,6 +66,7 @@ SWEEP_BATCH = 500
 EARLY_RUN_WAIT_S = 5.0
 PAYMENT_ATTEMPT_TTL_S = 2 * 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
+SETTLE_RETRY_WAITS_S = (0.05, 0.2)  # between settle tries when the hold row stays locked
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -268,7 +277,7 @@ def _idempotency_key(value: str | None) -> str:
 
 
 async def confirm_hold(
-    conn: Connection,
+    pool: Pool,
     redis: ArqRedis,
     *,
     http: httpx.AsyncClient,
@@ -279,13 +288,16 @@ async def confirm_hold(
 ) -> HoldConfirmed:
     """Pay for an active hold and turn its tickets into purchases.
 
+    Takes the pool, not a connection: a connection is borrowed for the reserve and the
+    settle steps only, never while the provider is charging the card.
+
     Idempotent per (hold, Idempotency-Key): a replay gets the first outcome again (the
     purchases, or the same 402, 409 or 410 refusal); the same key with another card is
     refused (422). Answers that leave the outcome open (502 provider unavailable, 503
     busy) are not stored, so the client can retry with the same key.
     """
     key = _idempotency_key(idempotency_key)
-    hold = await conn.fetchrow(Q.get_hold, hold_id)
+    hold = await pool.fetchrow(Q.get_hold, hold_id)
     if hold is None:
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=False)
@@ -295,7 +307,7 @@ async def confirm_hold(
     if stored is not None:
         return _replay(stored)
     try:
-        confirmed = await _confirm(conn, redis, http=http, hold_id=hold_id, card_number=card_number)
+        confirmed = await _confirm(pool, redis, http=http, hold_id=hold_id, card_number=card_number)
     except AppError as exc:
         if exc.status_code >= 500:
             await asyncio.shield(idempotency.abandon(redis, scope))
@@ -332,73 +344,118 @@ def _replay(stored: idempotency.Stored) -> HoldConfirmed:
 
 
 async def _confirm(
-    conn: Connection, redis: ArqRedis, *, http: httpx.AsyncClient, hold_id: UUID, card_number: str
+    pool: Pool, redis: ArqRedis, *, http: httpx.AsyncClient, hold_id: UUID, card_number: str
 ) -> HoldConfirmed:
+    """Reserve (short transaction) → charge (nothing open) → settle (short transaction)."""
+    hold = await _reserve_confirm(pool, redis, hold_id=hold_id)
+    attempt = int(await redis.get(keys.hold_payment_attempt(hold_id)) or 0)
+    charge_id = None
+    if hold["total_cents"] > 0:
+        charge_id = await _charge(redis, http=http, hold=hold, attempt=attempt, card_number=card_number)
+    return await _settle_confirm(pool, redis, http=http, hold_id=hold_id, charge_id=charge_id)
 
-    settings = get_settings()
-    attempt_key = keys.hold_payment_attempt(hold_id)
-    async with conn.transaction():
-        await tickets.set_lock_timeout(conn, settings.lock_timeout_ms)
+
+async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any:
+    """Lock the hold and check it may be paid for; commits before anything is charged.
+
+    An active hold past `expires_at` whose expiry job has not run yet is expired here and
+    answered 410: nothing is charged.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
         hold = await _lock(conn, hold_id)
         if hold is None:
             raise HoldNotFound()
-        outcome = hold["status"]
-        if outcome == "active" and hold["overdue"]:
-            # Past expires_at, its expiry job not run yet: expire it now, in this transaction.
+        ended = None
+        if hold["status"] == "active" and hold["overdue"]:
             ended = await conn.fetchrow(Q.expire_hold, hold_id)
             await _release(conn, ended)
-            outcome = "expired_now"
-        elif outcome == "active":
-            attempt = int(await redis.get(attempt_key) or 0)
-            charge_id: str | None = None
-            try:
-                if hold["total_cents"] > 0:
-                    charge = await payments.charge(
-                        http,
-                        amount_cents=hold["total_cents"],
-                        card_number=card_number,
-                        description=payment_description(hold_id),
-                        idempotency_key=payment_key(hold_id, attempt),
-                        retries=settings.payments_retries,
-                        timeout_s=settings.payments_timeout_s,
-                    )
-                    charge_id = charge.id
-            except payments.CardDeclined:
-                # Nothing captured under this key: the next attempt may use a fresh one.
-                await redis.incr(attempt_key)
-                await redis.expire(attempt_key, PAYMENT_ATTEMPT_TTL_S)
-                outcome = "declined"
-            except payments.ProviderUnavailable:
-                raise PaymentUnavailable() from None
-            except payments.ProviderRejected as exc:
-                log.warning("provider refused the charge of hold %s: %s", hold_id, exc)
-                raise PaymentUnavailable(
-                    "The payment provider refused this attempt. If an earlier attempt with another "
-                    "card failed without an answer, retry with that card."
-                ) from None
-            else:
-                held = _priced(await conn.fetch(Q.hold_tickets, hold_id), hold["half_price_count"])
-                booked = await tickets.book_hold(conn, hold_id=hold_id)
-                if len(booked) != hold["quantity"]:
-                    raise RuntimeError(f"hold {hold_id} booked {len(booked)} of {hold['quantity']} tickets")
-                bought = await tickets.insert_purchases(
-                    conn,
-                    event_id=hold["event_id"],
-                    customer_id=hold["customer_id"],
-                    tickets=[(t.id, t.price_cents, t.half_price) for t in held],
-                    hold_id=hold_id,
-                )
-                ended = await conn.fetchrow(Q.end_hold, hold_id, "confirmed", charge_id)
-                outcome = "confirmed_now"
+    if ended is not None:
+        HOLDS.labels("expired").inc()
+        await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, [])])
+        raise HoldExpired()
+    if hold["status"] == "expired":
+        raise HoldExpired()
+    if hold["status"] != "active":
+        raise HoldNotActive(f"This hold is already {hold['status']}.")
+    return hold
+
+
+async def _charge(
+    redis: ArqRedis, *, http: httpx.AsyncClient, hold: Any, attempt: int, card_number: str
+) -> str:
+    """Charge the hold's total under its provider key for `attempt`; the charge id.
+
+    Called with no transaction, lock or pooled connection open."""
+    settings = get_settings()
+    hold_id: UUID = hold["id"]
+    try:
+        charge = await payments.charge(
+            http,
+            amount_cents=hold["total_cents"],
+            card_number=card_number,
+            description=payment_description(hold_id),
+            idempotency_key=payment_key(hold_id, attempt),
+            retries=settings.payments_retries,
+            timeout_s=settings.payments_timeout_s,
+        )
+    except payments.CardDeclined:
+        await _next_attempt(redis, hold_id=hold_id, attempt=attempt)
+        HOLDS.labels("declined").inc()
+        raise PaymentDeclined() from None
+    except payments.ProviderUnavailable:
+        raise PaymentUnavailable() from None
+    except payments.ProviderRejected as exc:
+        log.warning("provider refused the charge of hold %s: %s", hold_id, exc)
+        raise PaymentUnavailable(
+            "The payment provider refused this attempt. If an earlier attempt with another "
+            "card failed without an answer, retry with that card."
+        ) from None
+    return charge.id
+
+
+async def _next_attempt(redis: ArqRedis, *, hold_id: UUID, attempt: int) -> None:
+    """After a decline under `attempt` (nothing captured), let the next charge use a fresh
+    provider key — only if no one moved the counter since: it never passes a key whose
+    charge succeeded (one key, one charge at the provider), so a hold captures at most once
+    however many confirms run at the same time."""
+    key = keys.hold_payment_attempt(hold_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(key)
+            if int(await pipe.get(key) or 0) != attempt:
+                return
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(key, attempt + 1, ex=PAYMENT_ATTEMPT_TTL_S)
+            await pipe.execute()
+        except redis_exceptions.WatchError:
+            pass  # a concurrent decline under the same key moved it already
+
+
+async def _settle_confirm(
+    pool: Pool, redis: ArqRedis, *, http: httpx.AsyncClient, hold_id: UUID, charge_id: str | None
+) -> HoldConfirmed:
+    """Lock the hold again and book it if it is still active and not past `expires_at`.
+
+    Otherwise the hold ended while the card was being charged (expiry job, sweeper, a
+    cancel, or this step finding it overdue): the charge, if any, is refunded after the
+    commit and the answer is 410 (409 when it was cancelled or confirmed by another request).
+    A charge that confirmed this hold through a concurrent request is never refunded.
+    """
+    async with pool.acquire() as conn:
+        settled = await _settle_retrying(conn, hold_id=hold_id, charge_id=charge_id)
+        hold, outcome, ended, held, bought = settled
+        buyer_name = None
+        if outcome == "confirmed_now":
+            buyer_name = await customers.customer_name(conn, customer_id=hold["customer_id"])
+    if outcome != "confirmed_now" and charge_id is not None and hold["payment_id"] != charge_id:
+        await _refund(http, hold_id=hold_id, charge_id=charge_id)
     if outcome == "expired_now":
         HOLDS.labels("expired").inc()
         await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, [])])
         raise HoldExpired()
     if outcome == "expired":
         raise HoldExpired()
-    if outcome == "declined":
-        HOLDS.labels("declined").inc()
-        raise PaymentDeclined()
     if outcome != "confirmed_now":
         raise HoldNotActive(f"This hold is already {outcome}.")
     HOLDS.labels("confirmed").inc()
@@ -420,13 +477,85 @@ async def _confirm(
         for p in sorted(bought, key=lambda p: position[p["ticket_id"]])
     ]
     await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, held)])
-    buyer_name = await customers.customer_name(conn, customer_id=hold["customer_id"])
     await live.announce_purchase(
         redis, event_id=hold["event_id"], buyer_name=buyer_name or "", at=bought[0]["created_at"]
     )
     return HoldConfirmed(
         hold_id=hold_id, payment_id=charge_id, total_cents=hold["total_cents"], purchases=purchases
     )
+
+
+class _Settled(NamedTuple):
+    hold: Any  # the row as locked, before this settle changed it
+    outcome: str  # confirmed_now | expired_now | expired | cancelled | confirmed
+    ended: Any  # the row this settle ended, if any
+    held: list[HeldTicket]
+    bought: list[Any]
+
+
+async def _settle_retrying(conn: Connection, *, hold_id: UUID, charge_id: str | None) -> _Settled:
+    """The settle transaction, tried again when the hold row stays locked past
+    `lock_timeout` (a cancel or expiry deciding it): the card is charged by now."""
+    for wait in (*SETTLE_RETRY_WAITS_S, None):
+        try:
+            return await _settle_once(conn, hold_id=hold_id, charge_id=charge_id)
+        except Busy:
+            if wait is None:
+                log.error("hold %s: charge %s captured, hold still locked; not settled", hold_id, charge_id)
+                raise
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None) -> _Settled:
+    """One settle transaction."""
+    held: list[HeldTicket] = []
+    bought: list[Any] = []
+    ended = None
+    async with conn.transaction():
+        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
+        hold = await _lock(conn, hold_id)
+        if hold is None:  # holds are never deleted
+            raise RuntimeError(f"hold {hold_id} vanished during its confirm")
+        outcome = hold["status"]
+        if outcome == "active" and hold["overdue"]:
+            # It expired while the card was being charged: expiry wins.
+            ended = await conn.fetchrow(Q.expire_hold, hold_id)
+            await _release(conn, ended)
+            outcome = "expired_now"
+        elif outcome == "active":
+            held = _priced(await conn.fetch(Q.hold_tickets, hold_id), hold["half_price_count"])
+            booked = await tickets.book_hold(conn, hold_id=hold_id)
+            if len(booked) != hold["quantity"]:
+                raise RuntimeError(f"hold {hold_id} booked {len(booked)} of {hold['quantity']} tickets")
+            bought = await tickets.insert_purchases(
+                conn,
+                event_id=hold["event_id"],
+                customer_id=hold["customer_id"],
+                tickets=[(t.id, t.price_cents, t.half_price) for t in held],
+                hold_id=hold_id,
+            )
+            ended = await conn.fetchrow(Q.end_hold, hold_id, "confirmed", charge_id)
+            outcome = "confirmed_now"
+    return _Settled(hold, outcome, ended, held, bought)
+
+
+async def _refund(http: httpx.AsyncClient, *, hold_id: UUID, charge_id: str) -> None:
+    """Give back a charge whose hold ended before it could be settled (idempotent at the
+    provider). A refund that fails is logged for an operator; the hold's outcome stands."""
+    settings = get_settings()
+    try:
+        await payments.refund(
+            http,
+            charge_id=charge_id,
+            retries=settings.payments_retries,
+            timeout_s=settings.payments_timeout_s,
+        )
+    except payments.PaymentError:
+        log.exception("hold %s ended before its charge %s settled; REFUND FAILED", hold_id, charge_id)
+        return
+    HOLDS.labels("refunded").inc()
+    log.warning("hold %s ended before its charge %s settled; charge refunded", hold_id, charge_id)
 
 
 # ---------------------------------------------------------------------------- expiry

@@ -1,5 +1,7 @@
-"""Confirm racing expiry: each hold ends exactly once, is charged at most once, and is never
-booked once expired."""
+"""Confirm racing expiry: each hold ends exactly once, keeps at most one charge (net of
+refunds), and is never booked once expired. A confirm charges outside any transaction, so
+one that reserved just before `expires_at` and settles after it loses to expiry and its
+charge is refunded."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def auth(customer_id: uuid.UUID) -> dict[str, str]:
 
 @pytest.fixture
 async def slow_provider(res: Resources, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
-    """A provider with some latency keeps each confirm inside its locked decision a while."""
+    """A provider with some latency keeps each confirm between its reserve and settle a while."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_payments_app(StubConfig(latency_ms=30))),
         base_url="http://payments",
@@ -98,6 +100,7 @@ async def test_confirm_racing_expiry(
     assert codes[200] >= 1 and codes[410] >= 1, codes  # both sides of the race happened
     print(f"confirm racing expiry: {dict(codes)}")
 
+    refunded = 0
     for customer_id, response in zip(customers, confirms, strict=True):
         hold_id = uuid.UUID(racing[customer_id])
         row = await res.pool.fetchrow("SELECT status, payment_id FROM holds WHERE id = $1", hold_id)
@@ -115,13 +118,17 @@ async def test_confirm_racing_expiry(
         if response.status_code == 200:
             assert row["status"] == "confirmed"
             assert purchases == 1 and ticket["status"] == "BOOKED"
-            assert len(charges) == 1 and charges[0]["id"] == row["payment_id"]
+            assert [(c["id"], c["status"]) for c in charges] == [(row["payment_id"], "succeeded")]
             assert taken == 2  # the bought ticket and the keeper hold
         else:
             assert row["status"] == "expired"
             assert purchases == 0 and ticket is None
-            assert charges == []  # a confirm that lost never charged
+            # A confirm that lost charged nothing, or (it reserved before expires_at and
+            # settled after) its one charge is refunded: nothing captured either way.
+            assert len(charges) <= 1 and all(c["status"] == "refunded" for c in charges), charges
+            refunded += len(charges)
             assert taken == 1  # only the keeper hold: released exactly once
+    print(f"expired holds whose charge was refunded: {refunded}")
     # Expired tickets are on sale again; keeper holds are untouched.
     counts = dict(
         await res.pool.fetch(

@@ -6,14 +6,18 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from core.auth import issue_customer_token
 from core.queues import DEFAULT_QUEUE
 from core.resources import Resources
+from payments_stub.app import create_app as create_payments_app
+from payments_stub.service import StubConfig
 from reservations import keys
 from reservations.holds import service as holds_service
 from tests.factories import make_customer, make_event, stock_counts
@@ -457,6 +461,172 @@ async def test_payment_provider_down_is_502_and_retryable(
     r = await confirm(client, hold["id"], customer_id, key="k")
     assert r.status_code == 200
     assert len(await charges_of(res, hold["id"])) == 1
+
+
+# ---------------------------------------------------------------------- confirm: nothing open while charging
+
+
+class ProviderProbe(httpx.AsyncBaseTransport):
+    """The payments stub in process, with a view on charges in flight: `charging` is set
+    when a charge request reaches the provider; while `gate` is clear, charges wait there."""
+
+    def __init__(self, config: StubConfig) -> None:
+        self.inner = httpx.ASGITransport(app=create_payments_app(config))
+        self.charging = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.rstrip("/") == "/v1/charges":
+            self.charging.set()
+            await self.gate.wait()
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+async def probe(res: Resources, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ProviderProbe]:
+    """A slow provider (1.5 s per charge or refund) in place of the default stub."""
+    transport = ProviderProbe(StubConfig(latency_ms=1500))
+    async with httpx.AsyncClient(transport=transport, base_url="http://payments") as provider:
+        monkeypatch.setattr(res, "http", provider)
+        yield transport
+
+
+async def in_use(res: Resources) -> int:
+    return res.pool.get_size() - res.pool.get_idle_size()
+
+
+async def lock_nowait(res: Resources, hold_id: str) -> bool:
+    """Whether a connection outside the pool can lock the hold row at once (NOWAIT)."""
+    conn = await asyncpg.connect(res.settings.database_url)
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT id FROM holds WHERE id = $1 FOR UPDATE NOWAIT", uuid.UUID(hold_id)
+            )
+            return row is not None
+    except asyncpg.LockNotAvailableError:
+        return False
+    finally:
+        await conn.close()
+
+
+async def test_slow_charge_holds_no_connection_and_no_lock(
+    client: httpx.AsyncClient, res: Resources, probe: ProviderProbe
+) -> None:
+    event_id, customer_id = await setup(res, capacity=2)
+    hold = (await create_hold(client, event_id, customer_id)).json()
+    # Control: the probes see a locked row and a borrowed connection when there is one.
+    async with res.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT 1 FROM holds WHERE id = $1 FOR UPDATE", uuid.UUID(hold["id"]))
+        assert await lock_nowait(res, hold["id"]) is False
+        assert await in_use(res) == 1
+    assert await in_use(res) == 0
+
+    started = time.monotonic()
+    confirming = asyncio.create_task(confirm(client, hold["id"], customer_id))
+    await asyncio.wait_for(probe.charging.wait(), 5)
+    await asyncio.sleep(0.2)  # well inside the provider's 1.5 s
+    # While the provider takes its time: every pooled connection is idle, and another
+    # session can lock the hold row without waiting.
+    assert await in_use(res) == 0
+    assert await lock_nowait(res, hold["id"]) is True
+    assert not confirming.done()
+    r = await confirming
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - started >= 1.5  # the probes ran during the charge
+    assert [c["status"] for c in await charges_of(res, hold["id"])] == ["succeeded"]
+    async with res.pool.acquire() as conn:
+        assert (await stock_counts(conn, event_id))["BOOKED"] == 1
+
+
+@pytest.mark.parametrize("ended_by", ["sweeper", "expiry_job", "settle", "cancel"])
+async def test_charge_landing_after_the_hold_ended_is_refunded(
+    client: httpx.AsyncClient, res: Resources, probe: ProviderProbe, ended_by: str
+) -> None:
+    event_id, customer_id = await setup(res, capacity=3, max_per_customer=2)
+    hold = (await create_hold(client, event_id, customer_id)).json()
+    hold_id = uuid.UUID(hold["id"])
+    probe.gate.clear()
+    confirming = asyncio.create_task(confirm(client, hold["id"], customer_id, key="late"))
+    await asyncio.wait_for(probe.charging.wait(), 5)
+    # The confirm reserved the hold in time; its charge is at the provider. Now the hold
+    # runs out (or is cancelled) before the charge comes back.
+    await res.pool.execute("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1", hold_id)
+    async with res.pool.acquire() as conn:
+        if ended_by == "sweeper":  # not held off by the confirm: it holds no lock
+            assert await holds_service.expire_holds(conn, res.redis) == 1
+        elif ended_by == "expiry_job":
+            assert await holds_service.expire_hold(conn, res.redis, hold_id=hold_id) is True
+    if ended_by == "cancel":
+        await res.pool.execute(
+            "UPDATE holds SET expires_at = now() + interval '1 minute' WHERE id = $1", hold_id
+        )
+        assert (await client.delete(f"/api/holds/{hold['id']}", headers=auth(customer_id))).status_code == 204
+    probe.gate.set()
+    r = await confirming
+
+    expected = (409, "hold_not_active") if ended_by == "cancel" else (410, "hold_expired")
+    assert (r.status_code, r.json()["error"]) == expected, r.text
+    # Refunded before the answer; nothing booked; the ticket is back on sale once.
+    charges = await charges_of(res, hold["id"])
+    assert [(c["status"], c["amount_cents"]) for c in charges] == [("refunded", hold["total_cents"])]
+    status = "cancelled" if ended_by == "cancel" else "expired"
+    row = await res.pool.fetchrow("SELECT status, payment_id FROM holds WHERE id = $1", hold_id)
+    assert (row["status"], row["payment_id"]) == (status, None)
+    assert await res.pool.fetchval("SELECT count(*) FROM purchases") == 0
+    async with res.pool.acquire() as conn:
+        counts = await stock_counts(conn, event_id)
+    assert (counts["BOOKED"], counts["IN_PROGRESS"], counts["AVAILABLE"]) == (0, 0, counts["capacity"])
+    assert await res.pool.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id) == 0
+    # The same key replays the refusal; nothing is charged again.
+    again = await confirm(client, hold["id"], customer_id, key="late")
+    assert (again.status_code, again.content) == (r.status_code, r.content)
+    assert len(await charges_of(res, hold["id"])) == 1
+
+
+async def test_two_confirms_of_one_hold_charge_once(
+    client: httpx.AsyncClient, res: Resources, probe: ProviderProbe
+) -> None:
+    """Two confirms under different client keys, both past reserve before either settles:
+    one provider charge (same provider key), one winner, and the charge is not refunded."""
+    event_id, customer_id = await setup(res, capacity=2)
+    hold = (await create_hold(client, event_id, customer_id)).json()
+    probe.gate.clear()
+    first = asyncio.create_task(confirm(client, hold["id"], customer_id, key="a"))
+    second = asyncio.create_task(confirm(client, hold["id"], customer_id, key="b"))
+    await asyncio.wait_for(probe.charging.wait(), 5)
+    await asyncio.sleep(0.1)  # both at the provider
+    probe.gate.set()
+    answers = sorted([(await first).status_code, (await second).status_code])
+    assert answers == [200, 409]
+    charges = await charges_of(res, hold["id"])
+    assert [c["status"] for c in charges] == ["succeeded"]
+    assert await res.pool.fetchval("SELECT payment_id FROM holds") == charges[0]["id"]
+    assert await res.pool.fetchval("SELECT count(*) FROM purchases") == 1
+
+
+async def test_concurrent_declines_move_the_provider_key_once(
+    client: httpx.AsyncClient, res: Resources, probe: ProviderProbe
+) -> None:
+    """Two declined confirms that used the same provider key count as one declined
+    attempt: the key moves on from the attempt it was used for, never twice."""
+    event_id, customer_id = await setup(res, capacity=2)
+    hold = (await create_hold(client, event_id, customer_id)).json()
+    probe.gate.clear()
+    tries = [
+        asyncio.create_task(confirm(client, hold["id"], customer_id, card=DECLINED_CARD, key=k))
+        for k in ("d1", "d2")
+    ]
+    await asyncio.wait_for(probe.charging.wait(), 5)
+    await asyncio.sleep(0.1)
+    probe.gate.set()
+    assert [(await t).status_code for t in tries] == [402, 402]
+    assert await res.redis.get(keys.hold_payment_attempt(hold["id"])) == b"1"
+    ok = await confirm(client, hold["id"], customer_id, key="good")
+    assert ok.status_code == 200, ok.text
+    charges = await charges_of(res, hold["id"])
+    assert sorted(c["status"] for c in charges) == ["declined", "succeeded"]
 
 
 # ---------------------------------------------------------------------------- expiry
