@@ -14,6 +14,7 @@ from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
 from core.errors import error_responses
 from core.schemas import StrictBody
 from reservations import hooks
+from reservations.holds import confirm
 from reservations.holds import service as holds
 from reservations.holds.schemas import Hold, HoldConfirm, HoldConfirmed, HoldCreate
 
@@ -107,7 +108,7 @@ class HoldController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> HoldConfirmed:
         # The pool, not a request-long connection: none is held while the card is charged.
-        return await holds.confirm_hold(
+        return await confirm.confirm_hold(
             res.pool,
             res.redis,
             http=res.http,

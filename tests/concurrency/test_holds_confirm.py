@@ -21,6 +21,7 @@ from core.resources import Resources
 from payments_stub.app import create_app as create_payments_app
 from payments_stub.service import StubConfig
 from reservations.holds import service as holds_service
+from reservations.holds.confirm import payment_description
 from tests.factories import make_customers, make_event
 
 pytestmark = pytest.mark.concurrency
@@ -109,9 +110,7 @@ async def test_confirm_racing_expiry(
             hold_id,
         )
         charges = (
-            await slow_provider.get(
-                "/v1/charges", params={"description": holds_service.payment_description(hold_id)}
-            )
+            await slow_provider.get("/v1/charges", params={"description": payment_description(hold_id)})
         ).json()["charges"]
         purchases = await res.pool.fetchval("SELECT count(*) FROM purchases WHERE hold_id = $1", hold_id)
         taken = await res.pool.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id)

@@ -20,6 +20,7 @@ from payments_stub.app import create_app as create_payments_app
 from payments_stub.service import StubConfig
 from reservations import keys
 from reservations.holds import service as holds_service
+from reservations.holds.confirm import payment_description
 from tests.factories import make_customer, make_event, stock_counts
 
 GOOD_CARD = "4242424242424242"
@@ -35,7 +36,7 @@ def admin(res: Resources) -> dict[str, str]:
 
 
 async def charges_of(res: Resources, hold_id: str, status: str | None = None) -> list[dict[str, Any]]:
-    params = {"description": holds_service.payment_description(uuid.UUID(hold_id))}
+    params = {"description": payment_description(uuid.UUID(hold_id))}
     if status:
         params["status"] = status
     r = await res.http.get("/v1/charges", params=params)

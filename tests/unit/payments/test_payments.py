@@ -8,7 +8,7 @@ import pytest
 
 from core import payments
 from payments_stub.service import DECLINES, SLOW, SUCCEEDS, StubConfig, decide, luhn_valid
-from reservations.holds.service import payment_description, payment_key
+from reservations.holds.confirm import payment_description, payment_key
 
 
 @pytest.mark.parametrize(
