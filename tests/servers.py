@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The embedded test server holds nothing worth keeping, and each test commits a lot: no
+# waiting for the disk. (Only the tests' own server under .data/test; `make run` keeps the
+# defaults. A crash of the machine may corrupt this folder: delete it and it is made anew.)
+THROWAWAY_POSTGRES = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 _keep: list[Any] = []
 
 
@@ -46,4 +50,7 @@ def server_urls() -> tuple[str, str]:
     from core import embedded
 
     data = ROOT / ".data" / "test"
-    return db or embedded.start_postgres(data, "crowdpass_test"), redis or embedded.start_redis(data)
+    return (
+        db or embedded.start_postgres(data, "crowdpass_test", server_settings=THROWAWAY_POSTGRES),
+        redis or embedded.start_redis(data),
+    )

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from core.resources import Resources
 from tests.factories import make_customer, make_customers, make_event
@@ -29,6 +30,7 @@ async def test_jobs_overview_from_arqs_records(
             customers[0],
         )
     placed = [await post_order(client, c, event_id) for c in customers[1:]]
+    assert [p.status_code for p in placed] == [202, 202], [p.text for p in placed]
     ids = [uuid.UUID(p.json()["id"]) for p in placed]
     await wait_decided(res.pool, ids)
     for _ in range(100):  # the reconcile cron runs when the default worker starts
@@ -79,25 +81,50 @@ async def test_queue_counts_while_nothing_runs(res: Resources, client: httpx.Asy
     assert body["last_invariant_check"] is None
 
 
+Sample = tuple[str, frozenset[tuple[str, str]]]
+
+
+def _samples(text: str) -> dict[Sample, float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _key(name: str, **labels: str) -> Sample:
+    return (name, frozenset(labels.items()))
+
+
 async def test_metrics_count_orders_and_show_queue_depth(
     res: Resources, client: httpx.AsyncClient, orders_worker: object
 ) -> None:
+    # The instruments are process-wide: earlier tests have counted too. This test's own
+    # orders are what the counts grew by since the first scrape.
+    expected = {
+        _key("crowdpass_orders_total", outcome="accepted"): 2,
+        _key("crowdpass_orders_total", outcome="confirmed"): 1,
+        _key("crowdpass_order_rejections_total", reason="payment_declined"): 1,
+        _key("crowdpass_job_seconds_count", function="orders.decide", outcome="succeeded"): 2,
+        _key("crowdpass_order_decision_seconds_count"): 2,
+        _key("crowdpass_request_seconds_count", method="POST", route="/api/orders", status="202"): 2,
+    }
+    before = _samples((await client.get("/metrics")).text)
     async with res.pool.acquire() as conn:
         customers = await make_customers(conn, 2)
         event_id = await make_event(conn, capacity=5)
     ok = await post_order(client, customers[0], event_id)
     declined = await post_order(client, customers[1], event_id, card=CARD_DECLINED)
+    assert ok.status_code == declined.status_code == 202, (ok.text, declined.text)
     await wait_decided(res.pool, [uuid.UUID(ok.json()["id"]), uuid.UUID(declined.json()["id"])])
-    text = ""
-    for _ in range(100):  # counted just after the decision is announced
-        text = (await client.get("/metrics")).text
-        if 'crowdpass_order_rejections_total{reason="payment_declined"}' in text:
+    depth = _key("crowdpass_queue_depth", queue="ticket_orders")
+    grown: dict[Sample, float] = {}
+    after: dict[Sample, float] = {}
+    for _ in range(250):  # counted just after the decision is announced; dequeued after the job ends
+        after = _samples((await client.get("/metrics")).text)
+        grown = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in expected}
+        if grown == expected and after.get(depth) == 0.0:
             break
         await asyncio.sleep(0.02)
-    assert 'crowdpass_orders_total{outcome="accepted"}' in text
-    assert 'crowdpass_orders_total{outcome="confirmed"}' in text
-    assert 'crowdpass_order_rejections_total{reason="payment_declined"}' in text
-    assert 'crowdpass_queue_depth{queue="ticket_orders"} 0.0' in text
-    assert 'crowdpass_job_seconds_count{function="orders.decide",outcome="succeeded"}' in text
-    assert "crowdpass_order_decision_seconds_count" in text
-    assert 'crowdpass_request_seconds_count{method="POST",route="/api/orders",status="202"}' in text
+    assert grown == expected
+    assert after.get(depth) == 0.0
