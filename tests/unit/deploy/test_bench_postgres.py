@@ -9,7 +9,7 @@ from bench.deployed_postgres import DeployedPostgres, compose_settings
 
 def test_the_settings_are_read_from_the_compose_file() -> None:
     settings = compose_settings()
-    assert settings["shared_buffers"] == "24MB"
+    assert settings["shared_buffers"] == "64MB"
     assert settings["work_mem"] == "2MB"
     assert "max_connections" in settings
 
