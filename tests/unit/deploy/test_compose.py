@@ -419,3 +419,11 @@ def test_runtime_requirements_are_the_pins_less_the_embedded_servers() -> None:
 
 def test_the_compose_file_has_no_obsolete_version_key() -> None:
     assert "version" not in compose()
+
+
+def test_testcontainers_run_the_compose_images_of_postgres_and_redis() -> None:
+    # The suite's containers are the deployment's servers: same PostgreSQL, same Redis major.
+    from tests import servers
+
+    assert services()["postgres"]["image"] == servers.POSTGRES_IMAGE
+    assert services()["redis"]["image"] == servers.REDIS_IMAGE
