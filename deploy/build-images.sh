@@ -34,7 +34,7 @@ declare -A dockerfile=(
   [crowdpass-redis]=deploy/redis/Dockerfile
 )
 images=("$@")
-[ ${#images[@]} -gt 0 ] || images=(crowdpass-postgres crowdpass-redis crowdpass-lb crowdpass-app crowdpass-frontend)
+[ ${#images[@]} -gt 0 ] || images=(crowdpass-frontend crowdpass-app crowdpass-postgres crowdpass-redis crowdpass-lb)
 
 logs=$(mktemp -d /tmp/crowdpass-build.XXXXXX)
 build() {
@@ -49,13 +49,15 @@ build() {
     return 1
   fi
 }
-# Two at a time: the small images' apt downloads overlap the Python and Node builds.
+# All at once: the builds mostly wait on apt, PyPI and npm downloads, so they overlap well
+# (BUILD_JOBS=1 builds one after the other).
+jobs_max=${BUILD_JOBS:-${#images[@]}}
 pids=()
 for name in "${images[@]}"; do
   [ -n "${dockerfile[$name]:-}" ] || { echo "unknown image: $name" >&2; exit 2; }
   build "$name" &
   pids+=($!)
-  if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
+  if [ ${#pids[@]} -ge "$jobs_max" ]; then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
 done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 rm -rf "$logs"
