@@ -2,15 +2,37 @@
 # and the migrate/seed step (docker-compose.yml picks the command). Build context: the
 # repository root; .dockerignore keeps the context small.
 #
-# The build installs only packages from PyPI and the base image's own files: the project
-# is built into a wheel and installed, with its pinned dependencies, into /opt/venv, which
-# is then copied into a clean runtime stage that runs as an unprivileged user.
+# FROM the Debian base the project names (BASE_IMAGE, default crowdpass/debian:bookworm:
+# made by deploy/base-image.sh, the official debian:bookworm-slim where a registry answers,
+# else debootstrapped from the configured apt mirror). Python is Debian's python3 (3.11).
+# The build installs only Debian packages and packages from PyPI (PIP_INDEX_URL: the
+# index this machine's pip uses): the project is built into a wheel and installed, with
+# its pinned dependencies, into /opt/venv, which is then copied into a clean runtime stage
+# that runs as an unprivileged user. Build with `docker build --network host`.
 
-FROM python:3.11-slim AS build
+ARG BASE_IMAGE=crowdpass/debian:bookworm
+
+FROM ${BASE_IMAGE} AS python
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM python AS build
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_INDEX_URL=${PIP_INDEX_URL} \
     PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+# The CA bundle of the machine that builds, when deploy/build-images.sh left one (a
+# machine whose traffic goes through a proxy with its own CA), else the image's.
+COPY deploy/requirements.py deploy/build-ca.cr[t] /tmp/build/
+RUN cp /tmp/build/build-ca.crt /etc/ssl/certs/build-ca.crt 2>/dev/null \
+    || cp /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/build-ca.crt
+ENV PIP_CERT=/etc/ssl/certs/build-ca.crt
+RUN python3 -m venv /opt/venv
 WORKDIR /src
 # Dependencies first, so this layer is rebuilt only when they change; transitive ones at
 # the versions of constraints.txt, as in development and CI.
@@ -23,7 +45,7 @@ COPY . .
 RUN pip install --no-deps . \
     && cd / && python -c "import app, jobs.worker, payments_stub.app, manage; print('imports ok')"
 
-FROM python:3.11-slim
+FROM python
 # glibc malloc, tuned for small memory limits: two arenas, and large blocks (Argon2's
 # 19 MiB per password hash) always mmap'd, so they go back to the system when freed
 # instead of raising the process's footprint for good.

@@ -69,3 +69,19 @@ bench-waitingroom: install ## (c) waiting room: 100,000 visitors join at the ope
 	$(PY) -m bench.run waitingroom --scale $(SCALE) $(BENCH_ARGS)
 
 .PHONY: bench-challenge bench-flash bench-waitingroom
+
+# docker-compose.yml run for real (deploy/compose.sh): a Docker engine (DOCKER_HOST) and
+# Debian's docker-compose; images built FROM the project's Debian base (deploy/base-image.sh).
+compose-up: install ## build the images, start docker-compose.yml (:9999, :5000, :3000) and wait for health
+	deploy/compose.sh up
+
+compose-down: ## stop docker-compose.yml (KEEP_VOLUMES=0 deletes its data too)
+	deploy/compose.sh down
+
+compose-smoke: install ## fresh compose: up, the challenge contract suite and a load test through :9999, down
+	deploy/compose.sh smoke
+
+compose-load: install ## the challenge load scenario against the running compose (SCALE=0.02), docker stats sampled
+	deploy/compose.sh load
+
+.PHONY: compose-up compose-down compose-smoke compose-load

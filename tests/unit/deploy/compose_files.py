@@ -19,10 +19,11 @@ FRONTEND_CONF = ROOT / "frontend" / "nginx.conf"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 APP_IMAGE = "crowdpass-app:latest"
+BASE_IMAGE = "crowdpass/debian:bookworm"
 API_SERVICES = ("api1", "api2")
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+_VAR = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
 def compose() -> dict[str, Any]:
@@ -45,9 +46,25 @@ def memory_bytes(value: str | int) -> int:
 
 
 def interpolate(value: str, env: dict[str, str] | None = None) -> str:
-    """Compose's `${NAME}` / `${NAME:-default}`, from `env` (empty: the defaults)."""
+    """Compose's `${NAME}` / `${NAME:-default}` / `${NAME:?error}`, from `env` (empty: the
+    defaults). A required variable absent from `env` reads as a stand-in long enough for a
+    secret (compose itself would refuse to start)."""
     env = env or {}
-    return _VAR.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), value)
+
+    def value_of(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op.endswith("?"):
+            return f"stand-in-{name.lower()}-for-reading-the-compose-file"
+        return arg
+
+    return _VAR.sub(value_of, value)
+
+
+def required_variables(value: str) -> set[str]:
+    """The names that `value` requires (`${NAME:?error}`): no default, compose refuses without them."""
+    return {m.group(1) for m in _VAR.finditer(value) if (m.group(2) or "").endswith("?")}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:

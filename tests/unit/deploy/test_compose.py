@@ -1,5 +1,6 @@
-"""docker-compose.yml and its companions, checked by reading them (no Docker engine here).
+"""docker-compose.yml and its companions, checked by reading them.
 
+`make compose-smoke` runs the file for real (a Docker engine, deploy/compose.sh);
 tests/e2e/test_compose_processes.py starts the same processes directly.
 """
 
@@ -17,6 +18,8 @@ import pytest
 from tests.unit.deploy.compose_files import (
     API_SERVICES,
     APP_IMAGE,
+    BASE_IMAGE,
+    COMPOSE,
     FRONTEND_CONF,
     LB_CONF,
     ROOT,
@@ -27,12 +30,24 @@ from tests.unit.deploy.compose_files import (
     environment,
     memory_bytes,
     nginx_blocks,
+    required_variables,
     services,
 )
 
 EXPECTED = {"postgres", "redis", "migrate", "api1", "api2", "worker", "payments", "lb", "frontend"}
+# The challenge's budget: the load balancer and both API instances together.
+BUDGETED = ("lb", *API_SERVICES)
 MAX_CPUS = Decimal("1.5")
 MAX_MEMORY = 550 * 1024**2
+SECRETS = {"JWT_SECRET", "ADMIN_TOKEN", "POSTGRES_PASSWORD"}
+# Every image is built here, FROM the project's Debian base (deploy/build-images.sh).
+IMAGES = {
+    "crowdpass-app:latest": "Dockerfile",
+    "crowdpass-frontend:latest": "frontend/Dockerfile",
+    "crowdpass-lb:latest": "deploy/lb/Dockerfile",
+    "crowdpass-postgres:latest": "deploy/postgres/Dockerfile",
+    "crowdpass-redis:latest": "deploy/redis/Dockerfile",
+}
 
 
 def limits(svc: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +88,18 @@ def test_every_service_declares_cpu_and_memory_limits() -> None:
         assert memory_bytes(lim["memory"]) > 0, name
 
 
-def test_limits_sum_to_at_most_one_and_a_half_cpus_and_550_mb() -> None:
-    cpus = sum(Decimal(str(limits(s)["cpus"])) * replicas(s) for s in services().values())
-    memory = sum(memory_bytes(limits(s)["memory"]) * replicas(s) for s in services().values())
+def test_the_balancer_and_both_apis_sum_to_at_most_one_and_a_half_cpus_and_550_mb() -> None:
+    svcs = services()
+    cpus = sum(Decimal(str(limits(svcs[n])["cpus"])) * replicas(svcs[n]) for n in BUDGETED)
+    memory = sum(memory_bytes(limits(svcs[n])["memory"]) * replicas(svcs[n]) for n in BUDGETED)
     assert cpus <= MAX_CPUS, cpus
     assert memory <= MAX_MEMORY, memory / 1024**2
+
+
+def test_the_whole_stack_fits_this_machine_kind() -> None:
+    # 2 cores and 24 GiB: the limits are caps, but the whole stack's memory stays small.
+    memory = sum(memory_bytes(limits(s)["memory"]) * replicas(s) for s in services().values())
+    assert memory <= 2 * 1024**3, memory / 1024**2
 
 
 def test_the_sum_counts_both_api_instances() -> None:
@@ -106,6 +128,12 @@ def test_ports_9999_5000_and_3000_are_published_and_nothing_else() -> None:
     assert others == set(), "PostgreSQL, Redis and the app processes stay on the internal network"
 
 
+def test_published_ports_listen_on_the_loopback_only() -> None:
+    for name, svc in services().items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
 def test_two_api_instances_run_the_same_image_and_command() -> None:
     svcs = services()
     api1, api2 = (svcs[name] for name in API_SERVICES)
@@ -116,10 +144,13 @@ def test_two_api_instances_run_the_same_image_and_command() -> None:
     assert all(svcs["lb"]["depends_on"][n]["condition"] == "service_healthy" for n in API_SERVICES)
 
 
-def test_the_balancer_mounts_deploy_nginx_conf() -> None:
+def test_the_balancer_image_carries_deploy_nginx_conf() -> None:
     lb = services()["lb"]
-    assert lb["image"] == "nginx:alpine"
-    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in lb["volumes"]
+    assert lb["image"] == "crowdpass-lb:latest"
+    assert "volumes" not in lb
+    text = (ROOT / "deploy" / "lb" / "Dockerfile").read_text()
+    assert "COPY deploy/nginx.conf /etc/nginx/nginx.conf" in text
+    assert "nginx-light" in text
 
 
 def test_nginx_upstream_round_robins_over_both_api_instances() -> None:
@@ -173,7 +204,7 @@ def test_the_frontend_serves_3000_and_forwards_the_api_paths_to_the_balancer() -
 
 def test_redis_appends_every_write_to_its_aof_and_fsyncs_every_second() -> None:
     redis = services()["redis"]
-    assert redis["image"] == "redis:7-alpine"
+    assert redis["image"] == "crowdpass-redis:latest"
     cmd = command(redis)
     assert cmd[0] == "redis-server"
     assert cmd[cmd.index("--appendonly") + 1] == "yes"
@@ -190,7 +221,7 @@ def _pg_flags() -> dict[str, str]:
 
 def test_postgres_is_tuned_for_its_memory_limit() -> None:
     pg = services()["postgres"]
-    assert pg["image"] == "postgres:16-alpine"
+    assert pg["image"] == "crowdpass-postgres:latest"
     flags = _pg_flags()
     limit = memory_bytes(limits(pg)["memory"])
     assert memory_bytes(flags["shared_buffers"]) <= limit // 4
@@ -293,24 +324,74 @@ def test_the_migrate_step_runs_migrate_then_seed() -> None:
 # --- the images ----------------------------------------------------------------------------
 
 
-def test_the_python_image_is_slim_installs_the_project_and_drops_root() -> None:
+def _froms(path: str) -> list[str]:
+    return re.findall(r"(?m)^FROM (\S+)", (ROOT / path).read_text())
+
+
+def test_every_service_runs_an_image_built_here() -> None:
+    for name, svc in services().items():
+        assert svc["image"] in IMAGES, name
+        build = svc["build"]
+        assert build["context"] == "."
+        assert build["dockerfile"] == IMAGES[svc["image"]], name
+        assert build["network"] == "host", name  # apt, pip and npm reach their registries
+        assert build["args"]["BASE_IMAGE"] == "${BASE_IMAGE:-" + BASE_IMAGE + "}", name
+
+
+@pytest.mark.parametrize("dockerfile", sorted(set(IMAGES.values())))
+def test_every_image_is_built_from_the_project_base(dockerfile: str) -> None:
+    text = (ROOT / dockerfile).read_text()
+    assert f"ARG BASE_IMAGE={BASE_IMAGE}" in text
+    stages = re.findall(r"(?m)^FROM \S+ AS (\S+)", text)
+    for image in _froms(dockerfile):
+        assert image == "${BASE_IMAGE}" or image in stages, (dockerfile, image)
+    # Nothing is fetched but packages: no curl/wget/ADD of a URL.
+    assert not re.search(r"(?m)\b(curl|wget)\b|^ADD\s+https?:", text), dockerfile
+
+
+def test_the_base_image_script_pulls_the_official_slim_image_or_debootstraps() -> None:
+    text = (ROOT / "deploy" / "base-image.sh").read_text()
+    assert f"BASE_IMAGE:-{BASE_IMAGE}" in text
+    assert "debian:bookworm-slim" in text
+    assert "debootstrap --variant=minbase bookworm" in text
+    assert "docker import" in text
+
+
+def test_the_python_image_installs_the_project_and_drops_root() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert re.findall(r"(?m)^FROM (\S+)", text) == ["python:3.11-slim", "python:3.11-slim"]
+    assert _froms("Dockerfile") == ["${BASE_IMAGE}", "python", "python"]
+    assert "python3" in text
     assert "pip install --no-deps ." in text
     users = re.findall(r"(?m)^USER (\S+)", text)
     assert users and users[-1] not in {"root", "0"}
     # The malloc settings the memory limits were measured with (docs/deployment.md).
     assert "MALLOC_ARENA_MAX=2" in text and "MALLOC_MMAP_THRESHOLD_=131072" in text
-    # Nothing is fetched but packages: no curl/wget/ADD of a URL.
-    assert not re.search(r"(?m)\b(curl|wget)\b|^ADD\s+https?:", text)
+
+
+def test_postgres_and_redis_images_run_debian_packages_unprivileged() -> None:
+    for folder, package in (("postgres", "postgresql-${PG_MAJOR}"), ("redis", "redis-server")):
+        text = (ROOT / "deploy" / folder / "Dockerfile").read_text()
+        assert package in text, folder
+        assert re.findall(r"(?m)^USER (\S+)", text) == [folder], folder
 
 
 def test_the_frontend_image_builds_with_node_and_serves_with_nginx() -> None:
     text = (ROOT / "frontend" / "Dockerfile").read_text()
-    assert re.findall(r"(?m)^FROM (\S+)", text) == ["node:20-alpine", "nginx:alpine"]
+    assert _froms("frontend/Dockerfile") == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
     assert "npm ci" in text and "npm run build" in text
     assert "COPY frontend/nginx.conf /etc/nginx/nginx.conf" in text
-    assert services()["frontend"]["build"] == {"context": ".", "dockerfile": "frontend/Dockerfile"}
+    assert "nginx-light" in text
+
+
+def test_no_secret_has_a_default_in_the_compose_file() -> None:
+    text = COMPOSE.read_text()
+    required: set[str] = set()
+    for line in text.splitlines():
+        required |= required_variables(line)
+        for name in SECRETS:
+            assert not re.search(rf"\$\{{{name}:?-", line), line
+    assert required == SECRETS
+    assert "change-me" not in text
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
@@ -338,3 +419,11 @@ def test_runtime_requirements_are_the_pins_less_the_embedded_servers() -> None:
 
 def test_the_compose_file_has_no_obsolete_version_key() -> None:
     assert "version" not in compose()
+
+
+def test_testcontainers_run_the_compose_images_of_postgres_and_redis() -> None:
+    # The suite's containers are the deployment's servers: same PostgreSQL, same Redis major.
+    from tests import servers
+
+    assert services()["postgres"]["image"] == servers.POSTGRES_IMAGE
+    assert services()["redis"]["image"] == servers.REDIS_IMAGE
