@@ -18,6 +18,7 @@ from reservations.customers.schemas import (
     clean_text,
 )
 from reservations.errors import CustomerNotFound, EmailTaken
+from reservations.events.schemas import Face
 
 Q = queries_beside(__file__)
 
@@ -37,7 +38,7 @@ async def create_customer(conn: Connection, *, name: str, email: str, password: 
     email = clean_email(email)
     password_hash = await auth.hash_password(password)
     try:
-        row = await conn.fetchrow(Q.insert_customer, name, email, None, password_hash)
+        row = await conn.fetchrow(Q.insert_customer, name, email, None, password_hash, "product")
     except asyncpg.UniqueViolationError:
         raise EmailTaken(field="email") from None
     assert row is not None
@@ -83,9 +84,15 @@ async def get_account(conn: Connection, *, customer_id: uuid.UUID) -> CustomerAc
 
 
 async def insert_customer_row(
-    conn: Connection, *, name: str, email: str, cpf: str | None, password_hash: str | None
+    conn: Connection,
+    *,
+    name: str,
+    email: str,
+    cpf: str | None,
+    password_hash: str | None,
+    face: Face = "product",
 ) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(Q.insert_customer, name, email, cpf, password_hash)
+    row: asyncpg.Record = await conn.fetchrow(Q.insert_customer, name, email, cpf, password_hash, face)
     return row
 
 
