@@ -15,6 +15,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from core.addresses import trusted_networks
 from core.auth import authentication_middleware
 from core.config import Settings, get_settings
 from core.deps import dependencies
@@ -73,6 +74,7 @@ def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(json=settings.log_json)
+    trusted_networks(settings.trusted_proxies)  # a TRUSTED_PROXIES that is no CIDR list stops the start
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:

@@ -31,6 +31,7 @@ from bench.loadgen import LoadResult, Request, drive
 from bench.machine import MemorySampler, machine_info, postgres_pids
 from bench.report import Figure, Report, target
 from core.launcher import ROOT, Command, Launcher, all_cpus, pinned, system_commands, uvicorn
+from core.limits import LOAD_TEST_LIMITS
 from core.redis import create_redis
 
 RESULTS = ROOT / "bench" / "results"
@@ -105,6 +106,7 @@ class Harness:
         else:
             await ensure_database(opts.database_url)
         self.processes.env = {
+            **LOAD_TEST_LIMITS,
             **os.environ,
             "CROWDPASS_ENV": "dev",
             "DATABASE_URL": opts.database_url,

@@ -42,6 +42,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_port: int = 0
     frontend_dist: str = "frontend/dist"
     log_json: bool = True
+    # Peers whose X-Forwarded-For names the client (comma-separated CIDRs; empty: nobody).
+    trusted_proxies: str = ""
+    # Rate limits (docs/security.md, "Rate limits"): requests per window per subject; 0: off.
+    login_limit_per_address: int = 30
+    login_limit_per_account: int = 10
+    login_window_s: int = 60
+    login_backoff_after: int = 5
+    login_backoff_first_s: float = 1.0
+    login_backoff_max_s: float = 900.0
+    signup_limit_per_address: int = 20
+    signup_window_s: int = 600
+    order_limit_per_customer: int = 20
+    order_limit_per_address: int = 600
+    order_window_s: int = 10
+    event_limit_per_address: int = 60
+    event_window_s: int = 60
+    join_limit_per_customer: int = 30
+    join_limit_per_address: int = 300
+    join_window_s: int = 10
+    # The most tickets one `POST /eventos` may create (the challenge face is anonymous).
+    challenge_max_capacity: int = 100_000
 
 
 def env_name(field: str, prefix: str = "") -> str:

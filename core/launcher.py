@@ -51,10 +51,14 @@ class Command:
 
 
 def uvicorn(target: str, *, host: str, port: int, factory: bool = False) -> tuple[str, ...]:
-    """uvicorn serving `target` as the system serves its apps (the benchmarks' ceiling too)."""
+    """uvicorn serving `target` as the system serves its apps (the benchmarks' ceiling too).
+
+    `--no-proxy-headers`: the app reads X-Forwarded-For itself, from trusted proxies only
+    (core/addresses.py); uvicorn's own reading trusts 127.0.0.1 by default, so any local
+    client could claim any address."""
     flags = ("--factory",) if factory else ()
     return (sys.executable, "-m", "uvicorn", *flags, target,
-            "--host", host, "--port", str(port), "--log-level", "warning")  # fmt: skip
+            "--host", host, "--port", str(port), "--no-proxy-headers", "--log-level", "warning")  # fmt: skip
 
 
 def system_commands(

@@ -107,6 +107,7 @@ async def seed(conn: Connection) -> None:
                 capacity=capacity,
                 sections=None,
                 max_per_customer=1,
+                face="challenge",
             )
             if created is not None and sold:
                 await _sell(conn, event_id=eid, buyers=[jazz_buyer_id(n) for n in range(1, sold + 1)])

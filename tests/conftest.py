@@ -23,6 +23,12 @@ DB_URL, REDIS_URL = server_urls()
 os.environ["DATABASE_URL"] = DB_URL
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ.setdefault("LOG_JSON", "0")
+# Tests and the processes they start send thousands of requests from 127.0.0.1: the
+# limits are raised as for a load test; tests/security/ lowers the ones it tries.
+from core.limits import LOAD_TEST_LIMITS  # noqa: E402
+
+for _name, _value in LOAD_TEST_LIMITS.items():
+    os.environ.setdefault(_name, _value)
 
 from core.config import Settings, get_settings  # noqa: E402
 from core.db import migrate  # noqa: E402

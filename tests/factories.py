@@ -10,22 +10,26 @@ from typing import Any
 from core.db import Connection
 
 
-async def make_customer(conn: Connection, *, name: str | None = None, email: str | None = None) -> uuid.UUID:
+async def make_customer(
+    conn: Connection, *, name: str | None = None, email: str | None = None, face: str = "product"
+) -> uuid.UUID:
+    """A customer of the product face (`face="challenge"`: a client of the challenge routes)."""
     cid = uuid.uuid4()
     await conn.execute(
-        "INSERT INTO customers (id, name, email) VALUES ($1, $2, $3)",
+        "INSERT INTO customers (id, name, email, face) VALUES ($1, $2, $3, $4)",
         cid,
         name or f"Buyer {str(cid)[:8]}",
         email or f"{cid}@example.com",
+        face,
     )
     return cid
 
 
-async def make_customers(conn: Connection, n: int) -> list[uuid.UUID]:
+async def make_customers(conn: Connection, n: int, *, face: str = "product") -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(n)]
     await conn.executemany(
-        "INSERT INTO customers (id, name, email) VALUES ($1, $2, $3)",
-        [(i, f"Buyer {str(i)[:8]}", f"{i}@example.com") for i in ids],
+        "INSERT INTO customers (id, name, email, face) VALUES ($1, $2, $3, $4)",
+        [(i, f"Buyer {str(i)[:8]}", f"{i}@example.com", face) for i in ids],
     )
     return ids
 
@@ -45,17 +49,19 @@ async def make_event(
     max_admit_per_s: int = 100,
     prequeue: str = "fifo",
     name: str = "Test event",
+    face: str = "product",
 ) -> uuid.UUID:
     """A general-admission event of `capacity` tickets, or a seated one from `sections`:
-    `[{"name": "A", "price_cents": 9000, "rows": 2, "seats_per_row": 5}, ...]`."""
+    `[{"name": "A", "price_cents": 9000, "rows": 2, "seats_per_row": 5}, ...]`.
+    `face="challenge"`: an event of the challenge routes."""
     eid = uuid.uuid4()
     seated = sections is not None
     if seated:
         capacity = sum(s["rows"] * s["seats_per_row"] for s in sections or [])
     await conn.execute(
         """INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
-               max_per_customer, hold_ttl_s, half_price, waiting_room)
-           VALUES ($1, $2, 'Test venue', now() + interval '30 days', $3, $4, $5, $6, $7, $8, $9, $10)""",
+               max_per_customer, hold_ttl_s, half_price, waiting_room, face)
+           VALUES ($1, $2, 'Test venue', now() + interval '30 days', $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         eid,
         name,
         sales_open_at,
@@ -66,6 +72,7 @@ async def make_event(
         hold_ttl_s,
         half_price,
         waiting_room,
+        face,
     )
     if waiting_room:
         await conn.execute(
@@ -115,3 +122,21 @@ async def stock_counts(conn: Connection, event_id: uuid.UUID) -> dict[str, int]:
     counts = {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": 0} | {r["status"]: r["n"] for r in rows}
     counts["capacity"] = await conn.fetchval("SELECT capacity FROM events WHERE id = $1", event_id)
     return counts
+
+
+async def book_ticket(conn: Connection, *, customer_id: uuid.UUID, event_id: uuid.UUID) -> uuid.UUID:
+    """One ticket of the event booked for the customer, with its purchase (as the seed sells
+    them, through the inventory primitives); returns the purchase id."""
+    from reservations.inventory import service as tickets
+
+    async with conn.transaction():
+        (ticket,) = await tickets.claim_any(conn, event_id=event_id, quantity=1)
+        await tickets.mark_booked(conn, ticket_ids=[ticket["id"]], customer_id=customer_id)
+        (purchase,) = await tickets.insert_purchases(
+            conn,
+            event_id=event_id,
+            customer_id=customer_id,
+            tickets=[(ticket["id"], ticket["price_cents"], False)],
+        )
+    purchase_id: uuid.UUID = purchase["id"]
+    return purchase_id

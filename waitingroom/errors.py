@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
-from core.errors import AppError, Conflict, Forbidden, NotFound
+from core import limits
+from core.errors import Conflict, Forbidden, NotFound
 from reservations.errors import AdmissionRequired, EventNotFound
 
 __all__ = [
@@ -32,14 +31,8 @@ class ProofOfWorkRequired(Forbidden):
     default_detail = "Solve a fresh challenge from GET /api/events/{id}/queue/challenge before joining."
 
 
-class RateLimited(AppError):
-    status_code = 429
-    code = "rate_limited"
+class RateLimited(limits.RateLimited):
     default_detail = "Too many attempts to join; wait and try again."
 
     def __init__(self, retry_after_ms: int) -> None:
-        seconds = max(1, math.ceil(retry_after_ms / 1000))
-        super().__init__(
-            f"Too many attempts to join; try again in {seconds} s.", headers={"Retry-After": str(seconds)}
-        )
-        self.retry_after_s = seconds
+        super().__init__(retry_after_ms, "Too many attempts to join")

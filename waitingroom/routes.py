@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
+from core.addresses import client_address
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
 from core.errors import error_responses
 from core.schemas import StrictBody
@@ -53,7 +54,7 @@ class QueueController(Controller):
             redis,
             event_id=event_id,
             customer_id=principal.require_customer(),
-            client_ip=request.client.host if request.client else "unknown",
+            client_ip=client_address(request),
             body=data,
         )
 

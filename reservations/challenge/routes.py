@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, RedisDep
+from core.errors import error_responses
 from core.schemas import StrictBody
 from reservations.challenge import service as challenge
 from reservations.challenge.schemas import (
@@ -22,6 +23,7 @@ from reservations.challenge.schemas import (
     EventoCreate,
     PaginaDeCompras,
 )
+from reservations.limits import limit_event_creation
 
 _TAGS = ["challenge"]
 
@@ -56,6 +58,8 @@ class EventoController(Controller):
         return_dto=None,
         status_code=201,
         operation_id="criarEvento",
+        guards=[limit_event_creation],
+        responses=error_responses(400, 429),
         tags=_TAGS,
     )
     async def criar_evento(self, conn: ConnDep, data: JSONBody[EventoCreate]) -> Evento:

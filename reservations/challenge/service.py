@@ -1,6 +1,11 @@
 """The challenge contract (API.md section 1): the same customers, events and tickets as the
 product API, with the contract's Portuguese fields and its status codes.
 
+A sandbox: the challenge face is anonymous, so it sees only its own customers and events
+(`face = 'challenge'`: the seeded ones and those created here). A product customer or
+event is unknown here (404), so no anonymous caller can read an account's email or book a
+product event without paying. The product API sees both faces.
+
 A purchase here is a booked ticket there: `create_compra` books one ticket straight from
 AVAILABLE in one transaction, with the same primitives as the order worker.
 """
@@ -15,7 +20,7 @@ from arq.connections import ArqRedis
 
 from core.config import get_settings
 from core.db import Connection, queries_beside
-from core.errors import Busy
+from core.errors import BadRequest, Busy
 from reservations.challenge.errors import ChallengeNotOnSale, ChallengeSoldOut
 from reservations.challenge.schemas import (
     Cliente,
@@ -29,7 +34,7 @@ from reservations.challenge.schemas import (
 )
 from reservations.customers import service as customers
 from reservations.customers.schemas import clean_email, clean_text
-from reservations.errors import CustomerNotFound, LimitReached, SoldOut
+from reservations.errors import CustomerNotFound, EventNotFound, LimitReached, SoldOut
 from reservations.events.schemas import Event, parse_instant
 from reservations.events.service import get_event, insert_event
 from reservations.inventory import service as tickets
@@ -42,14 +47,16 @@ Q = queries_beside(__file__)
 async def create_cliente(conn: Connection, *, nome: str, email: str, cpf: str) -> Cliente:
     nome = clean_text(nome, field="nome")
     email = clean_email(email)
-    row = await customers.insert_customer_row(conn, name=nome, email=email, cpf=cpf, password_hash=None)
+    row = await customers.insert_customer_row(
+        conn, name=nome, email=email, cpf=cpf, password_hash=None, face="challenge"
+    )
     assert row is not None
     return Cliente(id=row["id"], nome=row["name"], email=row["email"], cpf=row["cpf"])
 
 
 async def get_cliente(conn: Connection, *, cliente_id: uuid.UUID) -> ClienteComCompras:
     row = await customers.find_customer(conn, customer_id=cliente_id)
-    if row is None:
+    if row is None or row["face"] != "challenge":
         raise CustomerNotFound("Cliente não encontrado.")
     compras = [
         CompraDoCliente(
@@ -65,6 +72,9 @@ async def get_cliente(conn: Connection, *, cliente_id: uuid.UUID) -> ClienteComC
 
 
 async def create_evento(conn: Connection, *, nome: str, data: str, capacidade: int, preco: int) -> Evento:
+    most = get_settings().challenge_max_capacity
+    if capacidade > most:
+        raise BadRequest(f"capacidade: no máximo {most} ingressos por evento.", field="capacidade")
     nome = clean_text(nome, field="nome")
     starts_at, _ = parse_instant(data, field="data")
     async with conn.transaction():
@@ -78,6 +88,7 @@ async def create_evento(conn: Connection, *, nome: str, data: str, capacidade: i
             price_cents=preco,
             capacity=capacidade,
             sections=None,
+            face="challenge",
         )
     assert event is not None  # a fresh id never conflicts
     return _evento(event, sold=0, available=event.capacity)
@@ -96,8 +107,16 @@ def _evento(event: Event, *, sold: int, available: int) -> Evento:
     )
 
 
-async def get_evento(conn: Connection, redis: ArqRedis, *, evento_id: uuid.UUID) -> Evento:
+async def get_challenge_event(conn: Connection, *, evento_id: uuid.UUID) -> Event:
+    """A challenge event, or EventNotFound (also for a product event)."""
     event = await get_event(conn, event_id=evento_id)
+    if event.face != "challenge":
+        raise EventNotFound()
+    return event
+
+
+async def get_evento(conn: Connection, redis: ArqRedis, *, evento_id: uuid.UUID) -> Evento:
+    event = await get_challenge_event(conn, evento_id=evento_id)
     stock = await get_stock(conn, redis, event_id=event.id)
     return _evento(event, sold=stock.sold, available=stock.available)
 
@@ -113,10 +132,10 @@ async def create_compra(
 ) -> Compra:
     """One ticket for one client: 404 unknown client or event, 409 over the per-client
     limit, 422 sold out. Nothing is written unless everything succeeds."""
-    buyer_name = await customers.customer_name(conn, customer_id=cliente_id)
+    buyer_name: str | None = await conn.fetchval(Q.challenge_client_name, cliente_id)
     if buyer_name is None:
         raise CustomerNotFound("Cliente não encontrado.", field="cliente_id")
-    event = await get_event(conn, event_id=evento_id)
+    event = await get_challenge_event(conn, evento_id=evento_id)
     if not _sellable_here(event, dt.datetime.now(dt.UTC)):
         raise ChallengeNotOnSale(field="evento_id")
     try:

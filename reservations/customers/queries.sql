@@ -2,8 +2,8 @@
 
 -- name: insert_customer
 -- A login account; the partial unique index on lower(email) refuses a second one.
-INSERT INTO customers (name, email, cpf, password_hash)
-VALUES ($1, $2, $3, $4)
+INSERT INTO customers (name, email, cpf, password_hash, face)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING id, name, email, cpf, created_at;
 
 -- name: get_login
@@ -12,7 +12,7 @@ FROM customers
 WHERE lower(email) = lower($1) AND password_hash IS NOT NULL;
 
 -- name: get_customer
-SELECT id, name, email, cpf, created_at
+SELECT id, name, email, cpf, face, created_at
 FROM customers
 WHERE id = $1;
 
@@ -27,9 +27,9 @@ WHERE p.customer_id = $1
 ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: seed_customer
--- A client with a fixed id (seed data); running the seed twice changes nothing.
-INSERT INTO customers (id, name, email, cpf)
-VALUES ($1, $2, $3, $4)
+-- A challenge client with a fixed id (seed data); running the seed twice changes nothing.
+INSERT INTO customers (id, name, email, cpf, face)
+VALUES ($1, $2, $3, $4, 'challenge')
 ON CONFLICT (id) DO NOTHING;
 
 -- name: customer_name

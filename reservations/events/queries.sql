@@ -3,12 +3,12 @@
 -- name: insert_event
 -- ON CONFLICT lets the seed run twice; a new event always gets a fresh id.
 INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
-                    max_per_customer, hold_ttl_s, half_price, waiting_room)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    max_per_customer, hold_ttl_s, half_price, waiting_room, face)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
           hold_ttl_s, half_price, waiting_room,
-          closed, created_at;
+          closed, face, created_at;
 
 -- name: insert_section
 INSERT INTO sections (event_id, name, price_cents, capacity, position)
@@ -31,7 +31,7 @@ FROM generate_series(1, $4) AS r, generate_series(1, $5) AS n;
 -- name: get_event
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
        hold_ttl_s, half_price, waiting_room,
-       closed, created_at
+       closed, face, created_at
 FROM events
 WHERE id = $1;
 
@@ -39,7 +39,7 @@ WHERE id = $1;
 -- Events starting in [$1, $2) (either bound may be null), by start time, at most $3.
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
        hold_ttl_s, half_price, waiting_room,
-       closed, created_at
+       closed, face, created_at
 FROM events
 WHERE ($1::timestamptz IS NULL OR starts_at >= $1)
   AND ($2::timestamptz IS NULL OR starts_at < $2)

@@ -14,10 +14,11 @@ from litestar.types import ControllerRouterHandler
 
 from core import auth
 from core.deps import ConnDep, RedisDep
-from core.errors import Unauthorized
+from core.errors import Unauthorized, error_responses
 from core.schemas import StrictBody
 from reservations.events import service as events
 from reservations.events.schemas import EventCreate, EventStatus, EventView, Seat, parse_instant
+from reservations.limits import limit_event_creation
 
 
 def organizer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -33,11 +34,12 @@ class EventController(Controller):
 
     @post(
         "/",
-        guards=[organizer_only],
+        guards=[organizer_only, limit_event_creation],
         dto=StrictBody[EventCreate],
         return_dto=None,
         status_code=201,
         operation_id="createEvent",
+        responses=error_responses(400, 401, 403, 429),
         tags=["events"],
         summary="Create an event and its tickets (organizer)",
     )

@@ -12,6 +12,7 @@ from core.errors import BadRequest
 from core.schemas import Out, Struct
 
 MAX_CAPACITY = 200_000
+Face = Literal["product", "challenge"]
 MAX_PRICE_CENTS = 100_000_000  # one million in the currency's units
 MAX_ROWS = 702  # labels A..Z, AA..ZZ
 MAX_SEATS_PER_ROW = 1_000
@@ -91,6 +92,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     half_price: bool
     waiting_room: bool
     closed: bool
+    face: Face  # who sees it: the product API sees both, the challenge routes only theirs
     created_at: dt.datetime
 
 

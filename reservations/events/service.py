@@ -21,6 +21,7 @@ from reservations.events.schemas import (
     EventCreate,
     EventStatus,
     EventView,
+    Face,
     Live,
     Seat,
     SeatStatus,
@@ -77,6 +78,7 @@ async def insert_event(
     hold_ttl_s: int = 300,
     half_price: bool = False,
     waiting_room: WaitingRoomConfig | None = None,
+    face: Face = "product",
 ) -> Event | None:
     """Write an event, its sections and one ticket row per ticket, inside the caller's
     transaction. Arguments must already be valid (see `check_event`). Returns None when an
@@ -102,6 +104,7 @@ async def insert_event(
         hold_ttl_s,
         half_price,
         wr.enabled,
+        face,
     )
     if row is None:
         return None

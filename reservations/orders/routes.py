@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.types import ControllerRouterHandler
 
+from core.addresses import client_address
 from core.deps import ConnDep, PrincipalDep, RedisDep
 from core.errors import ErrorBody, error_responses
 from core.logs import request_id
@@ -53,12 +54,13 @@ class OrderController(Controller):
         status_code=202,
         responses={
             202: ResponseSpec(data_container=OrderAccepted, description="Accepted; decided by the worker"),
-            **error_responses(400, 401, 403, 404, 409, 422, 503),
+            **error_responses(400, 401, 403, 404, 409, 422, 429, 503),
         },
     )
     async def place_order(
         self,
         data: JSONBody[OrderCreate],
+        request: Request[Any, Any, Any],
         state: State,
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey = None,
@@ -72,6 +74,7 @@ class OrderController(Controller):
             data=data,
             idempotency_key=idempotency_key,
             request_id=request_id.get(),
+            client_ip=client_address(request),
         )
         if placed.order is not None:
             return Response(

@@ -36,8 +36,10 @@ from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
-from core import queues
+from core import limits, queues
+from core.addresses import limit_subject
 from core.auth import Principal
+from core.config import get_settings
 from core.db import Connection, queries_beside
 from core.errors import AppError, Busy, Forbidden
 from core.idempotency import KeyReused
@@ -138,6 +140,19 @@ def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> Idempot
     )
 
 
+def order_limits(customer_id: uuid.UUID, client_ip: str) -> list[limits.Limit]:
+    settings = get_settings()
+    window = settings.order_window_s
+    return [
+        limits.Limit(
+            limits.key("order-customer", str(customer_id)), settings.order_limit_per_customer, window
+        ),
+        limits.Limit(
+            limits.key("order-address", limit_subject(client_ip)), settings.order_limit_per_address, window
+        ),
+    ]
+
+
 async def place_order(
     res: Resources,
     *,
@@ -145,8 +160,10 @@ async def place_order(
     data: OrderCreate,
     idempotency_key: str | None,
     request_id: str | None,
+    client_ip: str,
 ) -> Placed:
-    """Accept an order (202), refuse it (409/403), or answer as this key answered before."""
+    """Accept an order (202), refuse it (409/403), or answer as this key answered before.
+    429 over the customer's or the address's order limit (ORDER_* settings)."""
     key = check_idempotency_key(idempotency_key)
     order_id = uuid.uuid4()
     now = time.time()
@@ -183,6 +200,9 @@ async def place_order(
         COUNTS_TTL_S,
     ]
     try:
+        await limits.check_limits(
+            res.redis_batch, order_limits(customer_id, client_ip), detail="Too many orders"
+        )
         result = await _gate(res, script_keys, args)
         if result[0] == b"miss":
             await _fill_meta_on_miss(res, event_id=data.event_id)

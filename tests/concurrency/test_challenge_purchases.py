@@ -45,9 +45,9 @@ async def _400_buyers_for_the_last_50(
     res: Resources, client: httpx.AsyncClient
 ) -> tuple[uuid.UUID, list[uuid.UUID], list[httpx.Response]]:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=80, price_cents=5000)
-        early = await make_customers(conn, 30)
-        racers = await make_customers(conn, 400)
+        eid = await make_event(conn, face="challenge", capacity=80, price_cents=5000)
+        early = await make_customers(conn, 30, face="challenge")
+        racers = await make_customers(conn, 400, face="challenge")
     for buyer in early:
         assert (await _buy(client, buyer, eid)).status_code == 201
     responses = await asyncio.gather(*(_buy(client, b, eid) for b in racers))
@@ -96,8 +96,8 @@ async def _50_buyers_for_the_last_50(
     res: Resources, client: httpx.AsyncClient
 ) -> tuple[uuid.UUID, list[httpx.Response]]:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=50)
-        buyers = await make_customers(conn, 50)
+        eid = await make_event(conn, face="challenge", capacity=50)
+        buyers = await make_customers(conn, 50, face="challenge")
     return eid, list(await asyncio.gather(*(_buy(client, b, eid) for b in buyers)))
 
 
@@ -135,8 +135,8 @@ async def _one_buyer_fires_40(
     res: Resources, client: httpx.AsyncClient
 ) -> tuple[uuid.UUID, uuid.UUID, list[httpx.Response]]:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=100)
-        (buyer,) = await make_customers(conn, 1)
+        eid = await make_event(conn, face="challenge", capacity=100)
+        (buyer,) = await make_customers(conn, 1, face="challenge")
     responses = await asyncio.gather(*(_buy(client, buyer, eid) for _ in range(40)))
     return eid, buyer, list(responses)
 
@@ -221,8 +221,8 @@ async def _race(
 
 async def test_control_the_real_claim_hands_out_distinct_tickets(res: Resources) -> None:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=5)
-        buyers = await make_customers(conn, 20)
+        eid = await make_event(conn, face="challenge", capacity=5)
+        buyers = await make_customers(conn, 20, face="challenge")
     claimed, outcomes = await _race(res, eid, buyers)
     assert len(claimed) == len(set(claimed)) == 5
     assert outcomes == {"bought": 5, "sold_out": 15}
@@ -239,8 +239,8 @@ async def test_control_without_the_lock_buyers_collide_and_sales_are_lost(
     while 4 tickets are still free — the race the lock prevents, made visible."""
     without_guard("claim_skip_locked")
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=5)
-        buyers = await make_customers(conn, 20)
+        eid = await make_event(conn, face="challenge", capacity=5)
+        buyers = await make_customers(conn, 20, face="challenge")
     claimed, outcomes = await _race(res, eid, buyers)
     assert len(claimed) == 20
     assert len(set(claimed)) == 1
@@ -257,8 +257,8 @@ async def test_control_without_lock_or_guard_only_the_unique_constraint_stops_do
     sales — the database's last word."""
     without_guard("claim_skip_locked", "book_only_available")
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=5)
-        buyers = await make_customers(conn, 20)
+        eid = await make_event(conn, face="challenge", capacity=5)
+        buyers = await make_customers(conn, 20, face="challenge")
     claimed, outcomes = await _race(res, eid, buyers)
     assert len(set(claimed)) == 1
     assert outcomes == {"bought": 1, "refused_by_unique_ticket": 19}

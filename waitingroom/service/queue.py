@@ -9,8 +9,11 @@ from uuid import UUID
 import msgspec
 from redis.asyncio import Redis
 
+from core import limits
+from core.addresses import limit_subject
 from core.config import get_settings
 from core.db import Connection
+from core.limits import Limit
 from waitingroom import keys
 from waitingroom.errors import NotInQueue, ProofOfWorkRequired, RateLimited
 from waitingroom.schemas import PowChallenge, QueueJoin, QueueStatus, QueueStatusName
@@ -27,12 +30,6 @@ from waitingroom.service.store import (
     text,
 )
 from waitingroom.service.tokens import encode_admission, expires_at
-
-# Join attempts allowed per window. Generous per IP: a campus or a mobile carrier puts
-# many buyers behind one address; the per-customer limit does the real work.
-JOIN_WINDOW_MS = 10_000
-JOIN_LIMIT_PER_IP = 300
-JOIN_LIMIT_PER_CUSTOMER = 30
 
 
 @dataclasses.dataclass
@@ -131,13 +128,21 @@ async def read_place(redis: Redis, *, event_id: UUID, customer_id: UUID) -> Plac
 
 
 async def _check_rate(redis: Redis, *, event_id: UUID, customer_id: UUID, client_ip: str) -> None:
-    wait_ms = await S.hit_rate_limit(
+    """Join attempts per window (JOIN_* settings). Generous per address: a campus or a
+    mobile carrier puts many buyers behind one; the per-customer limit does the real work."""
+    settings = get_settings()
+    window = settings.join_window_s
+    wait_ms = await limits.hit_limits(
         redis,
-        [keys.join_rate_ip(event_id, client_ip), keys.join_rate_customer(event_id, customer_id)],
-        [JOIN_WINDOW_MS, JOIN_LIMIT_PER_IP, JOIN_LIMIT_PER_CUSTOMER],
+        [
+            Limit(
+                keys.join_rate_ip(event_id, limit_subject(client_ip)), settings.join_limit_per_address, window
+            ),
+            Limit(keys.join_rate_customer(event_id, customer_id), settings.join_limit_per_customer, window),
+        ],
     )
-    if int(wait_ms) > 0:
-        raise RateLimited(int(wait_ms))
+    if wait_ms > 0:
+        raise RateLimited(wait_ms)
 
 
 async def pow_difficulty(redis: Redis, *, event_id: UUID) -> int:

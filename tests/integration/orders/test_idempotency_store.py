@@ -74,7 +74,12 @@ async def test_a_refused_key_costs_tens_of_bytes(
     data = OrderCreate(event_id=event_id, card_number=CARD_OK)
     for i in range(2_000):
         placed = await place_order(
-            res, customer_id=uuid.uuid4(), data=data, idempotency_key=f"attempt-{i}", request_id=None
+            res,
+            customer_id=uuid.uuid4(),
+            data=data,
+            idempotency_key=f"attempt-{i}",
+            request_id=None,
+            client_ip="127.0.0.1",
         )
         assert placed.refusal is not None and placed.refusal.status_code == 409
     hashes = [k async for k in res.redis.scan_iter(match="cp:idem:order:*")]

@@ -239,6 +239,7 @@ async def test_redis_down_is_503_busy_and_nothing_accepted(res: Resources) -> No
                 data=OrderCreate(event_id=event_id, card_number="4242424242424242"),
                 idempotency_key="k-down",
                 request_id=None,
+                client_ip="127.0.0.1",
             )
     finally:
         await dead.aclose()

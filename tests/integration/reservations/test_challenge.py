@@ -218,8 +218,8 @@ async def test_get_evento_says_esgotado_when_nothing_is_left(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=1, price_cents=900)
-        buyer = await make_customer(conn)
+        eid = await make_event(conn, face="challenge", capacity=1, price_cents=900)
+        buyer = await make_customer(conn, face="challenge")
     assert (await buy(client, buyer, eid)).status_code == 201
     r = await client.get(f"/eventos/{eid}")
     assert r.json()["status"] == "esgotado"
@@ -286,7 +286,7 @@ async def test_sold_out_is_422_and_leaves_nothing_behind(
     for n in range(1, 6):
         assert (await buy(client, client_id(n), JAZZ)).status_code == 201
     async with seeded.pool.acquire() as conn:
-        late = await make_customer(conn)
+        late = await make_customer(conn, face="challenge")
     before = await table_counts(seeded)
     r = await buy(client, late, JAZZ)
     assert r.status_code == 422
@@ -306,8 +306,8 @@ async def test_unknown_client_or_event_is_404_checked_first(
     assert r.status_code == 404
     # Checked before the limit and the stock: a sold-out event still answers 404 for a stranger.
     async with seeded.pool.acquire() as conn:
-        full = await make_event(conn, capacity=1)
-        owner = await make_customer(conn)
+        full = await make_event(conn, face="challenge", capacity=1)
+        owner = await make_customer(conn, face="challenge")
     assert (await buy(client, owner, full)).status_code == 201
     assert (await buy(client, uuid.uuid4(), full)).status_code == 404
     assert await seeded.pool.fetchval("SELECT count(*) FROM purchases WHERE event_id = $1", ROCK) == 0
@@ -343,9 +343,11 @@ async def test_compra_malformed_json_is_400(seeded: Resources, client: httpx.Asy
 
 async def test_compra_refuses_events_not_sold_here(res: Resources, client: httpx.AsyncClient) -> None:
     async with res.pool.acquire() as conn:
-        buyer = await make_customer(conn)
-        room = await make_event(conn, waiting_room=True)
-        later = await make_event(conn, sales_open_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        buyer = await make_customer(conn, face="challenge")
+        room = await make_event(conn, face="challenge", waiting_room=True)
+        later = await make_event(
+            conn, face="challenge", sales_open_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        )
     for eid in (room, later):
         r = await buy(client, buyer, eid)
         assert r.status_code == 422
@@ -361,8 +363,8 @@ async def test_compra_gives_up_with_503_when_a_lock_is_held_too_long(
     short = msgspec.structs.replace(challenge.get_settings(), lock_timeout_ms=200)
     monkeypatch.setattr(challenge, "get_settings", lambda: short)
     async with res.pool.acquire() as conn:
-        buyer = await make_customer(conn)
-        eid = await make_event(conn, capacity=5, max_per_customer=2)
+        buyer = await make_customer(conn, face="challenge")
+        eid = await make_event(conn, face="challenge", capacity=5, max_per_customer=2)
     async with res.pool.acquire() as blocker:
         tx = blocker.transaction()
         await tx.start()
@@ -394,8 +396,8 @@ async def test_get_cliente_unknown_is_404_and_bad_id_400(res: Resources, client:
 
 async def test_compras_pages_newest_first(res: Resources, client: httpx.AsyncClient) -> None:
     async with res.pool.acquire() as conn:
-        buyers = await make_customers(conn, 25)
-        eid = await make_event(conn, capacity=30, price_cents=1234, name="Paginado")
+        buyers = await make_customers(conn, 25, face="challenge")
+        eid = await make_event(conn, face="challenge", capacity=30, price_cents=1234, name="Paginado")
     made = []
     for b in buyers:
         r = await buy(client, b, eid)

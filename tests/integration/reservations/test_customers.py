@@ -10,7 +10,7 @@ import pytest
 
 from core.config import Settings
 from core.resources import Resources
-from tests.factories import make_customer, make_event
+from tests.factories import book_ticket, make_customer, make_event
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -142,9 +142,8 @@ async def test_account_lists_purchases_with_seats(res: Resources, client: httpx.
             sections=[{"name": "Balcão", "price_cents": 8000, "rows": 1, "seats_per_row": 1}],
         )
         general = await make_event(conn, name="Pista", capacity=5, price_cents=3000)
-    for eid in (seated, general):
-        r = await client.post("/compras", json={"cliente_id": str(cid), "evento_id": str(eid)})
-        assert r.status_code == 201
+        for eid in (seated, general):
+            await book_ticket(conn, customer_id=cid, event_id=eid)
 
     account = (await client.get(f"/api/customers/{cid}", headers=bearer(session["token"]))).json()
     purchases = account["purchases"]

@@ -224,8 +224,9 @@ async def test_get_event_module_function(res: Resources) -> None:
 
 async def test_event_detail_follows_the_stock(res: Resources, client: httpx.AsyncClient) -> None:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=2, price_cents=100)
-        a, b = await make_customer(conn), await make_customer(conn)
+        # A purchase on the challenge face is a booked ticket on the product face.
+        eid = await make_event(conn, capacity=2, price_cents=100, face="challenge")
+        a, b = await make_customer(conn, face="challenge"), await make_customer(conn, face="challenge")
     live = (await client.get(f"/api/events/{eid}")).json()["live"]
     assert live == {"capacity": 2, "sold": 0, "held": 0, "available": 2, "status": "on_sale"}
     for buyer in (a, b):

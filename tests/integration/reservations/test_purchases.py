@@ -27,6 +27,7 @@ def test_buyer_label(name: str, label: str) -> None:
 
 
 async def _buy(client: httpx.AsyncClient, cliente: uuid.UUID, evento: uuid.UUID) -> str:
+    """A purchase through the challenge face (its clients and events only)."""
     r = await client.post("/compras", json={"cliente_id": str(cliente), "evento_id": str(evento)})
     assert r.status_code == 201
     purchase_id: str = r.json()["id"]
@@ -35,10 +36,10 @@ async def _buy(client: httpx.AsyncClient, cliente: uuid.UUID, evento: uuid.UUID)
 
 async def test_feed_is_newest_first_with_short_buyer_names(res: Resources, client: httpx.AsyncClient) -> None:
     async with res.pool.acquire() as conn:
-        rock = await make_event(conn, name="Rock", capacity=10)
-        jazz = await make_event(conn, name="Jazz", capacity=10)
-        maria = await make_customer(conn, name="Maria Souza")
-        ana = await make_customer(conn, name="Ana Beatriz Lima")
+        rock = await make_event(conn, name="Rock", capacity=10, face="challenge")
+        jazz = await make_event(conn, name="Jazz", capacity=10, face="challenge")
+        maria = await make_customer(conn, name="Maria Souza", face="challenge")
+        ana = await make_customer(conn, name="Ana Beatriz Lima", face="challenge")
     first = await _buy(client, maria, rock)
     second = await _buy(client, ana, jazz)
 
@@ -62,8 +63,8 @@ async def test_feed_is_newest_first_with_short_buyer_names(res: Resources, clien
 
 async def test_feed_limit(res: Resources, client: httpx.AsyncClient) -> None:
     async with res.pool.acquire() as conn:
-        eid = await make_event(conn, capacity=30)
-        buyers = [await make_customer(conn) for _ in range(25)]
+        eid = await make_event(conn, capacity=30, face="challenge")
+        buyers = [await make_customer(conn, face="challenge") for _ in range(25)]
     for b in buyers:
         await _buy(client, b, eid)
     assert len((await client.get("/api/purchases")).json()) == 20

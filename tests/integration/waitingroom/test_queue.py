@@ -13,7 +13,6 @@ from tests.factories import make_customer, make_customers, make_event
 from tests.integration.waitingroom.support import admin, auth, in_seconds, tick
 from waitingroom import keys
 from waitingroom.service import proof
-from waitingroom.service.queue import JOIN_LIMIT_PER_CUSTOMER
 
 
 async def test_join_gives_one_place_per_customer_in_arrival_order(
@@ -114,14 +113,15 @@ async def test_join_rate_limit_per_customer_answers_429_with_retry_after(
         event_id = await make_event(conn, waiting_room=True)
         customer, other = await make_customers(conn, 2)
     headers = auth(customer)
+    per_customer = res.settings.join_limit_per_customer
     answers = [
         (await client.post(f"/api/events/{event_id}/queue", headers=headers)).status_code
-        for _ in range(JOIN_LIMIT_PER_CUSTOMER)
+        for _ in range(per_customer)
     ]
     refused = await client.post(f"/api/events/{event_id}/queue", headers=headers)
     other_customer = await client.post(f"/api/events/{event_id}/queue", headers=auth(other))
 
-    assert answers == [200] * JOIN_LIMIT_PER_CUSTOMER
+    assert answers == [200] * per_customer
     assert refused.status_code == 429
     assert refused.json()["error"] == "rate_limited"
     assert 1 <= int(refused.headers["Retry-After"]) <= 10
@@ -130,11 +130,11 @@ async def test_join_rate_limit_per_customer_answers_429_with_retry_after(
 
 async def test_join_rate_limit_per_ip(res: Resources) -> None:
     from app import create_app
-    from waitingroom.service.queue import JOIN_LIMIT_PER_IP
 
+    per_address = res.settings.join_limit_per_address
     async with res.pool.acquire() as conn:
         event_id = await make_event(conn, waiting_room=True)
-        ids = await make_customers(conn, JOIN_LIMIT_PER_IP + 1)
+        ids = await make_customers(conn, per_address + 1)
     app = create_app(resources=res)
     async with (
         app.lifespan(),
@@ -149,7 +149,7 @@ async def test_join_rate_limit_per_ip(res: Resources) -> None:
             (await one_ip.post(f"/api/events/{event_id}/queue", headers=auth(c))).status_code for c in ids
         ]
         elsewhere = await other_ip.post(f"/api/events/{event_id}/queue", headers=auth(ids[-1]))
-    assert codes[:-1] == [200] * JOIN_LIMIT_PER_IP
+    assert codes[:-1] == [200] * per_address
     assert codes[-1] == 429
     assert elsewhere.status_code == 200
 

@@ -1,0 +1,25 @@
+"""Route guards limiting requests per client address (docs/security.md, "Rate limits").
+
+They run before the body is read, so a refused request costs one Redis call. Limits that
+need the body (logins per account) or the customer (orders) are checked in the services.
+"""
+
+from __future__ import annotations
+
+from core.limits import per_address_guard
+
+# Each sign-up costs an Argon2 hash (19 MiB, tens of ms).
+limit_signups = per_address_guard(
+    "signup-address",
+    lambda s: s.signup_limit_per_address,
+    lambda s: s.signup_window_s,
+    detail="Too many sign-ups from this address",
+)
+
+# Events and their tickets, both faces (POST /api/events, POST /eventos): one counter.
+limit_event_creation = per_address_guard(
+    "event-address",
+    lambda s: s.event_limit_per_address,
+    lambda s: s.event_window_s,
+    detail="Too many events created from this address",
+)
