@@ -61,4 +61,4 @@ RUN chmod 0755 /usr/local/bin/run-workers
 USER crowdpass
 WORKDIR /app
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "--factory", "app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
