@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 
 from core.db import Connection, queries_beside
 from core.errors import BadRequest
-from core.schemas import check_instant
+from core.schemas import EARLIEST, LATEST, check_instant
 from reservations import hooks
 from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
@@ -313,11 +313,13 @@ async def list_events(
     starts_before: dt.datetime | None = None,
     limit: int = 100,
 ) -> list[EventView]:
-    """Events by start time, with counters straight from the ticket rows."""
+    """Events by start time, with counters straight from the ticket rows. A row whose
+    instants lie outside the accepted window (written before dates were bounded) is left
+    out and logged, so it cannot break the list for everyone."""
     rows = await conn.fetch(
         Q.list_events, starts_from, starts_before, LIST_SCAN_LIMIT if status is not None else limit
     )
-    events = [_event(r) for r in rows]
+    events = [e for e in map(_event, rows) if _in_window(e)]
     ids = [e.id for e in events]
     counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
     sections = await _sections_of(conn, [e.id for e in events if e.seated])
@@ -338,6 +340,16 @@ async def list_events(
             if len(views) == limit:
                 break
     return views
+
+
+def _in_window(event: Event) -> bool:
+    """False (and a warning naming the event) when a stored instant is out of the window:
+    PostgreSQL's -infinity and +infinity arrive as naive year 1 and year 9999."""
+    for column, moment in (("starts_at", event.starts_at), ("sales_open_at", event.sales_open_at)):
+        if moment is not None and (moment.tzinfo is None or not EARLIEST <= moment <= LATEST):
+            log.warning("event %s skipped: %s %s is outside the accepted window", event.id, column, moment)
+            return False
+    return True
 
 
 async def list_seats(conn: Connection, *, event_id: uuid.UUID, section: str | None = None) -> list[Seat]:
