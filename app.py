@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from core.auth import authentication_middleware
 from core.config import Settings, get_settings
+from core.credentials import refuse_unsafe_secrets
 from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
@@ -72,6 +73,7 @@ def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
     settings = settings or get_settings()
+    refuse_unsafe_secrets(settings)  # in production: exit 1 on a missing, public or short secret
     configure_logging(json=settings.log_json)
 
     @asynccontextmanager
