@@ -25,6 +25,7 @@ from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
+from core.security import add_security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.customers.routes import route_handlers as customer_routes
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
+        before_send=[add_security_headers],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(

@@ -13,7 +13,7 @@ from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from core.errors import BadRequest, validation_error
+from core.errors import BadRequest, UnsupportedMediaType, validation_error
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -78,6 +78,12 @@ def decode_json(raw: bytes, type_: type[T]) -> T:
     return value
 
 
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or an `application/...+json` type, with any parameters."""
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 def parse_uuid(value: str, *, field: str) -> uuid.UUID:
     """A path or query id, or a 400 naming the field (instead of a bare 404 from the router)."""
     try:
@@ -95,6 +101,9 @@ def to_builtins(value: Any) -> Any:
 class StrictBody(AbstractDTO[T]):
     """Decode a handler's `data` with msgspec in strict mode: `"5"` is not an int, `1` is
     not a bool. (Litestar's own body conversion is lax.) The OpenAPI schema is the Struct's.
+    A body must come with a JSON content type, else 415: browsers send `text/plain` and form
+    bodies across origins without a preflight. (Checked here, when the body is read: after
+    the route's guards, so an anonymous caller still gets its 401 first.)
 
     Use: `@post("/x", dto=StrictBody[XCreate], return_dto=None)` with `data: JSONBody[XCreate]`.
     """
@@ -120,6 +129,8 @@ class StrictBody(AbstractDTO[T]):
         return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
 
     def decode_bytes(self, value: bytes) -> Any:
+        if value.strip() and not is_json(self.asgi_connection.headers.get("content-type")):
+            raise UnsupportedMediaType()
         return decode_json(value, self.model_type)
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:
