@@ -74,42 +74,35 @@ BODIES = [
 IDS = [f"{path}:{field}" for path, _, field, _ in BODIES]
 
 
-def _raw(body: dict[str, object], marker: bytes) -> bytes:
-    """The body as JSON, its "@" string replaced by `marker` (written as raw bytes)."""
-    return httpx.Request("POST", "/", json=body).content.replace(b'"@"', b'"a' + marker + b'b"')
+Case = tuple[str, dict[str, object], str, bool]
 
 
-@pytest.mark.parametrize(("path", "body", "field", "admin"), BODIES, ids=IDS)
-async def test_invalid_utf8_inside_a_json_string(
-    res: Resources,
-    client: httpx.AsyncClient,
-    organizer: dict[str, str],
-    path: str,
-    body: dict[str, object],
-    field: str,
-    admin: bool,
-) -> None:
+async def _post_marked(
+    client: httpx.AsyncClient, organizer: dict[str, str], case: Case, marker: bytes
+) -> httpx.Response:
+    """POST the case's body as JSON, its "@" string replaced by `marker` (raw bytes)."""
+    path, body, _, admin = case
+    raw = httpx.Request("POST", "/", json=body).content.replace(b'"@"', b'"a' + marker + b'b"')
     headers = {"content-type": "application/json"} | (organizer if admin else {})
+    return await client.post(path, content=raw, headers=headers)
+
+
+@pytest.mark.parametrize("case", BODIES, ids=IDS)
+async def test_invalid_utf8_inside_a_json_string(
+    res: Resources, client: httpx.AsyncClient, organizer: dict[str, str], case: Case
+) -> None:
     before = await row_counts(res)
     for marker in (b"\xff", b"\xc3", b"\xed\xa0\x80"):  # bad start, truncated, a UTF-8 surrogate
-        assert_invalid(await client.post(path, content=_raw(body, marker), headers=headers), None)
+        assert_invalid(await _post_marked(client, organizer, case, marker), None)
     assert await row_counts(res) == before
 
 
-@pytest.mark.parametrize(("path", "body", "field", "admin"), BODIES, ids=IDS)
+@pytest.mark.parametrize("case", BODIES, ids=IDS)
 async def test_nul_byte_in_a_text_field(
-    res: Resources,
-    client: httpx.AsyncClient,
-    organizer: dict[str, str],
-    path: str,
-    body: dict[str, object],
-    field: str,
-    admin: bool,
+    res: Resources, client: httpx.AsyncClient, organizer: dict[str, str], case: Case
 ) -> None:
-    headers = {"content-type": "application/json"} | (organizer if admin else {})
     before = await row_counts(res)
-    r = await client.post(path, content=_raw(body, b"\\u0000"), headers=headers)
-    assert_invalid(r, field)
+    assert_invalid(await _post_marked(client, organizer, case, b"\\u0000"), case[2])
     assert await row_counts(res) == before
 
 
