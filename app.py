@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from core.addresses import trusted_networks
 from core.auth import authentication_middleware
 from core.config import Settings, get_settings
+from core.credentials import refuse_unsafe_secrets
 from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
@@ -25,6 +26,7 @@ from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
+from core.security import add_security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.customers.routes import route_handlers as customer_routes
@@ -73,6 +75,7 @@ def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
     settings = settings or get_settings()
+    refuse_unsafe_secrets(settings)  # in production: exit 1 on a missing, public or short secret
     configure_logging(json=settings.log_json)
     trusted_networks(settings.trusted_proxies)  # a TRUSTED_PROXIES that is no CIDR list stops the start
 
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
+        before_send=[add_security_headers],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(

@@ -3,7 +3,8 @@
 `run` starts the whole system for development: with DATABASE_URL / REDIS_URL unset it
 first starts an embedded PostgreSQL and Redis under `.data/`, then migrates, seeds, and
 runs the API, both arq workers and the payments stub (core/launcher.py), restarting any
-that exits, until Ctrl-C or SIGTERM.
+that exits, until Ctrl-C or SIGTERM. It runs with CROWDPASS_ENV=dev and, unless the
+environment gives them, the JWT_SECRET and ADMIN_TOKEN made once in `.data/secrets.env`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
 
 
 def run() -> int:
+    from core.credentials import use_dev_secrets
+
+    use_dev_secrets(DATA)  # before any child starts: they inherit os.environ
     _ensure_servers()
     asyncio.run(_migrate())
     from core.config import get_settings

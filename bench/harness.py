@@ -85,8 +85,9 @@ class Harness:
         self.name = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{opts.scenario}-{opts.scale:g}"
         self.out = opts.out / "logs" / self.name  # process logs and scratch files
         self.out.mkdir(parents=True, exist_ok=True)
-        self.admin_token = "bench-" + secrets.token_hex(16)
-        self.jwt_secret = secrets.token_hex(32)
+        # Secrets of this run (CROWDPASS_ENV=dev below), unless the environment gives them.
+        self.admin_token = os.environ.get("ADMIN_TOKEN") or "bench-" + secrets.token_hex(16)
+        self.jwt_secret = os.environ.get("JWT_SECRET") or secrets.token_hex(32)
         self.api_port, self.payments_port, self.hello_port = (opts.port_base + i for i in range(3))
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.machine = machine_info()

@@ -21,6 +21,7 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.config import get_settings
@@ -180,10 +181,15 @@ _PRINCIPAL = "crowdpass.principal"
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The bearer token of the `Authorization` header; on a WebSocket (browsers cannot set
+    its headers) also `?token=`. Never from the query on plain HTTP, where URLs end up in
+    logs, histories and Referer headers."""
     header = connection.headers.get("authorization")
     if header and header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return connection.query_params.get("token")
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        return connection.query_params.get("token")
+    return None
 
 
 def authentication_middleware(app: ASGIApp) -> ASGIApp:

@@ -23,11 +23,13 @@ class SettingsError(ValueError):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    # Required in a real deployment; these development fallbacks are not refused yet.
+    # `production` (any value but `dev`): a missing, fallback or short secret stops every
+    # process at startup (core/credentials.py). `dev`: make run, the tests, the benchmarks.
+    crowdpass_env: str = "production"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    admin_token: str = "dev-admin-token"  # noqa: S105 (dev fallback)
-    jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"  # noqa: S105 (dev fallback)
+    admin_token: str = "dev-admin-token"  # noqa: S105 (dev fallback, refused in production)
+    jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"  # noqa: S105 (dev fallback, refused in production)
     port: int = 8000
     db_pool_max: int = 20
     payments_url: str = "http://127.0.0.1:8100"

@@ -68,6 +68,12 @@ class Conflict(AppError):
     default_detail = "The request conflicts with the current state."
 
 
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    default_detail = "The request body must be JSON, sent with Content-Type: application/json."
+
+
 class Busy(AppError):
     status_code = 503
     code = "busy"
@@ -141,6 +147,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     429: "rate_limited",
 }
 

@@ -100,7 +100,7 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             return
         method = scope["method"]
         start = time.perf_counter()
-        status = 500
+        status: int | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -110,8 +110,14 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Refused by a middleware below (a 401 from core.auth): Litestar's exception
+            # handler answers above this middleware, so count the status the error carries.
+            if status is None:
+                status = getattr(exc, "status_code", 500)
+            raise
         finally:
             route = scope.get("path_template") or "unmatched"
-            REQUEST_LATENCY.labels(method, route, str(status)).observe(time.perf_counter() - start)
+            REQUEST_LATENCY.labels(method, route, str(status or 500)).observe(time.perf_counter() - start)
 
     return middleware

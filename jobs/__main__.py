@@ -19,6 +19,8 @@ import uvloop
 from arq.utils import import_string
 from arq.worker import get_kwargs
 
+from core.config import get_settings
+from core.credentials import refuse_unsafe_secrets
 from jobs.arq_worker import Worker
 
 
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         raise SystemExit("usage: python -m jobs jobs.worker.WorkerSettings|jobs.worker.OrdersWorkerSettings")
+    refuse_unsafe_secrets(get_settings())  # in production: exit 1 on a missing, public or short secret
     settings = import_string(args[0])
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     kwargs: dict[str, Any] = get_kwargs(settings)

@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 
 from core import queues
 from core.config import get_settings
+from core.credentials import refuse_unsafe_secrets
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings
 from core.runtime import settle_heap
@@ -22,6 +23,7 @@ from waitingroom.plug import plug_into_reservations
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings = get_settings()
+    refuse_unsafe_secrets(settings)  # also when started by `arq` rather than `python -m jobs`
     configure_logging(json=settings.log_json)
     # arq logs every job start and end; with per-second crons that drowns everything else.
     # Failures and retries are warnings and still show; /api/admin/jobs has the full record.

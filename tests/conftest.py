@@ -17,12 +17,13 @@ import pytest
 import uvicorn
 
 from tests.ports import any_free_port
-from tests.servers import server_urls
+from tests.servers import ROOT, server_urls
 
 DB_URL, REDIS_URL = server_urls()
 os.environ["DATABASE_URL"] = DB_URL
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ.setdefault("LOG_JSON", "0")
+os.environ["CROWDPASS_ENV"] = "dev"
 # Tests and the processes they start send thousands of requests from 127.0.0.1: the
 # limits are raised as for a load test; tests/security/ lowers the ones it tries.
 from core.limits import LOAD_TEST_LIMITS  # noqa: E402
@@ -31,6 +32,9 @@ for _name, _value in LOAD_TEST_LIMITS.items():
     os.environ.setdefault(_name, _value)
 
 from core.config import Settings, get_settings  # noqa: E402
+from core.credentials import use_dev_secrets  # noqa: E402
+
+use_dev_secrets(ROOT / ".data")  # this install's secrets, unless the environment gives them
 from core.db import migrate  # noqa: E402
 from core.resources import Resources, open_resources  # noqa: E402
 from waitingroom.plug import plug_into_reservations  # noqa: E402

@@ -105,6 +105,7 @@ async def reconcile_orders(ctx: dict[str, Any]) -> dict[str, Any]:
         "unreserved_repaired": report.unreserved_repaired,
         "ok": report.check.ok,
         "violations": len(report.check.violations),
+        "skipped": [str(e) for e in report.skipped],
     }
 
 

@@ -15,7 +15,7 @@ from litestar.types import ControllerRouterHandler
 from core import auth
 from core.deps import ConnDep, RedisDep
 from core.errors import Unauthorized, error_responses
-from core.schemas import StrictBody
+from core.schemas import StrictBody, check_no_nul
 from reservations.events import service as events
 from reservations.events.schemas import EventCreate, EventStatus, EventView, Seat, parse_instant
 from reservations.limits import limit_event_creation
@@ -85,6 +85,8 @@ class EventController(Controller):
         event_id: FromPath[UUID],
         section: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> list[Seat]:
+        if section is not None:
+            check_no_nul(section, field="section")
         return await events.list_seats(conn, event_id=event_id, section=section)
 
 

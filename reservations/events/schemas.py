@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from core.errors import BadRequest
-from core.schemas import Out, Struct
+from core.schemas import Out, Struct, check_instant
 
 MAX_CAPACITY = 200_000
 Face = Literal["product", "challenge"]
@@ -24,7 +24,8 @@ Capacity = Annotated[int, msgspec.Meta(ge=1, le=MAX_CAPACITY)]
 
 
 def parse_instant(value: str, *, field: str) -> tuple[dt.datetime, bool]:
-    """An ISO 8601 date or date-time; without an offset it is UTC.
+    """An ISO 8601 date or date-time; without an offset it is UTC. It must lie between
+    1970 and 2200 (`core.schemas.check_instant`).
 
     Returns the instant and whether the text was a date only (midnight UTC).
     """
@@ -34,13 +35,13 @@ def parse_instant(value: str, *, field: str) -> tuple[dt.datetime, bool]:
     try:
         if len(text) <= 10 and "T" not in text.upper():
             day = dt.date.fromisoformat(text)
-            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC), True
+            return check_instant(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC), field=field), True
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise BadRequest("Expected an ISO 8601 date or date-time.", field=field) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC), False
+    return check_instant(moment, field=field), False
 
 
 class SectionCreate(Struct, frozen=True, kw_only=True):

@@ -4,6 +4,7 @@ services), listing with live counters, and the seat map."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from arq.connections import ArqRedis
 
 from core.db import Connection, queries_beside
 from core.errors import BadRequest
+from core.schemas import EARLIEST, LATEST, check_instant
 from reservations import hooks
 from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
@@ -34,6 +36,7 @@ from reservations.inventory.stock import Stock, cache_gate_stock, get_stock
 from reservations.orders.service import refresh_event_meta
 
 Q = queries_beside(__file__)
+log = logging.getLogger("crowdpass.events")
 
 # A status filter looks at this many events (in start order) before it stops.
 LIST_SCAN_LIMIT = 1000
@@ -133,8 +136,12 @@ def _section_capacity(section: SectionCreate) -> int:
 
 def check_event(data: EventCreate) -> EventCreate:
     """Rules msgspec cannot express; each failure is a 400 naming the field. Returns the
-    body with its text trimmed."""
-    if data.sales_open_at is not None and data.sales_open_at > data.starts_at:
+    body with its text trimmed and its instants in UTC."""
+    starts_at = check_instant(data.starts_at, field="starts_at")
+    sales_open_at = data.sales_open_at
+    if sales_open_at is not None:
+        sales_open_at = check_instant(sales_open_at, field="sales_open_at")
+    if sales_open_at is not None and sales_open_at > starts_at:
         raise BadRequest("Sales must open before the event starts.", field="sales_open_at")
     if data.sections is None:
         if data.capacity is None:
@@ -151,8 +158,8 @@ def check_event(data: EventCreate) -> EventCreate:
     return EventCreate(
         name=clean_text(data.name, field="name"),
         venue=_clean_venue(data.venue),
-        starts_at=data.starts_at,
-        sales_open_at=data.sales_open_at,
+        starts_at=starts_at,
+        sales_open_at=sales_open_at,
         price_cents=data.price_cents,
         capacity=data.capacity,
         sections=sections,
@@ -201,6 +208,8 @@ def _check_sections(sections: Sequence[SectionCreate]) -> list[SectionCreate]:
 
 
 async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) -> EventView:
+    """One transaction writes the event and reads it back; nothing stays written when any
+    step fails. Redis is told after the commit (the reconcile cron repairs it if that fails)."""
     data = check_event(data)
     async with conn.transaction():
         event = await insert_event(
@@ -218,10 +227,22 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
             half_price=data.half_price,
             waiting_room=data.waiting_room,
         )
-    assert event is not None  # a fresh id never conflicts
-    await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
-    await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
-    return await get_event_view(conn, redis, event_id=event.id)
+        assert event is not None  # a fresh id never conflicts
+        view = await _fresh_view(conn, event)
+    try:
+        await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
+        await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
+    except Exception:  # the gate reads PostgreSQL on a miss; the reconcile cron rebuilds these
+        log.warning("event %s created; caching it in Redis failed", event.id, exc_info=True)
+    return view
+
+
+async def _fresh_view(conn: Connection, event: Event) -> EventView:
+    """The view of an event just written in this transaction: every ticket available."""
+    sections = await _sections_of(conn, [event.id]) if event.seated else {}
+    rooms = await hooks.waiting_rooms.read(conn, event_ids=[event.id]) if event.waiting_room else {}
+    stock = Stock(capacity=event.capacity, sold=0, held=0, available=event.capacity)
+    return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC), _room(event, rooms))
 
 
 _NO_ROOM = WaitingRoomConfig()
@@ -295,11 +316,13 @@ async def list_events(
     starts_before: dt.datetime | None = None,
     limit: int = 100,
 ) -> list[EventView]:
-    """Events by start time, with counters straight from the ticket rows."""
+    """Events by start time, with counters straight from the ticket rows. A row whose
+    instants lie outside the accepted window (written before dates were bounded) is left
+    out and logged, so it cannot break the list for everyone."""
     rows = await conn.fetch(
         Q.list_events, starts_from, starts_before, LIST_SCAN_LIMIT if status is not None else limit
     )
-    events = [_event(r) for r in rows]
+    events = [e for e in map(_event, rows) if _in_window(e)]
     ids = [e.id for e in events]
     counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
     sections = await _sections_of(conn, [e.id for e in events if e.seated])
@@ -320,6 +343,16 @@ async def list_events(
             if len(views) == limit:
                 break
     return views
+
+
+def _in_window(event: Event) -> bool:
+    """False (and a warning naming the event) when a stored instant is out of the window:
+    PostgreSQL's -infinity and +infinity arrive as naive year 1 and year 9999."""
+    for column, moment in (("starts_at", event.starts_at), ("sales_open_at", event.sales_open_at)):
+        if moment is not None and (moment.tzinfo is None or not EARLIEST <= moment <= LATEST):
+            log.warning("event %s skipped: %s %s is outside the accepted window", event.id, column, moment)
+            return False
+    return True
 
 
 async def list_seats(conn: Connection, *, event_id: uuid.UUID, section: str | None = None) -> list[Seat]:

@@ -147,10 +147,13 @@ SELECT id FROM orders WHERE id = ANY($1::uuid[]) AND (status <> 'queued' OR hold
 -- the one row each check records.
 
 -- name: all_order_gate_meta
--- The order gate's facts of every event (see order_gate_meta).
+-- The order gate's facts of every event (see order_gate_meta). `sane` is false for a row
+-- with an infinite instant (stored before dates were bounded): its milliseconds are null.
 SELECT id, max_per_customer, waiting_room, closed,
-       (extract(epoch FROM sales_open_at) * 1000)::bigint AS opens_ms,
-       (extract(epoch FROM starts_at) * 1000)::bigint AS starts_ms
+       CASE WHEN isfinite(sales_open_at) THEN (extract(epoch FROM sales_open_at) * 1000)::bigint END
+           AS opens_ms,
+       CASE WHEN isfinite(starts_at) THEN (extract(epoch FROM starts_at) * 1000)::bigint END AS starts_ms,
+       isfinite(starts_at) AND (sales_open_at IS NULL OR isfinite(sales_open_at)) AS sane
 FROM events;
 
 -- name: check_event_counts

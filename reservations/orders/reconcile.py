@@ -2,8 +2,9 @@
 sure no accepted order is left without a job.
 
 - The order gate's event facts, every available count and sold-out flag are rebuilt from
-  the rows, and each event's count of accepted, unreserved tickets is recomputed from the
-  orders that are still waiting for their reserve step (`recount_unreserved`).
+  the rows (an event row with an infinite instant is skipped, logged and reported), and
+  each event's count of accepted, unreserved tickets is recomputed from the orders that
+  are still waiting for their reserve step (`recount_unreserved`).
 - The invariant check records one row in `invariant_checks` per run: per event
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -33,6 +35,7 @@ from reservations.inventory.stock import queue_gate_stock
 from reservations.orders.service import S, cache_event_meta
 
 Q = queries_beside(__file__)
+log = logging.getLogger("crowdpass.reconcile")
 
 STALE_ORDER_S = 60
 MAX_REQUEUE = 1000
@@ -53,13 +56,20 @@ class ReconcileReport(msgspec.Struct, frozen=True, kw_only=True):
     requeued: int
     check: InvariantCheck
     unreserved_repaired: int = 0
+    skipped: list[uuid.UUID] = msgspec.field(default_factory=list)  # events whose row is bad
 
 
 async def reconcile(
     conn: Connection, redis: ArqRedis, *, stale_order_s: float = STALE_ORDER_S
 ) -> ReconcileReport:
 
-    metas = await conn.fetch(Q.all_order_gate_meta)
+    metas, skipped = [], []
+    for m in await conn.fetch(Q.all_order_gate_meta):
+        if m["sane"]:
+            metas.append(m)
+        else:
+            skipped.append(m["id"])
+            log.warning("reconcile skipped event %s: a stored instant is infinite", m["id"])
     await cache_event_meta(redis, rows=metas)
     counts = await conn.fetch(Q.check_event_counts)
     sold_out = await _rebuild_gate_stock(redis, counts)
@@ -67,7 +77,12 @@ async def reconcile(
     check = await check_invariants(conn, counts=counts)
     requeued = await requeue_stale_orders(conn, redis, older_than_s=stale_order_s)
     return ReconcileReport(
-        events=len(metas), sold_out=sold_out, requeued=requeued, check=check, unreserved_repaired=repaired
+        events=len(metas),
+        sold_out=sold_out,
+        requeued=requeued,
+        check=check,
+        unreserved_repaired=repaired,
+        skipped=skipped,
     )
 
 

@@ -114,6 +114,8 @@ class Stack:
         """The service's compose environment plus the image's, with local addresses."""
         env = environment(services()[service])
         env |= {"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "LOG_JSON": "0"}
+        # The operator's secrets: compose runs in production, which refuses public or short ones.
+        env |= {name: os.environ[name] for name in ("ADMIN_TOKEN", "JWT_SECRET")}
         if "PAYMENTS_URL" in env:
             env["PAYMENTS_URL"] = f"http://127.0.0.1:{self.ports['payments']}"
         return env | {

@@ -3,6 +3,7 @@ each gets a 400 (413 when too big) naming the field, and nothing is written."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -32,6 +33,8 @@ CASES = [(path, body, admin, field) for path, body, admin in BODIES for field in
 IDS = [f"{path}:{field}" for path, _, _, field in CASES]
 TEXT_CASES = [case for case in CASES if isinstance(case[1][case[3]], str)]
 TEXT_IDS = [f"{path}:{field}" for path, _, _, field in TEXT_CASES]
+NUMBER_CASES = [case for case in CASES if isinstance(case[1][case[3]], int)]
+NUMBER_IDS = [f"{path}:{field}" for path, _, _, field in NUMBER_CASES]
 PATHS = [(path, body, admin) for path, body, admin in BODIES]
 
 
@@ -110,6 +113,19 @@ async def test_huge_string(
     assert await counts(res) == before
 
 
+@pytest.mark.parametrize("case", NUMBER_CASES, ids=NUMBER_IDS)
+async def test_overflowing_number(
+    res: Resources, client: httpx.AsyncClient, settings: Settings, case: tuple[str, dict[str, Any], bool, str]
+) -> None:
+    path, body, admin, field = case
+    before = await counts(res)
+    for number in (b"1" + b"0" * 30, b"-1" + b"0" * 30, b"1e400", b"-1e400", b"1" + b"0" * 5000):
+        raw = json.dumps(body | {field: 777_777}).encode().replace(b"777777", number)
+        headers = {"content-type": "application/json"}
+        _assert_400(await _post(client, settings, path, admin, content=raw, headers=headers), field)
+    assert await counts(res) == before
+
+
 @pytest.mark.parametrize(("path", "body", "admin"), PATHS, ids=[p for p, _, _ in PATHS])
 async def test_malformed_bodies(
     res: Resources,
@@ -158,6 +174,9 @@ async def test_bad_ids_in_paths(
         "/api/purchases?limit=-1",
         "/api/events?limit=x",
         "/api/events?from=1/2/2027",
+        "/compras?limite=1&pagina=" + "9" * 40,
+        "/compras?limite=-1e400",
+        "/api/events?limit=" + "9" * 5000,
     ],
 )
 async def test_bad_query_values(res: Resources, client: httpx.AsyncClient, query: str) -> None:

@@ -1,0 +1,44 @@
+"""Security headers on every HTTP response.
+
+`add_security_headers` is a before-send hook (`Litestar(before_send=[...])`): Litestar
+calls it for every message it sends, also the error responses rendered outside the route's
+middleware (a 401 from `core.auth`, a 404 for an unknown path), which an ASGI middleware
+inside the app never sees. Each response gets a precomputed header list. (The JSON
+content-type rule is enforced where bodies are decoded: `core.schemas.StrictBody`.)
+"""
+
+from __future__ import annotations
+
+from litestar.types import Message, Scope
+
+# The web app (frontend/dist) loads its script and stylesheet from /assets and talks to
+# this origin only (fetch and WebSockets); its icon is a data: URI. React sets style
+# properties through the CSSOM, which a style-src without 'unsafe-inline' allows.
+APP_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI under /schema: Litestar's page loads swagger-ui from jsdelivr and starts it
+# with an inline script.
+_CDN = "https://cdn.jsdelivr.net"
+DOCS_POLICY = (
+    f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
+    f"style-src 'self' 'unsafe-inline' {_CDN}; img-src 'self' data: {_CDN}; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PREFIX = "/schema"
+
+_COMMON = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_APP_HEADERS = [(b"content-security-policy", APP_POLICY.encode()), *_COMMON]
+_DOCS_HEADERS = [(b"content-security-policy", DOCS_POLICY.encode()), *_COMMON]
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        extra = _DOCS_HEADERS if scope["path"].startswith(DOCS_PREFIX) else _APP_HEADERS
+        message["headers"] = [*message.get("headers", ()), *extra]
