@@ -85,7 +85,15 @@ async def test_position_at_least_every_two_seconds_then_the_admission(
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws)
 
-    assert first == {"type": "position", "position": 5, "eta_s": None, "state": "paused"}
+    assert first == {
+        "type": "position",
+        "position": 5,
+        "eta_s": None,
+        "eta_range_s": None,
+        "rate": 0.0,
+        "blocked": False,
+        "state": "paused",
+    }
     assert [q["position"] for q in quiet] == [5, 5]
     assert gaps <= 2 * 2.0 + 0.5
     assert moved["type"] == "position" and moved["position"] == 2 and moved["eta_s"] is not None
