@@ -10,7 +10,7 @@ import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } fro
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { href, navigate } from "../lib/router";
-import { getAdmission, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
+import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
 const NO_SEATS: Seat[] = [];
 
@@ -262,14 +262,15 @@ function BuyPanel({
 
   async function buy(token = session?.token) {
     setError(null);
-    if (!token) {
-      setAskAuth(true);
-      return;
-    }
     const intent = { quantity: count || 1, half_price: half };
     if (waitingRoom && !admission) {
+      // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
       navigate(`/events/${event.id}/queue`);
+      return;
+    }
+    if (!token) {
+      setAskAuth(true);
       return;
     }
     setBusy(true);
@@ -277,7 +278,7 @@ function BuyPanel({
       const body = seated
         ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
         : { quantity, ...(half ? { half_price: half } : {}) };
-      const hold = await api.createHold(event.id, body, token, admission?.token);
+      const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
       navigate(`/checkout/${hold.id}`);
     } catch (err) {
