@@ -44,7 +44,7 @@ describe("waiting room rules", () => {
     expect(formatEtaRange([4000, 5000])).toBe("up to 1 h 23 min");
     expect(formatEtaRange(null)).toBeNull();
     expect(describeWait(WAITING)).toBe("Estimated wait: 1–2 min");
-    expect(describeWait({ ...WAITING, state: "paused", eta_s: null, eta_range_s: null })).toMatch(/paused/);
+    expect(describeWait({ ...WAITING, state: "paused", eta_s: null, eta_range_s: null })).toMatch(/resume/);
     expect(describeWait({ ...WAITING, blocked: true, eta_s: null, eta_range_s: null })).toMatch(/held by other buyers/);
     expect(describeWait({ ...WAITING, eta_s: null, eta_range_s: null })).toMatch(/Not enough admissions yet/);
     expect(describeWait({ ...WAITING, state: "scheduled" }, 30)).toMatch(/when the sale opens/);

@@ -57,7 +57,7 @@ export function describeWait(s: QueueState, opensInS = 0): string {
       ? "Your place is drawn when the sale opens."
       : "The line starts moving when the sale opens.";
   }
-  if (s.state === "paused") return "The line is paused: no estimate until it moves again.";
+  if (s.state === "paused") return "No estimate until admissions resume.";
   if (s.state === "sold_out" || s.state === "closed") return "Nothing is left to sell right now.";
   if (s.blocked) {
     return "Every ticket left is being held by other buyers. If they do not pay in time, tickets come back and the line moves.";

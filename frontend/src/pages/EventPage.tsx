@@ -40,8 +40,10 @@ export function EventPage({ eventId }: { eventId: string }) {
     if (seatTimer.current) clearTimeout(seatTimer.current);
   }, []);
 
+  // Only for an event that exists: an unknown id gets its one 404 and no socket (that socket
+  // used to be refused and reopened, re-reading the event, twice a second for ever).
   const live = useLive(
-    `/api/events/${encodeURIComponent(eventId)}/live`,
+    event ? `/api/events/${encodeURIComponent(eventId)}/live` : null,
     (data) => {
       const msg = data as LiveMessage;
       if (msg?.type === "stock") {
@@ -62,6 +64,7 @@ export function EventPage({ eventId }: { eventId: string }) {
         refreshSeats();
       }
     },
+    (code) => code !== 4404 && code !== 1008,
   );
 
   if (ev.loading && !event) return <Loading label="Loading the event…" />;

@@ -58,12 +58,15 @@ export function WaitingRoomPage({ eventId }: { eventId: string }) {
 
   if (ev.loading && !ev.data) return <Loading label="Loading the waiting room…" />;
   if (!ev.data) {
+    const missing = ev.error instanceof ApiError && ev.error.status === 404;
     return (
       <ErrorBox
-        title={ev.error instanceof ApiError && ev.error.status === 404 ? "There is no such event" : "We could not open the waiting room"}
-        error={ev.error}
-        onRetry={() => void ev.reload()}
-      />
+        title={missing ? "This event does not exist" : "We could not open the waiting room"}
+        error={missing ? undefined : ev.error}
+        onRetry={missing ? undefined : () => void ev.reload()}
+      >
+        {missing && <p>The link may be wrong, or the event was removed.</p>}
+      </ErrorBox>
     );
   }
   return <Queue event={ev.data} customerToken={session?.token ?? null} />;
