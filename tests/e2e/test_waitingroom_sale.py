@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Api
-from tests.e2e.test_browser import expect, pay, sign_up
+from tests.e2e.test_browser import expect, pay, shoot_both, sign_up
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,7 @@ def turn_seen(page: Any) -> bool:
     return state
 
 
-def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any) -> None:
+def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any, screenshots: Any) -> None:
     started = time.monotonic()
     event = api.create_event(
         name="Flash sale",
@@ -102,6 +102,8 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any)
             lambda: any(p.get_by_label("Your name", exact=True).count() > 0 for p in v.pages),
         )
         page = next(p for p in v.pages if p.get_by_label("Your name", exact=True).count() > 0)
+        if v is ana:
+            shoot_both(page, screenshots, "waiting-room-your-turn")
         sign_up(page, f"{v.name} Teste")
         expect(page).to_have_url(re.compile(r"#/checkout/"), timeout=15_000)
         if pays:
@@ -115,6 +117,7 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any)
     # Ana's other tab left the line too: it says where the tickets went, with no place shown.
     other = next(p for p in ana.pages if p is not ana_page)
     expect(other.get_by_test_id("elsewhere")).to_be_visible()
+    shoot_both(other, screenshots, "waiting-room-other-tab")
     assert other.get_by_test_id("position").count() == 0
 
     bruno_page = buy(bruno, pays=False)  # ... and lets the hold expire
@@ -124,6 +127,7 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any)
     assert davi.admitted_at is None
     expect(davi.page.get_by_test_id("wait")).to_have_text(re.compile("held by other buyers"))
     assert davi.page.get_by_text("You are next.").count() == 0
+    shoot_both(davi.page, screenshots, "waiting-room-held")
 
     expired = bruno_page.get_by_role("heading", name="Time is up")
     expect(expired).to_be_visible(timeout=(HOLD_TTL_S + 8) * 1000)

@@ -54,7 +54,7 @@ const ALERTS_KEY = "crowdpass.alerts";
 export function WaitingRoomPage({ eventId }: { eventId: string }) {
   const session = useSession();
   const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
-  useTitle(ev.data ? `Waiting room · ${ev.data.name}` : "Waiting room");
+  useTitle(ev.data ? undefined : "Waiting room");
 
   if (ev.loading && !ev.data) return <Loading label="Loading the waiting room…" />;
   if (!ev.data) {
