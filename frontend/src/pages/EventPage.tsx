@@ -4,7 +4,7 @@ import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
-import { ErrorBox, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
+import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events";
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
@@ -69,16 +69,7 @@ export function EventPage({ eventId }: { eventId: string }) {
 
   if (ev.loading && !event) return <Loading label="Loading the event…" />;
   if (!event) {
-    const missing = ev.error instanceof ApiError && ev.error.status === 404;
-    return (
-      <ErrorBox
-        title={missing ? "This event does not exist" : "We could not load this event"}
-        error={missing ? undefined : ev.error}
-        onRetry={missing ? undefined : () => void ev.reload()}
-      >
-        {missing && <p>The link may be wrong, or the event was removed.</p>}
-      </ErrorBox>
-    );
+    return <EventLoadError error={ev.error} title="We could not load this event" onRetry={() => void ev.reload()} />;
   }
 
   return (

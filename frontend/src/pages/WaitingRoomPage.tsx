@@ -3,7 +3,7 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, QueueState } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
-import { ErrorBox, LiveIndicator, Loading, Notice, ProgressBar } from "../components/ui";
+import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar } from "../components/ui";
 import { isSeated } from "../lib/events";
 import { formatDateTime, formatLongCountdown } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
@@ -58,16 +58,7 @@ export function WaitingRoomPage({ eventId }: { eventId: string }) {
 
   if (ev.loading && !ev.data) return <Loading label="Loading the waiting room…" />;
   if (!ev.data) {
-    const missing = ev.error instanceof ApiError && ev.error.status === 404;
-    return (
-      <ErrorBox
-        title={missing ? "This event does not exist" : "We could not open the waiting room"}
-        error={missing ? undefined : ev.error}
-        onRetry={missing ? undefined : () => void ev.reload()}
-      >
-        {missing && <p>The link may be wrong, or the event was removed.</p>}
-      </ErrorBox>
-    );
+    return <EventLoadError error={ev.error} title="We could not open the waiting room" onRetry={() => void ev.reload()} />;
   }
   return <Queue event={ev.data} customerToken={session?.token ?? null} />;
 }

@@ -22,6 +22,16 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def paused_room(res: Resources, client: httpx.AsyncClient) -> tuple[uuid.UUID, uuid.UUID]:
+    """A waiting-room event, paused (nobody is admitted), and a customer."""
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=5)
+        (customer,) = await make_customers(conn, 1)
+    organizer = bearer(res.settings.admin_token)
+    await client.patch(f"/api/events/{event_id}/waiting-room", json={"paused": True}, headers=organizer)
+    return event_id, customer
+
+
 async def newcomer(client: httpx.AsyncClient, event_id: uuid.UUID) -> tuple[str, dict[str, object]]:
     joined = await client.post(f"/api/events/{event_id}/queue")
     assert joined.status_code == 200, joined.text
@@ -32,14 +42,7 @@ async def newcomer(client: httpx.AsyncClient, event_id: uuid.UUID) -> tuple[str,
 async def test_anonymous_join_gives_a_visitor_token_and_one_place(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
-    async with res.pool.acquire() as conn:
-        event_id = await make_event(conn, waiting_room=True, capacity=5)
-        (customer,) = await make_customers(conn, 1)
-    await client.patch(
-        f"/api/events/{event_id}/waiting-room",
-        json={"paused": True},
-        headers=bearer(res.settings.admin_token),
-    )
+    event_id, customer = await paused_room(res, client)
     first, body = await newcomer(client, event_id)
     second, _ = await newcomer(client, event_id)
     again = await client.post(f"/api/events/{event_id}/queue", headers=bearer(first))
@@ -156,14 +159,7 @@ async def test_an_unused_admission_that_expires_is_reported_not_rejoined(
 async def test_a_customer_signing_in_takes_the_visitors_place_on_every_device(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
-    async with res.pool.acquire() as conn:
-        event_id = await make_event(conn, waiting_room=True, capacity=5)
-        (ana,) = await make_customers(conn, 1)
-    await client.patch(
-        f"/api/events/{event_id}/waiting-room",
-        json={"paused": True},
-        headers=bearer(res.settings.admin_token),
-    )
+    event_id, ana = await paused_room(res, client)
     await newcomer(client, event_id)
     visitor, place = await newcomer(client, event_id)
     signed_in = await client.post(
