@@ -3,6 +3,7 @@
 Customer tokens: HS256, `sub` = customer id, `typ` = "customer".
 Organizer: the configured ADMIN_TOKEN, sent as a bearer token.
 Admission tokens (waiting room) are signed here too, with `aud` = event id.
+Visitor tokens: an anonymous visitor's place in a waiting room, `aud` = "crowdpass:visitor".
 """
 
 from __future__ import annotations
@@ -218,3 +219,31 @@ async def provide_principal(scope: Scope) -> Principal:
     """Dependency: the caller, as established by `authentication_middleware`."""
     principal: Principal = scope["state"][_PRINCIPAL]
     return principal
+
+
+# Visitor tokens: an anonymous place in a waiting room (API.md, "Waiting room"). Their own
+# audience, so a visitor token is never taken for a customer token (pyjwt refuses a token
+# with an `aud` when none is expected) and a customer token is never a visitor's.
+VISITOR_AUDIENCE = "crowdpass:visitor"
+VISITOR_TOKEN_TTL_S = 7 * 24 * 3600  # a pre-queue may open days after the first join
+
+
+def issue_visitor_token(visitor_id: uuid.UUID, *, ttl_s: int = VISITOR_TOKEN_TTL_S) -> str:
+    now = int(time.time())
+    return encode(
+        {"sub": str(visitor_id), "aud": VISITOR_AUDIENCE, "typ": "visitor", "iat": now, "exp": now + ttl_s}
+    )
+
+
+def visitor_from_token(token: str) -> uuid.UUID:
+    """The visitor a visitor token names. 401 when it is forged, expired or not a visitor's."""
+    try:
+        claims = decode(token, audience=VISITOR_AUDIENCE)
+    except InvalidToken:
+        raise Unauthorized("The visitor token is invalid or expired.") from None
+    if claims.get("typ") != "visitor":
+        raise Unauthorized("This is not a visitor token.")
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("The visitor token is invalid.") from None

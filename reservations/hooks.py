@@ -23,15 +23,29 @@ from reservations.events.schemas import WaitingRoom, WaitingRoomConfig
 
 class AdmissionCheck(Protocol):
     """Raise a catalogue error (403 `admission_required`) when this customer may not hold
-    tickets of this event now; return when they may. `token` is the Admission-Token header."""
+    tickets of this event now; return when they may. `token` is the Admission-Token header,
+    `visitor_token` the Visitor-Token header (the anonymous visitor the admission names)."""
 
     async def __call__(
-        self, conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, token: str | None
+        self,
+        conn: Connection,
+        redis: ArqRedis,
+        *,
+        event_id: UUID,
+        customer_id: UUID,
+        token: str | None,
+        visitor_token: str | None = None,
     ) -> None: ...
 
 
 async def admit_everyone(
-    conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, token: str | None
+    conn: Connection,
+    redis: ArqRedis,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    token: str | None,
+    visitor_token: str | None = None,
 ) -> None:
     """The check when nothing is plugged in: every customer may hold."""
 

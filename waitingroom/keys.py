@@ -46,6 +46,18 @@ def in_transit(event_id: UUID | str) -> str:
     return _k(event_id, "transit")
 
 
+def done(event_id: UUID | str) -> str:
+    """Hash: customer or visitor id -> "used:<ms>" | "expired:<ms>": how their last admission
+    ended, so their pages show it instead of joining again (cleared by a new join)."""
+    return _k(event_id, "done")
+
+
+def owners(event_id: UUID | str) -> str:
+    """Hash: customer id -> visitor id whose place the customer took over when signing in
+    (so their other devices, signed in, find the same place)."""
+    return _k(event_id, "owners")
+
+
 def admission_log(event_id: UUID | str) -> str:
     """Sorted set: "<ms>:<n>:<first jti>" -> ms; admissions of the last minute (rate, per-second cap)."""
     return _k(event_id, "log")
@@ -107,6 +119,8 @@ def event_keys(event_id: UUID | str) -> list[str]:
         meta(event_id),
         seed(event_id),
         draws(event_id),
+        done(event_id),
+        owners(event_id),
         pow_difficulty(event_id),
         broadcast_gate(event_id),
     ]

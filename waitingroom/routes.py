@@ -45,26 +45,27 @@ class QueueController(Controller):
         request: Request[Any, Any, Any],
         conn: ConnDep,
         redis: RedisDep,
-        principal: PrincipalDep,
         data: JSONBody[QueueJoin | None] = None,
     ) -> QueueStatus:
-        """Take one place in the queue; joining again returns the same place."""
-        return await service.join_queue(
+        """Take one place in the queue; joining again returns the same place. Without a
+        token the caller is a new anonymous visitor, and the answer carries their
+        `visitor_token` (send it back as the bearer token)."""
+        return await service.join_queue_as(
             conn,
             redis,
             event_id=event_id,
-            customer_id=principal.require_customer(),
+            caller=service.queue_caller(request, newcomer_ok=True),
             client_ip=client_address(request),
             body=data,
         )
 
     @get("/queue/me", operation_id="getQueuePlace", responses=error_responses(401, 403, 404, 409))
     async def me(
-        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+        self, event_id: FromPath[UUID], request: Request[Any, Any, Any], conn: ConnDep, redis: RedisDep
     ) -> QueueStatus:
         """The caller's place, admission token or sold-out news (fallback of the WebSocket)."""
-        return await service.get_queue_place(
-            conn, redis, event_id=event_id, customer_id=principal.require_customer()
+        return await service.get_queue_place_as(
+            conn, redis, event_id=event_id, caller=service.queue_caller(request)
         )
 
     @delete(
@@ -74,18 +75,19 @@ class QueueController(Controller):
         responses=error_responses(401, 403, 404, 409),
     )
     async def leave(
-        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+        self, event_id: FromPath[UUID], request: Request[Any, Any, Any], conn: ConnDep, redis: RedisDep
     ) -> None:
         """Leave the queue (or give up an unused admission)."""
-        await service.leave_queue(conn, redis, event_id=event_id, customer_id=principal.require_customer())
+        await service.leave_queue_as(conn, redis, event_id=event_id, caller=service.queue_caller(request))
 
     @get("/queue/challenge", operation_id="getQueueChallenge", responses=error_responses(401, 403, 404, 409))
     async def challenge(
-        self, event_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+        self, event_id: FromPath[UUID], request: Request[Any, Any, Any], conn: ConnDep, redis: RedisDep
     ) -> PowChallenge:
-        """A proof-of-work challenge to solve before joining (see docs/waiting-room.md)."""
-        return await service.issue_pow_challenge(
-            conn, redis, event_id=event_id, customer_id=principal.require_customer()
+        """A proof-of-work challenge to solve before joining (see docs/waiting-room.md); asked
+        without a token, it comes with the new visitor's token it is bound to."""
+        return await service.issue_pow_challenge_as(
+            conn, redis, event_id=event_id, caller=service.queue_caller(request, newcomer_ok=True)
         )
 
     @get("/waiting-room", operation_id="getWaitingRoom", responses=error_responses(401, 403, 404, 409))

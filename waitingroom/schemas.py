@@ -10,24 +10,36 @@ import msgspec
 
 from core.schemas import Out, Struct
 
-QueueStatusName = Literal["waiting", "admitted", "sold_out"]
+QueueStatusName = Literal["waiting", "admitted", "sold_out", "used", "expired"]
 RoomState = Literal["scheduled", "open", "paused", "sold_out", "closed"]
 
 
 class QueueJoin(Struct, frozen=True, kw_only=True):
-    """Optional body of a join: the solved proof of work, when the event asks for one."""
+    """Optional body of a join: the solved proof of work, when the event asks for one, and
+    `again` to take a new place after an admission that was used or expired (without it,
+    such a visitor is told how their admission ended, and keeps no place)."""
 
-    pow_challenge: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    pow_nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    pow_challenge: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    pow_nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    again: bool = False
 
 
 class QueueStatus(Out, frozen=True, kw_only=True):
     """A visitor's place. `position` counts the visitors ahead plus one; it is null while a
-    lottery pre-queue waits for its draw at the opening."""
+    lottery pre-queue waits for its draw at the opening. `used` / `expired`: no place, and
+    the last admission was used by a hold (maybe in another tab) or expired unused
+    (`done_at` says when). `blocked`: the room is open but every ticket left is held or
+    promised, so nobody is admitted until one comes back (`eta_s` is then null).
+    `visitor_token` answers an anonymous join: send it back as the bearer token."""
 
     status: QueueStatusName
     position: int | None
     eta_s: int | None
+    eta_range_s: list[int] | None = None
+    rate: float = 0.0
+    blocked: bool = False
+    done_at: dt.datetime | None = None
+    visitor_token: str | None = None
     admission_token: str | None = None
     admission_expires_at: dt.datetime | None = None
     state: RoomState
@@ -44,6 +56,7 @@ class PowChallenge(Out, frozen=True, kw_only=True):
     difficulty: int
     algorithm: str
     expires_at: dt.datetime
+    visitor_token: str | None = None  # asked without a token: the new visitor it is bound to
 
 
 class LotteryInfo(Out, frozen=True, kw_only=True):

@@ -22,6 +22,12 @@ AdmissionToken = Annotated[
     str | None,
     HeaderParameter(name="Admission-Token", description="Required when the event has a waiting room."),
 ]
+VisitorToken = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Visitor-Token", description="The anonymous visitor the admission names (waiting room)."
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(name="Idempotency-Key", description="Required. Same key and body, same answer."),
@@ -48,6 +54,7 @@ class HoldController(Controller):
         redis: RedisDep,
         principal: PrincipalDep,
         admission_token: AdmissionToken = None,
+        visitor_token: VisitorToken = None,
     ) -> Hold:
         await hooks.admission_check(
             conn,
@@ -55,6 +62,7 @@ class HoldController(Controller):
             event_id=event_id,
             customer_id=principal.require_customer(),
             token=admission_token,
+            visitor_token=visitor_token,
         )
         return await holds.hold_tickets(
             conn,

@@ -6,7 +6,8 @@
 -- KEYS[3] admission_ids  hash customer -> "<jti>:<expiry ms>"
 -- KEYS[4] in_transit     sorted set "<customer>:<jti>" -> time used (ms)
 -- KEYS[5] admission_log  sorted set "<ms>:<n>:<first jti>" -> ms
--- KEYS[6] meta           hash: state, served, jti, rate, first_ms
+-- KEYS[6] meta           hash: state, served, jti, rate, first_ms, blocked
+-- KEYS[7] done           hash customer -> "used:<ms>" | "expired:<ms>"
 -- ARGV[1] room: floor(left to sell x admission factor) - held tickets, read from PostgreSQL
 -- ARGV[2] max admissions in any 1000 ms
 -- ARGV[3] 1 when admitting is allowed now (open, not paused, not sold out), else 0
@@ -35,6 +36,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, customer in ipairs(expired) do
   redis.call('ZREM', KEYS[2], customer)
   redis.call('HDEL', KEYS[3], customer)
+  redis.call('HSET', KEYS[7], customer, 'expired:' .. now)
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[6]))
@@ -92,8 +94,15 @@ local first = tonumber(redis.call('HGET', KEYS[6], 'first_ms') or now)
 local span = math.max(1000, math.min(window, now - first))
 local rate = string.format('%.3f', logged(now - window) * 1000 / span)
 
+-- Blocked: the room admits, but every ticket left is held or promised to those admitted,
+-- so nobody (not even the head of the line) can be admitted until one comes back.
+local blocked = '0'
+if ARGV[3] == '1' and room - weight * (outstanding + transit) < weight then
+  blocked = '1'
+end
+
 local previous = redis.call('HGET', KEYS[6], 'state') or ''
-redis.call('HSET', KEYS[6], 'state', ARGV[5], 'rate', rate)
+redis.call('HSET', KEYS[6], 'state', ARGV[5], 'rate', rate, 'blocked', blocked)
 local served = redis.call('HGET', KEYS[6], 'served') or '0'
 
 local result = {n, served, waiting, outstanding, transit, #expired, rate, previous, string.format('%.0f', now)}

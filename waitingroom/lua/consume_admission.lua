@@ -3,6 +3,7 @@
 -- KEYS[1] admitted       sorted set customer -> expiry (ms)
 -- KEYS[2] admission_ids  hash customer -> "<jti>:<expiry ms>"
 -- KEYS[3] in_transit     sorted set "<customer>:<jti>" -> time used (ms)
+-- KEYS[4] done           hash customer -> "used:<ms>" (so their pages stop, not re-join)
 -- ARGV[1] customer id
 -- ARGV[2] jti of the presented token
 --
@@ -31,4 +32,5 @@ end
 redis.call('ZREM', KEYS[1], customer)
 redis.call('HDEL', KEYS[2], customer)
 redis.call('ZADD', KEYS[3], now, customer .. ':' .. jti)
+redis.call('HSET', KEYS[4], customer, 'used:' .. now)
 return 1

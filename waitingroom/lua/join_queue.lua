@@ -6,10 +6,12 @@
 -- KEYS[4] admission_ids hash customer -> "<jti>:<expiry ms>"
 -- KEYS[5] meta         hash (state, served, rate)
 -- KEYS[6] draws        sorted set customer -> lottery draw (lottery pre-queue only)
--- ARGV[1] customer id
+-- KEYS[7] done         hash customer -> "used:<ms>" | "expired:<ms>" (their last admission)
+-- ARGV[1] customer id (the place's owner: a customer or an anonymous visitor)
 -- ARGV[2] opening time in ms since the epoch (0: the sale is open)
 -- ARGV[3] lottery draw, an integer < 2^52 ("" for a fifo pre-queue)
--- ARGV[4], ARGV[5] absent in production. Test-only (Guards in service/queue.py switched
+-- ARGV[4] '1': join again even after an admission that was used or expired; '0': report it
+-- ARGV[5], ARGV[6] absent in production. Test-only (Guards in service/queue.py switched
 --         off): 'number' stops after taking an arrival number and returns {"numbered", n};
 --         'place', n places the customer with that number (the two no longer atomic)
 --
@@ -19,15 +21,18 @@
 -- without anything being moved at the opening.
 --
 -- Returns {"admitted", "<jti>:<expiry ms>", served, state, rate}
---      or {"waiting", rank (0-based), created (0|1), served, state, rate, prequeue (0|1)}
+--      or {"done", "used:<ms>" | "expired:<ms>", served, state, rate} (ARGV[4] = '0' only)
+--      or {"waiting", rank (0-based), created (0|1), served, state, rate, prequeue (0|1),
+--          blocked (0|1: every ticket left is held or promised, nobody can be admitted now)}
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local customer = ARGV[1]
-local meta = redis.call('HMGET', KEYS[5], 'served', 'state', 'rate')
+local meta = redis.call('HMGET', KEYS[5], 'served', 'state', 'rate', 'blocked')
 local served = meta[1] or '0'
 local state = meta[2] or ''
 local rate = meta[3] or '0'
+local blocked = meta[4] or '0'
 
 local expiry = redis.call('ZSCORE', KEYS[3], customer)
 if expiry and tonumber(expiry) > now then
@@ -35,10 +40,14 @@ if expiry and tonumber(expiry) > now then
 end
 
 local created = 0
-local score = ARGV[4] ~= 'place' and redis.call('ZSCORE', KEYS[1], customer)
+local score = ARGV[5] ~= 'place' and redis.call('ZSCORE', KEYS[1], customer)
 if not score then
-  local seq = ARGV[4] == 'place' and tonumber(ARGV[5]) or redis.call('INCR', KEYS[2])
-  if ARGV[4] == 'number' then
+  local done = redis.call('HGET', KEYS[7], customer)
+  if done and ARGV[4] ~= '1' then
+    return {'done', done, served, state, rate}
+  end
+  local seq = ARGV[5] == 'place' and tonumber(ARGV[6]) or redis.call('INCR', KEYS[2])
+  if ARGV[5] == 'number' then
     return {'numbered', seq}
   end
   local open_at = tonumber(ARGV[2])
@@ -53,6 +62,7 @@ if not score then
     score = string.format('%.0f', 4503599627370496 + seq)
   end
   redis.call('ZADD', KEYS[1], score, customer)
+  redis.call('HDEL', KEYS[7], customer)
   created = 1
 end
 
@@ -60,4 +70,4 @@ local prequeue = 0
 if tonumber(score) < 4503599627370496 then
   prequeue = 1
 end
-return {'waiting', redis.call('ZRANK', KEYS[1], customer), created, served, state, rate, prequeue}
+return {'waiting', redis.call('ZRANK', KEYS[1], customer), created, served, state, rate, prequeue, blocked}

@@ -37,8 +37,10 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from core.auth import visitor_from_token
 from core.config import get_settings
 from core.db import Connection
+from core.errors import AppError
 from core.realtime import Publisher
 from reservations.errors import AdmissionRequired
 from reservations.inventory.stock import read_stock
@@ -81,6 +83,7 @@ class AdvanceResult(msgspec.Struct, frozen=True, kw_only=True):
     expired: int = 0
     rate: float = 0.0
     limit: int = 0  # floor(left x factor)
+    blocked: bool = False  # as advance_queue.lua records it: no room to admit anyone now
     held: int = 0
     sold: int = 0
     available: int = 0
@@ -94,6 +97,7 @@ class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
     served: int
     waiting: int
     rate: float
+    blocked: bool = False  # open, but every ticket left is held or promised: nobody moves
 
 
 class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
@@ -209,6 +213,7 @@ async def advance_queue(
             keys.in_transit(event_id),
             keys.admission_log(event_id),
             keys.meta(event_id),
+            keys.done(event_id),
         ],
         [
             limit - stock.held if GUARDS.held_in_budget else limit,
@@ -222,7 +227,11 @@ async def advance_queue(
         ],
     )
     admitted, counts = _parse(reply)
+    room = (limit - stock.held if GUARDS.held_in_budget else limit) - settings.max_per_customer * (
+        counts["outstanding"] + counts["in_transit"]
+    )
     result = AdvanceResult(
+        blocked=state == "open" and room < settings.max_per_customer,
         state=state,
         admitted=admitted,
         limit=limit,
@@ -253,7 +262,13 @@ async def advance_queue(
     if gate_open or state != result.previous_state:
         await publisher.publish(
             keys.event_channel(event_id),
-            Tick(state=state, served=result.served, waiting=result.waiting, rate=result.rate),
+            Tick(
+                state=state,
+                served=result.served,
+                waiting=result.waiting,
+                rate=result.rate,
+                blocked=result.blocked,
+            ),
         )
     if state != result.previous_state:
         log.info("waiting room %s: %s -> %s", event_id, result.previous_state or "new", state)
@@ -285,11 +300,19 @@ async def advance_until_settled(
 
 
 async def require_admission(
-    conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID, token: str | None
+    conn: Connection,
+    redis: Redis,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    token: str | None,
+    visitor_token: str | None = None,
 ) -> None:
     """Let a hold through: at once for events without a waiting room; otherwise use the
-    customer's admission token once. 403 `admission_required` for a missing, expired,
-    forged, other event's, other customer's or already used token."""
+    admission token once. The token names the place's owner: this customer, the anonymous
+    visitor proved by `visitor_token` (the same browser: the visitor signed in at their
+    turn), or the visitor whose place this customer took over. 403 `admission_required`
+    for a missing, expired, forged, other event's, other visitor's or already used token."""
     settings = await find_settings(conn, event_id=event_id)
     if settings is None or not settings.waiting_room:
         return
@@ -299,16 +322,42 @@ async def require_admission(
             " in the Admission-Token header."
         )
     claims = decode_admission(token, event_id=event_id)
-    if claims.customer_id != customer_id:
-        raise AdmissionRequired("This admission token belongs to another customer.")
+    owner = claims.customer_id
+    if owner != customer_id and not await _owns_place(
+        redis, event_id=event_id, customer_id=customer_id, owner=owner, visitor_token=visitor_token
+    ):
+        raise AdmissionRequired("This admission token belongs to another visitor.")
     used = int(
         await S.consume_admission(
             redis,
-            [keys.admitted(event_id), keys.admission_ids(event_id), keys.in_transit(event_id)],
-            [str(customer_id), claims.jti],
+            [
+                keys.admitted(event_id),
+                keys.admission_ids(event_id),
+                keys.in_transit(event_id),
+                keys.done(event_id),
+            ],
+            [str(owner), claims.jti],
         )
     )
     if used == -1:
         raise AdmissionRequired("This admission has expired; join the queue again.")
     if used != 1:
         raise AdmissionRequired("This admission token was already used or replaced.")
+
+
+async def _owns_place(
+    redis: Redis, *, event_id: UUID, customer_id: UUID, owner: UUID, visitor_token: str | None
+) -> bool:
+    """Whether this customer stands for the visitor `owner`: they prove it with the visitor's
+    token (then the place is theirs from now on), or took the place over earlier."""
+    if visitor_token:
+        try:
+            visitor = visitor_from_token(visitor_token)
+        except AppError:
+            return False
+        if visitor != owner:
+            return False
+        await redis.hsetnx(keys.owners(event_id), str(customer_id), str(owner))  # type: ignore[misc]
+        return True
+    linked = await redis.hget(keys.owners(event_id), str(customer_id))  # type: ignore[misc]
+    return linked is not None and text(linked) == str(owner)

@@ -28,3 +28,14 @@ def eta_seconds(
     if state != "open" or position is None or rate <= 0:
         return None
     return math.ceil(position / rate)
+
+
+# The measured rate moves as holds are paid for, abandoned and expire: the range says so.
+LOW, HIGH = 0.8, 1.25
+
+
+def eta_range(eta_s: int | None) -> list[int] | None:
+    """The honest form of an estimate: [low, high] seconds around it (None stays None)."""
+    if eta_s is None:
+        return None
+    return [math.floor(eta_s * LOW), max(1, math.ceil(eta_s * HIGH))]

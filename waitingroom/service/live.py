@@ -28,13 +28,13 @@ from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
 
-from core.auth import bearer, principal_from_token
 from core.db import Pool
-from core.errors import AppError, Unauthorized
+from core.errors import AppError
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
-from waitingroom.service.eta import eta_seconds
-from waitingroom.service.queue import Place, read_place
+from waitingroom.service.callers import queue_caller
+from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.queue import Place, queue_owner, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
 from waitingroom.service.tokens import encode_admission, expires_at
 
@@ -60,6 +60,7 @@ class _Visitor:
         self.read_at = 0.0
         self.state = ""
         self.rate = 0.0
+        self.blocked = False
         self.sold_out_sent = False
 
     def take(self, place: Place, now_ms: int) -> None:
@@ -68,6 +69,7 @@ class _Visitor:
         self.prequeue = place.prequeue
         self.read_at = time.monotonic()
         self.rate = place.rate
+        self.blocked = place.blocked
         recorded = place.recorded_state
         self.state = recorded or derive_state(self.settings, now_ms=now_ms, recorded=recorded)
 
@@ -90,15 +92,26 @@ class _Visitor:
             return {"type": "sold_out", "state": self.state}
         self.sold_out_sent = False
         position = self.position(served)
-        eta = eta_seconds(
-            position=position,
-            rate=self.rate,
-            state=self.state,
-            now_ms=now_ms,
-            open_at_ms=self.settings.open_at_ms,
-            max_admit_per_s=self.settings.max_admit_per_s,
-        )
-        return {"type": "position", "position": position, "eta_s": eta, "state": self.state}
+        blocked = self.blocked and self.state == "open"
+        eta = None
+        if not blocked:
+            eta = eta_seconds(
+                position=position,
+                rate=self.rate,
+                state=self.state,
+                now_ms=now_ms,
+                open_at_ms=self.settings.open_at_ms,
+                max_admit_per_s=self.settings.max_admit_per_s,
+            )
+        return {
+            "type": "position",
+            "position": position,
+            "eta_s": eta,
+            "eta_range_s": eta_range(eta),
+            "rate": self.rate,
+            "blocked": blocked,
+            "state": self.state,
+        }
 
     def admitted(self, place: Place) -> dict[str, Any]:
         token = encode_admission(
@@ -210,17 +223,19 @@ async def serve_queue_socket(
 ) -> None:
     """Run one visitor's socket until they leave, are admitted, or disconnect.
 
-    Close codes: 4401 bad customer token, 4403 not a customer, 4404 unknown event or no
-    place in the queue, 4409 no waiting room, 1000 after the admission was sent.
+    `?token=` is a customer or a visitor token. Close codes: 4401 bad token, 4403 the
+    organizer's token, 4404 unknown event or no place in the queue, 4409 no waiting room,
+    1000 after the admission was sent, or after `{"type": "done", status: "used" |
+    "expired"}` (the owner's admission was used, maybe in another tab, or expired).
     """
     await socket.accept()
     try:
-        token = bearer(socket)
-        if not token:
-            raise Unauthorized()
-        customer_id = principal_from_token(token).require_customer()
+        caller = queue_caller(socket)
         async with pool.acquire() as conn:
             settings = await load_room(conn, event_id=event_id)
+        customer_id = await queue_owner(
+            redis, event_id=event_id, customer_id=caller.customer_id, visitor_id=caller.visitor_id
+        )
     except AppError as exc:
         await socket.close(code=4000 + exc.status_code, reason=exc.code)
         return
@@ -258,6 +273,10 @@ async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visi
     if place.kind == "admitted":
         await _send(socket, visitor.admitted(place))
         await socket.close(code=CLOSE_ADMITTED, reason="admitted")
+        return False
+    if place.kind == "done":
+        await _send(socket, {"type": "done", "status": place.done})
+        await socket.close(code=CLOSE_ADMITTED, reason="done")
         return False
     if place.kind == "none":
         await socket.close(code=4404, reason="not_in_queue")
@@ -312,6 +331,7 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
         else:
             visitor.state = state
             visitor.rate = float(event["rate"])
+            visitor.blocked = bool(event.get("blocked", False))
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:
                 await _send(socket, message)

@@ -1,4 +1,10 @@
-"""A visitor's side of the queue: join (once), look up, leave, and the join's abuse checks."""
+"""A visitor's side of the queue: join (once), look up, leave, and the join's abuse checks.
+
+A place belongs to its owner: a signed-in customer, or an anonymous visitor (a random id in
+a visitor token). Both are UUIDs, and `customer_id` below names either. A customer who
+signs in while their visitor has a place takes that place over (`owners`), so their other
+devices find it too.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from waitingroom.errors import NotInQueue, ProofOfWorkRequired, RateLimited
 from waitingroom.schemas import PowChallenge, QueueJoin, QueueStatus, QueueStatusName
 from waitingroom.service import lottery, proof
 from waitingroom.service.admission import request_advance
-from waitingroom.service.eta import eta_seconds
+from waitingroom.service.callers import QueueCaller
+from waitingroom.service.eta import eta_range, eta_seconds
 from waitingroom.service.store import (
     RoomSettings,
     S,
@@ -46,7 +53,7 @@ GUARDS = Guards()
 class Place(msgspec.Struct, frozen=True, kw_only=True):
     """A visitor's standing as the Lua scripts report it."""
 
-    kind: str  # "waiting" | "admitted" | "none"
+    kind: str  # "waiting" | "admitted" | "done" | "none"
     rank: int = 0  # 0-based, among those waiting
     created: bool = False
     served: int = 0  # admissions issued so far for the event
@@ -55,6 +62,9 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     prequeue: bool = False
     jti: str = ""
     expires_ms: int = 0
+    blocked: bool = False  # open, but every ticket left is held or promised
+    done: str = ""  # kind "done": "used" | "expired"
+    done_ms: int = 0
 
 
 def parse_place(reply: list[Any]) -> Place:
@@ -69,6 +79,16 @@ def parse_place(reply: list[Any]) -> Place:
             jti=jti,
             expires_ms=int(expires),
         )
+    if kind == "done":
+        how, at = text(reply[1]).split(":")
+        return Place(
+            kind=kind,
+            served=int(reply[2]),
+            recorded_state=text(reply[3]),
+            rate=float(reply[4]),
+            done=how,
+            done_ms=int(at),
+        )
     if kind == "none":
         return Place(kind=kind, served=int(reply[2]), recorded_state=text(reply[3]), rate=float(reply[4]))
     return Place(
@@ -79,6 +99,7 @@ def parse_place(reply: list[Any]) -> Place:
         recorded_state=text(reply[4]),
         rate=float(reply[5]),
         prequeue=bool(int(reply[6])),
+        blocked=len(reply) > 7 and text(reply[7]) == "1",
     )
 
 
@@ -105,22 +126,50 @@ def build_status(
             admission_expires_at=expires_at(place.expires_ms),
             **common,
         )
+    if place.kind == "done":
+        how: QueueStatusName = "used" if place.done == "used" else "expired"
+        sold_out = state in ("sold_out", "closed")
+        return QueueStatus(
+            status="sold_out" if sold_out and how == "expired" else how,
+            position=None,
+            eta_s=None,
+            done_at=expires_at(place.done_ms),
+            rate=place.rate,
+            **common,
+        )
     drawing = place.prequeue and settings.prequeue == "lottery" and state == "scheduled"
     position = None if drawing else place.rank + 1
-    eta = eta_seconds(
-        position=position,
-        rate=place.rate,
-        state=state,
-        now_ms=now_ms,
-        open_at_ms=settings.open_at_ms,
-        max_admit_per_s=settings.max_admit_per_s,
-    )
+    blocked = place.blocked and state == "open"
+    eta = None
+    if not blocked:
+        eta = eta_seconds(
+            position=position,
+            rate=place.rate,
+            state=state,
+            now_ms=now_ms,
+            open_at_ms=settings.open_at_ms,
+            max_admit_per_s=settings.max_admit_per_s,
+        )
     status: QueueStatusName = "sold_out" if state in ("sold_out", "closed") else "waiting"
-    return QueueStatus(status=status, position=position, eta_s=eta, **common)
+    return QueueStatus(
+        status=status,
+        position=position,
+        eta_s=eta,
+        eta_range_s=eta_range(eta),
+        rate=place.rate,
+        blocked=blocked,
+        **common,
+    )
 
 
 def visitor_keys(event_id: UUID) -> list[str]:
-    return [keys.queue(event_id), keys.admitted(event_id), keys.admission_ids(event_id), keys.meta(event_id)]
+    return [
+        keys.queue(event_id),
+        keys.admitted(event_id),
+        keys.admission_ids(event_id),
+        keys.meta(event_id),
+        keys.done(event_id),
+    ]
 
 
 async def read_place(redis: Redis, *, event_id: UUID, customer_id: UUID) -> Place:
@@ -156,7 +205,7 @@ async def _check_proof(
     difficulty = await pow_difficulty(redis, event_id=event_id)
     if difficulty <= 0:
         return
-    if body is None:
+    if body is None or body.pow_challenge is None or body.pow_nonce is None:
         raise ProofOfWorkRequired()
     try:
         challenge_id, expires = proof.verify(
@@ -182,8 +231,13 @@ async def join_queue(
     customer_id: UUID,
     client_ip: str,
     body: QueueJoin | None = None,
+    again: bool = True,
 ) -> QueueStatus:
-    """Give the customer one place in the event's queue (or return the place they have)."""
+    """Give the customer one place in the event's queue (or return the place they have).
+
+    With `again` False, an owner whose last admission was used or expired is told so and
+    gets no new place (the web app's reloads and other tabs never re-join by accident).
+    """
     settings = await load_room(conn, event_id=event_id)
     await _check_rate(redis, event_id=event_id, customer_id=customer_id, client_ip=client_ip)
     now_ms = await redis_now_ms(redis)
@@ -197,8 +251,9 @@ async def join_queue(
         keys.admission_ids(event_id),
         keys.meta(event_id),
         keys.draws(event_id),
+        keys.done(event_id),
     ]
-    args: list[str | int] = [str(customer_id), settings.open_at_ms, draw]
+    args: list[str | int] = [str(customer_id), settings.open_at_ms, draw, int(again)]
     if GUARDS.atomic_join:
         reply = await S.join_queue(redis, script_keys, args)
     else:  # the same script in two calls: an arrival number, then the place
@@ -233,7 +288,13 @@ async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, custome
     prequeue_open = not settings.is_open(await redis_now_ms(redis))
     removed = await S.leave_queue(
         redis,
-        [keys.queue(event_id), keys.admitted(event_id), keys.admission_ids(event_id), keys.draws(event_id)],
+        [
+            keys.queue(event_id),
+            keys.admitted(event_id),
+            keys.admission_ids(event_id),
+            keys.draws(event_id),
+            keys.done(event_id),
+        ],
         [str(customer_id), int(prequeue_open)],
     )
     if int(removed) == 0:
@@ -260,3 +321,86 @@ async def issue_pow_challenge(
         algorithm=proof.ALGORITHM,
         expires_at=expires_at(expires * 1000),
     )
+
+
+async def queue_owner(
+    redis: Redis, *, event_id: UUID, customer_id: UUID | None, visitor_id: UUID | None
+) -> UUID:
+    """Whose place a caller stands for: the visitor's, the customer's own, or the visitor
+    place the customer took over when signing in (so their other devices find it too).
+
+    A customer calling with their visitor's token as well (the web app sends it as
+    `Visitor-Token`) takes the visitor's place over when they have none of their own.
+    """
+    if customer_id is None:
+        if visitor_id is None:
+            raise ValueError("a queue caller is a customer or a visitor")
+        return visitor_id
+    owners = keys.owners(event_id)
+    linked = await redis.hget(owners, str(customer_id))  # type: ignore[misc]
+    if linked:
+        return UUID(text(linked))
+    if visitor_id is None:
+        return customer_id
+    if (await read_place(redis, event_id=event_id, customer_id=customer_id)).kind != "none":
+        return customer_id
+    if (await read_place(redis, event_id=event_id, customer_id=visitor_id)).kind == "none":
+        return customer_id
+    await redis.hsetnx(owners, str(customer_id), str(visitor_id))  # type: ignore[misc]
+    return UUID(text(await redis.hget(owners, str(customer_id))))  # type: ignore[misc]
+
+
+async def join_queue_as(
+    conn: Connection,
+    redis: Redis,
+    *,
+    event_id: UUID,
+    caller: QueueCaller,
+    client_ip: str,
+    body: QueueJoin | None = None,
+) -> QueueStatus:
+    """`join_queue` for a caller of the API: the place of the customer or visitor they are,
+    a fresh visitor token for a newcomer, and no new place after a used or expired
+    admission unless the body says `again`."""
+    owner = await queue_owner(
+        redis, event_id=event_id, customer_id=caller.customer_id, visitor_id=caller.visitor_id
+    )
+    status = await join_queue(
+        conn,
+        redis,
+        event_id=event_id,
+        customer_id=owner,
+        client_ip=client_ip,
+        body=body,
+        again=body is not None and body.again,
+    )
+    token = caller.visitor_token()
+    return msgspec.structs.replace(status, visitor_token=token) if token else status
+
+
+async def get_queue_place_as(
+    conn: Connection, redis: Redis, *, event_id: UUID, caller: QueueCaller
+) -> QueueStatus:
+    owner = await queue_owner(
+        redis, event_id=event_id, customer_id=caller.customer_id, visitor_id=caller.visitor_id
+    )
+    return await get_queue_place(conn, redis, event_id=event_id, customer_id=owner)
+
+
+async def leave_queue_as(conn: Connection, redis: Redis, *, event_id: UUID, caller: QueueCaller) -> None:
+    owner = await queue_owner(
+        redis, event_id=event_id, customer_id=caller.customer_id, visitor_id=caller.visitor_id
+    )
+    await leave_queue(conn, redis, event_id=event_id, customer_id=owner)
+
+
+async def issue_pow_challenge_as(
+    conn: Connection, redis: Redis, *, event_id: UUID, caller: QueueCaller
+) -> PowChallenge:
+    """A challenge bound to the caller's place owner; a newcomer gets their visitor token too."""
+    owner = await queue_owner(
+        redis, event_id=event_id, customer_id=caller.customer_id, visitor_id=caller.visitor_id
+    )
+    challenge = await issue_pow_challenge(conn, redis, event_id=event_id, customer_id=owner)
+    token = caller.visitor_token()
+    return msgspec.structs.replace(challenge, visitor_token=token) if token else challenge

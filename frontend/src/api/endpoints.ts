@@ -16,6 +16,12 @@ import type {
 
 const enc = encodeURIComponent;
 
+/** How a queue call says who it is: a bearer token (customer or visitor) and maybe `Visitor-Token`. */
+export interface QueueAuth {
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
 /** The API nests the live counters under `live`; pages read them at the top level. */
 export function normalizeEvent(raw: unknown): EventOut {
   const e = (raw ?? {}) as EventOut & { live?: Partial<EventOut> };
@@ -63,14 +69,19 @@ export const api = {
   createEvent: async (body: unknown, adminToken: string) =>
     normalizeEvent(await request<unknown>("POST", "/api/events", { body, token: adminToken })),
 
-  joinQueue: (eventId: string, token: string, proof?: { pow_challenge: string; pow_nonce: string }) =>
-    request<QueueState>("POST", `/api/events/${enc(eventId)}/queue`, { token, body: proof }),
-  queueChallenge: (eventId: string, token: string) =>
-    request<PowChallenge>("GET", `/api/events/${enc(eventId)}/queue/challenge`, { token }),
-  queueMe: (eventId: string, token: string) =>
-    request<QueueState>("GET", `/api/events/${enc(eventId)}/queue/me`, { token }),
-  leaveQueue: (eventId: string, token: string) =>
-    request<void>("DELETE", `/api/events/${enc(eventId)}/queue/me`, { token }),
+  // The queue endpoints take a customer or a visitor token (or none, to join as a newcomer);
+  // a customer also sends their visitor's token, so the place they queued in is theirs.
+  joinQueue: (
+    eventId: string,
+    auth: QueueAuth,
+    body?: { pow_challenge?: string; pow_nonce?: string; again?: boolean },
+  ) => request<QueueState>("POST", `/api/events/${enc(eventId)}/queue`, { ...auth, body }),
+  queueChallenge: (eventId: string, auth: QueueAuth) =>
+    request<PowChallenge>("GET", `/api/events/${enc(eventId)}/queue/challenge`, { ...auth }),
+  queueMe: (eventId: string, auth: QueueAuth) =>
+    request<QueueState>("GET", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
+  leaveQueue: (eventId: string, auth: QueueAuth) =>
+    request<void>("DELETE", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
   waitingRoom: (eventId: string, adminToken: string) =>
     request<WaitingRoomStats>("GET", `/api/events/${enc(eventId)}/waiting-room`, { token: adminToken }),
   patchWaitingRoom: (
@@ -84,11 +95,14 @@ export const api = {
     body: { quantity: number; half_price?: number } | { seat_ids: string[]; half_price?: number },
     token: string,
     admissionToken?: string | null,
+    visitorToken?: string | null,
   ) =>
     request<Hold>("POST", `/api/events/${enc(eventId)}/holds`, {
       body,
       token,
-      headers: admissionToken ? { "Admission-Token": admissionToken } : undefined,
+      headers: admissionToken
+        ? { "Admission-Token": admissionToken, ...(visitorToken ? { "Visitor-Token": visitorToken } : {}) }
+        : undefined,
     }),
   hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
   releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),

@@ -108,13 +108,23 @@ export interface CustomerDetail extends Customer {
   purchases: Purchase[];
 }
 
-export type QueueStatus = "waiting" | "admitted" | "sold_out";
+/** `used`: the admission was used by a hold (maybe in another tab); `expired`: it lapsed unused. */
+export type QueueStatus = "waiting" | "admitted" | "sold_out" | "used" | "expired";
 
 export interface QueueState {
   status: QueueStatus;
   /** People ahead plus one; null while a lottery pre-queue waits for its draw. */
   position: number | null;
   eta_s: number | null;
+  /** [low, high] seconds: the honest form of `eta_s`. */
+  eta_range_s?: [number, number] | null;
+  /** Admissions per second, measured over the last 30 s. */
+  rate?: number;
+  /** Open, but every ticket left is held or promised: nobody moves until one comes back. */
+  blocked?: boolean;
+  done_at?: string | null;
+  /** Only in the answer to an anonymous join: send it back as the bearer token. */
+  visitor_token?: string | null;
   admission_token?: string | null;
   admission_expires_at?: string | null;
   state?: "scheduled" | "open" | "paused" | "sold_out" | "closed";
@@ -127,6 +137,7 @@ export interface QueueState {
 export interface PowChallenge {
   challenge: string;
   difficulty: number;
+  visitor_token?: string | null;
   algorithm?: string;
   expires_at?: string;
 }

@@ -1,6 +1,6 @@
 // Small building blocks shared by the pages.
 import type { ReactNode } from "react";
-import { friendlyMessage } from "../api/client";
+import { ApiError, friendlyMessage } from "../api/client";
 import type { EventOut, EventStatus } from "../api/types";
 import type { SocketState } from "../lib/live";
 import { href } from "../lib/router";
@@ -52,6 +52,20 @@ export function ErrorBox({
         </a>
       </div>
     </div>
+  );
+}
+
+/** An event that could not be loaded: "does not exist" for a 404 (no retry), else the error. */
+export function EventLoadError({ error, title, onRetry }: { error: unknown; title: string; onRetry: () => void }) {
+  const missing = error instanceof ApiError && error.status === 404;
+  return (
+    <ErrorBox
+      title={missing ? "This event does not exist" : title}
+      error={missing ? undefined : error}
+      onRetry={missing ? undefined : onRetry}
+    >
+      {missing && <p>The link may be wrong, or the event was removed.</p>}
+    </ErrorBox>
   );
 }
 

@@ -91,9 +91,10 @@ export function usePoll(tick: () => void, everyMs: number, enabled = true): void
   }, [everyMs, enabled]);
 }
 
-/** Set document.title for the page. */
+/** Set document.title for the page; `undefined` leaves it to a component inside. */
 export function useTitle(title: string | null | undefined): void {
   useEffect(() => {
+    if (title === undefined) return;
     document.title = title ? `${title} · CrowdPass` : "CrowdPass · tickets";
   }, [title]);
 }

@@ -82,6 +82,22 @@ export function useAdminToken(): string | null {
   return useSyncExternalStore(subscribe, getAdminToken, getAdminToken);
 }
 
+const VISITOR_KEY = "crowdpass.visitor";
+
+/**
+ * The anonymous visitor's token (API.md "Waiting room"): one per browser, shared by its tabs, so
+ * reloads and other tabs find the same place in line. Signing in keeps it: the customer sends it
+ * as `Visitor-Token` and takes the visitor's place over.
+ */
+export function getVisitorToken(): string | null {
+  const token = read<string>(VISITOR_KEY);
+  return typeof token === "string" && token ? token : null;
+}
+
+export function setVisitorToken(token: string | null): void {
+  write(VISITOR_KEY, token);
+}
+
 /** What the buyer chose on the event page, carried through the waiting room. */
 export interface Intent {
   quantity: number;

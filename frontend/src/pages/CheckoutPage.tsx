@@ -23,7 +23,7 @@ type Outcome =
 
 export function CheckoutPage({ holdId }: { holdId: string }) {
   const session = useSession();
-  useTitle("Checkout");
+  useTitle(session ? undefined : "Checkout");
   if (!session) {
     return (
       <div className="narrow">
@@ -45,6 +45,8 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
   const h = hold.data;
   const ev = useLoad((signal) => (h ? api.event(h.event_id, signal) : Promise.resolve(null)), [h?.event_id]);
   const left = useCountdown(h?.status === "active" ? h.seconds_left : null, receivedAt);
+  // The last minute shows in the tab strip too: a buyer in another tab sees it coming.
+  useTitle(left !== null && left > 0 && left <= 60 ? `⏰ ${formatClock(left)} left to pay` : "Checkout");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [card, setCard] = useState("");
   const [paying, setPaying] = useState(false);
@@ -198,7 +200,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         </p>
         <ProgressBar value={left ?? h.seconds_left} max={ttl} label="Time left to pay" />
         {urgent && (
-          <p className="small" role="status">
+          <p className="small" role="alert">
             Less than a minute left: pay now to keep your tickets.
           </p>
         )}

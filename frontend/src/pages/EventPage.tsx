@@ -4,13 +4,13 @@ import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
-import { ErrorBox, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
+import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events";
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { href, navigate } from "../lib/router";
-import { getAdmission, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
+import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
 const NO_SEATS: Seat[] = [];
 
@@ -40,8 +40,10 @@ export function EventPage({ eventId }: { eventId: string }) {
     if (seatTimer.current) clearTimeout(seatTimer.current);
   }, []);
 
+  // Only for an event that exists: an unknown id gets its one 404 and no socket (that socket
+  // used to be refused and reopened, re-reading the event, twice a second for ever).
   const live = useLive(
-    `/api/events/${encodeURIComponent(eventId)}/live`,
+    event ? `/api/events/${encodeURIComponent(eventId)}/live` : null,
     (data) => {
       const msg = data as LiveMessage;
       if (msg?.type === "stock") {
@@ -62,20 +64,12 @@ export function EventPage({ eventId }: { eventId: string }) {
         refreshSeats();
       }
     },
+    (code) => code !== 4404 && code !== 1008,
   );
 
   if (ev.loading && !event) return <Loading label="Loading the event…" />;
   if (!event) {
-    const missing = ev.error instanceof ApiError && ev.error.status === 404;
-    return (
-      <ErrorBox
-        title={missing ? "This event does not exist" : "We could not load this event"}
-        error={missing ? undefined : ev.error}
-        onRetry={missing ? undefined : () => void ev.reload()}
-      >
-        {missing && <p>The link may be wrong, or the event was removed.</p>}
-      </ErrorBox>
-    );
+    return <EventLoadError error={ev.error} title="We could not load this event" onRetry={() => void ev.reload()} />;
   }
 
   return (
@@ -262,14 +256,15 @@ function BuyPanel({
 
   async function buy(token = session?.token) {
     setError(null);
-    if (!token) {
-      setAskAuth(true);
-      return;
-    }
     const intent = { quantity: count || 1, half_price: half };
     if (waitingRoom && !admission) {
+      // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
       navigate(`/events/${event.id}/queue`);
+      return;
+    }
+    if (!token) {
+      setAskAuth(true);
       return;
     }
     setBusy(true);
@@ -277,7 +272,7 @@ function BuyPanel({
       const body = seated
         ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
         : { quantity, ...(half ? { half_price: half } : {}) };
-      const hold = await api.createHold(event.id, body, token, admission?.token);
+      const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
       navigate(`/checkout/${hold.id}`);
     } catch (err) {

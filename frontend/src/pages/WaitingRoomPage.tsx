@@ -1,119 +1,204 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, QueueState } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
-import { ErrorBox, LiveIndicator, Loading, Notice, ProgressBar } from "../components/ui";
+import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar } from "../components/ui";
 import { isSeated } from "../lib/events";
-import { formatDateTime, formatEta, formatLongCountdown } from "../lib/format";
+import { formatDateTime, formatLongCountdown } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { href, navigate } from "../lib/router";
 import { sha256Hex, solveChallenge } from "../lib/sha256";
-import { firstPosition, getIntent, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
+import {
+  firstPosition,
+  getIntent,
+  getVisitorToken,
+  setAdmission,
+  setIntent,
+  setSession,
+  setVisitorToken,
+  useSession,
+} from "../lib/storage";
+import { TAB_ID, claimAdmission, openChannel, readClaim, recordHold, tellTabs } from "../lib/tabs";
+import {
+  clock,
+  describeWait,
+  faviconHref,
+  isNext,
+  mayJoinBySelf,
+  queueAuth,
+  socketToken,
+  turnTitle,
+  updatedAgo,
+} from "../lib/waitingRoom";
 
 type QueueMessage =
-  | { type: "position"; position: number | null; eta_s: number | null; state?: QueueState["state"] }
+  | {
+      type: "position";
+      position: number | null;
+      eta_s: number | null;
+      eta_range_s?: [number, number] | null;
+      rate?: number;
+      blocked?: boolean;
+      state?: QueueState["state"];
+    }
   | { type: "admitted"; admission_token: string; admission_expires_at?: string }
+  | { type: "done"; status: "used" | "expired" }
   | { type: "sold_out"; state?: QueueState["state"] };
 
 /** Close codes of the queue socket after which reconnecting cannot help. */
 const FINAL_CLOSE = new Set([1000, 4401, 4403, 4409]);
+const ALERTS_KEY = "crowdpass.alerts";
 
 export function WaitingRoomPage({ eventId }: { eventId: string }) {
   const session = useSession();
   const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
-  useTitle(ev.data ? `Waiting room · ${ev.data.name}` : "Waiting room");
+  useTitle(ev.data ? undefined : "Waiting room");
 
-  if (!session) {
-    return (
-      <div className="narrow">
-        <h1>Waiting room</h1>
-        {ev.data && <p className="lead">{ev.data.name}</p>}
-        <AuthForm intro="Sign in to take your place in the line. You keep it even if you reload the page." />
-      </div>
-    );
-  }
   if (ev.loading && !ev.data) return <Loading label="Loading the waiting room…" />;
   if (!ev.data) {
-    return <ErrorBox title="We could not open the waiting room" error={ev.error} onRetry={() => void ev.reload()} />;
+    return <EventLoadError error={ev.error} title="We could not open the waiting room" onRetry={() => void ev.reload()} />;
   }
-  return <Queue event={ev.data} token={session.token} customerId={session.customer.id} />;
+  return <Queue event={ev.data} customerToken={session?.token ?? null} />;
 }
 
-function Queue({ event, token, customerId }: { event: EventOut; token: string; customerId: string }) {
+function Queue({ event, customerToken }: { event: EventOut; customerToken: string | null }) {
+  const [visitorToken, setVisitor] = useState<string | null>(() => getVisitorToken());
+  const auth = useMemo(() => queueAuth(customerToken, visitorToken), [customerToken, visitorToken]);
   const [state, setState] = useState<QueueState | null>(null);
+  const [updatedAt, setUpdatedAt] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [solving, setSolving] = useState(false);
   const [advancing, setAdvancing] = useState(false);
   const [advanceError, setAdvanceError] = useState<unknown>(null);
-  const advanced = useRef(false);
+  // Which tab of this browser takes the admission: this one, or another (then `otherHold` may
+  // name the hold it made).
+  const [owner, setOwner] = useState<"this" | "other" | null>(null);
+  const [otherHold, setOtherHold] = useState<string | null>(() => readClaim(event.id)?.holdId ?? null);
+  const [alerts, setAlerts] = useState<boolean>(() => localStorage.getItem(ALERTS_KEY) === "1");
+  const lastStatus = useRef<QueueState["status"] | null>(null);
+  const claimedFor = useRef<string | null>(null);
+  const heldFor = useRef<string | null>(null);
   const now = useNow(1000);
 
-  const apply = useCallback((next: QueueState) => {
-    setState((old) => ({ ...old, ...next }));
+  const apply = useCallback((next: Partial<QueueState>) => {
+    if (next.visitor_token) {
+      setVisitorToken(next.visitor_token);
+      setVisitor(next.visitor_token);
+    }
+    if (next.status) lastStatus.current = next.status;
+    setState((old) => ({ ...(old ?? { status: "waiting", position: null, eta_s: null }), ...next }));
+    setUpdatedAt(Date.now());
     setError(null);
   }, []);
 
   const fail = useCallback((err: unknown) => {
-    if (err instanceof ApiError && err.status === 401) setSession(null);
-    setError(err);
-  }, []);
-
-  // Join (or find again) our place: joining twice returns the same place, so a reload keeps it.
-  // When the event asks for a proof of work, solve the server's challenge first.
-  const join = useCallback(async () => {
-    try {
-      apply(await api.joinQueue(event.id, token));
-    } catch (err) {
-      if (!(err instanceof ApiError && err.code === "pow_required")) return fail(err);
-      try {
-        setSolving(true);
-        const ch = await api.queueChallenge(event.id, token);
-        const nonce = await solveChallenge(ch.challenge, ch.difficulty);
-        apply(await api.joinQueue(event.id, token, { pow_challenge: ch.challenge, pow_nonce: nonce }));
-      } catch (err2) {
-        fail(err2);
-      } finally {
-        setSolving(false);
+    if (err instanceof ApiError && err.status === 401) {
+      // A stale customer session or visitor token: drop it; the next join starts afresh.
+      if (customerToken) setSession(null);
+      else {
+        setVisitorToken(null);
+        setVisitor(null);
       }
     }
-  }, [apply, fail, event.id, token]);
+    setError(err);
+  }, [customerToken]);
+
+  // Take our place, or find it again: a join returns the place the visitor (or customer) has, and
+  // after a used or expired admission the server says so instead of placing us at the back. Only
+  // `again` (the visitor's own click) takes a new place. With a proof of work, solve it first.
+  const join = useCallback(
+    async (again = false) => {
+      const body = again ? { again: true } : undefined;
+      try {
+        apply(await api.joinQueue(event.id, auth, body));
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === "pow_required")) return fail(err);
+        try {
+          setSolving(true);
+          const ch = await api.queueChallenge(event.id, auth);
+          let proofAuth = auth;
+          if (ch.visitor_token) {
+            setVisitorToken(ch.visitor_token);
+            setVisitor(ch.visitor_token);
+            proofAuth = queueAuth(customerToken, ch.visitor_token);
+          }
+          const nonce = await solveChallenge(ch.challenge, ch.difficulty);
+          apply(await api.joinQueue(event.id, proofAuth, { pow_challenge: ch.challenge, pow_nonce: nonce, ...body }));
+        } catch (err2) {
+          fail(err2);
+        } finally {
+          setSolving(false);
+        }
+      }
+    },
+    // `auth` changes when the first join hands out the visitor token: no second join for that.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [apply, fail, event.id, customerToken, visitorToken === null],
+  );
 
   const catchUp = useCallback(async () => {
     try {
-      apply(await api.queueMe(event.id, token));
+      apply(await api.queueMe(event.id, auth));
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) await join();
-      else fail(err);
+      if (err instanceof ApiError && err.status === 404) {
+        // No place: take one only if we never had a turn (the page never re-joins by itself
+        // after an admission, in this tab or another).
+        if (mayJoinBySelf(lastStatus.current)) await join();
+        else setState((s) => (s ? { ...s, status: "expired", position: null } : s));
+      } else fail(err);
     }
-  }, [apply, fail, event.id, token, join]);
+  }, [apply, fail, event.id, auth, join]);
 
+  const started = useRef(false);
   useEffect(() => {
+    if (started.current) return;
+    started.current = true;
     void join();
   }, [join]);
 
+  // The other tabs of this browser: where the tickets went, or that the visitor left the line.
+  useEffect(
+    () =>
+      openChannel(event.id, (msg) => {
+        if (msg.type === "hold") setOtherHold(msg.holdId);
+        if (msg.type === "left") navigate(`/events/${event.id}`);
+        if (msg.type === "joined") void catchUp();
+      }),
+    [event.id, catchUp],
+  );
+
+  const wsToken = socketToken(customerToken, visitorToken);
+  const listening = state !== null && (state.status === "waiting" || state.status === "sold_out");
   const live = useLive(
-    state ? `/api/events/${encodeURIComponent(event.id)}/queue/ws?token=${encodeURIComponent(token)}` : null,
+    listening && wsToken
+      ? `/api/events/${encodeURIComponent(event.id)}/queue/ws?token=${encodeURIComponent(wsToken)}`
+      : null,
     (data) => {
       const msg = data as QueueMessage;
       if (msg?.type === "position") {
-        setState((s) => ({
-          ...(s ?? { status: "waiting" }),
+        apply({
           status: "waiting",
           position: msg.position,
           eta_s: msg.eta_s,
+          eta_range_s: msg.eta_range_s ?? null,
+          rate: msg.rate ?? 0,
+          blocked: msg.blocked ?? false,
           ...(msg.state ? { state: msg.state } : {}),
-        }));
+        });
       } else if (msg?.type === "admitted") {
-        setState((s) => ({
-          ...(s ?? { position: 0, eta_s: 0 }),
+        apply({
           status: "admitted",
+          position: 0,
+          eta_s: 0,
           admission_token: msg.admission_token,
           admission_expires_at: msg.admission_expires_at,
-        }));
+        });
+      } else if (msg?.type === "done") {
+        apply({ status: msg.status, position: null, eta_s: null });
       } else if (msg?.type === "sold_out") {
-        setState((s) => ({ ...(s ?? { position: null, eta_s: null }), status: "sold_out" }));
+        apply({ status: "sold_out", ...(msg.state ? { state: msg.state } : {}) });
       }
     },
     (reconnected) => {
@@ -121,8 +206,7 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
       if (reconnected) void catchUp();
     },
     (code) => {
-      if (code === 4404) void join();
-      if (FINAL_CLOSE.has(code)) {
+      if (code === 4404 || FINAL_CLOSE.has(code)) {
         void catchUp();
         return false;
       }
@@ -133,25 +217,52 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
   // Without a live socket, ask every few seconds; with one, now and then as a safety net.
   usePoll(() => void catchUp(), live === "open" ? 15_000 : 3_000, state?.status === "waiting");
 
-  // Admitted: take the tickets and go to the checkout by ourselves.
+  // Admitted: one tab of the browser takes the tickets (the one in front goes first).
+  const admissionToken = state?.status === "admitted" ? (state.admission_token ?? null) : null;
   useEffect(() => {
-    if (state?.status !== "admitted" || !state.admission_token || advanced.current) return;
-    advanced.current = true;
-    setAdmission(event.id, { token: state.admission_token, expires_at: state.admission_expires_at });
+    if (!admissionToken || claimedFor.current === admissionToken) return;
+    let cancelled = false;
+    const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
+    const timer = setTimeout(
+      () => {
+        if (cancelled) return;
+        claimedFor.current = admissionToken;
+        void claimAdmission(event.id, admissionToken).then((mine) => {
+          if (cancelled) return;
+          setOwner(mine ? "this" : "other");
+          if (mine && localStorage.getItem(ALERTS_KEY) === "1") announceTurn(event.name);
+        });
+      },
+      hidden ? 400 : 0,
+    );
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [admissionToken, event.id, event.name]);
+
+  // This tab's admission, and someone signed in: hold the chosen tickets and open the checkout.
+  useEffect(() => {
+    if (owner !== "this" || !admissionToken || !customerToken || heldFor.current === admissionToken) return;
+    heldFor.current = admissionToken;
+    setAdmission(event.id, { token: admissionToken, expires_at: state?.admission_expires_at });
     if (isSeated(event)) {
       navigate(`/events/${event.id}`, { replace: true });
       return;
     }
     const intent = getIntent(event.id) ?? { quantity: 1, half_price: 0 };
     setAdvancing(true);
+    tellTabs(event.id, { type: "holding", tab: TAB_ID });
     api
       .createHold(
         event.id,
         { quantity: intent.quantity, ...(intent.half_price ? { half_price: intent.half_price } : {}) },
-        token,
-        state.admission_token,
+        customerToken,
+        admissionToken,
+        visitorToken,
       )
       .then((hold) => {
+        recordHold(event.id, admissionToken, hold.id);
         setAdmission(event.id, null);
         setIntent(event.id, null);
         navigate(`/checkout/${hold.id}`, { replace: true });
@@ -160,20 +271,44 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
         setAdvancing(false);
         if (err instanceof ApiError && err.code === "sold_out") {
           setState((s) => (s ? { ...s, status: "sold_out" } : s));
+        } else if (err instanceof ApiError && err.code === "admission_required") {
+          void catchUp(); // used meanwhile (another device), or expired: the server says which
         } else {
           setAdvanceError(err);
         }
       });
-  }, [state, event, token]);
+  }, [owner, admissionToken, customerToken, visitorToken, event, state?.admission_expires_at, catchUp]);
+
+  const expiresAt = state?.admission_expires_at ? Date.parse(state.admission_expires_at) : null;
+  const turnLeft = admissionToken && expiresAt ? Math.max(0, Math.ceil((expiresAt - now) / 1000)) : null;
+  useTitle(turnTitle(event.name, state, turnLeft));
+  useFavicon(state?.status === "admitted");
 
   async function leave() {
     try {
-      await api.leaveQueue(event.id, token);
+      await api.leaveQueue(event.id, auth);
     } catch {
       /* leaving is best effort: an unused place expires by itself */
     }
     setIntent(event.id, null);
+    tellTabs(event.id, { type: "left", tab: TAB_ID });
     navigate(`/events/${event.id}`);
+  }
+
+  async function joinAgain() {
+    lastStatus.current = null;
+    setOwner(null);
+    await join(true);
+    tellTabs(event.id, { type: "joined", tab: TAB_ID });
+  }
+
+  function toggleAlerts(on: boolean) {
+    setAlerts(on);
+    localStorage.setItem(ALERTS_KEY, on ? "1" : "0");
+    if (on && typeof Notification !== "undefined" && Notification.permission === "default") {
+      void Notification.requestPermission();
+    }
+    if (on) beep(); // a sample, and browsers only allow sound after a click
   }
 
   const opensAt = state?.sales_open_at ?? event.sales_open_at ?? null;
@@ -181,11 +316,7 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
   const lottery = (state?.prequeue ?? event.waiting_room?.prequeue) === "lottery";
 
   if (error && !state) {
-    return (
-      <ErrorBox title="We could not take your place in line" error={error} onRetry={() => void join()}>
-        {error instanceof ApiError && error.status === 401 && <p>Please sign in again to rejoin.</p>}
-      </ErrorBox>
-    );
+    return <ErrorBox title="We could not take your place in line" error={error} onRetry={() => void join()} />;
   }
   if (!state) {
     return <Loading label={solving ? "Checking your browser (a short puzzle that keeps bots out)…" : "Taking your place in line…"} />;
@@ -218,6 +349,7 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
   const first = state.status === "waiting" && position ? firstPosition(event.id, position) : (position ?? 0);
   const ahead = Math.max(0, (position ?? 1) - 1);
   const paused = state.state === "paused";
+  const elsewhere = owner === "other" || state.status === "used";
 
   return (
     <div className="narrow waiting-room">
@@ -226,12 +358,48 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
       </p>
       <div className="wr-header">
         <h1>Waiting room</h1>
-        <LiveIndicator state={live} />
+        {state.status === "waiting" && <LiveIndicator state={live} />}
       </div>
 
-      {state.status === "admitted" ? (
+      {elsewhere ? (
+        <Notice kind="info" role="alert" title="Your tickets are being bought in another tab">
+          <p data-testid="elsewhere">
+            Your turn came and was taken in another tab or window of this browser (or on another device). There is one
+            place per person, so this tab has left the line.
+          </p>
+          <div className="actions">
+            {otherHold && (
+              <a className="btn btn-primary" href={href(`/checkout/${otherHold}`)}>
+                Go to the checkout
+              </a>
+            )}
+            <a className="btn btn-ghost" href={href("/me")}>
+              My tickets
+            </a>
+            <button type="button" className="btn btn-ghost" onClick={() => void joinAgain()}>
+              Join the line again
+            </button>
+          </div>
+        </Notice>
+      ) : state.status === "expired" ? (
+        <Notice kind="warning" role="alert" title="Your turn has passed">
+          <p data-testid="turn-passed">
+            Your turn came, but the tickets were not taken in time, so it went to the next person in line.
+          </p>
+          <button type="button" className="btn btn-primary" onClick={() => void joinAgain()}>
+            Join the line again
+          </button>
+        </Notice>
+      ) : state.status === "admitted" ? (
         <Notice kind="success" role="alert" title="It is your turn!">
-          {advanceError ? (
+          {turnLeft !== null && (
+            <p role="timer" aria-live="off" data-testid="turn-left">
+              Your turn is kept for <strong>{clock(turnLeft)}</strong>.
+            </p>
+          )}
+          {!customerToken ? (
+            <AuthForm intro="Sign in or create an account to buy. Your turn is kept while you do." />
+          ) : advanceError ? (
             <>
               <p>{friendlyMessage(advanceError)}</p>
               <a className="btn btn-primary" href={href(`/events/${event.id}`)}>
@@ -275,25 +443,35 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
                   {position.toLocaleString("en-US")}
                 </p>
                 <p className="muted" aria-live="polite">
-                  {ahead === 0
+                  {isNext(state)
                     ? "You are next."
-                    : `${ahead.toLocaleString("en-US")} ${ahead === 1 ? "person" : "people"} ahead of you.`}{" "}
-                  Estimated wait:{" "}
-                  <strong>{paused && state.eta_s === null ? "until the line moves again" : formatEta(state.eta_s)}</strong>
+                    : ahead === 0
+                      ? "Nobody is ahead of you."
+                      : `${ahead.toLocaleString("en-US")} ${ahead === 1 ? "person" : "people"} ahead of you.`}{" "}
+                  <strong data-testid="wait">{describeWait(state, opensIn)}</strong>
+                  {updatedAt !== null && <span className="small"> · {updatedAgo(updatedAt, now)}</span>}
                 </p>
                 <ProgressBar value={first - position + 1} max={first} label="Progress towards your turn" />
               </>
             )}
             <p className="small">
-              Keep this page open: it moves on to the checkout by itself when it is your turn. You can reload or come back
-              later — you keep your place.
+              Keep this page open, in any tab: it moves on to the checkout by itself when it is your turn. You can reload,
+              open it in another tab or come back later — you keep your place. You sign in only when it is your turn.
             </p>
+            <label className="check">
+              <input type="checkbox" checked={alerts} onChange={(e) => toggleAlerts(e.target.checked)} /> Alert me with a
+              sound and a notification when it is my turn
+            </label>
           </section>
         </>
       )}
 
       {lottery && (
-        <LotteryInfo commitment={state.lottery_commitment ?? null} seed={state.lottery_seed ?? null} customerId={customerId} />
+        <LotteryInfo
+          commitment={state.lottery_commitment ?? null}
+          seed={state.lottery_seed ?? null}
+          customerId={visitorId(visitorToken) ?? ""}
+        />
       )}
 
       {error !== null && (
@@ -309,6 +487,60 @@ function Queue({ event, token, customerId }: { event: EventOut; token: string; c
       )}
     </div>
   );
+}
+
+/** The visitor id inside a visitor token (the lottery draw is made for it); null when unreadable. */
+function visitorId(token: string | null): string | null {
+  try {
+    const payload = token?.split(".")[1];
+    if (!payload) return null;
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { sub?: unknown };
+    return typeof claims.sub === "string" ? claims.sub : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The page's favicon turns green with a dot while it is the visitor's turn. */
+function useFavicon(turn: boolean): void {
+  useEffect(() => {
+    const link = document.querySelector<HTMLLinkElement>("link[rel='icon']");
+    if (!link || !turn) return;
+    const before = link.href;
+    link.href = faviconHref(true);
+    return () => {
+      link.href = before;
+    };
+  }, [turn]);
+}
+
+function beep(): void {
+  try {
+    const Ctx = window.AudioContext ?? (window as unknown as { webkitAudioContext?: typeof AudioContext }).webkitAudioContext;
+    if (!Ctx) return;
+    const ctx = new Ctx();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.1;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.3);
+    osc.onended = () => void ctx.close();
+  } catch {
+    /* no sound: the title, favicon and notification still say it */
+  }
+}
+
+function announceTurn(eventName: string): void {
+  beep();
+  if (typeof Notification !== "undefined" && Notification.permission === "granted") {
+    try {
+      new Notification("It is your turn!", { body: `${eventName}: your tickets are waiting. Your turn is kept for 2 minutes.` });
+    } catch {
+      /* some browsers only notify from a service worker: the title and favicon still change */
+    }
+  }
 }
 
 export function LotteryInfo({

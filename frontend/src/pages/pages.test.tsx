@@ -207,9 +207,68 @@ describe("SeatMap", () => {
   });
 });
 
+function queueSocket(part: string): Promise<FakeWebSocket> {
+  return waitFor(() => {
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes(part));
+    if (!ws) throw new Error(`no socket ${part}`);
+    return ws;
+  });
+}
+
 describe("WaitingRoomPage", () => {
   const ROOM = { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } };
   const PLACE = { status: "waiting", position: 3, eta_s: 30, state: "open", sales_open_at: null, prequeue: "fifo" };
+
+  it("queues an anonymous visitor, keeps the visitor token and asks to sign in only at the turn", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: ROOM },
+      "POST /api/events/e1/queue": { body: { ...PLACE, visitor_token: "vis.tok.en" } },
+    });
+    setSession(null);
+    render(<WaitingRoomPage eventId="e1" />);
+    expect((await screen.findByTestId("position")).textContent).toBe("3");
+    expect(JSON.parse(localStorage.getItem("crowdpass.visitor")!)).toBe("vis.tok.en");
+    expect(calls.find((c) => c.url.endsWith("/queue"))!.headers.Authorization).toBeUndefined();
+    const ws = await queueSocket("/queue/ws?token=vis.tok.en");
+    act(() => ws.open());
+    act(() =>
+      ws.receive({ type: "position", position: 2, eta_s: 40, eta_range_s: [32, 50], rate: 0.05, blocked: false, state: "open" }),
+    );
+    expect(screen.getByTestId("wait").textContent).toBe("Estimated wait: under a minute");
+    act(() => ws.receive({ type: "admitted", admission_token: "adm", admission_expires_at: "2999-01-01T00:00:00Z" }));
+    expect(await screen.findByText("It is your turn!")).toBeTruthy();
+    expect(screen.getByText(/Sign in or create an account to buy/)).toBeTruthy();
+    expect(calls.some((c) => c.url.endsWith("/holds"))).toBe(false);
+    expect(document.title).toContain("Your turn!");
+  });
+
+  it("never joins again after the turn was used in another tab", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: ROOM },
+      "POST /api/events/e1/queue": { body: PLACE },
+      "GET /api/events/e1/queue/me": { status: 404, body: { error: "not_in_queue", detail: "no" } },
+    });
+    signIn();
+    render(<WaitingRoomPage eventId="e1" />);
+    await screen.findByTestId("position");
+    const ws = await queueSocket("/queue/ws");
+    act(() => ws.receive({ type: "done", status: "used" }));
+    expect(await screen.findByTestId("elsewhere")).toBeTruthy();
+    const joins = calls.filter((c) => c.method === "POST" && c.url.endsWith("/queue"));
+    expect(joins).toHaveLength(1);
+  });
+
+  it("says 'You are next' only when a ticket can be had", async () => {
+    fakeFetch({
+      "GET /api/events/e1": { body: ROOM },
+      "POST /api/events/e1/queue": { body: { ...PLACE, position: 1, eta_s: null, blocked: true } },
+    });
+    signIn();
+    render(<WaitingRoomPage eventId="e1" />);
+    await screen.findByTestId("position");
+    expect(screen.queryByText("You are next.", { exact: false })).toBeNull();
+    expect(screen.getByTestId("wait").textContent).toMatch(/held by other buyers/);
+  });
 
   it("shows the place, follows it live, and goes to the checkout when admitted", async () => {
     const { calls } = fakeFetch({
@@ -221,7 +280,7 @@ describe("WaitingRoomPage", () => {
     localStorage.setItem("crowdpass.intent.e1", JSON.stringify({ quantity: 2, half_price: 1 }));
     render(<WaitingRoomPage eventId="e1" />);
     expect((await screen.findByTestId("position")).textContent).toBe("3");
-    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/events/e1/queue/ws?token=tok"))!;
+    const ws = await queueSocket("/api/events/e1/queue/ws?token=tok");
     act(() => ws.open());
     act(() => ws.receive({ type: "position", position: 1, eta_s: 5, state: "open" }));
     expect(screen.getByTestId("position").textContent).toBe("1");
@@ -238,7 +297,7 @@ describe("WaitingRoomPage", () => {
     signIn();
     render(<WaitingRoomPage eventId="e1" />);
     await screen.findByTestId("position");
-    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/queue/ws"))!;
+    const ws = await queueSocket("/queue/ws");
     act(() => ws.receive({ type: "sold_out", state: "sold_out" }));
     expect(screen.getByRole("heading", { name: "Sold out" })).toBeTruthy();
     expect(screen.getByRole("link", { name: "Find another event" })).toBeTruthy();
