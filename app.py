@@ -26,7 +26,9 @@ from core.resources import Resources, open_resources
 from core.runtime import settle_heap
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
+from reservations.checkin.routes import route_handlers as checkin_routes
 from reservations.customers.routes import route_handlers as customer_routes
+from reservations.etickets.routes import route_handlers as eticket_routes
 from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *live_routes,
             *admin_routes,
             *challenge_routes,
+            *eticket_routes,
+            *checkin_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reservations.checkin import service as checkin
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
 from waitingroom.service import admission, queue
@@ -24,6 +25,7 @@ OWNERS: dict[str, Any] = {
     "atomic_idempotency_claim": orders.GUARDS,
     "atomic_join": queue.GUARDS,
     "held_in_budget": admission.GUARDS,
+    "check_in_once": checkin.GUARDS,
 }
 
 

@@ -1,0 +1,28 @@
+-- After the sale (docs/after-sale.md): e-tickets are purchases; check-in, refunds, the
+-- organizer's refund policy and cancellation, and the receipt outbox.
+
+-- A refunded purchase keeps its row (reports count it) and its ticket goes back on sale, so
+-- a ticket is unique among the purchases that are not refunded: still never sold twice.
+ALTER TABLE purchases DROP CONSTRAINT purchases_ticket_id_key;
+
+ALTER TABLE purchases
+    ADD COLUMN refund_claimed_at timestamptz,  -- a refund in progress (its claimer calls the provider)
+    ADD COLUMN refunded_at       timestamptz,
+    ADD COLUMN refund_cents      integer CHECK (refund_cents >= 0),
+    ADD COLUMN refund_id         text CHECK (length(refund_id) <= 100),
+    ADD COLUMN refund_reason     text CHECK (refund_reason IN ('buyer', 'organizer', 'event_cancelled')),
+    ADD COLUMN checked_in_at     timestamptz,
+    ADD COLUMN checked_in_door   text CHECK (length(checked_in_door) <= 100),
+    ADD COLUMN receipt_queued_at timestamptz,
+    ADD CONSTRAINT purchases_refund_whole CHECK ((refunded_at IS NULL) = (refund_reason IS NULL));
+
+CREATE UNIQUE INDEX purchases_ticket_sold ON purchases (ticket_id) WHERE refunded_at IS NULL;
+CREATE INDEX purchases_refunded ON purchases (event_id, refunded_at) WHERE refunded_at IS NOT NULL;
+-- The receipt outbox: purchases whose receipt is not queued yet. Existing sales get none.
+UPDATE purchases SET receipt_queued_at = created_at;
+CREATE INDEX purchases_receipt_due ON purchases (created_at) WHERE receipt_queued_at IS NULL;
+
+ALTER TABLE events
+    ADD COLUMN cancelled_at       timestamptz,
+    ADD COLUMN buyer_cancel_until timestamptz,   -- NULL: buyers cannot cancel themselves
+    ADD COLUMN cancel_fee_cents   integer NOT NULL DEFAULT 0 CHECK (cancel_fee_cents >= 0);
