@@ -33,6 +33,7 @@ from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
 from reservations.orders.routes import route_handlers as order_routes
+from reservations.refunds.routes import route_handlers as refund_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *challenge_routes,
             *eticket_routes,
             *checkin_routes,
+            *refund_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],

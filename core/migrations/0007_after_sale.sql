@@ -14,7 +14,8 @@ ALTER TABLE purchases
     ADD COLUMN checked_in_at     timestamptz,
     ADD COLUMN checked_in_door   text CHECK (length(checked_in_door) <= 100),
     ADD COLUMN receipt_queued_at timestamptz,
-    ADD CONSTRAINT purchases_refund_whole CHECK ((refunded_at IS NULL) = (refund_reason IS NULL));
+    -- A claimed refund fixes its amount and reason; a refunded purchase always has both.
+    ADD CONSTRAINT purchases_refund_whole CHECK (refunded_at IS NULL OR (refund_reason IS NOT NULL AND refund_cents IS NOT NULL));
 
 CREATE UNIQUE INDEX purchases_ticket_sold ON purchases (ticket_id) WHERE refunded_at IS NULL;
 CREATE INDEX purchases_refunded ON purchases (event_id, refunded_at) WHERE refunded_at IS NOT NULL;

@@ -15,6 +15,7 @@ import pytest
 from reservations.checkin import service as checkin
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
+from reservations.refunds import service as refunds
 from waitingroom.service import admission, queue
 
 OWNERS: dict[str, Any] = {
@@ -26,6 +27,7 @@ OWNERS: dict[str, Any] = {
     "atomic_join": queue.GUARDS,
     "held_in_budget": admission.GUARDS,
     "check_in_once": checkin.GUARDS,
+    "refund_claim_once": refunds.GUARDS,
 }
 
 

@@ -49,3 +49,22 @@ async def buy(
     assert r.status_code == 200, r.text
     purchases: list[dict[str, Any]] = r.json()["purchases"]
     return purchases
+
+
+async def charge_of(res: Resources, purchase_id: str) -> dict[str, Any]:
+    """The provider's charge that paid for a purchase."""
+    charge_id = await res.pool.fetchval(
+        "SELECT h.payment_id FROM purchases p JOIN holds h ON h.id = p.hold_id WHERE p.id = $1",
+        uuid.UUID(purchase_id),
+    )
+    r = await res.http.get(f"/v1/charges/{charge_id}")
+    assert r.status_code == 200, r.text
+    charge: dict[str, Any] = r.json()
+    return charge
+
+
+async def ticket_counts(res: Resources, event_id: uuid.UUID) -> dict[str, int]:
+    rows = await res.pool.fetch(
+        "SELECT status, count(*) AS n FROM tickets WHERE event_id = $1 GROUP BY status", event_id
+    )
+    return {r["status"]: r["n"] for r in rows}
