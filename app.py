@@ -29,6 +29,7 @@ from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.checkin.routes import route_handlers as checkin_routes
 from reservations.customers.routes import route_handlers as customer_routes
 from reservations.etickets.routes import route_handlers as eticket_routes
+from reservations.events.management_routes import route_handlers as event_management_routes
 from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *eticket_routes,
             *checkin_routes,
             *refund_routes,
+            *event_management_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
