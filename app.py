@@ -33,7 +33,9 @@ from reservations.events.management_routes import route_handlers as event_manage
 from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
+from reservations.mail.routes import route_handlers as mail_routes
 from reservations.orders.routes import route_handlers as order_routes
+from reservations.passwords.routes import route_handlers as password_routes
 from reservations.refunds.routes import route_handlers as refund_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
@@ -112,6 +114,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *checkin_routes,
             *refund_routes,
             *event_management_routes,
+            *mail_routes,
+            *password_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],
