@@ -27,3 +27,16 @@ ALTER TABLE events
     ADD COLUMN cancelled_at       timestamptz,
     ADD COLUMN buyer_cancel_until timestamptz,   -- NULL: buyers cannot cancel themselves
     ADD COLUMN cancel_fee_cents   integer NOT NULL DEFAULT 0 CHECK (cancel_fee_cents >= 0);
+
+-- An e-ticket as everything after the sale reads it: a purchase with its event, seat and holder.
+CREATE VIEW eticket_rows AS
+SELECT p.id, p.event_id, p.customer_id, p.ticket_id, p.price_cents, p.half_price, p.created_at,
+       p.refunded_at, p.refund_claimed_at, p.refund_cents, p.refund_reason,
+       p.checked_in_at, p.checked_in_door,
+       e.name AS event_name, e.venue, e.starts_at, e.cancelled_at,
+       t.section, t.row_label, t.seat_number,
+       c.name AS holder, c.email, c.password_hash IS NOT NULL AS has_login
+FROM purchases p
+JOIN events e ON e.id = p.event_id
+JOIN tickets t ON t.id = p.ticket_id
+JOIN customers c ON c.id = p.customer_id;
