@@ -29,11 +29,17 @@ from core.runtime import settle_heap
 from core.security import add_security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
+from reservations.checkin.routes import route_handlers as checkin_routes
 from reservations.customers.routes import route_handlers as customer_routes
+from reservations.etickets.routes import route_handlers as eticket_routes
+from reservations.events.management_routes import route_handlers as event_management_routes
 from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
+from reservations.mail.routes import route_handlers as mail_routes
 from reservations.orders.routes import route_handlers as order_routes
+from reservations.passwords.routes import route_handlers as password_routes
+from reservations.refunds.routes import route_handlers as refund_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
 
@@ -109,6 +115,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *live_routes,
             *admin_routes,
             *challenge_routes,
+            *eticket_routes,
+            *checkin_routes,
+            *refund_routes,
+            *event_management_routes,
+            *mail_routes,
+            *password_routes,
             *waitingroom_routes,
             *_frontend_routes(Path(settings.frontend_dist)),
         ],

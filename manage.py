@@ -69,7 +69,7 @@ def run() -> int:
     _ensure_servers()
     asyncio.run(_migrate())
     from core.config import get_settings
-    from core.launcher import Launcher, system_commands
+    from core.launcher import Command, Launcher, system_commands
     from core.logs import configure_logging
     from payments_stub.service import StubConfig
 
@@ -78,11 +78,18 @@ def run() -> int:
     env = dict(os.environ)
     payments_port = StubConfig.from_env().port
     env.setdefault("PAYMENTS_URL", f"http://127.0.0.1:{payments_port}")
-    commands = system_commands(
-        api_port=settings.port,
-        payments_port=payments_port,
-        api_host="0.0.0.0",  # noqa: S104 (a dev server reachable from a phone on the LAN)
-    )
+    # The local mail sink: every email the worker sends lands in .data/mail (the web app's
+    # development mail page lists them). Pointing SMTP_HOST elsewhere uses that relay instead.
+    env.setdefault("MAIL_SINK_DIR", str(Path(".data") / "mail"))
+    sink = Command("mail-sink", (sys.executable, "-m", "core.mailsink"))
+    commands = [
+        sink,
+        *system_commands(
+            api_port=settings.port,
+            payments_port=payments_port,
+            api_host="0.0.0.0",  # noqa: S104 (a dev server reachable from a phone on the LAN)
+        ),
+    ]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

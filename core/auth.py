@@ -247,3 +247,60 @@ def visitor_from_token(token: str) -> uuid.UUID:
         return uuid.UUID(str(claims["sub"]))
     except ValueError:
         raise Unauthorized("The visitor token is invalid.") from None
+
+
+# Door-staff tokens: minted by the organizer for one event; they may scan tickets of that
+# event and read its door kit, nothing else (they are not customer tokens).
+DOOR_AUDIENCE_PREFIX = "door:"
+
+
+def issue_door_token(event_id: uuid.UUID, *, door: str, ttl_s: int) -> tuple[str, int]:
+    """A door-staff token for `event_id` and its expiry (epoch seconds)."""
+    now = int(time.time())
+    exp = now + ttl_s
+    claims = {"sub": door, "typ": "door", "aud": f"{DOOR_AUDIENCE_PREFIX}{event_id}", "iat": now, "exp": exp}
+    return encode(claims), exp
+
+
+def door_of(token: str, *, event_id: uuid.UUID) -> str:
+    """The door named in a valid door token of `event_id`; Unauthorized otherwise."""
+    try:
+        claims = decode(token, audience=f"{DOOR_AUDIENCE_PREFIX}{event_id}")
+    except InvalidToken:
+        raise Unauthorized("The door token is invalid, expired or for another event.") from None
+    if claims.get("typ") != "door":
+        raise Unauthorized("This is not a door token.")
+    return str(claims["sub"])
+
+
+# Password reset: one-use because the token carries a digest of the password hash it may
+# replace; once the password changes, the digest no longer matches.
+RESET_AUDIENCE = "password-reset"
+
+
+def password_fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def issue_reset_token(customer_id: uuid.UUID, *, password_hash: str, ttl_s: int) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(customer_id),
+        "typ": "reset",
+        "aud": RESET_AUDIENCE,
+        "pwd": password_fingerprint(password_hash),
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return encode(claims)
+
+
+def read_reset_token(token: str) -> tuple[uuid.UUID, str]:
+    """(customer id, password fingerprint) of a valid reset token; Unauthorized otherwise."""
+    try:
+        claims = decode(token, audience=RESET_AUDIENCE)
+        if claims.get("typ") != "reset":
+            raise InvalidToken("not a reset token")
+        return uuid.UUID(str(claims["sub"])), str(claims["pwd"])
+    except (InvalidToken, KeyError, ValueError):
+        raise Unauthorized("The reset link is invalid or expired.") from None

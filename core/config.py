@@ -65,6 +65,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     join_window_s: int = 10
     # The most tickets one `POST /eventos` may create (the challenge face is anonymous).
     challenge_max_capacity: int = 100_000
+    # After the sale (docs/after-sale.md): door tokens, password reset, links in emails.
+    door_token_ttl_s: int = 24 * 3600
+    reset_token_ttl_s: int = 30 * 60
+    public_url: str = "http://localhost:8000"
+    # Email over SMTP (docs/deployment.md). The defaults reach `make run`'s local mail sink.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "CrowdPass <tickets@crowdpass.localhost>"
+    mail_max_tries: int = 8
+    # Where the local mail sink stores what it receives; empty: no sink (the dev mail page is off).
+    mail_sink_dir: str = ""
 
 
 def env_name(field: str, prefix: str = "") -> str:

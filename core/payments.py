@@ -135,15 +135,20 @@ async def refund(
     http: httpx.AsyncClient,
     *,
     charge_id: str,
+    amount_cents: int | None = None,
+    idempotency_key: str | None = None,
     retries: int = 2,
     timeout_s: float = 3.0,
     backoff_s: float = DEFAULT_BACKOFF_S,
 ) -> Charge:
-    """Refund a succeeded charge in full; refunding twice is harmless."""
+    """Refund a succeeded charge, in full or `amount_cents` of it. Refunding in full twice
+    is harmless; a partial refund is made once per `idempotency_key`."""
     response = await _send(
         http,
         "POST",
         f"/v1/charges/{charge_id}/refund",
+        json=None if amount_cents is None else {"amount_cents": amount_cents},
+        headers=None if idempotency_key is None else {"Idempotency-Key": idempotency_key},
         retries=retries,
         timeout_s=timeout_s,
         backoff_s=backoff_s,

@@ -17,7 +17,7 @@ from core.credentials import refuse_unsafe_secrets
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings
 from core.runtime import settle_heap
-from jobs.tasks import holds, orders, waitingroom
+from jobs.tasks import holds, mail, orders, refunds, waitingroom
 from waitingroom.plug import plug_into_reservations
 
 
@@ -42,8 +42,19 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [*holds.functions, *waitingroom.functions, *orders.default_functions]
-    cron_jobs: ClassVar[list[Any]] = [*holds.cron_jobs, *waitingroom.cron_jobs, *orders.cron_jobs]
+    functions: ClassVar[list[Any]] = [
+        *holds.functions,
+        *waitingroom.functions,
+        *orders.default_functions,
+        *mail.functions,
+        *refunds.functions,
+    ]
+    cron_jobs: ClassVar[list[Any]] = [
+        *holds.cron_jobs,
+        *waitingroom.cron_jobs,
+        *orders.cron_jobs,
+        *mail.cron_jobs,
+    ]
     redis_settings = redis_settings(get_settings().redis_url)
     on_startup = startup
     on_shutdown = shutdown

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from core.schemas import StrictBody
-from payments_stub.schemas import Charge, ChargeCreate, ChargeList
+from core.schemas import StrictBody, decode_json
+from payments_stub.schemas import Charge, ChargeCreate, ChargeList, RefundCreate
 from payments_stub.service import ChargeStore
 
 IdempotencyKey = Annotated[
@@ -56,8 +56,18 @@ class ChargeController(Controller):
         return _store(state).get_charge(charge_id)
 
     @post("/{charge_id:str}/refund", operation_id="refundCharge", status_code=200)
-    async def refund_charge(self, state: State, charge_id: FromPath[str]) -> Charge:
-        return await _store(state).refund_charge(charge_id)
+    async def refund_charge(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        charge_id: FromPath[str],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Charge:
+        raw = await request.body()
+        body = decode_json(raw, RefundCreate) if raw.strip() else RefundCreate()
+        return await _store(state).refund_charge(
+            charge_id, amount_cents=body.amount_cents, idempotency_key=idempotency_key
+        )
 
 
 @get("/health", operation_id="health", tags=["operations"], sync_to_thread=False)

@@ -26,6 +26,14 @@ class Charge(Out, frozen=True):
     decline_code: str | None
     created_at: str
     refunded_at: str | None
+    refunded_cents: int = 0  # partial refunds add up; the charge is "refunded" once all is back
+    refunds: int = 0  # distinct refunds made (a replayed Idempotency-Key makes none)
+
+
+class RefundCreate(Struct, frozen=True):
+    """Optional body of a refund: without it (or without `amount_cents`), all that is left."""
+
+    amount_cents: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] | None = None
 
 
 class ChargeList(Out, frozen=True):

@@ -108,6 +108,7 @@ class ChargeStore:
     rng: random.Random = field(default_factory=random.Random)
     charges: dict[str, Charge] = field(default_factory=dict)
     by_key: dict[str, _Pending] = field(default_factory=dict)
+    refund_keys: set[str] = field(default_factory=set)
 
     async def _disturb(self) -> None:
         if self.config.latency_ms > 0:
@@ -155,24 +156,33 @@ class ChargeStore:
         except KeyError:
             raise ChargeNotFound() from None
 
-    async def refund_charge(self, charge_id: str) -> Charge:
+    async def refund_charge(
+        self, charge_id: str, *, amount_cents: int | None = None, idempotency_key: str | None = None
+    ) -> Charge:
+        """Give back `amount_cents` (all that is left when None). A refund under an
+        Idempotency-Key already used for this charge refunds nothing more."""
         await self._disturb()
         charge = self.get_charge(charge_id)
-        if charge.status == "refunded":
+        scoped = f"refund:{charge_id}:{idempotency_key}" if idempotency_key else None
+        if scoped is not None and scoped in self.refund_keys:
             return charge
-        if charge.status != "succeeded":
+        if charge.status == "refunded" and amount_cents is None:
+            return charge
+        left = charge.amount_cents - charge.refunded_cents
+        amount = left if amount_cents is None else amount_cents
+        if charge.status not in ("succeeded", "refunded") or charge.decline_code or amount > left:
             raise NotRefundable()
-        refunded = Charge(
-            id=charge.id,
-            status="refunded",
-            amount_cents=charge.amount_cents,
-            description=charge.description,
-            card_last4=charge.card_last4,
-            decline_code=None,
-            created_at=charge.created_at,
+        refunded_cents = charge.refunded_cents + amount
+        refunded = msgspec.structs.replace(
+            charge,
+            status="refunded" if refunded_cents == charge.amount_cents else "succeeded",
             refunded_at=_now(),
+            refunded_cents=refunded_cents,
+            refunds=charge.refunds + 1,
         )
         self.charges[charge_id] = refunded
+        if scoped is not None:
+            self.refund_keys.add(scoped)
         return refunded
 
     def list_charges(self, *, description: str | None = None, status: str | None = None) -> list[Charge]:

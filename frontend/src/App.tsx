@@ -9,6 +9,8 @@ import { MyTicketsPage } from "./pages/MyTicketsPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { OrganizerEventPage, OrganizerPage } from "./pages/OrganizerPage";
 import { WaitingRoomPage } from "./pages/WaitingRoomPage";
+import { DoorPage } from "./pages/DoorPage";
+import { DevMailPage, EventManagePage, ResetPasswordPage } from "./pages/ManagePages";
 import { useRoute, type Route } from "./lib/router";
 
 function Page({ route }: { route: Route }) {
@@ -32,6 +34,14 @@ function Page({ route }: { route: Route }) {
       return <OrganizerEventPage key={id} eventId={id} />;
     case "jobs":
       return <JobsPage />;
+    case "organizer-manage":
+      return <EventManagePage key={id} eventId={id} />;
+    case "door":
+      return <DoorPage key={id} eventId={id} />;
+    case "dev-mail":
+      return <DevMailPage />;
+    case "reset-password":
+      return <ResetPasswordPage token={route.query.get("token")} />;
     default:
       return <NotFoundPage />;
   }

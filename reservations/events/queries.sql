@@ -69,3 +69,64 @@ FROM tickets t
 LEFT JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
 WHERE t.event_id = $1 AND t.seat_number IS NOT NULL AND ($2::text IS NULL OR t.section = $2)
 ORDER BY s.position, length(t.row_label), t.row_label, t.seat_number;
+
+-- Organizer management (management.py): edits, the sales report.
+
+-- name: lock_event_for_change
+SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, closed, cancelled_at,
+       buyer_cancel_until, cancel_fee_cents,
+       EXISTS (SELECT 1 FROM purchases p WHERE p.event_id = events.id) AS has_sales,
+       EXISTS (SELECT 1 FROM tickets t WHERE t.event_id = events.id AND t.status <> 'AVAILABLE') AS has_holds
+FROM events WHERE id = $1
+FOR UPDATE;
+
+-- name: update_event
+UPDATE events SET name = $2, venue = $3, starts_at = $4, sales_open_at = $5, max_per_customer = $6,
+                  hold_ttl_s = $7, half_price = $8, closed = $9, buyer_cancel_until = $10,
+                  cancel_fee_cents = $11, price_cents = $12, capacity = $13
+WHERE id = $1;
+
+-- name: reprice_tickets
+UPDATE tickets SET price_cents = $2 WHERE event_id = $1 AND status = 'AVAILABLE';
+
+-- name: drop_available_tickets
+-- Fewer tickets before the first sale: $2 available unlabeled tickets go.
+DELETE FROM tickets
+WHERE id IN (SELECT id FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE' LIMIT $2);
+
+-- name: event_policy
+SELECT buyer_cancel_until, cancel_fee_cents, cancelled_at FROM events WHERE id = $1;
+
+-- name: report_stock
+SELECT coalesce(section, '') AS section,
+       count(*) AS capacity,
+       count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
+       count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
+       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
+FROM tickets WHERE event_id = $1
+GROUP BY 1 ORDER BY 1;
+
+-- name: report_sales
+-- Per section: revenue is what was kept (prices of sales not refunded, plus fees kept).
+SELECT coalesce(t.section, '') AS section,
+       count(*) AS purchases,
+       coalesce(sum(p.price_cents - CASE WHEN p.refunded_at IS NULL THEN 0 ELSE p.refund_cents END), 0)
+           AS revenue_cents,
+       count(*) FILTER (WHERE p.refunded_at IS NOT NULL) AS refunds,
+       coalesce(sum(p.refund_cents) FILTER (WHERE p.refunded_at IS NOT NULL), 0) AS refunded_cents,
+       count(*) FILTER (WHERE p.checked_in_at IS NOT NULL) AS checked_in
+FROM purchases p JOIN tickets t ON t.id = p.ticket_id
+WHERE p.event_id = $1
+GROUP BY 1 ORDER BY 1;
+
+-- name: report_over_time
+-- Sales and refunds by $2 ('hour' or 'day').
+SELECT bucket, sum(sold)::int AS sold, sum(refunded)::int AS refunded, sum(cents)::bigint AS revenue_cents
+FROM (
+    SELECT date_trunc($2, created_at) AS bucket, 1 AS sold, 0 AS refunded, price_cents AS cents
+    FROM purchases WHERE event_id = $1
+    UNION ALL
+    SELECT date_trunc($2, refunded_at), 0, 1, -refund_cents
+    FROM purchases WHERE event_id = $1 AND refunded_at IS NOT NULL
+) AS moves
+GROUP BY bucket ORDER BY bucket;

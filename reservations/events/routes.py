@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -16,7 +16,9 @@ from core import auth
 from core.deps import ConnDep, RedisDep
 from core.errors import Unauthorized, error_responses
 from core.schemas import StrictBody, check_no_nul
+from reservations.events import management
 from reservations.events import service as events
+from reservations.events.management import EventPatch
 from reservations.events.schemas import EventCreate, EventStatus, EventView, Seat, parse_instant
 from reservations.limits import limit_event_creation
 
@@ -71,6 +73,23 @@ class EventController(Controller):
         summary="An event with its live counters",
     )
     async def get_event(self, conn: ConnDep, redis: RedisDep, event_id: FromPath[UUID]) -> EventView:
+        return await events.get_event_view(conn, redis, event_id=event_id)
+
+    @patch(
+        "/{event_id:uuid}",
+        guards=[organizer_only],
+        dto=StrictBody[EventPatch],
+        return_dto=None,
+        operation_id="updateEvent",
+        tags=["events"],
+        summary="Edit an event (organizer): name, venue, dates, limits, hold TTL, refund policy, "
+        "`closed` to close sales; capacity and price only before the first hold or sale",
+        responses=error_responses(400, 401, 403, 404, 409),
+    )
+    async def update_event(
+        self, conn: ConnDep, redis: RedisDep, event_id: FromPath[UUID], data: JSONBody[EventPatch]
+    ) -> EventView:
+        await management.update_event(conn, redis, event_id=event_id, data=data)
         return await events.get_event_view(conn, redis, event_id=event_id)
 
     @get(

@@ -57,6 +57,11 @@ RETURNING id, section, row_label, seat_number, price_cents;
 UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL, customer_id = NULL
 WHERE hold_id = $1 AND status = 'IN_PROGRESS';
 
+-- name: release_booked
+-- A refunded ticket goes back on sale (reservations/refunds/).
+UPDATE tickets SET status = 'AVAILABLE', customer_id = NULL, hold_id = NULL
+WHERE id = ANY($1::uuid[]) AND status = 'BOOKED';
+
 -- name: insert_purchases
 -- One purchase per ticket; UNIQUE (ticket_id) makes a second sale impossible.
 INSERT INTO purchases (event_id, customer_id, ticket_id, hold_id, order_id, price_cents, half_price)

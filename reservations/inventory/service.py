@@ -153,6 +153,12 @@ async def release_hold(conn: Connection, *, hold_id: UUID) -> int:
     return int(result.split()[-1])
 
 
+async def release_booked(conn: Connection, *, ticket_ids: Sequence[UUID]) -> int:
+    """Put booked tickets back on sale (a refund); how many were released."""
+    result = await conn.execute(Q.release_booked, list(ticket_ids))
+    return int(result.split()[-1])
+
+
 async def insert_purchases(
     conn: Connection,
     *,

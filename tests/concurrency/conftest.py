@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from reservations.checkin import service as checkin
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
+from reservations.refunds import service as refunds
 from waitingroom.service import admission, queue
 
 OWNERS: dict[str, Any] = {
@@ -24,6 +26,8 @@ OWNERS: dict[str, Any] = {
     "atomic_idempotency_claim": orders.GUARDS,
     "atomic_join": queue.GUARDS,
     "held_in_budget": admission.GUARDS,
+    "check_in_once": checkin.GUARDS,
+    "refund_claim_once": refunds.GUARDS,
 }
 
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from core.launcher import Launcher, system_commands
+from core.mailsink import start_sink
 from tests.conftest import DB_URL, REDIS_URL
 from tests.ports import any_free_port, first_free_port
 
@@ -89,6 +90,10 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pool.submit(asyncio.run, _reset_data()).result()
     api_port = _layout_ports()
     payments_port = api_port + 1
+    # A mail sink in this process: the worker sends receipts and notices to it over SMTP.
+    mail_dir = tmp_path_factory.mktemp("mail")
+    smtp_port = any_free_port()
+    sink = start_sink(mail_dir, host="127.0.0.1", port=smtp_port)
     env = {
         **os.environ,
         "DATABASE_URL": DB_URL,
@@ -102,8 +107,12 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FRONTEND_DIST": str(DIST),
         "LOG_JSON": "0",
         "PYTHONUNBUFFERED": "1",
+        "SMTP_PORT": str(smtp_port),
+        "MAIL_SINK_DIR": str(mail_dir),
     }
-    with Launcher(env, logs=tmp_path_factory.mktemp("system-logs")) as running:
+    with contextlib.ExitStack() as stack:
+        stack.callback(sink.stop)
+        running = stack.enter_context(Launcher(env, logs=tmp_path_factory.mktemp("system-logs")))
         running.start(*system_commands(api_port=api_port, payments_port=payments_port))
         base = f"http://127.0.0.1:{api_port}"
         running.wait_http(f"{base}/health")

@@ -8,6 +8,7 @@ const NAV: { path: string; label: string; match: string[] }[] = [
   { path: "/me", label: "My tickets", match: ["tickets"] },
   { path: "/organizer", label: "Organizer", match: ["organizer", "organizer-event"] },
   { path: "/jobs", label: "Jobs", match: ["jobs"] },
+  { path: "/dev/mail", label: "Mail", match: ["dev-mail"] },
 ];
 
 export function Layout({ route, children }: { route: Route; children: ReactNode }) {

@@ -19,6 +19,10 @@ const PATTERNS: [string, string][] = [
   ["organizer", "/organizer"],
   ["organizer-event", "/organizer/events/:id"],
   ["jobs", "/jobs"],
+  ["organizer-manage", "/organizer/events/:id/manage"],
+  ["door", "/door/:id"],
+  ["dev-mail", "/dev/mail"],
+  ["reset-password", "/reset-password"],
 ];
 
 export function parseHash(hash: string): Route {

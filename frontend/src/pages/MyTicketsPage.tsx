@@ -7,6 +7,7 @@ import { formatDateTime, formatMoney, seatLabel } from "../lib/format";
 import { useLoad, useTitle } from "../lib/hooks";
 import { href } from "../lib/router";
 import { setSession, useSession } from "../lib/storage";
+import { ETicketList } from "./ETicketsPage";
 
 export function MyTicketsPage() {
   useTitle("My tickets");
@@ -71,6 +72,7 @@ function Tickets({ customerId, token }: { customerId: string; token: string }) {
           Signed in as <strong>{me.data.name}</strong> ({me.data.email}).
         </p>
       </PageHeader>
+      <ETicketList token={token} />
       {groups.length === 0 ? (
         <div className="notice notice-info">
           <p className="notice-title">No tickets yet</p>

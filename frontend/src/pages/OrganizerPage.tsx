@@ -307,7 +307,8 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
-        <a href={href("/organizer")}>← Organizer</a>
+        <a href={href("/organizer")}>← Organizer</a> · <a href={href(`/organizer/events/${eventId}/manage`)}>Edit, refunds, report</a> ·{" "}
+        <a href={href(`/door/${eventId}`)}>Door</a>
       </nav>
       <AdminGate>{(token) => <WaitingRoomControls eventId={eventId} token={token} />}</AdminGate>
     </>

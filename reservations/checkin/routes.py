@@ -1,0 +1,101 @@
+"""Routes: scans at the door (door staff of the event, or the organizer), door-staff tokens
+and the door kit for offline checking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.types import ControllerRouterHandler
+
+from core import auth
+from core.config import get_settings
+from core.deps import ConnDep
+from core.errors import BadRequest, Unauthorized, error_responses
+from core.schemas import StrictBody
+from reservations.checkin import service as checkin
+from reservations.checkin.schemas import Checkin, CheckinCreate, DoorKit, DoorToken, DoorTokenCreate
+from reservations.events.routes import organizer_only
+
+
+def _door(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The door of a door token for the path's event; None for the organizer."""
+    token = auth.bearer(connection)
+    if not token:
+        raise Unauthorized()
+    if hmac.compare_digest(token.encode(), get_settings().admin_token.encode()):
+        return None
+    return auth.door_of(token, event_id=connection.path_params["event_id"])
+
+
+def door_staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a door token of this event, or the organizer token."""
+    _door(connection)
+
+
+class CheckinController(Controller):
+    path = "/api/events/{event_id:uuid}"
+
+    @post(
+        "/checkins",
+        guards=[door_staff_only],
+        dto=StrictBody[CheckinCreate],
+        return_dto=None,
+        status_code=200,
+        operation_id="checkIn",
+        tags=["check-in"],
+        summary="Scan a ticket at a door: admitted, already_checked_in, refunded, wrong_event or forged",
+        responses=error_responses(400, 401, 403),
+    )
+    async def check_in(
+        self,
+        conn: ConnDep,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[UUID],
+        data: JSONBody[CheckinCreate],
+    ) -> Checkin:
+        door = _door(request) or data.door
+        if door is None:
+            raise BadRequest("The organizer names the door.", field="door")
+        return await checkin.check_in(conn, event_id=event_id, code=data.code, door=door)
+
+    @post(
+        "/door-tokens",
+        guards=[organizer_only],
+        dto=StrictBody[DoorTokenCreate],
+        return_dto=None,
+        status_code=201,
+        operation_id="createDoorToken",
+        tags=["check-in"],
+        summary="Mint a door-staff token for this event (organizer)",
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def create_door_token(
+        self, conn: ConnDep, event_id: FromPath[UUID], data: JSONBody[DoorTokenCreate]
+    ) -> DoorToken:
+        return await checkin.mint_door_token(conn, event_id=event_id, door=data.door, ttl_s=data.ttl_s)
+
+    @get(
+        "/door-kit",
+        guards=[door_staff_only],
+        operation_id="getDoorKit",
+        tags=["check-in"],
+        summary="The event's code key and revoked e-tickets, for checking offline (door staff)",
+        responses=error_responses(401, 403, 404),
+    )
+    async def get_door_kit(
+        self,
+        conn: ConnDep,
+        event_id: FromPath[UUID],
+        since: Annotated[dt.datetime | None, QueryParameter(description="the previous kit's as_of")] = None,
+    ) -> DoorKit:
+        return await checkin.door_kit(conn, event_id=event_id, since=since)
+
+
+route_handlers: list[ControllerRouterHandler] = [CheckinController]

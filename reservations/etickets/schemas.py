@@ -1,0 +1,35 @@
+"""E-tickets as the API shows them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from core.schemas import Out
+
+TicketState = Literal["valid", "checked_in", "refund_pending", "refunded"]
+
+
+class ETicket(Out, frozen=True, kw_only=True):
+    id: uuid.UUID  # the purchase id: one e-ticket per ticket sold
+    event_id: uuid.UUID
+    event_name: str
+    venue: str
+    starts_at: dt.datetime
+    ticket_id: uuid.UUID
+    section: str | None
+    row: str | None
+    number: int | None
+    seat: str  # human label: "General admission", "Section A, row B, seat 3"
+    holder: str
+    price_cents: int
+    half_price: bool
+    purchased_at: dt.datetime
+    state: TicketState
+    checked_in_at: dt.datetime | None
+    checked_in_door: str | None
+    refunded_at: dt.datetime | None
+    code: str  # what the QR code carries; verifiable offline (docs/after-sale.md)
+    qr_png: str  # path of the QR code image
+    page: str  # path of the printable page
