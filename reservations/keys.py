@@ -62,6 +62,17 @@ def orders_unreserved(event_id: UUID | str) -> str:
     return f"cp:unreserved:{{{event_id}}}"
 
 
+def orders_unreserved_seq(event_id: UUID | str) -> str:
+    """Sorted set of the same orders as `orders_unreserved`, scored by their `order_seq`:
+    which accepted orders are ahead of an order and not reserved yet (first come, first served)."""
+    return f"cp:unreserved:seq:{{{event_id}}}"
+
+
+def order_seq(event_id: UUID | str) -> str:
+    """Counter: the last sequence number the order gate gave an order of the event."""
+    return f"cp:orderseq:{{{event_id}}}"
+
+
 def order_counts(event_id: UUID | str) -> str:
     """Hash customer id -> tickets in accepted, not rejected orders of the event."""
     return f"cp:ordered:{{{event_id}}}"
@@ -85,6 +96,21 @@ def order_idempotency(day: int, shard: int) -> str:
 def orders_pending() -> str:
     """Sorted set of accepted, undecided order ids by acceptance time (ms)."""
     return "cp:orders:pending"
+
+
+def orders_recent() -> str:
+    """Capped list of the latest order decisions of the orders workers (the job monitor)."""
+    return "cp:orders:recent"
+
+
+def orders_failures() -> str:
+    """Capped list of the latest orders the orders workers gave up on (the job monitor)."""
+    return "cp:orders:failures"
+
+
+def order_requeued(order_id: UUID | str) -> str:
+    """Set while reconcile's re-added stream entry of an order is young (no second copy)."""
+    return f"cp:order:requeued:{order_id}"
 
 
 def orders_rate() -> str:

@@ -1,7 +1,7 @@
 """An orders worker killed with SIGKILL in the middle of its work, then started again:
 every order is decided exactly once and charged at most once.
 
-The worker and the payments stub run as real processes here (`python -m arq ...`,
+The worker and the payments stub run as real processes here (`python -m jobs orders`,
 `uvicorn payments_stub.app:app`), so the kill loses whatever was in flight.
 """
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(18400, 18500)
 ORDERS = 200
 TICKETS = 120
-JOB_TIMEOUT_S = 5  # arq re-runs a dead worker's job this + 10 s after it started
+JOB_TIMEOUT_S = 5  # a decision that takes longer than this is tried again
 
 
 def _free_port() -> int:
@@ -89,7 +89,7 @@ class WorkerProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "arq", "jobs.worker.OrdersWorkerSettings"],
+                [sys.executable, "-m", "jobs", "orders"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

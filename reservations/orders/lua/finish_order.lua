@@ -6,6 +6,7 @@
 -- KEYS[2] order counts  hash customer id -> tickets
 -- KEYS[3] pending       sorted set of undecided order ids
 -- KEYS[4] unreserved    hash order id -> quantity, and `total`
+-- KEYS[5] unreserved seq  sorted set order id -> seq (the same orders)
 -- ARGV[1] order id      ARGV[2] status (confirmed | rejected)
 -- ARGV[3] reason or ""  ARGV[4] seconds to keep the decided record
 --
@@ -16,6 +17,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 local q = redis.call('HGET', KEYS[4], ARGV[1])
 if q then
   redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('HINCRBY', KEYS[4], 'total', -tonumber(q))
   if redis.call('HLEN', KEYS[4]) <= 1 then
     redis.call('DEL', KEYS[4])

@@ -71,7 +71,7 @@ async def wait_idle(redis: Any, *, timeout_s: float = 10.0) -> None:
     from reservations import keys
 
     deadline = time.monotonic() + timeout_s
-    while await redis.zcard(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):
+    while await redis.xlen(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):
         if time.monotonic() > deadline:
             raise AssertionError("the orders queue did not drain")
         await asyncio.sleep(0.02)
