@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -22,92 +19,21 @@ import httpx
 import pytest
 
 from core.resources import Resources
+from tests.e2e.processes import WorkerProcess, payments_stub
 from tests.factories import make_customers, make_event, stock_counts
 from tests.integration.orders.helpers import post_order, wait_decided
-from tests.ports import first_free_port
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(18400, 18500)
 ORDERS = 200
 TICKETS = 120
 JOB_TIMEOUT_S = 5  # a decision that takes longer than this is tried again
 
 
-def _free_port() -> int:
-    port = first_free_port(PORTS)
-    if port is None:
-        raise RuntimeError("no free port in 18400-18499")
-    return port
-
-
 @pytest.fixture
 def payments_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = os.environ | {"PAYMENTS_LATENCY_MS": "20"}
-    with (tmp_path / "payments.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "payments_stub.app:app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the payments stub did not start")
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jobs", "orders"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+    with payments_stub(tmp_path / "payments.log") as url:
+        yield url
 
 
 @pytest.fixture
