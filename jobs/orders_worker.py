@@ -64,6 +64,8 @@ STOP_GRACE_S = 30.0
 RECENT_KEPT = 50
 FAILURES_KEPT = 20
 MAX_BACKOFF_S = 5.0
+CLEANUP_EVERY_S = 60.0
+GONE_AFTER_MS = 3600 * 1000
 
 
 @dataclass
@@ -242,6 +244,7 @@ class OrdersConsumer:
 
     async def _keep(self) -> None:
         """Keep our entries in flight ours; take over those of consumers that stopped."""
+        last_cleanup = time.monotonic()
         while True:
             await asyncio.sleep(self.keep_every_s)
             try:
@@ -250,6 +253,9 @@ class OrdersConsumer:
                     await self.redis.xclaim(ORDERS_QUEUE, ORDERS_GROUP, self.name, 0, mine, justid=True)
                 if not self.stopping:
                     await self._take_over()
+                if time.monotonic() - last_cleanup > CLEANUP_EVERY_S:
+                    last_cleanup = time.monotonic()
+                    await self._forget_gone_consumers()
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
                     await self._ensure_group()
@@ -259,16 +265,10 @@ class OrdersConsumer:
                 log.warning("Redis unavailable (%s); retrying", exc)
 
     async def _take_over(self) -> None:
-        start = "0-0"
         for _ in range(10):
+            # From the start each time: what was just claimed is ours and no longer idle.
             reply = await self.redis.xautoclaim(
-                ORDERS_QUEUE,
-                ORDERS_GROUP,
-                self.name,
-                self.claim_idle_ms,
-                start_id=start,
-                count=CLAIM_COUNT,
-                justid=True,
+                ORDERS_QUEUE, ORDERS_GROUP, self.name, self.claim_idle_ms, count=CLAIM_COUNT, justid=True
             )
             ids = [i for i in reply if i not in self.inflight]
             if ids:
@@ -285,7 +285,13 @@ class OrdersConsumer:
                 log.info("took over %d orders from stopped workers", len(ids))
             if len(reply) < CLAIM_COUNT:
                 return
-            start = "(" + reply[-1].decode()
+
+    async def _forget_gone_consumers(self) -> None:
+        """Remove consumers that stopped long ago and hold nothing (killed workers: their
+        entries were taken over), so the group lists the live ones."""
+        for c in await self.redis.xinfo_consumers(ORDERS_QUEUE, ORDERS_GROUP):
+            if c["pending"] == 0 and c["idle"] > GONE_AFTER_MS and c["name"].decode() != self.name:
+                await self.redis.xgroup_delconsumer(ORDERS_QUEUE, ORDERS_GROUP, c["name"])
 
     # --- one entry ------------------------------------------------------------------------
 

@@ -9,11 +9,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from core.resources import Resources
+from tests.factories import stock_counts
 from tests.ports import first_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +107,26 @@ class WorkerProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+async def assert_sold_and_charged_once(
+    res: Resources, payments_url: str, *, event_id: uuid.UUID, tickets: int, rows: Mapping[uuid.UUID, Any]
+) -> None:
+    """Every ticket of the event sold once, to a confirmed order (`rows`: order id -> row
+    with status and payment_id), each of those charged once and nothing else charged."""
+    async with res.pool.acquire() as conn:
+        counts = await stock_counts(conn, event_id)
+        per_order = await conn.fetch("SELECT order_id, count(*) AS n FROM purchases GROUP BY order_id")
+        tickets_sold = await conn.fetchval("SELECT count(DISTINCT ticket_id) FROM purchases")
+        hold_statuses = dict(await conn.fetch("SELECT status, count(*) FROM holds GROUP BY status"))
+    assert counts == {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": tickets, "capacity": tickets}
+    assert tickets_sold == tickets and all(r["n"] == 1 for r in per_order) and len(per_order) == tickets
+    assert hold_statuses == {"confirmed": tickets}
+
+    async with httpx.AsyncClient(base_url=payments_url) as stub:
+        charges = (await stub.get("/v1/charges")).json()["charges"]
+    per_description = Counter(c["description"] for c in charges)
+    assert max(per_description.values()) == 1  # at most one charge per order
+    confirmed = {i for i, r in rows.items() if r["status"] == "confirmed"}
+    assert set(per_description) == {f"order {i}" for i in confirmed}
+    assert {c["id"] for c in charges} == {rows[i]["payment_id"] for i in confirmed}

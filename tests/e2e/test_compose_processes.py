@@ -309,7 +309,11 @@ def test_both_workers_start_register_and_stop_cleanly(stack: Stack) -> None:
         client.delete(key, ORDERS_QUEUE)
         stack.start("worker")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (client.exists(key) and orders_consumers()):
+        # Up, joined the group, and the start-up reconcile run over (arq cancels a running
+        # job on SIGTERM and then keeps its health-check key).
+        while time.monotonic() < deadline and not (
+            client.exists(key) and orders_consumers() and client.keys("arq:result:cron:orders.reconcile*")
+        ):
             proc = stack.procs["worker"]
             assert proc.poll() is None, f"workers exited with {proc.returncode}:\n{stack.log('worker')}"
             time.sleep(0.2)

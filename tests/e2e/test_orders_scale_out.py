@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from core.queues import ORDERS_GROUP, ORDERS_QUEUE
@@ -26,8 +25,8 @@ from core.resources import Resources
 from reservations import keys
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
-from tests.e2e.processes import WorkerProcess, payments_stub
-from tests.factories import make_customers, make_event, stock_counts
+from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
+from tests.factories import make_customers, make_event
 from tests.integration.orders.helpers import CARD_OK
 
 pytestmark = pytest.mark.e2e
@@ -132,19 +131,9 @@ async def test_three_workers_one_killed_decide_every_order_once(
     # First come, first served: the first TICKETS accepted are the ones confirmed.
     confirmed_seqs = sorted(r["seq"] for r in rows if r["status"] == "confirmed")
     assert confirmed_seqs == list(range(1, TICKETS + 1))
-    async with res.pool.acquire() as conn:
-        counts = await stock_counts(conn, event_id)
-        per_order = await conn.fetch("SELECT order_id, count(*) AS n FROM purchases GROUP BY order_id")
-        tickets_sold = await conn.fetchval("SELECT count(DISTINCT ticket_id) FROM purchases")
-        holds = dict(await conn.fetch("SELECT status, count(*) FROM holds GROUP BY status"))
-    assert counts == {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": TICKETS, "capacity": TICKETS}
-    assert tickets_sold == TICKETS == len(per_order) and all(r["n"] == 1 for r in per_order)
-    assert holds == {"confirmed": TICKETS}
-    async with httpx.AsyncClient(base_url=payments_url) as stub:
-        charges = (await stub.get("/v1/charges")).json()["charges"]
-    per_description = Counter(c["description"] for c in charges)
-    assert max(per_description.values()) == 1  # at most one charge per order
-    assert {c["id"] for c in charges} == {r["payment_id"] for r in rows if r["status"] == "confirmed"}
+    await assert_sold_and_charged_once(
+        res, payments_url, event_id=event_id, tickets=TICKETS, rows={r["id"]: r for r in rows}
+    )
     # Announced (decided) once each: the workers log an order's decision the one time it is made.
     announced: Counter[str] = Counter()
     for p in procs:

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from tests.e2e.processes import WorkerProcess, payments_stub
-from tests.factories import make_customers, make_event, stock_counts
+from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
+from tests.factories import make_customers, make_event
 from tests.integration.orders.helpers import post_order, wait_decided
 
 pytestmark = pytest.mark.e2e
@@ -78,20 +78,5 @@ async def test_a_killed_worker_leaves_no_order_undecided_or_charged_twice(
 
     statuses = Counter((r["status"], r["reason"]) for r in rows.values())
     assert statuses == {("confirmed", None): TICKETS, ("rejected", "sold_out"): ORDERS - TICKETS}
-    async with res.pool.acquire() as conn:
-        counts = await stock_counts(conn, event_id)
-        per_order = await conn.fetch("SELECT order_id, count(*) AS n FROM purchases GROUP BY order_id")
-        tickets_sold = await conn.fetchval("SELECT count(DISTINCT ticket_id) FROM purchases")
-        hold_statuses = dict(await conn.fetch("SELECT status, count(*) FROM holds GROUP BY status"))
-    assert counts == {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": TICKETS, "capacity": TICKETS}
-    assert tickets_sold == TICKETS and all(r["n"] == 1 for r in per_order) and len(per_order) == TICKETS
-    assert hold_statuses == {"confirmed": TICKETS}
-
-    async with httpx.AsyncClient(base_url=payments_url) as stub:
-        charges = (await stub.get("/v1/charges")).json()["charges"]
-    per_description = Counter(c["description"] for c in charges)
-    assert max(per_description.values()) == 1  # at most one charge per order
-    confirmed = {i for i, r in rows.items() if r["status"] == "confirmed"}
-    assert set(per_description) == {f"order {i}" for i in confirmed}
-    assert {c["id"] for c in charges} == {rows[i]["payment_id"] for i in confirmed}
+    await assert_sold_and_charged_once(res, payments_url, event_id=event_id, tickets=TICKETS, rows=rows)
     print(f"\nkilled with {decided_at_kill} decided and {in_flight} reserved but unsettled")
