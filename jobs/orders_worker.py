@@ -56,7 +56,7 @@ from reservations.orders.schemas import DecisionRecord
 log = logging.getLogger("crowdpass.jobs.orders")
 
 BLOCK_MS = 1000
-CLAIM_IDLE_MS = 2000
+CLAIM_IDLE_MS = 3000
 KEEP_EVERY_S = 0.5
 CLAIM_COUNT = 200
 MAX_TRIES = 50

@@ -230,10 +230,12 @@ class OrderDesk:
         return first
 
     async def announce(self, decided: Decided, *, event_id: uuid.UUID) -> None:
-        """Close the Redis record and, the first time, tell the customer and the live feed."""
+        """Close the Redis record and, the first time, tell the customer and the live feed.
+        The first time is the call that closes the record (one of several deciding the
+        order at once), or, without a record, the call that decided the order."""
         order = decided.order
-        first = await self._close_record(order.id, event_id, order.status, order.reason)
-        if not (first or decided.now):
+        closed = await self._close_record(order.id, event_id, order.status, order.reason)
+        if not (closed == 1 or (closed == -1 and decided.now)):
             return
         publisher = self.res.publisher
         await live.publish_order(publisher, customer_id=decided.customer_id, order=order)

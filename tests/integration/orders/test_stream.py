@@ -105,3 +105,19 @@ async def test_a_stopped_worker_finishes_what_it_holds_and_leaves_the_group(res:
     assert "stopping:1" not in await _pending(res)
     for r in rows:
         assert await res.redis.hget(keys.order(r["id"]), "status") != b"queued"
+
+
+async def test_the_worker_starts_again_when_redis_lost_the_stream(res: Resources) -> None:
+    worker = OrdersConsumer(res, name="survivor:1", block_ms=50, keep_every_s=0.1)
+    task = asyncio.create_task(worker.run())
+    try:
+        first = await _place_many(res, 1)
+        await wait_decided(res.pool, first)
+        await res.redis.delete(ORDERS_QUEUE)  # the stream and its group are gone (Redis emptied)
+        later = await _place_many(res, 2)  # the gate makes a new stream, without the group
+        rows = await wait_decided(res.pool, later)
+        assert {r["status"] for r in rows.values()} == {"confirmed"}
+        assert not task.done()
+    finally:
+        worker.stop()
+        await task
