@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-# Jobs of reservations, by the names the workers register them under (jobs/tasks/*).
+# Jobs of reservations, by the names the workers register them under (jobs/tasks/*); an
+# order decision (jobs/orders_worker.py) is `orders.decide` in metrics and the job monitor.
 DECIDE_ORDER_JOB = "orders.decide"
 EXPIRE_HOLD_JOB = "holds.expire"
 PUSH_STOCK_JOB = "live.push_stock"
