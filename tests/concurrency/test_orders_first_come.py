@@ -25,7 +25,7 @@ from reservations.orders.desk import OrderDesk, _intent
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event, stock_counts
-from tests.integration.orders.helpers import CARD_DECLINED, CARD_OK, wait_decided
+from tests.integration.orders.helpers import CARD_DECLINED, CARD_OK, client_address, wait_decided, wait_idle
 
 pytestmark = pytest.mark.concurrency
 
@@ -43,6 +43,7 @@ async def _place(
         data=OrderCreate(event_id=event_id, card_number=card, quantity=quantity),
         idempotency_key=uuid.uuid4().hex,
         request_id=None,
+        client_ip=client_address(customer),
     )
     assert placed.order is not None, placed.refusal
     return placed.order.id
@@ -110,7 +111,7 @@ async def test_no_earlier_order_is_sold_out_while_a_later_one_is_confirmed(
     )
     quantity = next(r["quantity"] for r in rows if r["seq"] == first_refused)
     assert held_before + quantity > TICKETS
-    assert sum(len(c.inflight) for c in three_workers) == 0
+    await wait_idle(res.redis)  # every entry acknowledged, every order announced
 
 
 async def _intents(res: Resources, order_ids: list[uuid.UUID]) -> list[Any]:

@@ -27,7 +27,7 @@ from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import CARD_OK
+from tests.integration.orders.helpers import CARD_OK, client_address
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,12 @@ async def test_three_workers_one_killed_decide_every_order_once(
 
     async def place(customer: uuid.UUID) -> uuid.UUID:
         placed = await place_order(
-            res, customer_id=customer, data=data, idempotency_key=uuid.uuid4().hex, request_id=None
+            res,
+            customer_id=customer,
+            data=data,
+            idempotency_key=uuid.uuid4().hex,
+            request_id=None,
+            client_ip=client_address(customer),
         )
         assert placed.order is not None, placed.refusal
         return placed.order.id

@@ -17,6 +17,12 @@ CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
 
 
+def client_address(customer_id: uuid.UUID) -> str:
+    """A client address of its own for a customer: a flash sale comes from many addresses,
+    and the gate limits orders per address."""
+    return "10.{}.{}.{}".format(*customer_id.bytes[:3])
+
+
 def auth(customer_id: uuid.UUID) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_customer_token(customer_id)}"}
 

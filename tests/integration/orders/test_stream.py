@@ -15,7 +15,7 @@ from reservations import keys
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import CARD_OK, wait_decided
+from tests.integration.orders.helpers import CARD_OK, client_address, wait_decided
 
 
 async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str = CARD_OK) -> list[uuid.UUID]:
@@ -30,6 +30,7 @@ async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str =
             data=OrderCreate(event_id=event_id, card_number=card),
             idempotency_key=uuid.uuid4().hex,
             request_id=None,
+            client_ip=client_address(c),
         )
         assert placed.order is not None
         ids.append(placed.order.id)
