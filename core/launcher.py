@@ -5,8 +5,9 @@ benchmarks (bench/) and the end-to-end tests. It only runs commands; it imports 
 package. `system_commands()` gives the four processes:
 
 - `payments`: the payments stub, `uvicorn payments_stub.app:app`;
-- `worker` and `orders-worker`: `python -m jobs jobs.worker.WorkerSettings` and
-  `python -m jobs jobs.worker.OrdersWorkerSettings`;
+- `worker`: arq's worker on the default queue, `python -m jobs jobs.worker.WorkerSettings`;
+- `orders-worker`: an orders worker reading the stream `ticket_orders`, `python -m jobs orders`
+  (start more of them, on any machine, to decide orders faster);
 - `api`: `uvicorn --factory app:create_app`.
 
 Each child writes to `<logs>/<name>.log` when a folder is given, else to this process's
@@ -69,13 +70,13 @@ def system_commands(
     api_cpus: frozenset[int] | None = None,
     other_cpus: frozenset[int] | None = None,
 ) -> list[Command]:
-    """The payments stub, both arq workers and the API, in the order they should start."""
+    """The payments stub, both workers and the API, in the order they should start."""
     jobs = (sys.executable, "-m", "jobs")
     payments = uvicorn("payments_stub.app:app", host="127.0.0.1", port=payments_port)
     return [
         Command("payments", payments, other_cpus),
         Command("worker", (*jobs, "jobs.worker.WorkerSettings"), other_cpus),
-        Command("orders-worker", (*jobs, "jobs.worker.OrdersWorkerSettings"), other_cpus),
+        Command("orders-worker", (*jobs, "orders"), other_cpus),
         Command("api", uvicorn("app:create_app", host=api_host, port=api_port, factory=True), api_cpus),
     ]
 

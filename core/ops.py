@@ -38,9 +38,19 @@ JOB_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 QUEUE_DEPTH = Gauge(
-    "crowdpass_queue_depth", "Jobs waiting or running per arq queue (read at scrape)", ["queue"]
+    "crowdpass_queue_depth",
+    "Jobs or orders waiting or running per queue: arq's queue, the orders stream (read at scrape)",
+    ["queue"],
 )
-# The arq queues whose depth /metrics reads from Redis.
+ORDERS_PENDING = Gauge(
+    "crowdpass_orders_pending",
+    "Orders read from the stream and not acknowledged yet, per consumer (read at scrape)",
+    ["consumer"],
+)
+ORDERS_OLDEST_PENDING = Gauge(
+    "crowdpass_orders_oldest_pending_seconds",
+    "Age of the oldest order read from the stream and not acknowledged yet (read at scrape)",
+)
 
 
 class Health(Out, frozen=True):
@@ -86,8 +96,14 @@ async def health(res: ResDep) -> Response[Health]:
 async def metrics(res: ResDep) -> Response[bytes]:
     with contextlib.suppress(Exception):  # a scrape still answers when Redis does not
         async with asyncio.timeout(1):
-            for queue in queues.ALL:
-                QUEUE_DEPTH.labels(queue).set(await res.redis.zcard(queue))
+            QUEUE_DEPTH.labels(queues.DEFAULT_QUEUE).set(await res.redis.zcard(queues.DEFAULT_QUEUE))
+            QUEUE_DEPTH.labels(queues.ORDERS_QUEUE).set(await res.redis.xlen(queues.ORDERS_QUEUE))
+            pending = await res.redis.xpending(queues.ORDERS_QUEUE, queues.ORDERS_GROUP)
+            ORDERS_PENDING.clear()
+            for c in pending.get("consumers") or []:
+                ORDERS_PENDING.labels(c["name"].decode()).set(c["pending"])
+            oldest = pending.get("min")
+            ORDERS_OLDEST_PENDING.set(time.time() - int(oldest.split(b"-")[0]) / 1000 if oldest else 0)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

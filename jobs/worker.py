@@ -1,7 +1,7 @@
-"""arq worker settings.
-
-`WorkerSettings` consumes the default queue (hold expiry, queue advance, reconcile, crons);
-`OrdersWorkerSettings` consumes `ticket_orders` at a controlled rate. `make run` starts both.
+"""arq worker settings: `WorkerSettings` consumes the default queue (hold expiry, queue
+advance, live pushes, reconcile, crons) with arq's stock `Worker`. Orders are not arq jobs:
+the orders worker (`python -m jobs orders`, jobs/orders_worker.py) reads them from the
+stream `ticket_orders`. `make run` starts both.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 from prometheus_client import start_http_server
 
-from core import queues
 from core.config import get_settings
 from core.credentials import refuse_unsafe_secrets
 from core.logs import configure_logging
@@ -62,15 +61,3 @@ class WorkerSettings:
     job_timeout = 60
     keep_result = 3600
     poll_delay = 0.1
-
-
-class OrdersWorkerSettings:
-    queue_name = queues.ORDERS_QUEUE
-    functions: ClassVar[list[Any]] = [*orders.functions]
-    redis_settings = redis_settings(get_settings().redis_url)
-    on_startup = startup
-    on_shutdown = shutdown
-    max_jobs = get_settings().orders_max_jobs
-    job_timeout = 60
-    keep_result = 3600
-    poll_delay = 0.05

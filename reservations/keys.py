@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-# Jobs of reservations, by the names the workers register them under (jobs/tasks/*).
+# Jobs of reservations, by the names the workers register them under (jobs/tasks/*); an
+# order decision (jobs/orders_worker.py) is `orders.decide` in metrics and the job monitor.
 DECIDE_ORDER_JOB = "orders.decide"
 EXPIRE_HOLD_JOB = "holds.expire"
 PUSH_STOCK_JOB = "live.push_stock"
@@ -62,6 +63,17 @@ def orders_unreserved(event_id: UUID | str) -> str:
     return f"cp:unreserved:{{{event_id}}}"
 
 
+def orders_unreserved_seq(event_id: UUID | str) -> str:
+    """Sorted set of the same orders as `orders_unreserved`, scored by their `order_seq`:
+    which accepted orders are ahead of an order and not reserved yet (first come, first served)."""
+    return f"cp:unreserved:seq:{{{event_id}}}"
+
+
+def order_seq(event_id: UUID | str) -> str:
+    """Counter: the last sequence number the order gate gave an order of the event."""
+    return f"cp:orderseq:{{{event_id}}}"
+
+
 def order_counts(event_id: UUID | str) -> str:
     """Hash customer id -> tickets in accepted, not rejected orders of the event."""
     return f"cp:ordered:{{{event_id}}}"
@@ -85,6 +97,21 @@ def order_idempotency(day: int, shard: int) -> str:
 def orders_pending() -> str:
     """Sorted set of accepted, undecided order ids by acceptance time (ms)."""
     return "cp:orders:pending"
+
+
+def orders_recent() -> str:
+    """Capped list of the latest order decisions of the orders workers (the job monitor)."""
+    return "cp:orders:recent"
+
+
+def orders_failures() -> str:
+    """Capped list of the latest orders the orders workers gave up on (the job monitor)."""
+    return "cp:orders:failures"
+
+
+def order_requeued(order_id: UUID | str) -> str:
+    """Set while reconcile's re-added stream entry of an order is young (no second copy)."""
+    return f"cp:order:requeued:{order_id}"
 
 
 def orders_rate() -> str:

@@ -201,8 +201,9 @@ async def live_server(res: Resources) -> AsyncIterator[str]:
 
 
 async def _run_worker(res: Resources, settings_cls: Any) -> AsyncIterator[Any]:
+    from arq.worker import Worker
+
     from core.resources import redis_settings
-    from jobs.arq_worker import Worker
 
     worker = Worker(
         functions=settings_cls.functions,
@@ -243,8 +244,11 @@ async def worker(res: Resources) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def orders_worker(res: Resources) -> AsyncIterator[Any]:
-    """An arq worker on the `ticket_orders` queue, in this event loop."""
-    from jobs.worker import OrdersWorkerSettings
+    """An orders worker (the consumer of the `ticket_orders` stream), in this event loop."""
+    from jobs.orders_worker import OrdersConsumer
 
-    async for w in _run_worker(res, OrdersWorkerSettings):
-        yield w
+    consumer = OrdersConsumer(res, block_ms=100, keep_every_s=0.2)
+    task = asyncio.create_task(consumer.run())
+    yield consumer
+    consumer.stop()
+    await asyncio.wait_for(task, timeout=30)

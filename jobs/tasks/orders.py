@@ -1,12 +1,10 @@
-"""arq tasks: orders (queue ticket_orders), the live stock push and the reconcile cron.
+"""arq tasks of the orders side: the live stock push and the reconcile cron. (Orders
+themselves are decided by the orders worker from the stream: jobs/orders_worker.py.)
 
-- `orders.decide` (ticket_orders): decide one accepted order. Retried (arq `Retry`) while
-  the database or the payment provider is busy; re-run by arq when a worker died with it.
-  The request id of `POST /api/orders` arrives as an argument and tags every log line.
 - `live.push_stock` (default queue): coalesced stock push of one event; keeps no result
   so that its per-event job id can be used again at once.
 - `cron:orders.reconcile` (default queue, every 15 s): repair Redis, check invariants,
-  re-enqueue stranded orders.
+  add stranded orders to the stream again.
 """
 
 from __future__ import annotations
@@ -20,29 +18,15 @@ from uuid import UUID
 
 from arq import Retry, cron, func
 
-from core.config import get_settings
-from core.logs import request_id as request_id_var
 from core.ops import JOB_SECONDS
 from core.resources import Resources
 from reservations import keys
 from reservations.live import service as live
 from reservations.orders import reconcile
-from reservations.orders.decisions import RetryLater
-from reservations.orders.desk import OrderDesk
 
 log = logging.getLogger("crowdpass.jobs.orders")
 
 Task = Callable[..., Coroutine[Any, Any, Any]]
-
-# One desk (its batchers) per Resources, i.e. per worker process.
-_desks: dict[int, OrderDesk] = {}
-
-
-def _desk(res: Resources) -> OrderDesk:
-    desk = _desks.get(id(res))
-    if desk is None or desk.res is not res:
-        desk = _desks[id(res)] = OrderDesk(res, max_batch=max(1, get_settings().orders_max_jobs))
-    return desk
 
 
 def timed(name: str) -> Callable[[Task], Task]:
@@ -66,22 +50,6 @@ def timed(name: str) -> Callable[[Task], Task]:
         return run
 
     return wrap
-
-
-@timed(keys.DECIDE_ORDER_JOB)
-async def decide_order(ctx: dict[str, Any], order_id: str, request_id: str | None = None) -> str:
-    token = request_id_var.set(request_id)
-    try:
-        desk = _desk(ctx["res"])
-        try:
-            return await desk.decide_order(order_id=UUID(order_id), job_try=ctx.get("job_try", 1))
-        except RetryLater as exc:
-            log.info(
-                "order not decided yet, retrying in %.1fs: %s", exc.delay_s, exc, extra={"order_id": order_id}
-            )
-            raise Retry(defer=exc.delay_s) from exc
-    finally:
-        request_id_var.reset(token)
 
 
 @timed(keys.PUSH_STOCK_JOB)
@@ -109,11 +77,6 @@ async def reconcile_orders(ctx: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Queue ticket_orders. A dead worker's job runs again once its in-progress mark expires
-# (arq: the job timeout + 10 s); a decision needs at most a few seconds.
-functions: list[Any] = [
-    func(decide_order, name=keys.DECIDE_ORDER_JOB, max_tries=50, timeout=get_settings().orders_job_timeout_s),
-]
 # Default queue.
 default_functions: list[Any] = [
     func(push_stock, name=keys.PUSH_STOCK_JOB, keep_result=0, max_tries=3, timeout=10),

@@ -9,12 +9,21 @@ from typing import Any
 from core.schemas import Out
 
 
+class ConsumerStats(Out, frozen=True):
+    name: str  # host:pid of an orders worker
+    pending: int  # entries it read and has not acknowledged
+    idle_s: float  # since it last read or claimed
+
+
 class QueueStats(Out, frozen=True):
     name: str
-    queued: int  # ready to start, not started
-    deferred: int  # scheduled for later (retries, delayed jobs)
-    in_progress: int
+    queued: int  # ready to start, not started (stream: not read by any worker yet)
+    deferred: int  # scheduled for later (retries, delayed jobs; always 0 for the stream)
+    in_progress: int  # stream: read and not acknowledged (being decided, or waiting to retry)
     oldest_queued_s: float | None  # how long the oldest ready job has waited
+    kind: str = "arq"  # arq | stream
+    oldest_pending_s: float | None = None  # stream: the oldest entry read and not acknowledged
+    consumers: list[ConsumerStats] | None = None  # stream: the orders workers of the group
 
 
 class JobRun(Out, frozen=True):

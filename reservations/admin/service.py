@@ -1,4 +1,10 @@
-"""The job monitor (`GET /api/admin/jobs`): arq's own records in Redis, read as they are.
+"""The job monitor (`GET /api/admin/jobs`): arq's own records and the orders stream in
+Redis, read as they are.
+
+- The orders stream `ticket_orders` (`stream_stats`): its length, the entries read and not
+  acknowledged by the group's consumers (per consumer, and the oldest one's age), and
+  the age of the oldest entry no worker has read. The orders workers keep their latest
+  decisions (and those they gave up on) in two capped lists, listed with arq's results.
 
 - Queues: arq keeps a queue as a sorted set of job ids scored by the time they may start;
   a job stays in it while it runs, with an `arq:in-progress:<id>` key. The running ones are
@@ -15,14 +21,17 @@ import datetime as dt
 import time
 from typing import Any
 
+import msgspec
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, result_key_prefix
 from arq.jobs import DeserializationError, JobResult, deserialize_result
+from redis.exceptions import ResponseError
 
 from core import queues
 from core.db import Connection, queries_beside
 from reservations import keys
 from reservations.admin.schemas import (
+    ConsumerStats,
     CronRuns,
     ExpiringHold,
     HoldsNow,
@@ -32,6 +41,7 @@ from reservations.admin.schemas import (
     QueueStats,
 )
 from reservations.orders.reconcile import invariant_check_from_row
+from reservations.orders.schemas import DecisionRecord
 
 Q = queries_beside(__file__)
 
@@ -67,6 +77,78 @@ async def queue_stats(redis: ArqRedis, *, name: str) -> QueueStats:
         deferred=deferred,
         in_progress=len(running),
         oldest_queued_s=oldest,
+    )
+
+
+def _age_s(entry_id: bytes | None, now_ms: float) -> float | None:
+    if not entry_id:
+        return None
+    return round(max(0.0, now_ms - int(entry_id.split(b"-")[0])) / 1000, 3)
+
+
+async def stream_stats(redis: ArqRedis, *, name: str, group: str) -> QueueStats:
+    now_ms = time.time() * 1000
+    length = await redis.xlen(name)
+    try:
+        pending = await redis.xpending(name, group)
+        info = next(g for g in await redis.xinfo_groups(name) if g["name"].decode() == group)
+        members = await redis.xinfo_consumers(name, group)
+    except (ResponseError, StopIteration):  # no stream or no group yet: nothing was read
+        first = await redis.xrange(name, count=1)
+        return QueueStats(
+            name=name,
+            queued=length,
+            deferred=0,
+            in_progress=0,
+            oldest_queued_s=_age_s(first[0][0] if first else None, now_ms),
+            kind="stream",
+            consumers=[],
+        )
+    last = info["last-delivered-id"].decode()
+    unread = await redis.xrange(name, min=f"({last}", count=1)
+    return QueueStats(
+        name=name,
+        queued=max(0, length - pending["pending"]),
+        deferred=0,
+        in_progress=pending["pending"],
+        oldest_queued_s=_age_s(unread[0][0] if unread else None, now_ms),
+        kind="stream",
+        oldest_pending_s=_age_s(pending["min"], now_ms),
+        consumers=[
+            ConsumerStats(name=c["name"].decode(), pending=c["pending"], idle_s=round(c["idle"] / 1000, 3))
+            for c in members
+        ],
+    )
+
+
+async def _decisions(redis: ArqRedis, key: str) -> list[JobRun]:
+    runs = []
+    for raw in await redis.lrange(key, 0, -1):  # type: ignore[misc]
+        try:
+            d = msgspec.json.decode(raw, type=DecisionRecord)
+        except msgspec.ValidationError:
+            continue
+        runs.append(_decision_run(d))
+    return runs
+
+
+def _at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def _decision_run(d: DecisionRecord) -> JobRun:
+    return JobRun(
+        id=d.id,
+        function=keys.DECIDE_ORDER_JOB,
+        queue=queues.ORDERS_QUEUE,
+        status=d.status,
+        tries=d.tries,
+        enqueued_at=_at(d.enqueued_ms),
+        started_at=_at(d.started_ms),
+        finished_at=_at(d.finished_ms),
+        wait_s=round(max(0, d.started_ms - d.enqueued_ms) / 1000, 3),
+        run_s=round(max(0, d.finished_ms - d.started_ms) / 1000, 3),
+        error=d.error,
     )
 
 
@@ -125,9 +207,23 @@ def _crons(results: list[JobResult]) -> list[CronRuns]:
 
 
 async def jobs_overview(conn: Connection, redis: ArqRedis) -> JobsOverview:
-    depths = [await queue_stats(redis, name=q) for q in queues.ALL]
+    depths = [
+        await stream_stats(redis, name=queues.ORDERS_QUEUE, group=queues.ORDERS_GROUP),
+        await queue_stats(redis, name=queues.DEFAULT_QUEUE),
+    ]
     results = await _results(redis)
-    jobs = [r for r in results if not r.function.startswith(CRON_PREFIX)]
+    jobs = [_job_run(r) for r in results if not r.function.startswith(CRON_PREFIX)]
+    recent = sorted(
+        [*jobs, *await _decisions(redis, keys.orders_recent())], key=lambda j: j.finished_at, reverse=True
+    )
+    failures = sorted(
+        [
+            *(_job_run(r) for r in results if not r.success),
+            *await _decisions(redis, keys.orders_failures()),
+        ],
+        key=lambda j: j.finished_at,
+        reverse=True,
+    )
     holds_row = await conn.fetchrow(Q.count_active_holds, EXPIRING_WITHIN_S)
     soonest = await conn.fetch(Q.soonest_expiring_holds, EXPIRING_LISTED)
     check_row = await conn.fetchrow(Q.last_invariant_check)
@@ -136,8 +232,8 @@ async def jobs_overview(conn: Connection, redis: ArqRedis) -> JobsOverview:
         generated_at=dt.datetime.now(dt.UTC),
         queues=depths,
         orders_undecided=await redis.zcard(keys.orders_pending()),
-        recent=[_job_run(r) for r in jobs[:RECENT]],
-        failures=[_job_run(r) for r in results if not r.success][:FAILURES],
+        recent=recent[:RECENT],
+        failures=failures[:FAILURES],
         results_scanned=len(results),
         crons=_crons(results),
         holds=HoldsNow(

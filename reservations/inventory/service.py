@@ -100,6 +100,12 @@ async def claim_up_to(
     return rows
 
 
+async def count_available(conn: Connection, *, event_id: UUID, section: str | None = None) -> int:
+    """The event's AVAILABLE tickets (rows locked by claims in flight included)."""
+    count: int = await conn.fetchval(Q.count_available, event_id, section)
+    return count
+
+
 async def claim_any(
     conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
 ) -> list[asyncpg.Record]:

@@ -6,7 +6,11 @@ is deciding at the same moment (`OrderDesk`, group commit):
 1. reserve (one transaction per batch): write the order row once, count the tickets
    against the customer's allowance, claim tickets (`SKIP LOCKED`) and keep them under a
    hold row linked to the order — or decide the order `rejected` (`sold_out`,
-   `limit_reached`, `event_closed`).
+   `limit_reached`, `event_closed`). First come, first served: one reserve step per event
+   at a time, tickets given out in the order's `seq` (acceptance order), never taking
+   tickets that earlier orders still waiting for their own reserve step need (those the
+   caller passes as `ahead`); an order that cannot be served without them waits
+   (`Waiting`), and once an order is rejected `sold_out` every later one of the event is.
 2. charge the payments provider once per order, with the provider key `order-<id>`;
    outside any transaction.
 3. settle (one transaction per batch): book the held tickets and write the purchases
@@ -20,11 +24,12 @@ the purchase, and the Redis record of the order is closed (`lua/finish_order.lua
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -54,6 +59,11 @@ class RetryLater(Exception):
         super().__init__(reason)
 
 
+class WaitForEarlier(RetryLater):
+    """Earlier orders of the event need the tickets left and are not reserved yet: try
+    again in a moment (not a failure: it does not count as a try)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     """An accepted order, as its Redis record describes it."""
@@ -64,6 +74,7 @@ class Intent:
     quantity: int
     accepted_at: dt.datetime
     request_id: str | None
+    seq: int | None = None  # the event's order sequence number given by the gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +96,12 @@ class Missing:
     """PostgreSQL has no such event or customer: the order cannot be written."""
 
 
-Reservation = Reserved | Decided | Missing
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Earlier orders of the event may need the tickets that are left: not decided yet."""
+
+
+Reservation = Reserved | Decided | Missing | Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +122,17 @@ class Settled:
 
 
 async def reserve_orders(
-    conn: Connection, *, intents: Sequence[Intent], lock_timeout_ms: int, hold_s: int = ORDER_HOLD_S
+    conn: Connection,
+    *,
+    intents: Sequence[Intent],
+    lock_timeout_ms: int,
+    hold_s: int = ORDER_HOLD_S,
+    ahead: Mapping[uuid.UUID, Sequence[tuple[int, int]]] | None = None,
 ) -> tuple[dict[uuid.UUID, Reservation], set[uuid.UUID]]:
     """Reserve tickets for a batch of orders in one transaction.
 
+    `ahead`: per event, (seq, quantity) of the accepted orders not in this batch that are
+    not reserved yet (read from Redis before this call), in seq order.
     Returns each order's reservation and the events whose stock changed.
     """
     unique = {i.order_id: i for i in intents}
@@ -120,6 +143,8 @@ async def reserve_orders(
     already: list[uuid.UUID] = []
     async with conn.transaction():
         await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        for event_id in sorted({i.event_id for i in ordered}):
+            await conn.execute(Q.lock_event_reserves, event_id)
         await conn.execute(
             Q.insert_orders,
             [i.order_id for i in ordered],
@@ -128,6 +153,7 @@ async def reserve_orders(
             [i.quantity for i in ordered],
             [i.accepted_at for i in ordered],
             [i.request_id for i in ordered],
+            [i.seq for i in ordered],
         )
         rows = {r["id"]: r for r in await conn.fetch(Q.lock_orders, [i.order_id for i in ordered])}
         to_claim: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
@@ -145,7 +171,12 @@ async def reserve_orders(
                 to_claim[row["event_id"]].append(row)
         for event_id, group in to_claim.items():
             reserved = await _reserve_event(
-                conn, event_id=event_id, rows=group, hold_s=hold_s, out_rejected=rejected
+                conn,
+                event_id=event_id,
+                rows=group,
+                hold_s=hold_s,
+                out_rejected=rejected,
+                ahead=(ahead or {}).get(event_id, ()),
             )
             out.update(reserved)
             if reserved:
@@ -169,11 +200,55 @@ async def _reserve_event(
     rows: list[asyncpg.Record],
     hold_s: int,
     out_rejected: dict[uuid.UUID, str],
+    ahead: Sequence[tuple[int, int]],
 ) -> dict[uuid.UUID, Reservation]:
-    """Orders of one event, in acceptance order. A customer appears once per round so that
-    one allowance upsert never touches a row twice."""
+    """Orders of one event, under the event's reserve lock, first come first served."""
     limit = rows[0]["max_per_customer"]
     reserved: dict[uuid.UUID, Reservation] = {}
+    allowed = await _take_allowances(
+        conn, event_id=event_id, rows=rows, limit=limit, out_rejected=out_rejected
+    )
+    if not allowed:
+        return reserved
+    serve, wait, sold_out = await _first_come_first_served(conn, event_id=event_id, rows=allowed, ahead=ahead)
+    claimed = await tickets.claim_up_to(conn, event_id=event_id, quantity=sum(r["quantity"] for r in serve))
+    holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]] = []
+    short = False
+    for r in serve:
+        short = short or len(claimed) < r["quantity"]
+        if short:  # tickets taken meanwhile by a hold: this and later orders count again
+            wait.append(r)
+        else:
+            mine, claimed = claimed[: r["quantity"]], claimed[r["quantity"] :]
+            holds.append((r, uuid.uuid4(), mine))
+    for r in sold_out:
+        out_rejected[r["id"]] = "sold_out"
+    for r in wait:
+        reserved[r["id"]] = Waiting()
+    back = sorted([*sold_out, *wait], key=lambda r: r["customer_id"])
+    if back:
+        await conn.execute(
+            Q.release_order_allowances,
+            [r["customer_id"] for r in back],
+            event_id,
+            [r["quantity"] for r in back],
+        )
+    if holds:
+        await _hold_tickets(conn, event_id=event_id, holds=holds, hold_s=hold_s, out=reserved)
+    return reserved
+
+
+async def _take_allowances(
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    rows: list[asyncpg.Record],
+    limit: int,
+    out_rejected: dict[uuid.UUID, str],
+) -> list[asyncpg.Record]:
+    """Count the orders against their customers' allowance; a customer appears once per
+    round so that one upsert never touches a row twice. Returns the orders that fit."""
+    allowed: list[asyncpg.Record] = []
     pending = rows
     while pending:
         seen: set[uuid.UUID] = set()
@@ -194,59 +269,84 @@ async def _reserve_event(
                 limit,
             )
         }
-        allowed = []
         for r in this_round:
             if r["customer_id"] in fit:
                 allowed.append(r)
             else:
                 out_rejected[r["id"]] = "limit_reached"
-        if not allowed:
+    return allowed
+
+
+def _order_key(r: asyncpg.Record) -> tuple[float, dt.datetime]:
+    return (r["seq"] if r["seq"] is not None else float("inf"), r["accepted_at"])
+
+
+async def _first_come_first_served(
+    conn: Connection, *, event_id: uuid.UUID, rows: list[asyncpg.Record], ahead: Sequence[tuple[int, int]]
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
+    """Split the orders (in seq order) into those served now, those that wait for earlier
+    orders, and those rejected `sold_out`. An order is served only from the tickets that
+    every earlier unreserved order leaves; it is sold out only when no earlier order is
+    still waiting, and then every later order of the event is sold out too."""
+    after_seq: int | None = await conn.fetchval(Q.get_sold_out_seq, event_id)
+    left = await tickets.count_available(conn, event_id=event_id)
+    seqs = [seq for seq, _ in ahead]
+    need_ahead = [0]
+    for _, q in ahead:
+        need_ahead.append(need_ahead[-1] + q)
+    serve: list[asyncpg.Record] = []
+    wait: list[asyncpg.Record] = []
+    sold_out: list[asyncpg.Record] = []
+    waiting = 0  # tickets of earlier orders of this batch that wait
+    for r in sorted(rows, key=_order_key):
+        seq = r["seq"]
+        if after_seq is not None and seq is not None and seq > after_seq:
+            sold_out.append(r)
             continue
-        claimed = await tickets.claim_up_to(
-            conn, event_id=event_id, quantity=sum(r["quantity"] for r in allowed)
-        )
-        holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]] = []
-        sold_out: list[asyncpg.Record] = []
-        for r in allowed:
-            if len(claimed) >= r["quantity"]:
-                mine, claimed = claimed[: r["quantity"]], claimed[r["quantity"] :]
-                holds.append((r, uuid.uuid4(), mine))
-            else:
-                sold_out.append(r)
-        for r in sold_out:
-            out_rejected[r["id"]] = "sold_out"
-        if sold_out:
-            back = sorted(sold_out, key=lambda r: r["customer_id"])
-            await conn.execute(
-                Q.release_order_allowances,
-                [r["customer_id"] for r in back],
-                event_id,
-                [r["quantity"] for r in back],
-            )
-        if not holds:
-            continue
-        await conn.execute(
-            Q.insert_order_holds,
-            event_id,
-            [h for _, h, _ in holds],
-            [r["customer_id"] for r, _, _ in holds],
-            [r["quantity"] for r, _, _ in holds],
-            [sum(t["price_cents"] for t in ts) for _, _, ts in holds],
-            hold_s,
-        )
-        ticket_ids = [t["id"] for _, _, ts in holds for t in ts]
-        result = await conn.execute(
-            Q.hold_order_tickets,
-            ticket_ids,
-            [h for _, h, ts in holds for _ in ts],
-            [r["customer_id"] for r, _, ts in holds for _ in ts],
-        )
-        if result != f"UPDATE {len(ticket_ids)}":  # locked rows cannot change; a broken invariant
-            raise RuntimeError(f"held {result} of {len(ticket_ids)} claimed tickets")
-        await conn.execute(Q.set_order_holds, [r["id"] for r, _, _ in holds], [h for _, h, _ in holds])
-        for r, h, ts in holds:
-            reserved[r["id"]] = Reserved(hold_id=h, total_cents=sum(t["price_cents"] for t in ts))
-    return reserved
+        before = waiting + (need_ahead[bisect.bisect_left(seqs, seq)] if seq is not None else 0)
+        if left - before >= r["quantity"]:
+            serve.append(r)
+            left -= r["quantity"]
+        elif before == 0:
+            sold_out.append(r)
+            if seq is not None:
+                after_seq = seq if after_seq is None else min(after_seq, seq)
+                await conn.execute(Q.set_sold_out_seq, event_id, seq)
+        else:
+            wait.append(r)
+            waiting += r["quantity"]
+    return serve, wait, sold_out
+
+
+async def _hold_tickets(
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]],
+    hold_s: int,
+    out: dict[uuid.UUID, Reservation],
+) -> None:
+    await conn.execute(
+        Q.insert_order_holds,
+        event_id,
+        [h for _, h, _ in holds],
+        [r["customer_id"] for r, _, _ in holds],
+        [r["quantity"] for r, _, _ in holds],
+        [sum(t["price_cents"] for t in ts) for _, _, ts in holds],
+        hold_s,
+    )
+    ticket_ids = [t["id"] for _, _, ts in holds for t in ts]
+    result = await conn.execute(
+        Q.hold_order_tickets,
+        ticket_ids,
+        [h for _, h, ts in holds for _ in ts],
+        [r["customer_id"] for r, _, ts in holds for _ in ts],
+    )
+    if result != f"UPDATE {len(ticket_ids)}":  # locked rows cannot change; a broken invariant
+        raise RuntimeError(f"held {result} of {len(ticket_ids)} claimed tickets")
+    await conn.execute(Q.set_order_holds, [r["id"] for r, _, _ in holds], [h for _, h, _ in holds])
+    for r, h, ts in holds:
+        out[r["id"]] = Reserved(hold_id=h, total_cents=sum(t["price_cents"] for t in ts))
 
 
 # --- step 3: settle ----------------------------------------------------------------------

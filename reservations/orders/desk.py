@@ -1,7 +1,9 @@
-"""The per-order job of the `ticket_orders` worker: `OrderDesk` runs each order through
-reserve, charge and settle (`decisions.py`), batching the database steps of the
-orders this process is deciding at the same moment, and announces the decision. Once a
-reserve batch has committed, its orders leave the gate's count of unreserved tickets
+"""The decision of one order in an orders worker (`jobs/orders_worker.py`): `OrderDesk`
+runs each order through reserve, charge and settle (`decisions.py`), batching the database
+steps of the orders this process is deciding at the same moment, and announces the
+decision. Before a reserve batch it reads from Redis which earlier orders of each event are
+not reserved yet (first come, first served); once the batch has committed, its reserved or
+rejected orders leave the gate's count of unreserved tickets
 (`lua/release_unreserved.lua`, once per order).
 """
 
@@ -35,13 +37,17 @@ from reservations.orders.decisions import (
     RetryLater,
     Settled,
     Settlement,
+    WaitForEarlier,
+    Waiting,
     reject_stranded_order,
     reserve_orders,
     settle_orders,
 )
-from reservations.orders.service import S, release_unreserved
+from reservations.orders.service import S, earlier_unreserved, release_unreserved
 
 log = logging.getLogger("crowdpass.orders")
+
+WAIT_S = 0.1  # an order behind earlier unreserved ones looks again this soon
 
 
 def _intent(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Intent:
@@ -52,6 +58,7 @@ def _intent(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Intent:
         quantity=int(record[b"quantity"]),
         accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
         request_id=record.get(b"request_id", b"").decode() or None,
+        seq=int(record[b"seq"]) if record.get(b"seq") else None,
     )
 
 
@@ -79,20 +86,38 @@ class OrderDesk:
 
     async def _reserve_batch(self, intents: list[Intent]) -> list[Reservation]:
         await pace_orders(self.res.redis, rate=self.res.settings.orders_per_s, count=len(intents))
+        ahead = await self._ahead(intents)  # read before the reserve step counts the tickets
         async with self.res.pool.acquire() as conn:
             out, changed = await reserve_orders(
-                conn, intents=intents, lock_timeout_ms=self.res.settings.lock_timeout_ms
+                conn, intents=intents, lock_timeout_ms=self.res.settings.lock_timeout_ms, ahead=ahead
             )
         # Committed: PostgreSQL now shows these orders' tickets IN_PROGRESS (or the orders
-        # rejected), so the gate stops counting them as unreserved.
+        # rejected), so the gate stops counting them as unreserved. Waiting ones still count.
         per_event: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for i in intents:
-            per_event[i.event_id].append(i.order_id)
+            if not isinstance(out[i.order_id], Waiting):
+                per_event[i.event_id].append(i.order_id)
         for event_id, order_ids in per_event.items():
             await release_unreserved(self.res.redis, event_id=event_id, order_ids=order_ids)
         for event_id in changed:
             await stock_changed(self.res.redis, event_id=event_id)
         return [out[i.order_id] for i in intents]
+
+    async def _ahead(self, intents: list[Intent]) -> dict[uuid.UUID, list[tuple[int, int]]]:
+        """Per event, the earlier orders outside this batch still waiting to be reserved."""
+        per_event: dict[uuid.UUID, list[Intent]] = defaultdict(list)
+        for i in intents:
+            if i.seq is not None:
+                per_event[i.event_id].append(i)
+        ahead: dict[uuid.UUID, list[tuple[int, int]]] = {}
+        for event_id, group in per_event.items():
+            ahead[event_id] = await earlier_unreserved(
+                self.res.redis,
+                event_id=event_id,
+                order_ids=[i.order_id for i in group],
+                max_seq=max(i.seq for i in group if i.seq is not None),
+            )
+        return ahead
 
     async def _settle_batch(self, settlements: list[Settlement]) -> list[Settled | None]:
         async with self.res.pool.acquire() as conn:
@@ -131,6 +156,8 @@ class OrderDesk:
         if isinstance(reservation, Decided):
             await self.announce(reservation, event_id=intent.event_id)
             return reservation.order.status
+        if isinstance(reservation, Waiting):
+            raise WaitForEarlier("earlier orders of the event are not reserved yet", delay_s=WAIT_S)
         settlement = await self._charge(order_id, record, reservation, job_try)
         settled = await self.settle.submit(settlement)
         if settled is None:
@@ -196,16 +223,19 @@ class OrderDesk:
                 keys.order_counts(event_id),
                 keys.orders_pending(),
                 keys.orders_unreserved(event_id),
+                keys.orders_unreserved_seq(event_id),
             ],
             [str(order_id), status, reason or "", DECIDED_RECORD_TTL_S],
         )
         return first
 
     async def announce(self, decided: Decided, *, event_id: uuid.UUID) -> None:
-        """Close the Redis record and, the first time, tell the customer and the live feed."""
+        """Close the Redis record and, the first time, tell the customer and the live feed.
+        The first time is the call that closes the record (one of several deciding the
+        order at once), or, without a record, the call that decided the order."""
         order = decided.order
-        first = await self._close_record(order.id, event_id, order.status, order.reason)
-        if not (first or decided.now):
+        closed = await self._close_record(order.id, event_id, order.status, order.reason)
+        if not (closed == 1 or (closed == -1 and decided.now)):
             return
         publisher = self.res.publisher
         await live.publish_order(publisher, customer_id=decided.customer_id, order=order)

@@ -13,10 +13,10 @@ WHERE id = $1;
 
 -- name: insert_orders
 -- Write the accepted orders once; a retried job finds its row already there.
-INSERT INTO orders (id, event_id, customer_id, quantity, accepted_at, request_id)
-SELECT x.id, x.event_id, x.customer_id, x.quantity, x.accepted_at, x.request_id
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::text[])
-     AS x(id, event_id, customer_id, quantity, accepted_at, request_id)
+INSERT INTO orders (id, event_id, customer_id, quantity, accepted_at, request_id, seq)
+SELECT x.id, x.event_id, x.customer_id, x.quantity, x.accepted_at, x.request_id, x.seq
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::text[], $7::bigint[])
+     AS x(id, event_id, customer_id, quantity, accepted_at, request_id, seq)
 WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = x.event_id)
   AND EXISTS (SELECT 1 FROM customers c WHERE c.id = x.customer_id)
 ORDER BY x.id
@@ -25,7 +25,7 @@ ON CONFLICT (id) DO NOTHING;
 -- name: lock_orders
 -- The orders of a batch with their hold, locked in id order: a duplicate job of the same
 -- order (another worker) waits here and then sees what the first one did.
-SELECT o.id, o.event_id, o.customer_id, o.quantity, o.status, o.hold_id,
+SELECT o.id, o.event_id, o.customer_id, o.quantity, o.status, o.hold_id, o.seq, o.accepted_at,
        h.status AS hold_status, h.total_cents,
        e.max_per_customer, e.closed OR e.starts_at <= now() AS event_closed
 FROM orders o
@@ -34,6 +34,19 @@ LEFT JOIN holds h ON h.id = o.hold_id
 WHERE o.id = ANY($1::uuid[])
 ORDER BY o.id
 FOR UPDATE OF o;
+
+-- name: lock_event_reserves
+-- One reserve step per event at a time, across every orders worker (first come, first
+-- served: the step counts the event's available tickets and gives them out in seq order).
+SELECT pg_advisory_xact_lock(hashtextextended('orders.reserve:' || $1::uuid, 0));
+
+-- name: get_sold_out_seq
+-- The first order (by seq) of the event rejected `sold_out`, if any.
+SELECT after_seq FROM order_sold_out WHERE event_id = $1;
+
+-- name: set_sold_out_seq
+INSERT INTO order_sold_out (event_id, after_seq) VALUES ($1, $2)
+ON CONFLICT (event_id) DO UPDATE SET after_seq = least(order_sold_out.after_seq, EXCLUDED.after_seq);
 
 -- name: take_order_allowances
 -- Count each customer's tickets against the event's limit $4 ($1 customers, distinct and

@@ -1,5 +1,5 @@
 """Reconcile (an arq cron): repair Redis from PostgreSQL, check the invariants, and make
-sure no accepted order is left without a job.
+sure no accepted order is left off the orders stream.
 
 - The order gate's event facts, every available count and sold-out flag are rebuilt from
   the rows (an event row with an infinite instant is skipped, logged and reported), and
@@ -9,10 +9,11 @@ sure no accepted order is left without a job.
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
   limit; every confirmed order has its purchases and a payment; no charge used twice.
-- An accepted order still undecided after STALE_ORDER_S whose job is gone (its tries ran
-  out, or arq dropped it) is enqueued again; the decision is idempotent, so a spare job
-  costs nothing. Orders PostgreSQL has as undecided but Redis has forgotten get a job too,
-  which rejects them (`payment_unavailable`): the card number went with Redis.
+- An accepted order still undecided after STALE_ORDER_S whose stream entry is gone (a
+  worker gave up on it after its tries, or Redis lost the entry) is added to the stream
+  again; the decision is idempotent, so a spare entry costs nothing. Orders PostgreSQL has
+  as undecided but Redis has forgotten get an entry too, which rejects them
+  (`payment_unavailable`): the card number went with Redis.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from typing import Any
 
 import msgspec
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix
 
 from core import queues
 from core.db import Connection, queries_beside
@@ -113,7 +113,9 @@ async def recount_unreserved(conn: Connection, redis: ArqRedis, *, event_ids: li
             continue
         counted = [f.decode() for f in table if f != b"total"]
         gone = await _no_longer_unreserved(conn, redis, counted)
-        before, after = await S.recount_unreserved(redis, [keys.orders_unreserved(event_id)], gone)
+        before, after = await S.recount_unreserved(
+            redis, [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)], gone
+        )
         repaired += int(before) != int(after)
     return repaired
 
@@ -217,49 +219,49 @@ def invariant_check_from_row(row: Any) -> InvariantCheck:
     )
 
 
-async def _job_alive(redis: ArqRedis, job_id: str) -> bool:
-    return bool(await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id))
+async def _entry_alive(redis: ArqRedis, entry_id: bytes | None) -> bool:
+    """The order's stream entry is still there (waiting, or read and not acknowledged)."""
+    if not entry_id:
+        return False
+    return bool(await redis.xrange(queues.ORDERS_QUEUE, entry_id, entry_id))
+
+
+async def add_to_stream(redis: ArqRedis, *, order_id: str, request_id: str | None) -> bytes:
+    """Append an accepted order to the orders stream (again); returns the entry id."""
+    entry: bytes = await redis.xadd(
+        queues.ORDERS_QUEUE, {"order_id": order_id, "request_id": request_id or ""}
+    )
+    return entry
 
 
 async def requeue_stale_orders(conn: Connection, redis: ArqRedis, *, older_than_s: float) -> int:
-    """Enqueue a new decide job for every accepted order older than `older_than_s` whose
-    job is gone. Returns how many were enqueued."""
+    """Add to the stream again every accepted order older than `older_than_s` whose entry
+    is gone. Returns how many were added."""
     cutoff_ms = int((time.time() - older_than_s) * 1000)
     requeued = 0
     stale = await redis.zrangebyscore(keys.orders_pending(), "-inf", cutoff_ms, start=0, num=MAX_REQUEUE)
     for raw in stale:
         order_id = raw.decode()
         record_key = keys.order(order_id)
-        job_id, request_id, status = await redis.hmget(record_key, ["job", "request_id", "status"])  # type: ignore[misc]
+        entry, request_id, status = await redis.hmget(record_key, ["entry", "request_id", "status"])  # type: ignore[misc]
         if status is None or status != b"queued":
             await redis.zrem(keys.orders_pending(), order_id)
             continue
-        current = job_id.decode() if job_id else order_id
-        if await _job_alive(redis, current):
+        if await _entry_alive(redis, entry):
             continue
-        await _enqueue_again(redis, order_id, request_id.decode() if request_id else None)
+        new = await add_to_stream(
+            redis, order_id=order_id, request_id=request_id.decode() if request_id else None
+        )
+        await redis.hset(record_key, "entry", new.decode())  # type: ignore[misc]
         requeued += 1
     cutoff = dt.datetime.fromtimestamp(cutoff_ms / 1000, dt.UTC)
     for r in await conn.fetch(Q.queued_orders_before, cutoff, MAX_REQUEUE):
         order_id = str(r["id"])
         if await redis.exists(keys.order(order_id)):
-            continue  # handled above when its job is gone
-        if await _job_alive(redis, f"{order_id}:stranded"):
+            continue  # handled above when its entry is gone
+        # Its record is gone: one spare entry per STALE_ORDER_S is enough.
+        if not await redis.set(keys.order_requeued(order_id), 1, nx=True, ex=STALE_ORDER_S):
             continue
-        await redis.enqueue_job(
-            keys.DECIDE_ORDER_JOB, order_id, _job_id=f"{order_id}:stranded", _queue_name=queues.ORDERS_QUEUE
-        )
+        await add_to_stream(redis, order_id=order_id, request_id=None)
         requeued += 1
     return requeued
-
-
-async def _enqueue_again(redis: ArqRedis, order_id: str, request_id: str | None) -> None:
-    job_id = f"{order_id}:{uuid.uuid4().hex[:8]}"
-    await redis.hset(keys.order(order_id), "job", job_id)  # type: ignore[misc]
-    await redis.enqueue_job(
-        keys.DECIDE_ORDER_JOB,
-        order_id,
-        request_id=request_id,
-        _job_id=job_id,
-        _queue_name=queues.ORDERS_QUEUE,
-    )

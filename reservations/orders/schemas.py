@@ -56,3 +56,16 @@ class Order(Out, frozen=True, omit_defaults=True):
     reason: str | None = None
     total_cents: int | None = None
     purchases: list[OrderPurchase] | None = None
+
+
+class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One order decision of an orders worker, as the job monitor lists it (kept in Redis:
+    the latest in `keys.orders_recent()`, those given up on in `keys.orders_failures()`)."""
+
+    id: str  # the order id
+    status: str  # succeeded | failed
+    tries: int
+    enqueued_ms: int  # the stream entry's time
+    started_ms: int
+    finished_ms: int
+    error: str | None = None

@@ -3,10 +3,11 @@
 One Lua script (`lua/place_order.lua`) checks the Idempotency-Key, the event, the
 customer's gate count, the sold-out flag and the stock bound (tickets of accepted orders
 not reserved yet, plus this one, within the event's available tickets), then writes the
-order record and enqueues its
-arq job on `ticket_orders` — all in one atomic step, so an accepted order is always
-enqueued and a duplicate never is. PostgreSQL is not on this path: orders are accepted
-while it is slow or briefly down, and the worker (`desk.py`, `decisions.py`) decides them.
+order record, gives it the event's next sequence number and appends it to the Redis
+Stream `ticket_orders` — all in one atomic step, so an accepted order is always on the
+stream and a duplicate never is. PostgreSQL is not on this path: orders are accepted
+while it is slow or briefly down, and the orders workers (`jobs/orders_worker.py`,
+`desk.py`, `decisions.py`) decide them.
 
 The event facts the gate needs live in a Redis hash per event, written when an event is
 created (`refresh_event_meta`) and rebuilt by the reconcile job. On a miss the request
@@ -32,8 +33,6 @@ from typing import Any
 import asyncpg
 import msgspec
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
-from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
 from core import limits, queues
@@ -56,7 +55,6 @@ Q = queries_beside(__file__)
 # A key is found while its first day is yesterday, today or tomorrow (UTC): kept at least
 # 24 h and at most 48 h. Each day's hashes expire this long after their first write.
 IDEMPOTENCY_HASH_TTL_S = 3 * 86400
-JOB_TTL_MS = 24 * 3600 * 1000  # arq drops a job not started within a day; reconcile re-enqueues it
 COUNTS_TTL_S = 7 * 24 * 3600
 MISSING_TTL_S = 30
 META_MISS_TIMEOUT_S = 1.0
@@ -168,9 +166,6 @@ async def place_order(
     order_id = uuid.uuid4()
     now = time.time()
     slot = idempotency_slot(customer_id, key, now=now)
-    payload = serialize_job(
-        keys.DECIDE_ORDER_JOB, (str(order_id),), {"request_id": request_id}, None, int(now * 1000)
-    )
     script_keys = [
         slot.hashes[0],
         keys.event_meta(data.event_id),
@@ -178,12 +173,13 @@ async def place_order(
         keys.order_counts(data.event_id),
         keys.order(order_id),
         keys.orders_pending(),
-        job_key_prefix + str(order_id),
         queues.ORDERS_QUEUE,
+        keys.order_seq(data.event_id),
         keys.available(data.event_id),
         keys.orders_unreserved(data.event_id),
         slot.hashes[1],
         slot.hashes[2],
+        keys.orders_unreserved_seq(data.event_id),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
@@ -192,8 +188,6 @@ async def place_order(
         data.quantity,
         str(order_id),
         slot.field,
-        payload,
-        JOB_TTL_MS,
         str(data.event_id),
         data.card_number,
         request_id or "",
@@ -252,8 +246,23 @@ async def release_unreserved(redis: ArqRedis, *, event_id: uuid.UUID, order_ids:
     ids = [str(i) for i in order_ids]
     if not ids:
         return 0
-    released: int = await S.release_unreserved(redis, [keys.orders_unreserved(event_id)], ids)
+    released: int = await S.release_unreserved(
+        redis, [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)], ids
+    )
     return released
+
+
+async def earlier_unreserved(
+    redis: ArqRedis, *, event_id: uuid.UUID, order_ids: Iterable[uuid.UUID], max_seq: int
+) -> list[tuple[int, int]]:
+    """(seq, quantity) of the event's accepted orders that are not reserved yet, ahead of
+    `max_seq` and not among `order_ids`, in seq order (first come, first served)."""
+    flat = await S.earlier_unreserved(
+        redis,
+        [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)],
+        [*(str(i) for i in order_ids), max_seq],
+    )
+    return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
 # Misses being filled in this process: a cold cache under a burst reads each event once.

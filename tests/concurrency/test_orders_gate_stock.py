@@ -47,7 +47,7 @@ async def test_with_the_worker_stopped_exactly_the_stock_is_accepted(
     res: Resources, client: httpx.AsyncClient, orders_worker: Any
 ) -> None:
     customers, event_id = await _sale(res)
-    orders_worker.allow_pick_jobs = False
+    await orders_worker.pause()
     keys_used = [uuid.uuid4().hex for _ in customers]
     responses = await asyncio.gather(
         *(post_order(client, c, event_id, key=k) for c, k in zip(customers, keys_used, strict=True))
@@ -57,14 +57,14 @@ async def test_with_the_worker_stopped_exactly_the_stock_is_accepted(
     refused = [r for r in responses if r.status_code != 202]
     assert len(refused) == CUSTOMERS - TICKETS
     assert {(r.status_code, r.json()["error"]) for r in refused} == {(409, "sold_out")}
-    assert await res.redis.zcard(ORDERS_QUEUE) == TICKETS
+    assert await res.redis.xlen(ORDERS_QUEUE) == TICKETS
     assert await unreserved_tickets(res.redis, event_id=event_id) == TICKETS
     # A refusal is stored under its key: the same request again gets the same answer.
     i = statuses.index(409)
     replay = await post_order(client, customers[i], event_id, key=keys_used[i])
     assert replay.status_code == 409 and replay.content == responses[i].content
 
-    orders_worker.allow_pick_jobs = True
+    orders_worker.resume()
     ids = [uuid.UUID(r.json()["id"]) for r in responses if r.status_code == 202]
     rows = await wait_decided(res.pool, ids, timeout_s=60)
     assert {r["status"] for r in rows.values()} == {"confirmed"}

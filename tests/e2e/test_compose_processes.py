@@ -292,26 +292,38 @@ def test_the_compose_healthcheck_fails_when_the_api_is_down(stack: Stack) -> Non
 # --- the workers -----------------------------------------------------------------------------
 
 
-def test_both_arq_workers_start_register_and_stop_cleanly(stack: Stack) -> None:
-    from jobs.worker import OrdersWorkerSettings, WorkerSettings
+def test_both_workers_start_register_and_stop_cleanly(stack: Stack) -> None:
+    from core.queues import ORDERS_GROUP, ORDERS_QUEUE
+    from jobs.worker import WorkerSettings
 
-    keys = [
-        f"{s.__dict__.get('queue_name', 'arq:queue')}:health-check"
-        for s in (WorkerSettings, OrdersWorkerSettings)
-    ]
+    key = f"{WorkerSettings.__dict__.get('queue_name', 'arq:queue')}:health-check"
+
+    def orders_consumers() -> int:
+        try:
+            return len(client.xinfo_consumers(ORDERS_QUEUE, ORDERS_GROUP))
+        except redis.ResponseError:  # no stream or group yet
+            return 0
+
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        client.delete(*keys)
+        client.delete(key, ORDERS_QUEUE)
         stack.start("worker")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and client.exists(*keys) < len(keys):
+        # Up, joined the group, and the start-up reconcile run over (arq cancels a running
+        # job on SIGTERM and then keeps its health-check key).
+        while time.monotonic() < deadline and not (
+            client.exists(key) and orders_consumers() and client.keys("arq:result:cron:orders.reconcile*")
+        ):
             proc = stack.procs["worker"]
             assert proc.poll() is None, f"workers exited with {proc.returncode}:\n{stack.log('worker')}"
             time.sleep(0.2)
-        assert client.exists(*keys) == len(keys), stack.log("worker")
+        assert client.exists(key) == 1, stack.log("worker")
+        assert orders_consumers() == 1, stack.log("worker")  # the orders worker joined the group
         assert stack.stop("worker", timeout=30) in (0, 128 + signal.SIGTERM)
-        # arq deletes its health-check key when it shuts down cleanly.
-        assert client.exists(*keys) == 0, stack.log("worker")
+        # arq deletes its health-check key when it shuts down cleanly; the orders worker,
+        # with nothing pending, leaves the group.
+        assert client.exists(key) == 0, stack.log("worker")
+        assert orders_consumers() == 0, stack.log("worker")
     finally:
         client.close()
 

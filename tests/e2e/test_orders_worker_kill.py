@@ -1,7 +1,7 @@
 """An orders worker killed with SIGKILL in the middle of its work, then started again:
 every order is decided exactly once and charged at most once.
 
-The worker and the payments stub run as real processes here (`python -m arq ...`,
+The worker and the payments stub run as real processes here (`python -m jobs orders`,
 `uvicorn payments_stub.app:app`), so the kill loses whatever was in flight.
 """
 
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -22,92 +19,21 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from tests.factories import make_customers, make_event, stock_counts
+from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
+from tests.factories import make_customers, make_event
 from tests.integration.orders.helpers import post_order, wait_decided
-from tests.ports import first_free_port
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(18400, 18500)
 ORDERS = 200
 TICKETS = 120
-JOB_TIMEOUT_S = 5  # arq re-runs a dead worker's job this + 10 s after it started
-
-
-def _free_port() -> int:
-    port = first_free_port(PORTS)
-    if port is None:
-        raise RuntimeError("no free port in 18400-18499")
-    return port
+JOB_TIMEOUT_S = 5  # a decision that takes longer than this is tried again
 
 
 @pytest.fixture
 def payments_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = os.environ | {"PAYMENTS_LATENCY_MS": "20"}
-    with (tmp_path / "payments.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "payments_stub.app:app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the payments stub did not start")
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "arq", "jobs.worker.OrdersWorkerSettings"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+    with payments_stub(tmp_path / "payments.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -152,20 +78,5 @@ async def test_a_killed_worker_leaves_no_order_undecided_or_charged_twice(
 
     statuses = Counter((r["status"], r["reason"]) for r in rows.values())
     assert statuses == {("confirmed", None): TICKETS, ("rejected", "sold_out"): ORDERS - TICKETS}
-    async with res.pool.acquire() as conn:
-        counts = await stock_counts(conn, event_id)
-        per_order = await conn.fetch("SELECT order_id, count(*) AS n FROM purchases GROUP BY order_id")
-        tickets_sold = await conn.fetchval("SELECT count(DISTINCT ticket_id) FROM purchases")
-        hold_statuses = dict(await conn.fetch("SELECT status, count(*) FROM holds GROUP BY status"))
-    assert counts == {"AVAILABLE": 0, "IN_PROGRESS": 0, "BOOKED": TICKETS, "capacity": TICKETS}
-    assert tickets_sold == TICKETS and all(r["n"] == 1 for r in per_order) and len(per_order) == TICKETS
-    assert hold_statuses == {"confirmed": TICKETS}
-
-    async with httpx.AsyncClient(base_url=payments_url) as stub:
-        charges = (await stub.get("/v1/charges")).json()["charges"]
-    per_description = Counter(c["description"] for c in charges)
-    assert max(per_description.values()) == 1  # at most one charge per order
-    confirmed = {i for i, r in rows.items() if r["status"] == "confirmed"}
-    assert set(per_description) == {f"order {i}" for i in confirmed}
-    assert {c["id"] for c in charges} == {rows[i]["payment_id"] for i in confirmed}
+    await assert_sold_and_charged_once(res, payments_url, event_id=event_id, tickets=TICKETS, rows=rows)
     print(f"\nkilled with {decided_at_kill} decided and {in_flight} reserved but unsettled")

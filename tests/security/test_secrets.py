@@ -21,7 +21,7 @@ PUBLIC_DEFAULTS = {"dev-admin-token", "dev-only-secret-change-me-in-production-0
 
 API = [sys.executable, "-m", "uvicorn", "--factory", "app:create_app", "--port", "0"]
 WORKER = [sys.executable, "-m", "jobs", "jobs.worker.WorkerSettings"]
-ORDERS_WORKER = [sys.executable, "-m", "jobs", "jobs.worker.OrdersWorkerSettings"]
+ORDERS_WORKER = [sys.executable, "-m", "jobs", "orders"]
 
 
 def _start(argv: list[str], **env: str | None) -> subprocess.CompletedProcess[str] | None:

@@ -6,23 +6,29 @@
 -- KEYS[2] order counts  hash customer id -> tickets
 -- KEYS[3] pending       sorted set of undecided order ids
 -- KEYS[4] unreserved    hash order id -> quantity, and `total`
+-- KEYS[5] unreserved seq  sorted set order id -> seq (the same orders)
 -- ARGV[1] order id      ARGV[2] status (confirmed | rejected)
 -- ARGV[3] reason or ""  ARGV[4] seconds to keep the decided record
 --
--- Returns 1 when this call recorded the decision, 0 when it was already recorded (or the
--- record is gone).
+-- Returns 1 when this call recorded the decision, 0 when it was already recorded, -1 when
+-- the record is gone (decided long ago, or lost with Redis). Exactly one of the workers
+-- deciding an order at once gets 1: the one that announces it.
 
 redis.call('ZREM', KEYS[3], ARGV[1])
 local q = redis.call('HGET', KEYS[4], ARGV[1])
 if q then
   redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('HINCRBY', KEYS[4], 'total', -tonumber(q))
   if redis.call('HLEN', KEYS[4]) <= 1 then
     redis.call('DEL', KEYS[4])
   end
 end
 local rec = redis.call('HMGET', KEYS[1], 'status', 'customer_id', 'quantity')
-if not rec[1] or rec[1] ~= 'queued' then
+if not rec[1] then
+  return -1
+end
+if rec[1] ~= 'queued' then
   return 0
 end
 if ARGV[2] == 'rejected' then

@@ -1,6 +1,6 @@
 -- place_order: the accept gate of POST /api/orders, in one atomic step: idempotency,
 -- event checks, per-customer gate, sold-out flag, the stock bound, then the order record
--- and its arq job.
+-- and its entry on the `ticket_orders` stream.
 -- Nothing is enqueued unless the key is stored, and the key is never stored without its
 -- answer, so a duplicate (even a simultaneous one) never places a second order.
 --
@@ -11,21 +11,23 @@
 -- KEYS[4] order counts  hash customer id -> tickets in accepted, not rejected orders
 -- KEYS[5] order record  hash (written here; read by the worker and GET /api/orders/{id})
 -- KEYS[6] pending       sorted set order id -> accepted ms
--- KEYS[7] arq job key   arq:job:<order id>
--- KEYS[8] arq queue     sorted set job id -> score (ms)
+-- KEYS[7] orders stream `ticket_orders`: entry {order_id, request_id} (the orders workers'
+--                       consumer group reads it)
+-- KEYS[8] order seq     counter: the event's last order sequence number
 -- KEYS[9] available     string: the event's AVAILABLE tickets as PostgreSQL last counted
 --                       them (absent: no bound)
 -- KEYS[10] unreserved   hash order id -> quantity, and `total`: accepted orders whose
 --                       tickets the worker has not reserved yet (release_unreserved.lua)
 -- KEYS[11], KEYS[12]    the idempotency hashes of yesterday and tomorrow (a key used
 --                       before midnight, or by an API whose clock runs ahead, is there)
+-- KEYS[13] unreserved seq  sorted set order id -> seq: the same orders as KEYS[10], in
+--                       acceptance order (first come, first served in the worker)
 -- ARGV[1] request fingerprint (8 bytes)  ARGV[2] idempotency hash ttl (s)
 -- ARGV[3] customer id                ARGV[4] quantity
--- ARGV[5] order id (= arq job id)    ARGV[6] the key's field: digest of (customer, key)
--- ARGV[7] arq job payload            ARGV[8] arq job key ttl (ms)
--- ARGV[9] event id                   ARGV[10] card number
--- ARGV[11] request id                ARGV[12] order counts ttl (s)
--- ARGV[13] absent in production. Test-only (Guards in service.py switched off): 'lookup'
+-- ARGV[5] order id                   ARGV[6] the key's field: digest of (customer, key)
+-- ARGV[7] event id                   ARGV[8] card number
+-- ARGV[9] request id                 ARGV[10] order counts ttl (s)
+-- ARGV[11] absent in production. Test-only (Guards in service.py switched off): 'lookup'
 --          runs only the key's lookup and returns {"fresh"} when the key is unused;
 --          'claim' runs the rest without it (the lookup and the claim no longer atomic)
 --
@@ -34,7 +36,7 @@
 -- take tens of MB, not hundreds.
 --
 -- Returns one of
---   {"accepted"}                the order is recorded and enqueued
+--   {"accepted"}                the order is recorded and on the stream
 --   {"replay", status, what}    the key was used with this body: its stored answer
 --                               (the order id of a 202, or the error code of a refusal)
 --   {"reused"}                  the key was used with another body
@@ -43,7 +45,7 @@
 --   {"refused", status, code}   refused and stored under the key: not_on_sale,
 --                               admission_required, limit_reached, sold_out
 
-if ARGV[13] ~= 'claim' then
+if ARGV[11] ~= 'claim' then
   local stored = redis.call('HGET', KEYS[1], ARGV[6]) or redis.call('HGET', KEYS[11], ARGV[6])
     or redis.call('HGET', KEYS[12], ARGV[6])
   if stored then
@@ -52,7 +54,7 @@ if ARGV[13] ~= 'claim' then
     end
     return {'replay', string.sub(stored, 9, 11), string.sub(stored, 12)}
   end
-  if ARGV[13] == 'lookup' then
+  if ARGV[11] == 'lookup' then
     return {'fresh'}
   end
 end
@@ -107,13 +109,15 @@ if available then
 end
 
 redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
-redis.call('EXPIRE', KEYS[4], ARGV[12])
-redis.call('HSET', KEYS[5], 'customer_id', ARGV[3], 'event_id', ARGV[9], 'quantity', qty,
-  'card_number', ARGV[10], 'request_id', ARGV[11], 'accepted_ms', now, 'status', 'queued')
+redis.call('EXPIRE', KEYS[4], ARGV[10])
+local seq = redis.call('INCR', KEYS[8])
+local entry = redis.call('XADD', KEYS[7], '*', 'order_id', ARGV[5], 'request_id', ARGV[9])
+redis.call('HSET', KEYS[5], 'customer_id', ARGV[3], 'event_id', ARGV[7], 'quantity', qty,
+  'card_number', ARGV[8], 'request_id', ARGV[9], 'accepted_ms', now, 'status', 'queued',
+  'seq', seq, 'entry', entry)
 redis.call('ZADD', KEYS[6], now, ARGV[5])
 redis.call('HSET', KEYS[10], ARGV[5], qty)
 redis.call('HINCRBY', KEYS[10], 'total', qty)
-redis.call('SET', KEYS[7], ARGV[7], 'PX', ARGV[8])
-redis.call('ZADD', KEYS[8], now, ARGV[5])
+redis.call('ZADD', KEYS[13], seq, ARGV[5])
 remember('202', ARGV[5])
 return {'accepted'}

@@ -3,6 +3,7 @@
 -- order's field is the proof it still counts, so a retried job releases nothing twice.
 --
 -- KEYS[1] unreserved    hash order id -> quantity, and `total` (see place_order.lua)
+-- KEYS[2] unreserved seq  sorted set order id -> seq (the same orders)
 -- ARGV    order ids
 --
 -- Returns the tickets released by this call.
@@ -12,6 +13,7 @@ for _, order_id in ipairs(ARGV) do
   local q = redis.call('HGET', KEYS[1], order_id)
   if q then
     redis.call('HDEL', KEYS[1], order_id)
+    redis.call('ZREM', KEYS[2], order_id)
     redis.call('HINCRBY', KEYS[1], 'total', -tonumber(q))
     released = released + tonumber(q)
   end

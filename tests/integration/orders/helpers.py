@@ -17,6 +17,12 @@ CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
 
 
+def client_address(customer_id: uuid.UUID) -> str:
+    """A client address of its own for a customer: a flash sale comes from many addresses,
+    and the gate limits orders per address."""
+    return "10.{}.{}.{}".format(*customer_id.bytes[:3])
+
+
 def auth(customer_id: uuid.UUID) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_customer_token(customer_id)}"}
 
@@ -71,7 +77,7 @@ async def wait_idle(redis: Any, *, timeout_s: float = 10.0) -> None:
     from reservations import keys
 
     deadline = time.monotonic() + timeout_s
-    while await redis.zcard(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):
+    while await redis.xlen(ORDERS_QUEUE) or await redis.zcard(keys.orders_pending()):
         if time.monotonic() > deadline:
             raise AssertionError("the orders queue did not drain")
         await asyncio.sleep(0.02)

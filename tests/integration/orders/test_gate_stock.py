@@ -57,13 +57,13 @@ async def test_a_declined_payment_gives_its_ticket_back_and_the_gate_reopens(
     res: Resources, client: httpx.AsyncClient, orders_worker: Any, worker: Any
 ) -> None:
     (first, second, third), event_id = await _event(res, capacity=1, customers=3)
-    orders_worker.allow_pick_jobs = False
+    await orders_worker.pause()
     declined = await post_order(client, first, event_id, card=CARD_DECLINED)
     assert declined.status_code == 202
     # The one ticket is spoken for by an order the worker has not reached yet.
     refused = await post_order(client, second, event_id)
     assert refused.status_code == 409 and refused.json()["error"] == "sold_out"
-    orders_worker.allow_pick_jobs = True
+    orders_worker.resume()
     order_id = uuid.UUID(declined.json()["id"])
     row = (await wait_decided(res.pool, [order_id]))[order_id]
     assert (row["status"], row["reason"]) == ("rejected", "payment_declined")

@@ -39,8 +39,10 @@ async def test_accepts_with_202_queued_body_and_location(res: Resources, client:
     assert body["status"] == "queued" and body["event_id"] == str(event_id) and body["quantity"] == 1
     assert r.headers["location"] == f"/api/orders/{body['id']}"
     # Recorded and enqueued in Redis; nothing written to PostgreSQL by the request.
-    assert await res.redis.zscore(ORDERS_QUEUE, body["id"]) is not None
     record = await res.redis.hgetall(keys.order(body["id"]))
+    entry = await res.redis.xrange(ORDERS_QUEUE, record[b"entry"], record[b"entry"])
+    assert entry[0][1] == {b"order_id": body["id"].encode(), b"request_id": entry[0][1][b"request_id"]}
+    assert record[b"seq"] == b"1"
     assert record[b"status"] == b"queued" and record[b"customer_id"] == str(customer).encode()
     assert await res.pool.fetchval("SELECT count(*) FROM orders") == 0
 
@@ -54,7 +56,7 @@ async def test_same_key_same_body_gets_the_same_answer_and_one_order(
     assert first.status_code == again.status_code == 202
     assert first.content == again.content
     assert first.headers["location"] == again.headers["location"]
-    assert await res.redis.zcard(ORDERS_QUEUE) == 1
+    assert await res.redis.xlen(ORDERS_QUEUE) == 1
 
 
 async def test_same_body_written_differently_is_the_same_request(
@@ -75,7 +77,7 @@ async def test_same_key_other_body_is_422(res: Resources, client: httpx.AsyncCli
     r = await post_order(client, customer, event_id, key="k-3", quantity=2)
     assert r.status_code == 422
     assert r.json()["error"] == "idempotency_key_reused"
-    assert await res.redis.zcard(ORDERS_QUEUE) == 1
+    assert await res.redis.xlen(ORDERS_QUEUE) == 1
 
 
 async def test_keys_belong_to_one_customer(res: Resources, client: httpx.AsyncClient) -> None:
@@ -115,7 +117,7 @@ async def test_bad_input_is_400_naming_the_field(res: Resources, client: httpx.A
         "/api/orders", json=order_body(event_id), headers=h | {"Idempotency-Key": "a b"}
     )
     assert bad_key.status_code == 400
-    assert await res.redis.zcard(ORDERS_QUEUE) == 0
+    assert await res.redis.xlen(ORDERS_QUEUE) == 0
 
 
 async def test_unknown_event_is_404_at_once_and_cached_as_missing(
@@ -149,7 +151,7 @@ async def test_gate_refuses_a_second_order_over_the_limit_and_replays_the_refusa
     assert replay.status_code == 409 and replay.content == second.content
     too_many = await post_order(client, customer, event_id, quantity=2)
     assert too_many.status_code == 409
-    assert await res.redis.zcard(ORDERS_QUEUE) == 1
+    assert await res.redis.xlen(ORDERS_QUEUE) == 1
 
 
 async def test_gate_refuses_when_sold_out_flag_is_set(res: Resources, client: httpx.AsyncClient) -> None:
@@ -157,7 +159,7 @@ async def test_gate_refuses_when_sold_out_flag_is_set(res: Resources, client: ht
     await res.redis.set(keys.sold_out(event_id), b"1")
     r = await post_order(client, customer, event_id)
     assert r.status_code == 409 and r.json()["error"] == "sold_out"
-    assert await res.redis.zcard(ORDERS_QUEUE) == 0
+    assert await res.redis.xlen(ORDERS_QUEUE) == 0
 
 
 async def test_gate_refuses_waiting_room_and_scheduled_events(
@@ -243,7 +245,7 @@ async def test_redis_down_is_503_busy_and_nothing_accepted(res: Resources) -> No
             )
     finally:
         await dead.aclose()
-    assert await res.redis.zcard(ORDERS_QUEUE) == 0
+    assert await res.redis.xlen(ORDERS_QUEUE) == 0
 
 
 async def test_an_event_created_through_the_api_is_in_the_gate_cache(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from arq.constants import job_key_prefix
 
 from core.queues import ORDERS_QUEUE
 from core.resources import Resources
@@ -70,12 +69,13 @@ async def test_an_order_whose_job_was_lost_is_enqueued_again_and_decided(
     async with res.pool.acquire() as conn:
         customer = await make_customer(conn)
         event_id = await make_event(conn, capacity=1)
-    # Lose the job before any worker sees it (what arq's expiry or exhausted tries do).
-    orders_worker.allow_pick_jobs = False  # type: ignore[attr-defined]
+    # Lose the entry before any worker decides it (what a worker giving up after its tries,
+    # or Redis losing the entry, does).
+    await orders_worker.pause()  # type: ignore[attr-defined]
     placed = (await post_order(client, customer, event_id)).json()
-    await res.redis.delete(job_key_prefix + placed["id"])
-    await res.redis.zrem(ORDERS_QUEUE, placed["id"])
-    orders_worker.allow_pick_jobs = True  # type: ignore[attr-defined]
+    entry = await res.redis.hget(keys.order(placed["id"]), "entry")
+    assert await res.redis.xdel(ORDERS_QUEUE, entry) == 1
+    orders_worker.resume()  # type: ignore[attr-defined]
     async with res.pool.acquire() as conn:
         assert await requeue_stale_orders(conn, res.redis, older_than_s=60) == 0  # not stale yet
         assert await requeue_stale_orders(conn, res.redis, older_than_s=0) == 1
