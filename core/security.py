@@ -12,10 +12,11 @@ from __future__ import annotations
 from litestar.types import Message, Scope
 
 # The web app (frontend/dist) loads its script and stylesheet from /assets and talks to
-# this origin only (fetch and WebSockets); its icon is a data: URI. React sets style
+# this origin only (fetch and WebSockets); its icon is a data: URI, and an e-ticket's QR
+# code, fetched with the bearer token, is shown from a blob: URL. React sets style
 # properties through the CSSOM, which a style-src without 'unsafe-inline' allows.
 APP_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
