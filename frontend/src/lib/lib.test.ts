@@ -7,7 +7,7 @@ import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery } from "./events";
 import { formatClock, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
-import { parseHash } from "./router";
+import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
 import { firstPosition, paymentKey } from "./storage";
 
@@ -33,14 +33,29 @@ describe("format", () => {
 });
 
 describe("router", () => {
-  it("matches pages and their parameters", () => {
-    expect(parseHash("").name).toBe("events");
-    expect(parseHash("#/events/abc")).toMatchObject({ name: "event", params: { id: "abc" } });
-    expect(parseHash("#/events/abc/queue")).toMatchObject({ name: "queue", params: { id: "abc" } });
-    expect(parseHash("#/checkout/h1")).toMatchObject({ name: "checkout", params: { holdId: "h1" } });
-    expect(parseHash("#/organizer/events/e9")).toMatchObject({ name: "organizer-event", params: { id: "e9" } });
-    expect(parseHash("#/nowhere/at/all").name).toBe("not-found");
-    expect(parseHash("#/feed?x=1").query.get("x")).toBe("1");
+  it("sends old fragment links to their real paths", () => {
+    expect(legacyHashPath("#/events/abc")).toBe("/events/abc");
+    expect(legacyHashPath("#/events/abc/queue")).toBe("/events/abc/queue");
+    expect(legacyHashPath("#/checkout/h1")).toBe("/checkout/h1");
+    expect(legacyHashPath("#/feed?x=1")).toBe("/feed?x=1");
+    expect(legacyHashPath("#/me")).toBe("/tickets");
+    expect(legacyHashPath("#main")).toBeNull();
+    expect(legacyHashPath("")).toBeNull();
+  });
+
+  it("rewrites the address before the router reads it", () => {
+    window.history.replaceState(null, "", "/#/events/e9/queue");
+    redirectLegacyHash();
+    expect(window.location.pathname).toBe("/events/e9/queue");
+    expect(window.location.hash).toBe("");
+  });
+
+  it("names the menu entry of a path", () => {
+    expect(section("/")).toBe("events");
+    expect(section("/events/e1/queue")).toBe("events");
+    expect(section("/checkout/h1")).toBe("events");
+    expect(section("/tickets")).toBe("tickets");
+    expect(section("/organizer/events/e1")).toBe("organizer");
   });
 });
 

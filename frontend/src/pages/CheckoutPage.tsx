@@ -7,7 +7,7 @@ import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
 import { formatClock, formatMoney, plural, seatLabel } from "../lib/format";
 import { useCountdown, useLoad, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { href, navigate } from "../lib/router";
+import { Link, useNavigate } from "react-router";
 import { paymentKey, setSession, useSession } from "../lib/storage";
 
 export const TEST_CARDS = [
@@ -36,14 +36,15 @@ export function CheckoutPage({ holdId }: { holdId: string }) {
 }
 
 function Checkout({ holdId, token }: { holdId: string; token: string }) {
+  const navigate = useNavigate();
   const [receivedAt, setReceivedAt] = useState(() => performance.now());
-  const hold = useLoad(async () => {
+  const hold = useLoad("hold", async () => {
     const h = await api.hold(holdId, token);
     setReceivedAt(performance.now());
     return h;
-  }, [holdId, token]);
+  }, [holdId, token], { fresh: true });
   const h = hold.data;
-  const ev = useLoad((signal) => (h ? api.event(h.event_id, signal) : Promise.resolve(null)), [h?.event_id]);
+  const ev = useLoad("checkout-event", (signal) => (h ? api.event(h.event_id, signal) : Promise.resolve(null)), [h?.event_id]);
   const left = useCountdown(h?.status === "active" ? h.seconds_left : null, receivedAt);
   // The last minute shows in the tab strip too: a buyer in another tab sees it coming.
   useTitle(left !== null && left > 0 && left <= 60 ? `⏰ ${formatClock(left)} left to pay` : "Checkout");
@@ -130,7 +131,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
   }
 
   const eventName = ev.data?.name ?? "your event";
-  const eventLink = href(`/events/${h.event_id}`);
+  const eventLink = `/events/${h.event_id}`;
 
   if (outcome?.kind === "paid") {
     return (
@@ -145,12 +146,12 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         </Notice>
         <TicketList hold={h} />
         <div className="actions">
-          <a className="btn btn-primary" href={href("/me")}>
+          <Link className="btn btn-primary" to="/tickets">
             See my tickets
-          </a>
-          <a className="btn btn-ghost" href={href("/")}>
+          </Link>
+          <Link className="btn btn-ghost" to="/">
             More events
-          </a>
+          </Link>
         </div>
       </div>
     );
@@ -172,12 +173,12 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
           <p>{text.body}</p>
         </Notice>
         <div className="actions">
-          <a className="btn btn-primary" href={eventLink}>
+          <Link className="btn btn-primary" to={eventLink}>
             {outcome.kind === "sold_out" ? "Back to the event" : "Try again"}
-          </a>
-          <a className="btn btn-ghost" href={href("/")}>
+          </Link>
+          <Link className="btn btn-ghost" to="/">
             Other events
-          </a>
+          </Link>
         </div>
       </div>
     );
@@ -188,7 +189,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
   return (
     <div className="narrow checkout">
       <p className="eyebrow">
-        <a href={eventLink}>{eventName}</a>
+        <Link to={eventLink}>{eventName}</Link>
       </p>
       <h1>Checkout</h1>
       <section className={`panel timer-panel${urgent ? " urgent" : ""}`} aria-labelledby="timer-title">

@@ -9,18 +9,18 @@ import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { href, navigate } from "../lib/router";
+import { Link, useNavigate } from "react-router";
 import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
 const NO_SEATS: Seat[] = [];
 
 export function EventPage({ eventId }: { eventId: string }) {
-  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
+  const ev = useLoad("event", (signal) => api.event(eventId, signal), [eventId]);
   const event = ev.data;
   useTitle(event?.name ?? "Event");
   const seated = event ? isSeated(event) : false;
   // null until the seats of a seated event are in.
-  const seats = useLoad<Seat[] | null>((signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
+  const seats = useLoad<Seat[] | null>("seats", (signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
     eventId,
     seated,
   ]);
@@ -75,7 +75,7 @@ export function EventPage({ eventId }: { eventId: string }) {
   return (
     <article className="event-page">
       <nav aria-label="Breadcrumb" className="crumbs">
-        <a href={href("/")}>← All events</a>
+        <Link to="/">← All events</Link>
       </nav>
       <header className="event-header">
         <div className="card-top">
@@ -212,6 +212,7 @@ function BuyPanel({
   reloadEvent: () => void;
   reloadSeats: () => void;
 }) {
+  const navigate = useNavigate();
   const session = useSession();
   const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
@@ -308,9 +309,9 @@ function BuyPanel({
             sale and this page shows it at once.
           </p>
         </Notice>
-        <a className="btn btn-block" href={href("/")}>
+        <Link className="btn btn-block" to="/">
           See other events
-        </a>
+        </Link>
       </section>
     );
   }
@@ -319,9 +320,9 @@ function BuyPanel({
       <section className="panel buy-panel" aria-labelledby="buy-title">
         <h2 id="buy-title">Sales closed</h2>
         <p>Tickets for this event are no longer sold here.</p>
-        <a className="btn btn-block" href={href("/")}>
+        <Link className="btn btn-block" to="/">
           See other events
-        </a>
+        </Link>
       </section>
     );
   }
@@ -419,7 +420,7 @@ function BuyPanel({
         <div className="notice notice-error" role="alert">
           <p>{friendlyMessage(error)}</p>
           {error instanceof ApiError && error.code === "limit_reached" && (
-            <a href={href("/me")}>See my tickets</a>
+            <Link to="/tickets">See my tickets</Link>
           )}
         </div>
       )}

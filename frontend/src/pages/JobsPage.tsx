@@ -63,7 +63,7 @@ const KNOWN = new Set([
 ]);
 
 function Jobs({ token }: { token: string }) {
-  const data = useLoad((signal) => api.jobs(token, signal) as Promise<Overview>, [token]);
+  const data = useLoad("jobs", (signal) => api.jobs(token, signal) as Promise<Overview>, [token]);
   const lastOk = useLastOk(data.data);
   const now = useNow(1000);
   usePoll(() => void data.reload(true), 2000, !(data.error instanceof ApiError && data.error.status === 401));

@@ -8,7 +8,7 @@ import { DraftError, draftToBody, EMPTY_DRAFT, type EventDraft, type SectionDraf
 import { hasWaitingRoom } from "../lib/events";
 import { formatDateTime } from "../lib/format";
 import { useLoad, usePoll, useTitle } from "../lib/hooks";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 import { setAdminToken } from "../lib/storage";
 
 export function OrganizerPage() {
@@ -24,7 +24,7 @@ export function OrganizerPage() {
 }
 
 function Organizer({ token }: { token: string }) {
-  const events = useLoad((signal) => api.events(signal), []);
+  const events = useLoad("events", (signal) => api.events(signal), [undefined]);
   const [created, setCreated] = useState<EventOut | null>(null);
   return (
     <div className="organizer">
@@ -38,8 +38,8 @@ function Organizer({ token }: { token: string }) {
       {created && (
         <Notice kind="success" role="status" title="Event created">
           <p>
-            <a href={href(`/events/${created.id}`)}>{created.name}</a> is published.{" "}
-            {hasWaitingRoom(created) && <a href={href(`/organizer/events/${created.id}`)}>Open its waiting-room controls</a>}
+            <Link to={`/events/${created.id}`}>{created.name}</Link> is published.{" "}
+            {hasWaitingRoom(created) && <Link to={`/organizer/events/${created.id}`}>Open its waiting-room controls</Link>}
           </p>
         </Notice>
       )}
@@ -54,7 +54,7 @@ function Organizer({ token }: { token: string }) {
             {events.data.map((e) => (
               <li key={e.id}>
                 <span>
-                  <a href={href(`/events/${e.id}`)}>{e.name}</a>
+                  <Link to={`/events/${e.id}`}>{e.name}</Link>
                   <span className="muted small block">
                     {formatDateTime(e.starts_at)} · {e.sold.toLocaleString("en-US")} / {e.capacity.toLocaleString("en-US")} sold
                   </span>
@@ -62,9 +62,9 @@ function Organizer({ token }: { token: string }) {
                 <span className="ticket-right">
                   <StatusBadge event={e} />
                   {hasWaitingRoom(e) && (
-                    <a className="btn btn-small" href={href(`/organizer/events/${e.id}`)}>
+                    <Link className="btn btn-small" to={`/organizer/events/${e.id}`}>
                       Waiting room
-                    </a>
+                    </Link>
                   )}
                 </span>
               </li>
@@ -307,7 +307,7 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
-        <a href={href("/organizer")}>← Organizer</a>
+        <Link to={"/organizer"}>← Organizer</Link>
       </nav>
       <AdminGate>{(token) => <WaitingRoomControls eventId={eventId} token={token} />}</AdminGate>
     </>
@@ -315,8 +315,8 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
 }
 
 function WaitingRoomControls({ eventId, token }: { eventId: string; token: string }) {
-  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
-  const stats = useLoad(() => api.waitingRoom(eventId, token), [eventId, token]);
+  const ev = useLoad("event", (signal) => api.event(eventId, signal), [eventId]);
+  const stats = useLoad("waiting-room", () => api.waitingRoom(eventId, token), [eventId, token]);
   usePoll(() => {
     void stats.reload(true);
     void ev.reload(true);

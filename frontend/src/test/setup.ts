@@ -5,7 +5,7 @@ import { FakeWebSocket } from "./fakes";
 beforeEach(() => {
   localStorage.clear();
   sessionStorage.clear();
-  window.location.hash = "";
+  window.history.replaceState(null, "", "/");
   FakeWebSocket.instances = [];
   vi.stubGlobal("WebSocket", FakeWebSocket);
 });
