@@ -9,6 +9,7 @@ from pathlib import Path
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
@@ -34,7 +35,7 @@ from reservations.live.routes import route_handlers as live_routes
 from reservations.orders.routes import route_handlers as order_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
-from webapp import frontend_routes
+from webapp import frontend_routes, not_found_handler
 
 log = logging.getLogger("crowdpass.app")
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     channels = create_channels(channels_redis)
 
     plug_into_reservations()
+    dist = Path(settings.frontend_dist)
     return Litestar(
         route_handlers=[
             health,
@@ -81,10 +83,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *admin_routes,
             *challenge_routes,
             *waitingroom_routes,
-            *_frontend_routes(Path(settings.frontend_dist)),
+            *_frontend_routes(dist),
         ],
         dependencies=dependencies,
-        exception_handlers=exception_handlers,
+        exception_handlers={**exception_handlers, NotFoundException: not_found_handler(dist)},
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],

@@ -8,16 +8,19 @@ import datetime as dt
 import html
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep
+from core.errors import http_error_handler
 from reservations.errors import EventNotFound
 from reservations.events.schemas import Event
 from reservations.events.service import get_event
@@ -128,6 +131,31 @@ def frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
             )
         )
     return routes
+
+
+# Paths whose 404 stays the API's JSON error, whatever the client accepts.
+_API_PREFIXES = ("/api", "/schema", "/health", "/metrics", "/assets", "/clientes", "/eventos", "/compras")
+
+
+def not_found_handler(dist: Path) -> Callable[[Request[Any, Any, Any], NotFoundException], Response[bytes]]:
+    """A browser asking for a path the app does not know gets the app's "page not found" (with
+    the 404 status); API clients and the API's own paths keep the JSON error."""
+    index = dist / "index.html"
+
+    def handle(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[bytes]:
+        path = request.url.path
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if not wants_page or path.startswith(_API_PREFIXES) or not index.exists():
+            return http_error_handler(request, exc)
+        meta = {
+            "title": "Page not found · CrowdPass",
+            "description": "This address does not lead anywhere on CrowdPass.",
+            "og:title": "Page not found",
+            "url": str(request.url),
+        }
+        return _html(fill_meta(index.read_text(encoding="utf-8"), meta), status=404)
+
+    return handle
 
 
 def _not_found(url: str) -> dict[str, str]:

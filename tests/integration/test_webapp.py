@@ -63,6 +63,18 @@ async def test_other_paths_keep_their_own_404(web: httpx.AsyncClient, path: str)
     assert response.json()["error"] == "not_found"
 
 
+async def test_a_browser_on_an_unknown_page_gets_the_apps_404(web: httpx.AsyncClient) -> None:
+    html = {"accept": "text/html,application/xhtml+xml"}
+    response = await web.get("/nowhere/at/all", headers=html)
+    assert response.status_code == 404
+    assert "<div id=root>" in response.text
+    assert "<title>Page not found · CrowdPass</title>" in response.text
+    for path in ("/api/nope", "/schema/nope", "/eventos/x/y", "/assets/nope.js"):
+        api = await web.get(path, headers=html)
+        assert api.status_code == 404, path
+        assert "<div id=root>" not in api.text, path
+
+
 async def test_the_api_keeps_its_answers(web: httpx.AsyncClient) -> None:
     assert (await web.get("/health")).json()["status"] == "ok"
     assert (await web.get("/api/events")).headers["content-type"].startswith("application/json")
