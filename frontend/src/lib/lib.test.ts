@@ -4,7 +4,7 @@ import { normalizeEvent } from "../api/endpoints";
 import type { EventOut } from "../api/types";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
-import { filterEvents, filterQuery } from "./events";
+import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
 import { formatClock, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
@@ -236,5 +236,20 @@ describe("feed", () => {
       ["Ana S.", "e2", 1],
       ["Rui P.", "e2", 1],
     ]);
+  });
+});
+
+describe("purchase limit", () => {
+  it("offers what is left of the per-person limit, never more than is available", () => {
+    expect(purchaseLimit(4, 2, 100)).toEqual({ left: 2, choices: [1, 2] });
+    expect(purchaseLimit(4, 0, 3)).toEqual({ left: 4, choices: [1, 2, 3] });
+    expect(purchaseLimit(4, 4, 100)).toEqual({ left: 0, choices: [] });
+    expect(purchaseLimit(1, 0, undefined)).toEqual({ left: 1, choices: [1] });
+  });
+
+  it("counts the buyer's tickets of this event, not refunded ones", () => {
+    const p = (event_id: string, status = "confirmed") => ({ id: Math.random().toString(), event_id, status });
+    expect(ticketsOwned([p("e1"), p("e1"), p("e2"), p("e1", "refunded")], "e1")).toBe(2);
+    expect(ticketsOwned([{ id: "x", event: { id: "e1", name: "A" } }], "e1")).toBe(1);
   });
 });

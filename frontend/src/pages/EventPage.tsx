@@ -5,7 +5,7 @@ import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types"
 import { AuthForm } from "../components/AuthForm";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
-import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events";
+import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
@@ -216,7 +216,18 @@ function BuyPanel({
   const session = useSession();
   const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
+  // What the buyer already owns counts towards the per-person limit (shared with "My tickets").
+  const account = useLoad(
+    "customer",
+    () => (session ? api.customer(session.customer.id, session.token) : Promise.resolve(null)),
+    [session?.customer.id, session?.token],
+  );
+  const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
+  const limit = purchaseLimit(max, owned, event.available);
   const [quantity, setQuantity] = useState(1);
+  useEffect(() => {
+    if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
+  }, [limit.choices.length, quantity]);
   const [half, setHalf] = useState(0);
   const [selected, setSelected] = useState<string[]>([]);
   const [askAuth, setAskAuth] = useState(false);
@@ -291,6 +302,8 @@ function BuyPanel({
           reloadSeats();
         } else if (err.code === "sold_out") {
           reloadEvent();
+        } else if (err.code === "limit_reached") {
+          void account.reload(true); // what the buyer owns may have changed in another tab
         }
       }
       setError(err);
@@ -375,20 +388,24 @@ function BuyPanel({
           <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
         ) : (
           mayPick && (
-            <SeatMap seats={seats} selected={selected} max={max} onToggle={toggleSeat} />
+            <SeatMap seats={seats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
           )
         )
       ) : (
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
-            {Array.from({ length: Math.max(1, Math.min(max, event.available || max)) }, (_, i) => i + 1).map((n) => (
+            {(limit.choices.length ? limit.choices : [1]).map((n) => (
               <option key={n} value={n}>
                 {n}
               </option>
             ))}
           </select>
-          {max > 1 && <p className="hint">Up to {max} per person.</p>}
+          {max > 1 && (
+            <p className="hint">
+              Up to {max} per person{owned > 0 && limit.left > 0 ? `; you already own ${owned}, so up to ${limit.left} more` : ""}.
+            </p>
+          )}
         </div>
       )}
 
@@ -416,9 +433,22 @@ function BuyPanel({
         </p>
       )}
 
+      {session && limit.left === 0 && (
+        <Notice kind="info" role="status" title="You have your tickets">
+          <p>
+            You already own {plural(owned, "ticket")} for this event, as many as one person may buy.{" "}
+            <Link to="/tickets">See my tickets</Link>
+          </p>
+        </Notice>
+      )}
+
       {error !== null && (
         <div className="notice notice-error" role="alert">
-          <p>{friendlyMessage(error)}</p>
+          <p>
+            {error instanceof ApiError && error.code === "limit_reached" && limit.left > 0
+              ? `One person may have ${max} tickets for this event and you already hold or own ${max - limit.left}: choose at most ${limit.left}.`
+              : friendlyMessage(error)}
+          </p>
           {error instanceof ApiError && error.code === "limit_reached" && (
             <Link to="/tickets">See my tickets</Link>
           )}
@@ -437,14 +467,14 @@ function BuyPanel({
         <button
           type="button"
           className="btn btn-primary btn-block btn-large"
-          disabled={busy || !canBuy || (seated && mayPick && selected.length === 0)}
+          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0)}
           onClick={() => void buy()}
         >
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
       {seated && mayPick && selected.length === 0 && !askAuth && (
-        <p className="hint center">Choose up to {plural(max, "seat")} on the map.</p>
+        <p className="hint center">Choose up to {plural(Math.max(1, limit.left), "seat")} on the map.</p>
       )}
     </section>
   );

@@ -103,6 +103,34 @@ describe("EventPage", () => {
     expect(screen.getByText("Live")).toBeTruthy();
   });
 
+  it("offers a buyer only what is left of the per-person limit", async () => {
+    const owns = (n: number) => ({
+      id: "c1",
+      name: "Ana Souza",
+      email: "ana@example.com",
+      purchases: Array.from({ length: n }, (_, i) => ({ id: `p${i}`, event_id: "e1", status: "confirmed" })),
+    });
+    fakeFetch({
+      "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
+      "GET /api/customers/c1": [{ body: owns(2) }],
+    });
+    signIn();
+    const first = renderPage(<EventPage eventId="e1" />);
+    const qty = (await screen.findByLabelText("Tickets")) as HTMLSelectElement;
+    await waitFor(() => expect([...qty.options].map((o) => o.value)).toEqual(["1", "2"]));
+    expect(screen.getByText(/you already own 2, so up to 2 more/)).toBeTruthy();
+    expect(screen.queryByText(/as many as one person may buy/)).toBeNull();
+    first.unmount();
+
+    fakeFetch({
+      "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
+      "GET /api/customers/c1": { body: owns(4) },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    expect(await screen.findByText(/You already own 4 tickets for this event, as many as one person may buy/)).toBeTruthy();
+    expect((screen.getByRole("button", { name: /^Buy/ }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
   it("asks to sign in inline, then holds and goes to the checkout", async () => {
     const { calls } = fakeFetch({
       "GET /api/events/e1": { body: EVENT },

@@ -1,8 +1,10 @@
 import { cleanup } from "@testing-library/react";
 import { afterEach, beforeEach, vi } from "vitest";
+import { setSession } from "../lib/storage";
 import { FakeWebSocket } from "./fakes";
 
 beforeEach(() => {
+  setSession(null); // also empties the in-memory copy a previous test left
   localStorage.clear();
   sessionStorage.clear();
   window.history.replaceState(null, "", "/");
