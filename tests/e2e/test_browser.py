@@ -381,3 +381,20 @@ def test_links_people_share_open_the_page_they_name(api: Api, new_page: Any) -> 
     page.goto(f"/#/events/{event['id']}")  # a link from before real paths
     expect(page).to_have_url(re.compile(rf"/events/{event['id']}$"))
     expect(page.get_by_role("heading", name="Samba & Choro <ao vivo>")).to_be_visible()
+
+
+def test_a_wide_row_of_seats_scrolls_sideways_on_a_phone_and_says_so(api: Api, new_page: Any) -> None:
+    event = api.create_event(
+        name="Teatro Municipal",
+        sections=[{"name": "Plateia", "price_cents": 9000, "rows": 2, "seats_per_row": 16}],
+    )
+    page = new_page(390, 844)
+    page.goto(f"/events/{event['id']}")
+    expect(page.get_by_test_id("seat-scroll-hint")).to_be_visible()
+    # The page itself never gets wider than the phone: the rows scroll in their own box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    last = page.get_by_role("button", name=re.compile(r"^Plateia, row A, seat 16,"))
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_in_viewport()
+    last.click()
+    expect(last).to_have_attribute("aria-pressed", "true")
