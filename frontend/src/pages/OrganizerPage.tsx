@@ -1,13 +1,14 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
-import type { EventOut, WaitingRoomPatch } from "../api/types";
+import type { EventOut, LiveMessage, WaitingRoomPatch } from "../api/types";
 import { AdminGate, AdminSignOut } from "../components/AdminGate";
 import { ErrorBox, Loading, Notice, PageHeader, StatusBadge } from "../components/ui";
 import { DraftError, draftToBody, EMPTY_DRAFT, type EventDraft, type SectionDraft } from "../lib/eventForm";
-import { hasWaitingRoom } from "../lib/events";
+import { applyStock, hasWaitingRoom } from "../lib/events";
 import { formatDateTime } from "../lib/format";
 import { useLoad, usePoll, useTitle } from "../lib/hooks";
+import { useLive } from "../lib/live";
 import { Link } from "react-router";
 import { setAdminToken } from "../lib/storage";
 
@@ -23,8 +24,38 @@ export function OrganizerPage() {
   );
 }
 
+/** One event of the organizer's list, its counters live from the event's socket. */
+function OrganizerEventRow({ event }: { event: EventOut }) {
+  const [e, setEvent] = useState(event);
+  useEffect(() => setEvent(event), [event]);
+  useLive(event.status === "closed" ? null : `/api/events/${encodeURIComponent(event.id)}/live`, (data) => {
+    const msg = data as LiveMessage;
+    if (msg?.type === "stock") setEvent((old) => applyStock(old, msg));
+  });
+  return (
+    <li>
+      <span>
+        <Link to={`/events/${e.id}`}>{e.name}</Link>
+        <span className="muted small block" aria-live="polite">
+          {formatDateTime(e.starts_at)} · {e.sold.toLocaleString("en-US")} / {e.capacity.toLocaleString("en-US")} sold
+        </span>
+      </span>
+      <span className="ticket-right">
+        <StatusBadge event={e} />
+        {hasWaitingRoom(e) && (
+          <Link className="btn btn-small" to={`/organizer/events/${e.id}`}>
+            Waiting room
+          </Link>
+        )}
+      </span>
+    </li>
+  );
+}
+
 function Organizer({ token }: { token: string }) {
   const events = useLoad("events", (signal) => api.events(signal), [undefined]);
+  // Each row follows its event live; the list itself (new events, status) every 30 s.
+  usePoll(() => void events.reload(true), 30_000, !events.error);
   const [created, setCreated] = useState<EventOut | null>(null);
   return (
     <div className="organizer">
@@ -52,22 +83,7 @@ function Organizer({ token }: { token: string }) {
         ) : (
           <ul className="org-list">
             {events.data.map((e) => (
-              <li key={e.id}>
-                <span>
-                  <Link to={`/events/${e.id}`}>{e.name}</Link>
-                  <span className="muted small block">
-                    {formatDateTime(e.starts_at)} · {e.sold.toLocaleString("en-US")} / {e.capacity.toLocaleString("en-US")} sold
-                  </span>
-                </span>
-                <span className="ticket-right">
-                  <StatusBadge event={e} />
-                  {hasWaitingRoom(e) && (
-                    <Link className="btn btn-small" to={`/organizer/events/${e.id}`}>
-                      Waiting room
-                    </Link>
-                  )}
-                </span>
-              </li>
+              <OrganizerEventRow key={e.id} event={e} />
             ))}
           </ul>
         )}

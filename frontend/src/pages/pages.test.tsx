@@ -389,6 +389,18 @@ describe("Organizer pages", () => {
     expect(JSON.parse(localStorage.getItem("crowdpass.admin")!)).toBe("secret-admin");
   });
 
+  it("lists the organizer's events with live sold counts", async () => {
+    localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
+    fakeFetch({ "GET /api/events": { body: [{ ...EVENT, live: { ...EVENT.live, sold: 0, held: 0, available: 100 } }] } });
+    const { OrganizerPage } = await import("./OrganizerPage");
+    renderPage(<OrganizerPage />);
+    expect(await screen.findByText(/0 \/ 100 sold/)).toBeTruthy();
+    const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
+    act(() => ws.receive({ type: "stock", sold: 98, held: 1, available: 1, status: "on_sale" }));
+    expect(await screen.findByText(/98 \/ 100 sold/)).toBeTruthy();
+    expect(screen.getByText("Only 1 left")).toBeTruthy();
+  });
+
   it("shows the job monitor's queues, failures and invariant check", async () => {
     localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
     const run = {
