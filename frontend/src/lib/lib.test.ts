@@ -5,7 +5,7 @@ import type { EventOut } from "../api/types";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
-import { formatClock, formatEta, seatLabel } from "./format";
+import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
@@ -251,5 +251,18 @@ describe("purchase limit", () => {
     const p = (event_id: string, status = "confirmed") => ({ id: Math.random().toString(), event_id, status });
     expect(ticketsOwned([p("e1"), p("e1"), p("e2"), p("e1", "refunded")], "e1")).toBe(2);
     expect(ticketsOwned([{ id: "x", event: { id: "e1", name: "A" } }], "e1")).toBe(1);
+  });
+});
+
+describe("formatDuration", () => {
+  it("says durations as people do", () => {
+    expect(formatDuration(300.054)).toBe("5 min");
+    expect(formatDuration(312)).toBe("5 min 12 s");
+    expect(formatDuration(0.2)).toBe("200 ms");
+    expect(formatDuration(4.24)).toBe("4.2 s");
+    expect(formatDuration(42)).toBe("42 s");
+    expect(formatDuration(7500)).toBe("2 h 5 min");
+    expect(formatDuration(90_000)).toBe("1 d 1 h");
+    expect(formatDuration(null)).toBe("—");
   });
 });

@@ -1,5 +1,5 @@
 import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Hold, Seat } from "../api/types";
 import { SeatMap } from "../components/SeatMap";
 import { StatusBadge } from "../components/ui";
@@ -437,5 +437,52 @@ describe("Organizer pages", () => {
     expect(screen.getByText("ticket_orders")).toBeTruthy();
     expect(screen.getByText("boom")).toBeTruthy();
     expect(screen.getByText("9")).toBeTruthy();
+  });
+
+  it("names events, says durations in words and keeps full ids to hover and copy", async () => {
+    localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
+    const eventId = "0b6f7c1e-5a43-4f7e-9d3a-2b1c0d9e8f7a";
+    const holdId = "9a8b7c6d-1111-2222-3333-444455556666";
+    const run = {
+      id: `wr-advance:${eventId}`,
+      function: "waitingroom.advance",
+      queue: "arq:queue",
+      status: "complete",
+      tries: 1,
+      enqueued_at: "2030-01-01T00:00:00Z",
+      started_at: "2030-01-01T00:05:00Z",
+      finished_at: "2030-01-01T00:05:01Z",
+      wait_s: 300.054,
+      run_s: 0.2,
+      error: null,
+    };
+    fakeFetch({
+      "GET /api/admin/jobs": {
+        body: {
+          queues: [],
+          recent: [run],
+          holds: {
+            active: 1,
+            expiring_within_60s: 1,
+            soonest: [{ id: holdId, event_id: eventId, quantity: 2, expires_at: "2030-01-01T00:06:00Z", seconds_left: 42 }],
+          },
+        },
+      },
+      "GET /api/events": { body: [{ ...EVENT, id: eventId, name: "Mega Turnê" }] },
+    });
+    const writeText = vi.fn(async () => undefined);
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const { JobsPage } = await import("./JobsPage");
+    renderPage(<JobsPage />);
+    expect(await screen.findByText("5 min")).toBeTruthy();
+    expect(screen.getByText("200 ms")).toBeTruthy();
+    expect(screen.getByText("42 s")).toBeTruthy();
+    await waitFor(() => expect(screen.getAllByText("Mega Turnê").length).toBe(2));
+    expect(screen.queryByText(/Waited 300054 ms|300054/)).toBeNull();
+    expect(screen.getByText("9a8b7c6d…").getAttribute("title")).toBe(holdId);
+    fireEvent.click(screen.getByRole("button", { name: `Copy hold id ${holdId}` }));
+    expect(writeText).toHaveBeenCalledWith(holdId);
+    expect(screen.getByRole("button", { name: `Copy job id wr-advance:${eventId}` })).toBeTruthy();
+    expect(document.querySelector("td[data-label='Waited']")?.textContent).toBe("5 min");
   });
 });
