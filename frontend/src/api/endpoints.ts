@@ -5,6 +5,8 @@ import type {
   EventOut,
   FeedItem,
   Hold,
+  Order,
+  OrderAccepted,
   PowChallenge,
   Purchase,
   QueueState,
@@ -112,6 +114,10 @@ export const api = {
       token,
       headers: { "Idempotency-Key": idempotencyKey },
     }),
+
+  placeOrder: (body: { event_id: string; quantity: number; card_number: string }, idempotencyKey: string, token: string) =>
+    request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
+  order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),
 
   feed: async (limit = 30, signal?: AbortSignal) =>
     asList<FeedItem>(await request<unknown>("GET", `/api/purchases?limit=${limit}`, { signal }), "purchases"),

@@ -5,6 +5,7 @@ import type { EventOut } from "../api/types";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
+import { orderFromMessage, orderOutcome } from "./orders";
 import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
@@ -264,5 +265,28 @@ describe("formatDuration", () => {
     expect(formatDuration(7500)).toBe("2 h 5 min");
     expect(formatDuration(90_000)).toBe("1 d 1 h");
     expect(formatDuration(null)).toBe("—");
+  });
+});
+
+describe("one-step orders", () => {
+  it("says what a decided order means", () => {
+    expect(orderOutcome({ status: "queued", quantity: 2 })).toEqual({ kind: "waiting" });
+    expect(orderOutcome({ status: "confirmed", quantity: 2, total_cents: 10000 })).toEqual({
+      kind: "confirmed",
+      tickets: 2,
+      totalCents: 10000,
+    });
+    expect(orderOutcome({ status: "rejected", quantity: 1, reason: "payment_declined" })).toMatchObject({
+      kind: "rejected",
+      retry: true,
+    });
+    expect(orderOutcome({ status: "rejected", quantity: 1, reason: "sold_out" })).toMatchObject({ retry: false });
+  });
+
+  it("picks its own order out of the account socket", () => {
+    const order = { id: "o1", status: "confirmed", event_id: "e1", quantity: 1 };
+    expect(orderFromMessage({ type: "order", order }, "o1")).toEqual(order);
+    expect(orderFromMessage({ type: "order", order }, "o2")).toBeNull();
+    expect(orderFromMessage({ type: "hold", hold: {} }, "o1")).toBeNull();
   });
 });

@@ -155,6 +155,25 @@ export function paymentKey(holdId: string, cardNumber: string): string {
   return fresh;
 }
 
+/**
+ * The Idempotency-Key of a one-step order (`POST /api/orders`): one per event, quantity and card,
+ * kept across reloads until the order is decided, so "Buy" pressed again after a lost answer
+ * finds the same order instead of buying twice.
+ */
+export function orderKey(eventId: string, quantity: number, cardNumber: string): string {
+  const key = `crowdpass.order.${eventId}.${quantity}.${fingerprint(cardNumber)}`;
+  const existing = read<string>(key);
+  if (existing) return existing;
+  const fresh = newKey();
+  write(key, fresh);
+  return fresh;
+}
+
+/** Forget the key once its order is decided: the next "Buy" is a new order. */
+export function forgetOrderKey(eventId: string, quantity: number, cardNumber: string): void {
+  write(`crowdpass.order.${eventId}.${quantity}.${fingerprint(cardNumber)}`, null);
+}
+
 function fingerprint(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

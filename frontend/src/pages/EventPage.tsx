@@ -3,6 +3,7 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
@@ -472,6 +473,17 @@ function BuyPanel({
         >
           {busy ? "Holding your tickets…" : label}
         </button>
+      )}
+      {!seated && !waitingRoom && event.status === "on_sale" && session && limit.left > 0 && (
+        <QuickBuy
+          eventId={event.id}
+          quantity={quantity}
+          token={session.token}
+          onDecided={() => {
+            void account.reload(true);
+            reloadEvent();
+          }}
+        />
       )}
       {seated && mayPick && selected.length === 0 && !askAuth && (
         <p className="hint center">Choose up to {plural(Math.max(1, limit.left), "seat")} on the map.</p>

@@ -131,6 +131,35 @@ describe("EventPage", () => {
     expect((screen.getByRole("button", { name: /^Buy/ }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it("buys in one step through POST /api/orders, the result arriving over /api/ws", async () => {
+    const accepted = { id: "o1", status: "queued", event_id: "e1", quantity: 2 };
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/orders": [{ status: 503, body: { error: "busy", detail: "try again" } }, { status: 202, body: accepted }],
+      "GET /api/orders/o1": { body: { ...accepted, accepted_at: "2030-01-01T00:00:00Z" } },
+    });
+    signIn();
+    renderPage(<EventPage eventId="e1" />);
+    fireEvent.change(await screen.findByLabelText("Tickets"), { target: { value: "2" } });
+    fireEvent.click(screen.getByText("Buy now in one step"));
+    fireEvent.change(screen.getByLabelText("Card number"), { target: { value: "4242 4242 4242 4242" } });
+    fireEvent.click(screen.getByRole("button", { name: "Buy 2 tickets now" }));
+    expect(await screen.findByRole("alert")).toBeTruthy(); // the first answer failed
+    fireEvent.click(screen.getByRole("button", { name: "Buy 2 tickets now" }));
+    expect(await screen.findByText(/Order received/)).toBeTruthy();
+    const posts = calls.filter((c) => c.method === "POST" && c.url === "/api/orders");
+    expect(posts).toHaveLength(2);
+    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, card_number: "4242424242424242" });
+    expect(posts[0]!.headers["Idempotency-Key"]).toBeTruthy();
+    expect(posts[1]!.headers["Idempotency-Key"]).toBe(posts[0]!.headers["Idempotency-Key"]);
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
+    act(() => ws.open()); // the page asks once, in case the decision came before the socket
+    await waitFor(() => expect(calls.some((c) => c.url === "/api/orders/o1")).toBe(true));
+    act(() => ws.receive({ type: "order", order: { ...accepted, status: "confirmed", total_cents: 10000 } }));
+    expect(await screen.findByText("You are going!")).toBeTruthy();
+    expect(screen.getByText(/2 tickets bought for/)).toBeTruthy();
+  });
+
   it("asks to sign in inline, then holds and goes to the checkout", async () => {
     const { calls } = fakeFetch({
       "GET /api/events/e1": { body: EVENT },
