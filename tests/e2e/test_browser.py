@@ -398,3 +398,20 @@ def test_a_wide_row_of_seats_scrolls_sideways_on_a_phone_and_says_so(api: Api, n
     expect(last).to_be_in_viewport()
     last.click()
     expect(last).to_have_attribute("aria-pressed", "true")
+
+
+def test_buy_now_in_one_step_through_the_orders_pipeline(api: Api, new_page: Any) -> None:
+    event = api.create_event(name="Forró na Praça", capacity=10, max_per_customer=4)
+    page = new_page(390, 844)
+    page.goto("/")
+    log_in(page, api.sign_up("Rita Lima"))
+    page.goto(f"/events/{event['id']}")
+    page.get_by_label("Tickets", exact=True).select_option("2")
+    page.get_by_text("Buy now in one step").click()
+    page.get_by_label("Card number", exact=True).fill(GOOD_CARD)
+    page.get_by_role("button", name="Buy 2 tickets now").click()
+    expect(page.get_by_test_id("order-confirmed")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("2 tickets bought")).to_be_visible()
+    assert api.event(event["id"])["sold"] == 2
+    # What the buyer owns now counts: 2 of 4, so at most 2 more.
+    expect(page.get_by_text("you already own 2, so up to 2 more")).to_be_visible()
