@@ -107,6 +107,7 @@ export const api = {
         : undefined,
     }),
   hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
+  extendHold: (id: string, token: string) => request<Hold>("POST", `/api/holds/${enc(id)}/extend`, { token }),
   releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),
   confirmHold: (id: string, cardNumber: string, idempotencyKey: string, token: string) =>
     request<{ hold_id?: string; total_cents?: number; purchases: Purchase[] }>("POST", `/api/holds/${enc(id)}/confirm`, {

@@ -85,6 +85,9 @@ export interface Hold {
   total_cents: number;
   quantity?: number;
   half_price?: number;
+  extended_at?: string | null;
+  /** Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when not read. */
+  extension_s?: number | null;
 }
 
 export interface Purchase {

@@ -5,6 +5,7 @@ import type { EventOut } from "../api/types";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
+import { extensionOffer, mergeHold } from "./holds";
 import { orderFromMessage, orderOutcome } from "./orders";
 import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
@@ -288,5 +289,24 @@ describe("one-step orders", () => {
     expect(orderFromMessage({ type: "order", order }, "o1")).toEqual(order);
     expect(orderFromMessage({ type: "order", order }, "o2")).toBeNull();
     expect(orderFromMessage({ type: "hold", hold: {} }, "o1")).toBeNull();
+  });
+});
+
+describe("hold extension", () => {
+  const hold = { status: "active" as const, extended_at: null, extension_s: 300 };
+  it("is offered once, in the last minute, while the hold is active", () => {
+    expect(extensionOffer(hold, 61)).toBe(0);
+    expect(extensionOffer(hold, 60)).toBe(300);
+    expect(extensionOffer(hold, 0)).toBe(0);
+    expect(extensionOffer({ ...hold, extended_at: "2030-01-01T00:00:00Z" }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, extension_s: 0 }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, status: "expired" }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, extension_s: null }, 30)).toBe(0);
+  });
+
+  it("keeps what an extension would add when a pushed hold leaves it out", () => {
+    const base = { id: "h1", event_id: "e1", status: "active" as const, expires_at: "x", seconds_left: 9, tickets: [], total_cents: 0 };
+    expect(mergeHold({ ...base, extension_s: 300 }, { ...base, extension_s: null }).extension_s).toBe(300);
+    expect(mergeHold({ ...base, extension_s: 300 }, { ...base, extension_s: 0 }).extension_s).toBe(0);
   });
 });

@@ -4,7 +4,8 @@ import { api } from "../api/endpoints";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
-import { formatClock, formatMoney, plural, seatLabel } from "../lib/format";
+import { formatClock, formatDuration, formatMoney, plural, seatLabel } from "../lib/format";
+import { extensionOffer, mergeHold } from "../lib/holds";
 import { useCountdown, useLoad, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { Link, useNavigate } from "react-router";
@@ -50,6 +51,8 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
   useTitle(left !== null && left > 0 && left <= 60 ? `⏰ ${formatClock(left)} left to pay` : "Checkout");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [card, setCard] = useState("");
+  const [extending, setExtending] = useState(false);
+  const [extendError, setExtendError] = useState<unknown>(null);
   const [paying, setPaying] = useState(false);
   const [payError, setPayError] = useState<unknown>(null);
 
@@ -73,7 +76,8 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     (data: unknown) => {
       const msg = data as { type?: string; hold?: Hold };
       if (msg?.type !== "hold" || msg.hold?.id !== holdId) return;
-      hold.setData(msg.hold);
+      const pushed = msg.hold;
+      hold.setData((old) => mergeHold(old, pushed));
       setReceivedAt(performance.now());
     },
     [holdId, hold],
@@ -104,6 +108,22 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
       } else setPayError(err);
     } finally {
       setPaying(false);
+    }
+  }
+
+  async function extend() {
+    setExtending(true);
+    setExtendError(null);
+    try {
+      const longer = await api.extendHold(holdId, token);
+      hold.setData(longer);
+      setReceivedAt(performance.now());
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) setSession(null);
+      else setExtendError(err);
+      void hold.reload(true); // whatever happened, show the hold as it is now
+    } finally {
+      setExtending(false);
     }
   }
 
@@ -184,8 +204,9 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     );
   }
 
-  const ttl = ev.data?.hold_ttl_s ?? Math.max(h.seconds_left, 1);
+  const ttl = Math.max(ev.data?.hold_ttl_s ?? 1, left ?? h.seconds_left, 1);
   const urgent = left !== null && left <= 60;
+  const offer = extensionOffer(h, left);
   return (
     <div className="narrow checkout">
       <p className="eyebrow">
@@ -202,7 +223,18 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         <ProgressBar value={left ?? h.seconds_left} max={ttl} label="Time left to pay" />
         {urgent && (
           <p className="small" role="alert">
-            Less than a minute left: pay now to keep your tickets.
+            Less than a minute left: pay now to keep your tickets{offer > 0 ? ", or ask for more time (once)" : ""}.
+          </p>
+        )}
+        {offer > 0 && (
+          <button type="button" className="btn btn-block extend-btn" onClick={() => void extend()} disabled={extending}>
+            {extending ? "Asking for more time…" : `Extend by ${formatDuration(offer)}`}
+          </button>
+        )}
+        {h.extended_at && <p className="small muted">Extended once: this is all the time this hold gets.</p>}
+        {extendError !== null && (
+          <p className="small" role="alert">
+            {friendlyMessage(extendError)}
           </p>
         )}
       </section>

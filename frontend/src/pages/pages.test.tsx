@@ -221,6 +221,27 @@ describe("CheckoutPage", () => {
     expect(keys[0]).not.toBe(keys[1]); // another card is another payment attempt
   });
 
+  it("offers one extension in the last minute", async () => {
+    const last = { ...HOLD, seconds_left: 50, extension_s: 300, extended_at: null };
+    const { calls } = fakeFetch({
+      "GET /api/holds/h1": [{ body: { ...HOLD, extension_s: 300, extended_at: null } }, { body: last }],
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/holds/h1/extend": { body: { ...last, seconds_left: 350, extension_s: 0, extended_at: "2030-01-01T00:04:10Z" } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect((await screen.findByTestId("countdown")).textContent).toBe("2:00");
+    expect(screen.queryByRole("button", { name: /^Extend/ })).toBeNull(); // not before the last minute
+    // A hold pushed over the socket (without extension_s) keeps what an extension would add.
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws"))!;
+    act(() => ws.receive({ type: "hold", hold: { ...HOLD, seconds_left: 50 } }));
+    fireEvent.click(await screen.findByRole("button", { name: "Extend by 5 min" }));
+    await waitFor(() => expect(screen.getByTestId("countdown").textContent).toBe("5:50"));
+    expect(calls.filter((c) => c.method === "POST" && c.url.endsWith("/extend"))).toHaveLength(1);
+    expect(screen.queryByRole("button", { name: /^Extend/ })).toBeNull(); // once per hold
+    expect(screen.getByText(/Extended once/)).toBeTruthy();
+  });
+
   it("tells the buyer when the hold expired", async () => {
     fakeFetch({
       "GET /api/holds/h1": { body: HOLD },
