@@ -310,3 +310,13 @@ describe("hold extension", () => {
     expect(mergeHold({ ...base, extension_s: 300 }, { ...base, extension_s: 0 }).extension_s).toBe(0);
   });
 });
+
+describe("event form: hold extension", () => {
+  const base = { ...EMPTY_DRAFT, name: "Rock", startsAt: "2030-05-01T20:00", price: "10", capacity: "5" };
+  it("sends the extension only when the organizer sets one", () => {
+    expect(draftToBody(base)).not.toHaveProperty("hold_extension_s");
+    expect(draftToBody({ ...base, holdExtension: "0" }).hold_extension_s).toBe(0);
+    expect(draftToBody({ ...base, holdExtension: "120" }).hold_extension_s).toBe(120);
+    expect(() => draftToBody({ ...base, holdExtension: "4000" })).toThrow(DraftError);
+  });
+});

@@ -267,6 +267,22 @@ function CreateEvent({ token, onCreated }: { token: string; onCreated: (e: Event
           <input id="ev-holdTtl" inputMode="numeric" value={d.holdTtl} onChange={(e) => set("holdTtl", e.target.value)} {...invalid("holdTtl")} />
           {err("holdTtl")}
         </div>
+        <div className="field">
+          <label htmlFor="ev-holdExtension">Extra time, once per hold (seconds)</label>
+          <input
+            id="ev-holdExtension"
+            inputMode="numeric"
+            value={d.holdExtension}
+            placeholder="same as time to pay"
+            onChange={(e) => set("holdExtension", e.target.value)}
+            aria-describedby="ev-holdExtension-hint"
+            {...invalid("holdExtension")}
+          />
+          <p className="hint" id="ev-holdExtension-hint">
+            A buyer may extend a hold once in its last minute. Empty: as long as the time to pay; 0: no extension.
+          </p>
+          {err("holdExtension")}
+        </div>
         <div className="field span-2 checkbox">
           <label>
             <input type="checkbox" checked={d.halfPrice} onChange={(e) => set("halfPrice", e.target.checked)} /> Offer half-price
