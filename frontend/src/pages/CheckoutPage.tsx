@@ -1,3 +1,4 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
@@ -38,6 +39,7 @@ export function CheckoutPage({ holdId }: { holdId: string }) {
 
 function Checkout({ holdId, token }: { holdId: string; token: string }) {
   const navigate = useNavigate();
+  const queryClient = useQueryClient();
   const [receivedAt, setReceivedAt] = useState(() => performance.now());
   const hold = useLoad("hold", async () => {
     const h = await api.hold(holdId, token);
@@ -62,6 +64,13 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     else if (h.status === "cancelled") setOutcome({ kind: "cancelled" });
     else if (h.status === "confirmed") setOutcome({ kind: "paid", purchases: [] });
   }, [h, outcome]);
+
+  // Paid (here or in another tab): what the buyer owns changed, so "My tickets" and the
+  // per-person limit on the event page read it again.
+  const paid = outcome?.kind === "paid";
+  useEffect(() => {
+    if (paid) void queryClient.invalidateQueries({ queryKey: ["customer"] });
+  }, [paid, queryClient]);
 
   // Time is up on this screen: the server decides, and returns the tickets to sale.
   useEffect(() => {
