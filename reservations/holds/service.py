@@ -154,6 +154,19 @@ def _check_owner(hold: Any, principal: Principal, *, organizer_may: bool) -> Non
     raise Forbidden("This hold belongs to another customer.")
 
 
+async def _schedule_expiry(redis: ArqRedis, hold: Hold, *, extended: bool = False) -> None:
+    """The hold's own expiry job at its `expires_at` (a second one after an extension)."""
+    try:
+        await redis.enqueue_job(
+            keys.EXPIRE_HOLD_JOB,
+            str(hold.id),
+            _job_id=keys.expire_hold_job_id(hold.id, extended=extended),
+            _defer_until=hold.expires_at,
+        )
+    except Exception:  # the sweeper expires the hold even without its job
+        log.exception("could not schedule the expiry of hold %s", hold.id)
+
+
 # ---------------------------------------------------------------------------- create
 
 
@@ -198,15 +211,7 @@ async def hold_tickets(
         )
     result = _render(hold, held)
     HOLDS.labels("created").inc()
-    try:
-        await redis.enqueue_job(
-            keys.EXPIRE_HOLD_JOB,
-            str(result.id),
-            _job_id=keys.expire_hold_job_id(result.id),
-            _defer_until=result.expires_at,
-        )
-    except Exception:  # the sweeper expires the hold even without its job
-        log.exception("could not schedule the expiry of hold %s", result.id)
+    await _schedule_expiry(redis, result)
     await _after_commit(redis, event_ids={event_id}, holds=[result])
     return result
 
@@ -271,15 +276,7 @@ async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
             raise HoldNotExtendable("The organizer of this event does not allow extending holds.")
         result = await _load(conn, extended)
     HOLDS.labels("extended").inc()
-    try:
-        await redis.enqueue_job(
-            keys.EXPIRE_HOLD_JOB,
-            str(result.id),
-            _job_id=keys.expire_hold_job_id(result.id, extended=True),
-            _defer_until=result.expires_at,
-        )
-    except Exception:  # the sweeper expires the hold even without its job
-        log.exception("could not schedule the extended expiry of hold %s", result.id)
+    await _schedule_expiry(redis, result, extended=True)
     await _after_commit(redis, event_ids=set(), holds=[result])
     return result
 

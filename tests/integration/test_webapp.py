@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import msgspec
 import pytest
 
 from core.resources import Resources
+from tests.conftest import asgi_client
 from tests.factories import make_event
 
 INDEX = (
@@ -29,19 +29,8 @@ async def web(tmp_path: Path, res: Resources) -> AsyncIterator[httpx.AsyncClient
     (tmp_path / "index.html").write_text(INDEX)
     settings = msgspec.structs.replace(res.settings, frontend_dist=str(tmp_path))
     app = create_app(settings=settings, resources=res)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run_lifespan() -> None:  # one task enters and leaves it (as tests/conftest.py)
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run_lifespan())
-    await started.wait()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+    async with asgi_client(app, base_url="http://t") as c:
         yield c
-    stop.set()
-    await task
 
 
 @pytest.mark.parametrize(
