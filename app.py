@@ -7,12 +7,11 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from litestar import Litestar, MediaType, Response, get
+from litestar import Litestar
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from core.addresses import trusted_networks
@@ -42,41 +41,14 @@ from reservations.passwords.routes import route_handlers as password_routes
 from reservations.refunds.routes import route_handlers as refund_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
+from webapp import frontend_routes, not_found_handler
 
 log = logging.getLogger("crowdpass.app")
 
 
 def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
-    index = dist / "index.html"
-    if not index.exists():
-
-        @get("/", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
-        def placeholder() -> str:
-            return (
-                "<!doctype html><title>CrowdPass</title><h1>CrowdPass</h1>"
-                "<p>The web app is not built yet: run <code>make frontend</code>.</p>"
-                '<p><a href="/schema/swagger">API documentation</a></p>'
-            )
-
-        return [placeholder]
-
-    @get(["/", "/index.html"], include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
-    def spa() -> Response[bytes]:
-        return Response(index.read_bytes(), media_type=MediaType.HTML, headers={"Cache-Control": "no-cache"})
-
-    routes: list[ControllerRouterHandler] = [spa]
-    if (dist / "assets").is_dir():
-        routes.append(
-            create_static_files_router(
-                path="/assets",
-                directories=[dist / "assets"],
-                include_in_schema=False,
-                name="assets",
-                # File names carry a content hash: a file never changes under its name.
-                cache_control=CacheControlHeader(public=True, max_age=31_536_000, immutable=True),
-            )
-        )
-    return routes
+    """index.html at the app's paths, an event's page with its tags, the bundle (webapp.py)."""
+    return frontend_routes(dist)
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
@@ -104,6 +76,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     channels = create_channels(channels_redis)
 
     plug_into_reservations()
+    dist = Path(settings.frontend_dist)
     return Litestar(
         route_handlers=[
             health,
@@ -122,10 +95,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *mail_routes,
             *password_routes,
             *waitingroom_routes,
-            *_frontend_routes(Path(settings.frontend_dist)),
+            *_frontend_routes(dist),
         ],
         dependencies=dependencies,
-        exception_handlers=exception_handlers,
+        exception_handlers={**exception_handlers, NotFoundException: not_found_handler(dist)},
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],

@@ -55,6 +55,11 @@ class HoldNotActive(Conflict):
     default_detail = "This hold has already ended."
 
 
+class HoldNotExtendable(Conflict):
+    code = "hold_not_extendable"
+    default_detail = "This hold cannot be extended."
+
+
 class HoldExpired(AppError):
     status_code = 410
     code = "hold_expired"

@@ -12,9 +12,10 @@ EXPIRE_HOLD_JOB = "holds.expire"
 PUSH_STOCK_JOB = "live.push_stock"
 
 
-def expire_hold_job_id(hold_id: UUID | str) -> str:
-    """arq job id of a hold's expiry: one per hold, replaced when the hold is extended."""
-    return f"hold-expire:{hold_id}"
+def expire_hold_job_id(hold_id: UUID | str, *, extended: bool = False) -> str:
+    """arq job id of a hold's expiry: one per hold, and a second one deferred to the new
+    `expires_at` when the hold is extended (the first then finds the hold not yet due)."""
+    return f"hold-expire:{hold_id}:extended" if extended else f"hold-expire:{hold_id}"
 
 
 def push_stock_job_id(event_id: UUID | str) -> str:

@@ -158,10 +158,9 @@ def _app(_resources: Resources) -> Any:
     return create_app(resources=_resources)
 
 
-@pytest.fixture
-async def client(res: Resources, _app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in this test's event loop, through its own lifespan, over ASGI."""
-    app = _app
+@contextlib.asynccontextmanager
+async def asgi_client(app: Any, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """`app` in this test's event loop, through its own lifespan, over ASGI."""
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def run_lifespan() -> None:
@@ -172,10 +171,17 @@ async def client(res: Resources, _app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
     task = asyncio.create_task(run_lifespan())
     await started.wait()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
         yield c
     stop.set()
     await task
+
+
+@pytest.fixture
+async def client(res: Resources, _app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in this test's event loop, through its own lifespan, over ASGI."""
+    async with asgi_client(_app) as c:
+        yield c
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ fi
 out=$(mktemp -d)
 pages=(
   "events|/"
-  "event|/#/events/$event"
-  "event-seated|/#/events/$seated"
-  "waiting-room|/#/events/$event/queue"
-  "feed|/#/feed"
-  "my-tickets|/#/me"
-  "organizer|/#/organizer"
-  "jobs|/#/jobs"
+  "event|/events/$event"
+  "event-seated|/events/$seated"
+  "waiting-room|/events/$event/queue"
+  "feed|/feed"
+  "my-tickets|/tickets"
+  "organizer|/organizer"
+  "jobs|/jobs"
 )
 run() { # name url preset
   local flags=()
@@ -43,5 +43,5 @@ echo "| page          | profile | perf | a11y | best | SEO |"
 echo "|---------------|---------|------|------|------|-----|"
 for p in "${pages[@]}"; do run "${p%%|*}" "$base${p#*|}" mobile; done
 run events "$base/" desktop
-run event-seated "$base/#/events/$seated" desktop
+run event-seated "$base/events/$seated" desktop
 echo "(JSON reports in $out)"

@@ -3,8 +3,8 @@
 -- name: insert_event
 -- ON CONFLICT lets the seed run twice; a new event always gets a fresh id.
 INSERT INTO events (id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated,
-                    max_per_customer, hold_ttl_s, half_price, waiting_room, face)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    max_per_customer, hold_ttl_s, half_price, waiting_room, face, hold_extension_s)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
           hold_ttl_s, half_price, waiting_room,

@@ -73,6 +73,8 @@ class EventCreate(Struct, frozen=True, kw_only=True):
     sections: Annotated[list[SectionCreate], msgspec.Meta(min_length=1, max_length=50)] | None = None
     max_per_customer: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
     hold_ttl_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 300
+    # What one extension of a hold adds (POST /api/holds/{id}/extend): None = hold_ttl_s, 0 = none.
+    hold_extension_s: Annotated[int, msgspec.Meta(ge=0, le=3600)] | None = None
     half_price: bool = False
     waiting_room: WaitingRoomConfig = msgspec.field(default_factory=WaitingRoomConfig)
 

@@ -82,6 +82,7 @@ async def insert_event(
     half_price: bool = False,
     waiting_room: WaitingRoomConfig | None = None,
     face: Face = "product",
+    hold_extension_s: int | None = None,
 ) -> Event | None:
     """Write an event, its sections and one ticket row per ticket, inside the caller's
     transaction. Arguments must already be valid (see `check_event`). Returns None when an
@@ -108,6 +109,7 @@ async def insert_event(
         half_price,
         wr.enabled,
         face,
+        hold_extension_s,
     )
     if row is None:
         return None
@@ -165,6 +167,7 @@ def check_event(data: EventCreate) -> EventCreate:
         sections=sections,
         max_per_customer=data.max_per_customer,
         hold_ttl_s=data.hold_ttl_s,
+        hold_extension_s=data.hold_extension_s,
         half_price=data.half_price,
         waiting_room=data.waiting_room,
     )
@@ -224,6 +227,7 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
             sections=data.sections,
             max_per_customer=data.max_per_customer,
             hold_ttl_s=data.hold_ttl_s,
+            hold_extension_s=data.hold_extension_s,
             half_price=data.half_price,
             waiting_room=data.waiting_room,
         )

@@ -17,15 +17,19 @@ RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_c
           created_at, ended_at, payment_id;
 
 -- name: get_hold
-SELECT id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
-       created_at, ended_at, payment_id
-FROM holds
-WHERE id = $1;
+-- With what an extension would add now: the event's hold_extension_s (NULL: its hold_ttl_s),
+-- 0 once extended or when ended.
+SELECT h.id, h.event_id, h.customer_id, h.status, h.quantity, h.half_price_count, h.total_cents,
+       h.expires_at, h.created_at, h.ended_at, h.payment_id, h.extended_at,
+       CASE WHEN h.status = 'active' AND h.extended_at IS NULL AND h.expires_at > now()
+            THEN coalesce(e.hold_extension_s, e.hold_ttl_s) ELSE 0 END AS extension_s
+FROM holds h JOIN events e ON e.id = h.event_id
+WHERE h.id = $1;
 
 -- name: lock_hold
 -- The row every decision on a hold takes first: confirm, cancel and expiry serialise here.
 SELECT id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
-       created_at, ended_at, payment_id, expires_at <= now() AS overdue
+       created_at, ended_at, payment_id, extended_at, expires_at <= now() AS overdue
 FROM holds
 WHERE id = $1
 FOR UPDATE;
@@ -56,6 +60,18 @@ UPDATE holds SET status = 'expired', ended_at = now()
 WHERE id = $1 AND status = 'active' AND expires_at <= now()
 RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
           created_at, ended_at, payment_id;
+
+-- name: extend_hold
+-- Push a locked, active, not yet overdue and never extended hold's expiry by the event's
+-- extension ($1 hold). No row when the event allows none (hold_extension_s = 0).
+UPDATE holds h
+SET expires_at = h.expires_at + make_interval(secs => coalesce(e.hold_extension_s, e.hold_ttl_s)),
+    extended_at = now()
+FROM events e
+WHERE h.id = $1 AND e.id = h.event_id AND h.status = 'active' AND h.expires_at > now()
+  AND h.extended_at IS NULL AND coalesce(e.hold_extension_s, e.hold_ttl_s) > 0
+RETURNING h.id, h.event_id, h.customer_id, h.status, h.quantity, h.half_price_count, h.total_cents,
+          h.expires_at, h.created_at, h.ended_at, h.payment_id, h.extended_at, 0 AS extension_s;
 
 -- name: hold_due_in
 -- Seconds until an active hold is overdue (negative when it already is); no row otherwise.

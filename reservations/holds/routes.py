@@ -96,6 +96,19 @@ class HoldController(Controller):
         await holds.cancel_hold(conn, redis, hold_id=hold_id, principal=principal)
 
     @post(
+        "/holds/{hold_id:uuid}/extend",
+        operation_id="extendHold",
+        tags=["holds"],
+        status_code=200,
+        summary="Give an active hold more time, once",
+        responses=error_responses(401, 403, 404, 409),
+    )
+    async def extend_hold(
+        self, hold_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
+    ) -> Hold:
+        return await holds.extend_hold(conn, redis, hold_id=hold_id, principal=principal)
+
+    @post(
         "/holds/{hold_id:uuid}/confirm",
         operation_id="confirmHold",
         tags=["holds"],

@@ -63,6 +63,10 @@ class Hold(Out, frozen=True):
     total_cents: int
     created_at: dt.datetime
     ended_at: dt.datetime | None
+    extended_at: dt.datetime | None = None
+    # Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when unknown
+    # (the hold messages of /api/ws leave it out).
+    extension_s: int | None = None
 
 
 class Purchase(Out, frozen=True):

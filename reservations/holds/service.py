@@ -42,6 +42,7 @@ from reservations import keys
 from reservations.errors import (
     EventNotFound,
     HoldNotActive,
+    HoldNotExtendable,
     HoldNotFound,
     NotOnSale,
 )
@@ -105,6 +106,8 @@ def _render(hold: Any, held: list[HeldTicket]) -> Hold:
         total_cents=hold["total_cents"],
         created_at=hold["created_at"],
         ended_at=hold["ended_at"],
+        extended_at=hold.get("extended_at"),
+        extension_s=hold.get("extension_s"),
     )
 
 
@@ -151,6 +154,19 @@ def _check_owner(hold: Any, principal: Principal, *, organizer_may: bool) -> Non
     raise Forbidden("This hold belongs to another customer.")
 
 
+async def _schedule_expiry(redis: ArqRedis, hold: Hold, *, extended: bool = False) -> None:
+    """The hold's own expiry job at its `expires_at` (a second one after an extension)."""
+    try:
+        await redis.enqueue_job(
+            keys.EXPIRE_HOLD_JOB,
+            str(hold.id),
+            _job_id=keys.expire_hold_job_id(hold.id, extended=extended),
+            _defer_until=hold.expires_at,
+        )
+    except Exception:  # the sweeper expires the hold even without its job
+        log.exception("could not schedule the expiry of hold %s", hold.id)
+
+
 # ---------------------------------------------------------------------------- create
 
 
@@ -195,15 +211,7 @@ async def hold_tickets(
         )
     result = _render(hold, held)
     HOLDS.labels("created").inc()
-    try:
-        await redis.enqueue_job(
-            keys.EXPIRE_HOLD_JOB,
-            str(result.id),
-            _job_id=keys.expire_hold_job_id(result.id),
-            _defer_until=result.expires_at,
-        )
-    except Exception:  # the sweeper expires the hold even without its job
-        log.exception("could not schedule the expiry of hold %s", result.id)
+    await _schedule_expiry(redis, result)
     await _after_commit(redis, event_ids={event_id}, holds=[result])
     return result
 
@@ -239,6 +247,38 @@ async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
         await _release(conn, ended)
     HOLDS.labels(status).inc()
     await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, [])])
+
+
+# ---------------------------------------------------------------------------- extend
+
+
+async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, principal: Principal) -> Hold:
+    """Give the owner's active hold the event's extension (`hold_extension_s`, by default its
+    `hold_ttl_s`), once. The expiry job is deferred again to the new `expires_at`; the first
+    one, at the old time, finds the hold not yet due and leaves it; the sweeper and confirm
+    read `expires_at` and so honour it by themselves.
+
+    Raises HoldNotFound, Forbidden (not the owner, also not the organizer) and
+    HoldNotExtendable (ended, overdue, extended already, or the event allows none).
+    """
+    async with conn.transaction():
+        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
+        hold = await _lock(conn, hold_id)
+        if hold is None:
+            raise HoldNotFound()
+        _check_owner(hold, principal, organizer_may=False)
+        if hold["status"] != "active" or hold["overdue"]:
+            raise HoldNotExtendable("This hold has ended; its tickets are back on sale.")
+        if hold["extended_at"] is not None:
+            raise HoldNotExtendable("This hold was extended once already; a hold is extended only once.")
+        extended = await conn.fetchrow(Q.extend_hold, hold_id)
+        if extended is None:
+            raise HoldNotExtendable("The organizer of this event does not allow extending holds.")
+        result = await _load(conn, extended)
+    HOLDS.labels("extended").inc()
+    await _schedule_expiry(redis, result, extended=True)
+    await _after_commit(redis, event_ids=set(), holds=[result])
+    return result
 
 
 # ---------------------------------------------------------------------------- expiry

@@ -37,7 +37,7 @@ def _money(cents: int) -> str:
 
 
 def _ticket_lines(ticket: ETicket) -> str:
-    link = f"{get_settings().public_url}/#/me"
+    link = f"{get_settings().public_url}/tickets"
     return (
         f"  {ticket.event_name} — {ticket.venue}, {ticket.starts_at:%Y-%m-%d %H:%M} UTC\n"
         f"  {ticket.seat} · holder {ticket.holder} · {_money(ticket.price_cents)}\n"

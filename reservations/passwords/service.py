@@ -27,7 +27,7 @@ async def request_reset(conn: Connection, redis: ArqRedis, *, email: str) -> Non
     token = auth.issue_reset_token(
         row["id"], password_hash=row["password_hash"], ttl_s=settings.reset_token_ttl_s
     )
-    link = f"{settings.public_url}/#/reset-password?token={urllib.parse.quote(token)}"
+    link = f"{settings.public_url}/reset-password?token={urllib.parse.quote(token)}"
     minutes = settings.reset_token_ttl_s // 60
     text = (
         f"Hello {row['name']},\n\nSomeone (hopefully you) asked to reset your CrowdPass password.\n"

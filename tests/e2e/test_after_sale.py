@@ -32,7 +32,7 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
 
     # Buy in the browser.
     buyer = new_page()
-    buyer.goto(f"/#/events/{event['id']}")
+    buyer.goto(f"/events/{event['id']}")
     buyer.get_by_role("button", name=re.compile(r"^Buy")).click()
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     buyer.get_by_label("Your name", exact=True).fill("Ana Porta")
@@ -56,12 +56,12 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
         time.sleep(0.5)
     assert receipt is not None, "no receipt in the mail sink"
     assert receipt["subject"] == "Your tickets for After-sale night"
-    organizer.goto("/#/dev/mail")
+    organizer.goto("/dev/mail")
     expect(organizer.get_by_test_id("mail").filter(has_text=email).first).to_be_visible()
     code = re.search(r"Code: (CP1\.\S+)", receipt["text"]).group(1)  # type: ignore[union-attr]
 
     # The QR code in My tickets.
-    buyer.goto("/#/me")
+    buyer.goto("/tickets")
     ticket = buyer.get_by_test_id("eticket").filter(has_text="After-sale night")
     expect(ticket.get_by_test_id("ticket-qr")).to_be_visible()
     assert buyer.evaluate("() => document.querySelector('[data-testid=ticket-qr]').naturalWidth") > 100
@@ -71,7 +71,7 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
     r = api.http.post(f"/api/events/{event['id']}/door-tokens", json={"door": "North"}, headers=api.admin())
     door_token = r.json()["token"]
     door = new_page()
-    door.goto(f"/#/door/{event['id']}")
+    door.goto(f"/door/{event['id']}")
     door.get_by_label("Door token (or the organizer token)").fill(door_token)
     door.get_by_label("Ticket code").fill(code)
     door.get_by_role("button", name="Check in").click()
@@ -85,7 +85,7 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
     other = api.sign_up("Bruno Reembolso")
     bought = api.buy(other, event["id"])["purchases"][0]
     assert api.event(event["id"])["available"] == 0
-    organizer.goto(f"/#/organizer/events/{event['id']}/manage")
+    organizer.goto(f"/organizer/events/{event['id']}/manage")
     organizer.get_by_label("Ticket id").fill(bought["id"])
     organizer.get_by_role("button", name="Refund", exact=True).click()
     expect(organizer.get_by_test_id("manage-message")).to_contain_text(re.compile(r"Refunded .*40"))

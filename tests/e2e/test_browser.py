@@ -61,14 +61,14 @@ def pay(page: Any, card: str = GOOD_CARD) -> None:
 def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
     event = api.create_event(name="Buy test", capacity=5, max_per_customer=2)
     page = new_page()
-    page.goto(f"/#/events/{event['id']}")
+    page.goto(f"/events/{event['id']}")
     expect(page.get_by_role("heading", name="Buy test")).to_be_visible()
     expect(page.get_by_test_id("available")).to_have_text("5")
     page.get_by_label("Tickets", exact=True).select_option("2")
     page.get_by_role("button", name="Buy 2 tickets").click()
     sign_up(page, "Beatriz Lima")
 
-    expect(page).to_have_url(re.compile(r"#/checkout/"))
+    expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^[45]:\d\d$"))
     shoot_both(page, screenshots, "checkout")
     pay(page)
@@ -85,14 +85,14 @@ def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
 
 def test_a_purchase_updates_counters_and_feed_in_another_browser_within_2s(api: Api, new_page: Any) -> None:
     event = api.create_event(name="Live counters", capacity=20)
-    url = f"/#/events/{event['id']}"
+    url = f"/events/{event['id']}"
 
     watcher = new_page()
     watcher.goto(url)
     expect(watcher.get_by_test_id("sold")).to_have_text("0")
     expect(watcher.locator(".live-open")).to_be_visible()
     feed = watcher.context.new_page()
-    feed.goto("/#/feed")
+    feed.goto("/feed")
     expect(feed.locator(".live-open")).to_be_visible()
 
     buyer = new_page()
@@ -100,7 +100,7 @@ def test_a_purchase_updates_counters_and_feed_in_another_browser_within_2s(api: 
     log_in(buyer, api.sign_up("Rafael Mendes"))
     buyer.goto(url)
     buyer.get_by_role("button", name="Buy 1 ticket").click()
-    expect(buyer).to_have_url(re.compile(r"#/checkout/"))
+    expect(buyer).to_have_url(re.compile(r"/checkout/"))
     pay(buyer)
     expect(buyer.get_by_role("heading", name="You are going!")).to_be_visible()
     paid_at = time.monotonic()
@@ -118,7 +118,7 @@ def test_a_purchase_updates_counters_and_feed_in_another_browser_within_2s(api: 
 def test_sold_out_shows_its_message(api: Api, new_page: Any) -> None:
     event = api.create_event(name="Last ticket", capacity=1)
     page = new_page()
-    page.goto(f"/#/events/{event['id']}")
+    page.goto(f"/events/{event['id']}")
     expect(page.get_by_test_id("available")).to_have_text("1")
 
     api.buy(api.sign_up("Outra Pessoa"), event["id"])  # someone else takes the last ticket
@@ -145,9 +145,9 @@ def test_waiting_room_keeps_the_place_and_advances_to_checkout(api: Api, new_pag
     page = new_page(390, 844)
     page.goto("/")
     log_in(page, api.sign_up("Juliana Rocha"))
-    page.goto(f"/#/events/{event['id']}")
+    page.goto(f"/events/{event['id']}")
     page.get_by_role("button", name="Get in line").click()
-    expect(page).to_have_url(re.compile(r"#/events/.+/queue$"))
+    expect(page).to_have_url(re.compile(r"/events/.+/queue$"))
     expect(page.get_by_test_id("position")).to_have_text("1")
     expect(page.get_by_text("The line is paused")).to_be_visible()
 
@@ -157,7 +157,7 @@ def test_waiting_room_keeps_the_place_and_advances_to_checkout(api: Api, new_pag
     r = api.http.patch(controls, json={"paused": False}, headers=api.admin())
     assert r.status_code == 200, r.text
     # Admitted: the page holds the ticket and opens the checkout by itself.
-    expect(page).to_have_url(re.compile(r"#/checkout/"), timeout=10_000)
+    expect(page).to_have_url(re.compile(r"/checkout/"), timeout=10_000)
     pay(page)
     expect(page.get_by_role("heading", name="You are going!")).to_be_visible()
     assert api.event(event["id"])["sold"] == 1
@@ -176,7 +176,7 @@ def test_the_waiting_room_says_sold_out_when_the_last_ticket_goes(
     page = new_page(390, 844)
     page.goto("/")
     log_in(page, api.sign_up("Segunda Pessoa"))
-    page.goto(f"/#/events/{event['id']}/queue")
+    page.goto(f"/events/{event['id']}/queue")
     expect(page.get_by_test_id("position")).to_have_text("2")
 
     assert api.http.patch(controls, json={"paused": False}, headers=api.admin()).status_code == 200
@@ -211,9 +211,9 @@ def test_an_expired_hold_shows_the_expiry_and_the_tickets_return(
     page = new_page()
     page.goto("/")
     log_in(page, api.sign_up("Lucas Prado"))
-    page.goto(f"/#/events/{event['id']}")
+    page.goto(f"/events/{event['id']}")
     page.get_by_role("button", name="Buy 1 ticket").click()
-    expect(page).to_have_url(re.compile(r"#/checkout/"))
+    expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^0:0[1-5]$"))
     assert api.event(event["id"])["held"] == 1
 
@@ -283,43 +283,43 @@ def test_screenshots_of_every_page(api: Api, new_page: Any, screenshots: Any) ->
             page.wait_for_timeout(300)  # let the live indicator and fonts settle
             page.screenshot(path=str(screenshots / f"{name}-{width}.png"), full_page=True)
 
-        page.goto("/#/")
+        page.goto("/")
         shoot("events", page.locator(".event-card").first)
-        page.goto(f"/#/events/{ga['id']}")
+        page.goto(f"/events/{ga['id']}")
         shoot("event", page.locator(".live-open"))
-        page.goto(f"/#/events/{seated['id']}")
+        page.goto(f"/events/{seated['id']}")
         page.locator(".seat-rows .seat-free").first.click()
         shoot("event-seated", page.get_by_role("button", name="Hold 1 seat"))
-        page.goto(f"/#/events/{sold_out['id']}")
+        page.goto(f"/events/{sold_out['id']}")
         shoot("event-sold-out", page.get_by_role("heading", name="Sold out"))
-        page.goto(f"/#/events/{room['id']}/queue")
+        page.goto(f"/events/{room['id']}/queue")
         shoot("waiting-room", page.get_by_test_id("position"))
-        page.goto(f"/#/events/{lottery['id']}/queue")
+        page.goto(f"/events/{lottery['id']}/queue")
         shoot("waiting-room-lottery", page.get_by_test_id("commitment"))
 
         free = [s["id"] for s in seats if s["status"] == "available"][-2:]
         r = api.http.post(f"/api/events/{seated['id']}/holds", json={"seat_ids": free}, headers=auth)
         if r.status_code == 201:
-            page.goto(f"/#/checkout/{r.json()['id']}")
+            page.goto(f"/checkout/{r.json()['id']}")
             page.get_by_label("Card number", exact=True).fill("4000000000000002")
             page.get_by_role("button", name=re.compile(r"^Pay")).click()
             shoot("checkout-declined", page.get_by_text("Card declined"))
             api.http.delete(f"/api/holds/{r.json()['id']}", headers=auth)
-        page.goto("/#/feed")
+        page.goto("/feed")
         shoot("feed", page.get_by_test_id("feed"))
-        page.goto("/#/me")
+        page.goto("/tickets")
         shoot("my-tickets", page.get_by_text("Festival de Inverno").first)  # the card and its e-ticket
-        page.goto("/#/organizer")
+        page.goto("/organizer")
         shoot("organizer", page.get_by_role("heading", name="New event"))
-        page.goto(f"/#/organizer/events/{room['id']}")
+        page.goto(f"/organizer/events/{room['id']}")
         shoot("organizer-waiting-room", page.get_by_role("heading", name="Controls"))
-        page.goto("/#/jobs")
+        page.goto("/jobs")
         shoot("jobs", page.get_by_role("heading", name="Queues"))
-        page.goto("/#/nowhere")
+        page.goto("/nowhere")
         shoot("not-found", page.get_by_role("heading", name="Page not found"))
 
         anonymous = new_page(width, height)
-        anonymous.goto("/#/me")
+        anonymous.goto("/tickets")
         shoot("sign-in", anonymous.get_by_role("button", name="Log in and continue"), page=anonymous)
 
 
@@ -337,7 +337,7 @@ def test_the_event_page_reconnects_and_catches_up_after_the_socket_drops(api: Ap
         sockets.append(ws)
 
     page.route_web_socket(re.compile(r"/api/events/[^/]+/live$"), route)
-    page.goto(f"/#/events/{event['id']}")
+    page.goto(f"/events/{event['id']}")
     expect(page.locator(".live-open")).to_be_visible()
     expect(page.get_by_test_id("sold")).to_have_text("0")
 
@@ -353,3 +353,65 @@ def test_the_event_page_reconnects_and_catches_up_after_the_socket_drops(api: Ap
     expect(page.locator(".live-open")).to_be_visible(timeout=15_000)
     expect(page.get_by_test_id("sold")).to_have_text("1")
     expect(page.get_by_test_id("available")).to_have_text("9")
+
+
+def test_links_people_share_open_the_page_they_name(api: Api, new_page: Any) -> None:
+    """An event's address carries its own tags (served, before any JavaScript); a deep link
+    to the waiting room survives a reload; an old fragment link lands on its real path."""
+    event = api.create_event(name="Samba & Choro <ao vivo>", capacity=5, waiting_room={"enabled": True})
+    controls = f"/api/events/{event['id']}/waiting-room"
+    assert api.http.patch(controls, json={"paused": True}, headers=api.admin()).status_code == 200
+    page = new_page(390, 844)
+
+    served = page.request.get(f"/events/{event['id']}")
+    assert served.status == 200
+    assert '<meta property="og:title" content="Samba &amp; Choro &lt;ao vivo&gt;" />' in served.text()
+    page.goto(f"/events/{event['id']}")
+    og_title = page.locator('meta[property="og:title"]')
+    assert og_title.get_attribute("content") == "Samba & Choro <ao vivo>"
+    expect(page.get_by_role("heading", name="Samba & Choro <ao vivo>")).to_be_visible()
+    assert page.request.get(f"/events/{uuid.uuid4()}").status == 404
+
+    page.goto(f"/events/{event['id']}/queue")  # a deep link, straight to the line
+    expect(page.get_by_test_id("position")).to_have_text("1")
+    page.reload()
+    expect(page).to_have_url(re.compile(rf"/events/{event['id']}/queue$"))
+    expect(page.get_by_test_id("position")).to_have_text("1")
+
+    page.goto(f"/#/events/{event['id']}")  # a link from before real paths
+    expect(page).to_have_url(re.compile(rf"/events/{event['id']}$"))
+    expect(page.get_by_role("heading", name="Samba & Choro <ao vivo>")).to_be_visible()
+
+
+def test_a_wide_row_of_seats_scrolls_sideways_on_a_phone_and_says_so(api: Api, new_page: Any) -> None:
+    event = api.create_event(
+        name="Teatro Municipal",
+        sections=[{"name": "Plateia", "price_cents": 9000, "rows": 2, "seats_per_row": 16}],
+    )
+    page = new_page(390, 844)
+    page.goto(f"/events/{event['id']}")
+    expect(page.get_by_test_id("seat-scroll-hint")).to_be_visible()
+    # The page itself never gets wider than the phone: the rows scroll in their own box.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    last = page.get_by_role("button", name=re.compile(r"^Plateia, row A, seat 16,"))
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_in_viewport()
+    last.click()
+    expect(last).to_have_attribute("aria-pressed", "true")
+
+
+def test_buy_now_in_one_step_through_the_orders_pipeline(api: Api, new_page: Any) -> None:
+    event = api.create_event(name="Forró na Praça", capacity=10, max_per_customer=4)
+    page = new_page(390, 844)
+    page.goto("/")
+    log_in(page, api.sign_up("Rita Lima"))
+    page.goto(f"/events/{event['id']}")
+    page.get_by_label("Tickets", exact=True).select_option("2")
+    page.get_by_text("Buy now in one step").click()
+    page.get_by_label("Card number", exact=True).fill(GOOD_CARD)
+    page.get_by_role("button", name="Buy 2 tickets now").click()
+    expect(page.get_by_test_id("order-confirmed")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("2 tickets bought")).to_be_visible()
+    assert api.event(event["id"])["sold"] == 2
+    # What the buyer owns now counts: 2 of 4, so at most 2 more.
+    expect(page.get_by_text("you already own 2, so up to 2 more")).to_be_visible()

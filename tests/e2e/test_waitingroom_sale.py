@@ -43,7 +43,7 @@ def turn_seen(page: Any) -> bool:
     """Whether this tab shows the visitor's turn (or what came of it)."""
     state: bool = page.evaluate(
         """() => document.title.includes('Your turn')
-               || location.hash.startsWith('#/checkout/')
+               || location.pathname.startsWith('/checkout/')
                || document.querySelector('[data-testid=elsewhere]') !== null"""
     )
     return state
@@ -65,7 +65,7 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
     visitors: list[Visitor] = []
     for i, name in enumerate(["Ana", "Bruno", "Carla", "Davi", "Elis"]):
         page = new_page(390, 844)
-        page.goto(f"/#/events/{event_id}/queue")
+        page.goto(f"/events/{event_id}/queue")
         expect(page.get_by_test_id("position")).to_have_text(str(i + 1))
         expect(page.get_by_text("The line is paused")).to_be_visible()
         visitors.append(Visitor(name, [page]))
@@ -73,7 +73,7 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
 
     # A second tab of the first visitor, and a reload: the same places, nobody new in line.
     second_tab = ana.page.context.new_page()
-    second_tab.goto(f"/#/events/{event_id}/queue")
+    second_tab.goto(f"/events/{event_id}/queue")
     expect(second_tab.get_by_test_id("position")).to_have_text("1")
     ana.pages.append(second_tab)
     carla.page.reload()
@@ -105,7 +105,7 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
         if v is ana:
             shoot_both(page, screenshots, "waiting-room-your-turn")
         sign_up(page, f"{v.name} Teste")
-        expect(page).to_have_url(re.compile(r"#/checkout/"), timeout=15_000)
+        expect(page).to_have_url(re.compile(r"/checkout/"), timeout=15_000)
         if pays:
             pay(page)
             expect(page.get_by_role("heading", name="You are going!")).to_be_visible(timeout=15_000)
@@ -165,7 +165,7 @@ def test_the_page_of_an_unknown_event_makes_at_most_3_requests(api: Api, new_pag
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
     page.on("websocket", lambda ws: requests.append(ws.url))
-    for path in (f"/#/events/{uuid.uuid4()}", f"/#/events/{uuid.uuid4()}/queue"):
+    for path in (f"/events/{uuid.uuid4()}", f"/events/{uuid.uuid4()}/queue"):
         requests.clear()
         page.goto(path)
         expect(page.get_by_text("This event does not exist")).to_be_visible()

@@ -106,6 +106,7 @@ const MESSAGES: Record<string, string> = {
   not_in_queue: "You are not in this line any more. Join it again.",
   no_waiting_room: "This event has no waiting room: buy directly on its page.",
   pow_required: "Your browser could not finish the quick check. Reload the page to try again.",
+  hold_not_extendable: "This hold cannot be given more time: it was extended once already, or it has ended.",
   payment_declined: "Your card was declined. Your tickets are still held: try another card.",
   payment_unavailable: "The payment service did not answer, and nothing was charged. Press Pay again.",
   request_in_progress: "Your payment is still being processed. Wait a moment, then press Pay again.",

@@ -5,6 +5,8 @@ import type {
   EventOut,
   FeedItem,
   Hold,
+  Order,
+  OrderAccepted,
   PowChallenge,
   Purchase,
   QueueState,
@@ -105,6 +107,7 @@ export const api = {
         : undefined,
     }),
   hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
+  extendHold: (id: string, token: string) => request<Hold>("POST", `/api/holds/${enc(id)}/extend`, { token }),
   releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),
   confirmHold: (id: string, cardNumber: string, idempotencyKey: string, token: string) =>
     request<{ hold_id?: string; total_cents?: number; purchases: Purchase[] }>("POST", `/api/holds/${enc(id)}/confirm`, {
@@ -112,6 +115,10 @@ export const api = {
       token,
       headers: { "Idempotency-Key": idempotencyKey },
     }),
+
+  placeOrder: (body: { event_id: string; quantity: number; card_number: string }, idempotencyKey: string, token: string) =>
+    request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
+  order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),
 
   feed: async (limit = 30, signal?: AbortSignal) =>
     asList<FeedItem>(await request<unknown>("GET", `/api/purchases?limit=${limit}`, { signal }), "purchases"),

@@ -85,6 +85,9 @@ export interface Hold {
   total_cents: number;
   quantity?: number;
   half_price?: number;
+  extended_at?: string | null;
+  /** Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when not read. */
+  extension_s?: number | null;
 }
 
 export interface Purchase {
@@ -205,4 +208,25 @@ export interface WaitingRoomPatch {
   admission_factor?: number;
   max_admit_per_s?: number;
   pow_difficulty?: number;
+}
+
+/** `POST /api/orders` answers 202 with this: the order exists and a worker decides it. */
+export interface OrderAccepted {
+  id: string;
+  status: "queued";
+  event_id: string;
+  quantity: number;
+}
+
+/** An order as `GET /api/orders/{id}` and the `{"type": "order"}` message of `/api/ws` show it. */
+export interface Order {
+  id: string;
+  status: "queued" | "confirmed" | "rejected";
+  event_id: string;
+  quantity: number;
+  accepted_at?: string;
+  decided_at?: string | null;
+  reason?: "sold_out" | "limit_reached" | "payment_declined" | string | null;
+  total_cents?: number | null;
+  purchases?: { id: string; ticket_id: string; section?: string | null; row?: string | null; number?: number | null }[] | null;
 }

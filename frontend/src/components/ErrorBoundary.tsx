@@ -26,7 +26,7 @@ export class ErrorBoundary extends Component<{ children: ReactNode; resetKey?: s
           <button type="button" className="btn" onClick={() => window.location.reload()}>
             Reload
           </button>
-          <a className="btn btn-ghost" href="#/">
+          <a className="btn btn-ghost" href="/">
             All events
           </a>
         </div>

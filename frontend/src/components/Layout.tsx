@@ -1,17 +1,19 @@
 import { useEffect, useRef, type ReactNode } from "react";
-import { href, type Route } from "../lib/router";
+import { Link, useLocation } from "react-router";
+import { section } from "../lib/router";
 import { setSession, useSession } from "../lib/storage";
 
-const NAV: { path: string; label: string; match: string[] }[] = [
-  { path: "/", label: "Events", match: ["events", "event", "queue", "checkout"] },
-  { path: "/feed", label: "Live feed", match: ["feed"] },
-  { path: "/me", label: "My tickets", match: ["tickets"] },
-  { path: "/organizer", label: "Organizer", match: ["organizer", "organizer-event"] },
-  { path: "/jobs", label: "Jobs", match: ["jobs"] },
-  { path: "/dev/mail", label: "Mail", match: ["dev-mail"] },
+const NAV: { path: string; label: string; section: string }[] = [
+  { path: "/", label: "Events", section: "events" },
+  { path: "/feed", label: "Live feed", section: "feed" },
+  { path: "/tickets", label: "My tickets", section: "tickets" },
+  { path: "/organizer", label: "Organizer", section: "organizer" },
+  { path: "/jobs", label: "Jobs", section: "jobs" },
+  { path: "/dev/mail", label: "Mail", section: "dev" },
 ];
 
-export function Layout({ route, children }: { route: Route; children: ReactNode }) {
+export function Layout({ children }: { children: ReactNode }) {
+  const { pathname } = useLocation();
   const session = useSession();
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -25,7 +27,7 @@ export function Layout({ route, children }: { route: Route; children: ReactNode 
     }
     main.current?.focus({ preventScroll: true });
     window.scrollTo(0, 0);
-  }, [route.path]);
+  }, [pathname]);
 
   return (
     <>
@@ -37,13 +39,13 @@ export function Layout({ route, children }: { route: Route; children: ReactNode 
       </a>
       <header className="site-header">
         <div className="header-inner">
-          <a className="brand" href={href("/")}>
+          <Link className="brand" to="/">
             <svg viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
               <rect width="32" height="32" rx="7" fill="currentColor" />
               <path d="M9 11h14v3a2 2 0 0 0 0 4v3H9v-3a2 2 0 0 0 0-4z" fill="#fff" />
             </svg>
             <span>CrowdPass</span>
-          </a>
+          </Link>
           <div className="account">
             {session ? (
               <>
@@ -55,19 +57,19 @@ export function Layout({ route, children }: { route: Route; children: ReactNode 
                 </button>
               </>
             ) : (
-              <a href={href("/me")}>Sign in</a>
+              <Link to="/tickets">Sign in</Link>
             )}
           </div>
         </div>
         <nav className="site-nav" aria-label="Main">
           <ul>
             {NAV.map((item) => {
-              const current = item.match.includes(route.name);
+              const current = item.section === section(pathname);
               return (
                 <li key={item.path}>
-                  <a href={href(item.path)} aria-current={current ? "page" : undefined}>
+                  <Link to={item.path} aria-current={current ? "page" : undefined}>
                     {item.label}
-                  </a>
+                  </Link>
                 </li>
               );
             })}

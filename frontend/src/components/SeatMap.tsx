@@ -1,5 +1,5 @@
 // Seats by section and row. Taken seats update live; the buyer toggles up to `max` free seats.
-import { memo, useMemo } from "react";
+import { memo, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Seat } from "../api/types";
 import { formatMoney } from "../lib/format";
 
@@ -75,7 +75,7 @@ export const SeatMap = memo(function SeatMap({
               {formatMoney(g.price)} · {g.free.toLocaleString("en-US")} free
             </span>
           </summary>
-          <div className="seat-rows" role="group" aria-label={`Section ${g.name}`}>
+          <ScrollingRows label={`Section ${g.name}`}>
             {g.rows.map((row) => (
               <div key={row.label} className="seat-row">
                 <span className="row-label" aria-hidden="true">
@@ -104,9 +104,40 @@ export const SeatMap = memo(function SeatMap({
                 })}
               </div>
             ))}
-          </div>
+          </ScrollingRows>
         </details>
       ))}
     </div>
   );
 });
+
+/**
+ * A section's rows: wider than a phone, they scroll sideways (never cut off) and say so, with
+ * a hint and a shadow on the side that has more seats.
+ */
+function ScrollingRows({ label, children }: { label: string; children: ReactNode }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [wide, setWide] = useState(false);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const measure = () => setWide(el.scrollWidth > el.clientWidth + 1);
+    measure();
+    if (typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return (
+    <>
+      {wide && (
+        <p className="hint seat-scroll-hint" data-testid="seat-scroll-hint">
+          More seats to the side: swipe the rows (or scroll) to see them all →
+        </p>
+      )}
+      <div ref={box} className={wide ? "seat-rows seat-rows-wide" : "seat-rows"} role="group" aria-label={label} tabIndex={wide ? 0 : undefined}>
+        {children}
+      </div>
+    </>
+  );
+}

@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import type { EventOut, EventStatus } from "../api/types";
 import type { SocketState } from "../lib/live";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
   return (
@@ -47,9 +47,9 @@ export function ErrorBox({
             Try again
           </button>
         )}
-        <a className="btn btn-ghost" href={href("/")}>
+        <Link className="btn btn-ghost" to="/">
           All events
-        </a>
+        </Link>
       </div>
     </div>
   );

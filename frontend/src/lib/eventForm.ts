@@ -18,6 +18,8 @@ export interface EventDraft {
   sections: SectionDraft[];
   maxPerCustomer: string;
   holdTtl: string;
+  /** Extra time one extension of a hold adds, in seconds: "" = the time to pay again, "0" = none. */
+  holdExtension: string;
   halfPrice: boolean;
   waitingRoom: boolean;
   admissionFactor: string;
@@ -35,6 +37,7 @@ export const EMPTY_DRAFT: EventDraft = {
   sections: [{ name: "Stalls", price: "", rows: "5", seatsPerRow: "10" }],
   maxPerCustomer: "1",
   holdTtl: "300",
+  holdExtension: "",
   halfPrice: false,
   waitingRoom: false,
   admissionFactor: "1.0",
@@ -84,6 +87,7 @@ export function draftToBody(d: EventDraft): Record<string, unknown> {
       prequeue: d.prequeue,
     },
   };
+  if (d.holdExtension.trim() !== "") body.hold_extension_s = int(d.holdExtension.trim(), "holdExtension", 0, 3600);
   if (d.salesOpenAt) body.sales_open_at = iso(d.salesOpenAt, "salesOpenAt");
   if (d.kind === "ga") {
     body.price_cents = cents(d.price, "price");

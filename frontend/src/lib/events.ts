@@ -1,5 +1,5 @@
 // Event helpers shared by the list, the event page and tests.
-import type { EventOut, EventStatus, FeedItem } from "../api/types";
+import type { EventOut, EventStatus, FeedItem, Purchase } from "../api/types";
 
 export function lowestPrice(event: EventOut): number | undefined {
   const prices = (event.sections ?? []).map((s) => s.price_cents);
@@ -85,4 +85,23 @@ export function groupFeed(items: FeedItem[], withinMs = 2000): FeedItem[] {
     }
   }
   return out;
+}
+
+/** Tickets of `eventId` the buyer owns (refunded ones do not count towards the limit). */
+export function ticketsOwned(purchases: readonly Purchase[], eventId: string): number {
+  return purchases.filter((p) => {
+    const id = p.event?.id ?? p.event_id;
+    const status = (p.status ?? "confirmed").toLowerCase();
+    return id === eventId && status !== "refunded" && status !== "cancelled" && status !== "canceled";
+  }).length;
+}
+
+/**
+ * What one buyer may still take of an event: `left` (the per-person limit minus what they own)
+ * and the quantities to offer (1…left, never more than the tickets available).
+ */
+export function purchaseLimit(max: number, owned: number, available?: number | null): { left: number; choices: number[] } {
+  const left = Math.max(0, Math.max(1, max) - Math.max(0, owned));
+  const cap = typeof available === "number" && available > 0 ? Math.min(left, available) : left;
+  return { left, choices: Array.from({ length: cap }, (_, i) => i + 1) };
 }

@@ -81,3 +81,21 @@ export function seatLabel(t: { section?: string | null; row?: string | null; num
   if (t.number !== null && t.number !== undefined) parts.push(`seat ${t.number}`);
   return parts.join(" · ");
 }
+
+/** A duration for people: "120 ms", "4.2 s", "42 s", "5 min", "5 min 12 s", "2 h 5 min", "1 d 3 h". */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) return "—";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 10) return `${(Math.round(seconds * 10) / 10).toString()} s`;
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const join = (a: number, unitA: string, b: number, unitB: string) => (b ? `${a} ${unitA} ${b} ${unitB}` : `${a} ${unitA}`);
+  if (s < 3600) return join(Math.floor(s / 60), "min", s % 60, "s");
+  if (s < 86_400) return join(Math.floor(s / 3600), "h", Math.round((s % 3600) / 60) % 60, "min");
+  return join(Math.floor(s / 86_400), "d", Math.round((s % 86_400) / 3600) % 24, "h");
+}
+
+/** An id shortened for a table cell ("3f2a9c1e…"); the full id stays in a tooltip and the copy button. */
+export function shortId(id: string): string {
+  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
+}

@@ -1,3 +1,4 @@
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 export interface Loaded<T> {
@@ -9,47 +10,59 @@ export interface Loaded<T> {
   setData: (update: T | ((old: T | undefined) => T | undefined)) => void;
 }
 
-/** Load data for a page: loading and error states, reload, and no update after unmount. */
-export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Loaded<T> {
-  const [data, setDataState] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
+/**
+ * Load data for a page through TanStack Query: cached under `[key, ...deps]` (so the event page
+ * and its waiting room share one read of the event), loading and error states, reload, and no
+ * update after unmount. `key` names what `load` returns: one key, one kind of data.
+ */
+export function useLoad<T>(
+  key: string,
+  load: (signal: AbortSignal) => Promise<T>,
+  deps: unknown[],
+  { fresh = false }: { fresh?: boolean } = {},
+): Loaded<T> {
+  const client = useQueryClient();
   const loader = useRef(load);
   loader.current = load;
-  const current = useRef<AbortController | null>(null);
+  const queryKey = useRef<unknown[]>([]);
+  queryKey.current = [key, ...deps];
+  const query = useQuery({
+    queryKey: queryKey.current,
+    // `fresh`: data that ages by itself (a hold's seconds left) is never shown from the cache.
+    ...(fresh ? { gcTime: 0, staleTime: 0 } : {}),
+    queryFn: ({ signal }) => loader.current(signal),
+    // On a change of `deps` the old data stays on screen until the new data arrives.
+    placeholderData: keepPreviousData,
+  });
+  const [reloading, setReloading] = useState(0);
+  const { refetch } = query;
 
-  const reload = useCallback(async (quiet = false) => {
-    current.current?.abort();
-    const ctrl = new AbortController();
-    current.current = ctrl;
-    if (!quiet) setLoading(true);
-    try {
-      const value = await loader.current(ctrl.signal);
-      if (ctrl.signal.aborted) return;
-      setDataState(value);
-      setError(null);
-    } catch (err) {
-      if (ctrl.signal.aborted || (err instanceof DOMException && err.name === "AbortError")) return;
-      setError(err);
-    } finally {
-      if (!ctrl.signal.aborted) setLoading(false);
-    }
-  }, []);
+  const reload = useCallback(
+    async (quiet = false) => {
+      if (!quiet) setReloading((n) => n + 1);
+      try {
+        await refetch({ cancelRefetch: true });
+      } finally {
+        if (!quiet) setReloading((n) => n - 1);
+      }
+    },
+    [refetch],
+  );
 
-  // On a change of `deps` the old data stays on screen until the new data arrives.
-  useEffect(() => {
-    void reload();
-    return () => current.current?.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, deps);
+  const setData = useCallback(
+    (update: T | ((old: T | undefined) => T | undefined)) => {
+      client.setQueryData<T>(queryKey.current, update as T | ((old: T | undefined) => T));
+    },
+    [client],
+  );
 
-  const setData = useCallback((update: T | ((old: T | undefined) => T | undefined)) => {
-    setDataState((old) =>
-      typeof update === "function" ? (update as (o: T | undefined) => T | undefined)(old) : update,
-    );
-  }, []);
-
-  return { data, error, loading, reload, setData };
+  return {
+    data: query.data,
+    error: query.error ?? null,
+    loading: query.isPending || (query.isFetching && (query.isPlaceholderData || reloading > 0)),
+    reload,
+    setData,
+  };
 }
 
 /** The current time, refreshed every `everyMs`. */

@@ -4,10 +4,12 @@ import { normalizeEvent } from "../api/endpoints";
 import type { EventOut } from "../api/types";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
-import { filterEvents, filterQuery } from "./events";
-import { formatClock, formatEta, seatLabel } from "./format";
+import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
+import { extensionOffer, mergeHold } from "./holds";
+import { orderFromMessage, orderOutcome } from "./orders";
+import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
-import { parseHash } from "./router";
+import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
 import { firstPosition, paymentKey } from "./storage";
 
@@ -33,14 +35,29 @@ describe("format", () => {
 });
 
 describe("router", () => {
-  it("matches pages and their parameters", () => {
-    expect(parseHash("").name).toBe("events");
-    expect(parseHash("#/events/abc")).toMatchObject({ name: "event", params: { id: "abc" } });
-    expect(parseHash("#/events/abc/queue")).toMatchObject({ name: "queue", params: { id: "abc" } });
-    expect(parseHash("#/checkout/h1")).toMatchObject({ name: "checkout", params: { holdId: "h1" } });
-    expect(parseHash("#/organizer/events/e9")).toMatchObject({ name: "organizer-event", params: { id: "e9" } });
-    expect(parseHash("#/nowhere/at/all").name).toBe("not-found");
-    expect(parseHash("#/feed?x=1").query.get("x")).toBe("1");
+  it("sends old fragment links to their real paths", () => {
+    expect(legacyHashPath("#/events/abc")).toBe("/events/abc");
+    expect(legacyHashPath("#/events/abc/queue")).toBe("/events/abc/queue");
+    expect(legacyHashPath("#/checkout/h1")).toBe("/checkout/h1");
+    expect(legacyHashPath("#/feed?x=1")).toBe("/feed?x=1");
+    expect(legacyHashPath("#/me")).toBe("/tickets");
+    expect(legacyHashPath("#main")).toBeNull();
+    expect(legacyHashPath("")).toBeNull();
+  });
+
+  it("rewrites the address before the router reads it", () => {
+    window.history.replaceState(null, "", "/#/events/e9/queue");
+    redirectLegacyHash();
+    expect(window.location.pathname).toBe("/events/e9/queue");
+    expect(window.location.hash).toBe("");
+  });
+
+  it("names the menu entry of a path", () => {
+    expect(section("/")).toBe("events");
+    expect(section("/events/e1/queue")).toBe("events");
+    expect(section("/checkout/h1")).toBe("events");
+    expect(section("/tickets")).toBe("tickets");
+    expect(section("/organizer/events/e1")).toBe("organizer");
   });
 });
 
@@ -221,5 +238,85 @@ describe("feed", () => {
       ["Ana S.", "e2", 1],
       ["Rui P.", "e2", 1],
     ]);
+  });
+});
+
+describe("purchase limit", () => {
+  it("offers what is left of the per-person limit, never more than is available", () => {
+    expect(purchaseLimit(4, 2, 100)).toEqual({ left: 2, choices: [1, 2] });
+    expect(purchaseLimit(4, 0, 3)).toEqual({ left: 4, choices: [1, 2, 3] });
+    expect(purchaseLimit(4, 4, 100)).toEqual({ left: 0, choices: [] });
+    expect(purchaseLimit(1, 0, undefined)).toEqual({ left: 1, choices: [1] });
+  });
+
+  it("counts the buyer's tickets of this event, not refunded ones", () => {
+    const p = (event_id: string, status = "confirmed") => ({ id: Math.random().toString(), event_id, status });
+    expect(ticketsOwned([p("e1"), p("e1"), p("e2"), p("e1", "refunded")], "e1")).toBe(2);
+    expect(ticketsOwned([{ id: "x", event: { id: "e1", name: "A" } }], "e1")).toBe(1);
+  });
+});
+
+describe("formatDuration", () => {
+  it("says durations as people do", () => {
+    expect(formatDuration(300.054)).toBe("5 min");
+    expect(formatDuration(312)).toBe("5 min 12 s");
+    expect(formatDuration(0.2)).toBe("200 ms");
+    expect(formatDuration(4.24)).toBe("4.2 s");
+    expect(formatDuration(42)).toBe("42 s");
+    expect(formatDuration(7500)).toBe("2 h 5 min");
+    expect(formatDuration(90_000)).toBe("1 d 1 h");
+    expect(formatDuration(null)).toBe("—");
+  });
+});
+
+describe("one-step orders", () => {
+  it("says what a decided order means", () => {
+    expect(orderOutcome({ status: "queued", quantity: 2 })).toEqual({ kind: "waiting" });
+    expect(orderOutcome({ status: "confirmed", quantity: 2, total_cents: 10000 })).toEqual({
+      kind: "confirmed",
+      tickets: 2,
+      totalCents: 10000,
+    });
+    expect(orderOutcome({ status: "rejected", quantity: 1, reason: "payment_declined" })).toMatchObject({
+      kind: "rejected",
+      retry: true,
+    });
+    expect(orderOutcome({ status: "rejected", quantity: 1, reason: "sold_out" })).toMatchObject({ retry: false });
+  });
+
+  it("picks its own order out of the account socket", () => {
+    const order = { id: "o1", status: "confirmed", event_id: "e1", quantity: 1 };
+    expect(orderFromMessage({ type: "order", order }, "o1")).toEqual(order);
+    expect(orderFromMessage({ type: "order", order }, "o2")).toBeNull();
+    expect(orderFromMessage({ type: "hold", hold: {} }, "o1")).toBeNull();
+  });
+});
+
+describe("hold extension", () => {
+  const hold = { status: "active" as const, extended_at: null, extension_s: 300 };
+  it("is offered once, in the last minute, while the hold is active", () => {
+    expect(extensionOffer(hold, 61)).toBe(0);
+    expect(extensionOffer(hold, 60)).toBe(300);
+    expect(extensionOffer(hold, 0)).toBe(0);
+    expect(extensionOffer({ ...hold, extended_at: "2030-01-01T00:00:00Z" }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, extension_s: 0 }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, status: "expired" }, 30)).toBe(0);
+    expect(extensionOffer({ ...hold, extension_s: null }, 30)).toBe(0);
+  });
+
+  it("keeps what an extension would add when a pushed hold leaves it out", () => {
+    const base = { id: "h1", event_id: "e1", status: "active" as const, expires_at: "x", seconds_left: 9, tickets: [], total_cents: 0 };
+    expect(mergeHold({ ...base, extension_s: 300 }, { ...base, extension_s: null }).extension_s).toBe(300);
+    expect(mergeHold({ ...base, extension_s: 300 }, { ...base, extension_s: 0 }).extension_s).toBe(0);
+  });
+});
+
+describe("event form: hold extension", () => {
+  const base = { ...EMPTY_DRAFT, name: "Rock", startsAt: "2030-05-01T20:00", price: "10", capacity: "5" };
+  it("sends the extension only when the organizer sets one", () => {
+    expect(draftToBody(base)).not.toHaveProperty("hold_extension_s");
+    expect(draftToBody({ ...base, holdExtension: "0" }).hold_extension_s).toBe(0);
+    expect(draftToBody({ ...base, holdExtension: "120" }).hold_extension_s).toBe(120);
+    expect(() => draftToBody({ ...base, holdExtension: "4000" })).toThrow(DraftError);
   });
 });

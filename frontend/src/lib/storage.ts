@@ -147,11 +147,33 @@ export function firstPosition(eventId: string, position: number): number {
  */
 export function paymentKey(holdId: string, cardNumber: string): string {
   // The card number itself is never stored: only a short fingerprint of it.
-  const key = `crowdpass.pay.${holdId}.${fingerprint(cardNumber)}`;
-  const existing = read<string>(key);
+  return keptKey(`crowdpass.pay.${holdId}.${fingerprint(cardNumber)}`);
+}
+
+/**
+ * The Idempotency-Key of a one-step order (`POST /api/orders`): one per event, quantity and card,
+ * kept across reloads until the order is decided, so "Buy" pressed again after a lost answer
+ * finds the same order instead of buying twice.
+ */
+export function orderKey(eventId: string, quantity: number, cardNumber: string): string {
+  return keptKey(orderKeyName(eventId, quantity, cardNumber));
+}
+
+/** Forget the key once its order is decided: the next "Buy" is a new order. */
+export function forgetOrderKey(eventId: string, quantity: number, cardNumber: string): void {
+  write(orderKeyName(eventId, quantity, cardNumber), null);
+}
+
+function orderKeyName(eventId: string, quantity: number, cardNumber: string): string {
+  return `crowdpass.order.${eventId}.${quantity}.${fingerprint(cardNumber)}`;
+}
+
+/** The idempotency key stored under `name`, made and stored on first use. */
+function keptKey(name: string): string {
+  const existing = read<string>(name);
   if (existing) return existing;
   const fresh = newKey();
-  write(key, fresh);
+  write(name, fresh);
   return fresh;
 }
 

@@ -1,13 +1,15 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
-import { formatClock, formatMoney, plural, seatLabel } from "../lib/format";
+import { formatClock, formatDuration, formatMoney, plural, seatLabel } from "../lib/format";
+import { extensionOffer, mergeHold } from "../lib/holds";
 import { useCountdown, useLoad, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { href, navigate } from "../lib/router";
+import { Link, useNavigate } from "react-router";
 import { paymentKey, setSession, useSession } from "../lib/storage";
 
 export const TEST_CARDS = [
@@ -36,19 +38,23 @@ export function CheckoutPage({ holdId }: { holdId: string }) {
 }
 
 function Checkout({ holdId, token }: { holdId: string; token: string }) {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
   const [receivedAt, setReceivedAt] = useState(() => performance.now());
-  const hold = useLoad(async () => {
+  const hold = useLoad("hold", async () => {
     const h = await api.hold(holdId, token);
     setReceivedAt(performance.now());
     return h;
-  }, [holdId, token]);
+  }, [holdId, token], { fresh: true });
   const h = hold.data;
-  const ev = useLoad((signal) => (h ? api.event(h.event_id, signal) : Promise.resolve(null)), [h?.event_id]);
+  const ev = useLoad("checkout-event", (signal) => (h ? api.event(h.event_id, signal) : Promise.resolve(null)), [h?.event_id]);
   const left = useCountdown(h?.status === "active" ? h.seconds_left : null, receivedAt);
   // The last minute shows in the tab strip too: a buyer in another tab sees it coming.
   useTitle(left !== null && left > 0 && left <= 60 ? `⏰ ${formatClock(left)} left to pay` : "Checkout");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [card, setCard] = useState("");
+  const [extending, setExtending] = useState(false);
+  const [extendError, setExtendError] = useState<unknown>(null);
   const [paying, setPaying] = useState(false);
   const [payError, setPayError] = useState<unknown>(null);
 
@@ -58,6 +64,13 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     else if (h.status === "cancelled") setOutcome({ kind: "cancelled" });
     else if (h.status === "confirmed") setOutcome({ kind: "paid", purchases: [] });
   }, [h, outcome]);
+
+  // Paid (here or in another tab): what the buyer owns changed, so "My tickets" and the
+  // per-person limit on the event page read it again.
+  const paid = outcome?.kind === "paid";
+  useEffect(() => {
+    if (paid) void queryClient.invalidateQueries({ queryKey: ["customer"] });
+  }, [paid, queryClient]);
 
   // Time is up on this screen: the server decides, and returns the tickets to sale.
   useEffect(() => {
@@ -72,7 +85,8 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     (data: unknown) => {
       const msg = data as { type?: string; hold?: Hold };
       if (msg?.type !== "hold" || msg.hold?.id !== holdId) return;
-      hold.setData(msg.hold);
+      const pushed = msg.hold;
+      hold.setData((old) => mergeHold(old, pushed));
       setReceivedAt(performance.now());
     },
     [holdId, hold],
@@ -106,6 +120,22 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     }
   }
 
+  async function extend() {
+    setExtending(true);
+    setExtendError(null);
+    try {
+      const longer = await api.extendHold(holdId, token);
+      hold.setData(longer);
+      setReceivedAt(performance.now());
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) setSession(null);
+      else setExtendError(err);
+      void hold.reload(true); // whatever happened, show the hold as it is now
+    } finally {
+      setExtending(false);
+    }
+  }
+
   async function release() {
     try {
       await api.releaseHold(holdId, token);
@@ -130,7 +160,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
   }
 
   const eventName = ev.data?.name ?? "your event";
-  const eventLink = href(`/events/${h.event_id}`);
+  const eventLink = `/events/${h.event_id}`;
 
   if (outcome?.kind === "paid") {
     return (
@@ -145,12 +175,12 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         </Notice>
         <TicketList hold={h} />
         <div className="actions">
-          <a className="btn btn-primary" href={href("/me")}>
+          <Link className="btn btn-primary" to="/tickets">
             See my tickets
-          </a>
-          <a className="btn btn-ghost" href={href("/")}>
+          </Link>
+          <Link className="btn btn-ghost" to="/">
             More events
-          </a>
+          </Link>
         </div>
       </div>
     );
@@ -172,23 +202,24 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
           <p>{text.body}</p>
         </Notice>
         <div className="actions">
-          <a className="btn btn-primary" href={eventLink}>
+          <Link className="btn btn-primary" to={eventLink}>
             {outcome.kind === "sold_out" ? "Back to the event" : "Try again"}
-          </a>
-          <a className="btn btn-ghost" href={href("/")}>
+          </Link>
+          <Link className="btn btn-ghost" to="/">
             Other events
-          </a>
+          </Link>
         </div>
       </div>
     );
   }
 
-  const ttl = ev.data?.hold_ttl_s ?? Math.max(h.seconds_left, 1);
+  const ttl = Math.max(ev.data?.hold_ttl_s ?? 1, left ?? h.seconds_left, 1);
   const urgent = left !== null && left <= 60;
+  const offer = extensionOffer(h, left);
   return (
     <div className="narrow checkout">
       <p className="eyebrow">
-        <a href={eventLink}>{eventName}</a>
+        <Link to={eventLink}>{eventName}</Link>
       </p>
       <h1>Checkout</h1>
       <section className={`panel timer-panel${urgent ? " urgent" : ""}`} aria-labelledby="timer-title">
@@ -201,7 +232,18 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         <ProgressBar value={left ?? h.seconds_left} max={ttl} label="Time left to pay" />
         {urgent && (
           <p className="small" role="alert">
-            Less than a minute left: pay now to keep your tickets.
+            Less than a minute left: pay now to keep your tickets{offer > 0 ? ", or ask for more time (once)" : ""}.
+          </p>
+        )}
+        {offer > 0 && (
+          <button type="button" className="btn btn-block extend-btn" onClick={() => void extend()} disabled={extending}>
+            {extending ? "Asking for more time…" : `Extend by ${formatDuration(offer)}`}
+          </button>
+        )}
+        {h.extended_at && <p className="small muted">Extended once: this is all the time this hold gets.</p>}
+        {extendError !== null && (
+          <p className="small" role="alert">
+            {friendlyMessage(extendError)}
           </p>
         )}
       </section>

@@ -38,7 +38,7 @@ async function openPage(ticket: ETicket, token: string) {
 
 export function ETicketList({ token }: { token: string }) {
   const [version, setVersion] = useState(0);
-  const tickets = useLoad(() => afterSale.myTickets(token), [token, version]);
+  const tickets = useLoad("e-tickets", () => afterSale.myTickets(token), [token, version]);
   const [message, setMessage] = useState<string | null>(null);
   if (tickets.loading && !tickets.data) return <Loading label="Loading your e-tickets…" />;
   if (!tickets.data) return <ErrorBox title="Could not load your e-tickets">{friendlyMessage(tickets.error)}</ErrorBox>;

@@ -3,24 +3,25 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
-import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events";
+import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { href, navigate } from "../lib/router";
+import { Link, useNavigate } from "react-router";
 import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
 const NO_SEATS: Seat[] = [];
 
 export function EventPage({ eventId }: { eventId: string }) {
-  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
+  const ev = useLoad("event", (signal) => api.event(eventId, signal), [eventId]);
   const event = ev.data;
   useTitle(event?.name ?? "Event");
   const seated = event ? isSeated(event) : false;
   // null until the seats of a seated event are in.
-  const seats = useLoad<Seat[] | null>((signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
+  const seats = useLoad<Seat[] | null>("seats", (signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
     eventId,
     seated,
   ]);
@@ -75,7 +76,7 @@ export function EventPage({ eventId }: { eventId: string }) {
   return (
     <article className="event-page">
       <nav aria-label="Breadcrumb" className="crumbs">
-        <a href={href("/")}>← All events</a>
+        <Link to="/">← All events</Link>
       </nav>
       <header className="event-header">
         <div className="card-top">
@@ -212,10 +213,22 @@ function BuyPanel({
   reloadEvent: () => void;
   reloadSeats: () => void;
 }) {
+  const navigate = useNavigate();
   const session = useSession();
   const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
+  // What the buyer already owns counts towards the per-person limit (shared with "My tickets").
+  const account = useLoad(
+    "customer",
+    () => (session ? api.customer(session.customer.id, session.token) : Promise.resolve(null)),
+    [session?.customer.id, session?.token],
+  );
+  const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
+  const limit = purchaseLimit(max, owned, event.available);
   const [quantity, setQuantity] = useState(1);
+  useEffect(() => {
+    if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
+  }, [limit.choices.length, quantity]);
   const [half, setHalf] = useState(0);
   const [selected, setSelected] = useState<string[]>([]);
   const [askAuth, setAskAuth] = useState(false);
@@ -290,6 +303,8 @@ function BuyPanel({
           reloadSeats();
         } else if (err.code === "sold_out") {
           reloadEvent();
+        } else if (err.code === "limit_reached") {
+          void account.reload(true); // what the buyer owns may have changed in another tab
         }
       }
       setError(err);
@@ -308,9 +323,9 @@ function BuyPanel({
             sale and this page shows it at once.
           </p>
         </Notice>
-        <a className="btn btn-block" href={href("/")}>
+        <Link className="btn btn-block" to="/">
           See other events
-        </a>
+        </Link>
       </section>
     );
   }
@@ -319,9 +334,9 @@ function BuyPanel({
       <section className="panel buy-panel" aria-labelledby="buy-title">
         <h2 id="buy-title">Sales closed</h2>
         <p>Tickets for this event are no longer sold here.</p>
-        <a className="btn btn-block" href={href("/")}>
+        <Link className="btn btn-block" to="/">
           See other events
-        </a>
+        </Link>
       </section>
     );
   }
@@ -374,20 +389,24 @@ function BuyPanel({
           <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
         ) : (
           mayPick && (
-            <SeatMap seats={seats} selected={selected} max={max} onToggle={toggleSeat} />
+            <SeatMap seats={seats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
           )
         )
       ) : (
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
-            {Array.from({ length: Math.max(1, Math.min(max, event.available || max)) }, (_, i) => i + 1).map((n) => (
+            {(limit.choices.length ? limit.choices : [1]).map((n) => (
               <option key={n} value={n}>
                 {n}
               </option>
             ))}
           </select>
-          {max > 1 && <p className="hint">Up to {max} per person.</p>}
+          {max > 1 && (
+            <p className="hint">
+              Up to {max} per person{owned > 0 && limit.left > 0 ? `; you already own ${owned}, so up to ${limit.left} more` : ""}.
+            </p>
+          )}
         </div>
       )}
 
@@ -415,11 +434,24 @@ function BuyPanel({
         </p>
       )}
 
+      {session && limit.left === 0 && (
+        <Notice kind="info" role="status" title="You have your tickets">
+          <p>
+            You already own {plural(owned, "ticket")} for this event, as many as one person may buy.{" "}
+            <Link to="/tickets">See my tickets</Link>
+          </p>
+        </Notice>
+      )}
+
       {error !== null && (
         <div className="notice notice-error" role="alert">
-          <p>{friendlyMessage(error)}</p>
+          <p>
+            {error instanceof ApiError && error.code === "limit_reached" && limit.left > 0
+              ? `One person may have ${max} tickets for this event and you already hold or own ${max - limit.left}: choose at most ${limit.left}.`
+              : friendlyMessage(error)}
+          </p>
           {error instanceof ApiError && error.code === "limit_reached" && (
-            <a href={href("/me")}>See my tickets</a>
+            <Link to="/tickets">See my tickets</Link>
           )}
         </div>
       )}
@@ -436,14 +468,25 @@ function BuyPanel({
         <button
           type="button"
           className="btn btn-primary btn-block btn-large"
-          disabled={busy || !canBuy || (seated && mayPick && selected.length === 0)}
+          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0)}
           onClick={() => void buy()}
         >
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
+      {!seated && !waitingRoom && event.status === "on_sale" && session && limit.left > 0 && (
+        <QuickBuy
+          eventId={event.id}
+          quantity={quantity}
+          token={session.token}
+          onDecided={() => {
+            void account.reload(true);
+            reloadEvent();
+          }}
+        />
+      )}
       {seated && mayPick && selected.length === 0 && !askAuth && (
-        <p className="hint center">Choose up to {plural(max, "seat")} on the map.</p>
+        <p className="hint center">Choose up to {plural(Math.max(1, limit.left), "seat")} on the map.</p>
       )}
     </section>
   );

@@ -5,12 +5,12 @@ import { ErrorBox, PageHeader, SkeletonCards, StatusBadge } from "../components/
 import { filterEvents, filterQuery, hasWaitingRoom, lowestPrice, NO_FILTER, type EventFilter } from "../lib/events";
 import { formatDateTime, formatMoney } from "../lib/format";
 import { useLoad, usePoll, useTitle } from "../lib/hooks";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 
 export function EventsPage() {
   useTitle("Events");
   const [filter, setFilter] = useState<EventFilter>(NO_FILTER);
-  const events = useLoad((signal) => api.events(signal, filterQuery(filter)), [filter]);
+  const events = useLoad("events", (signal) => api.events(signal, filterQuery(filter)), [filter]);
   usePoll(() => void events.reload(true), 15_000, !events.error);
   const shown = useMemo(() => filterEvents(events.data ?? [], filter), [events.data, filter]);
   const filtered = filter.status !== "all" || filter.from !== "" || filter.to !== "";
@@ -114,9 +114,9 @@ function EventCard({ event }: { event: EventOut }) {
         {hasWaitingRoom(event) && <span className="tag">Waiting room</span>}
       </div>
       <h2 className="card-title">
-        <a href={href(`/events/${event.id}`)} className="stretched">
+        <Link to={`/events/${event.id}`} className="stretched">
           {event.name}
-        </a>
+        </Link>
       </h2>
       <p className="card-meta">
         <time dateTime={event.starts_at}>{formatDateTime(event.starts_at)}</time>

@@ -6,15 +6,15 @@ import { groupFeed } from "../lib/events";
 import { timeAgo } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
 import { useLive, type SocketState } from "../lib/live";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 
 /** How many on-sale events the feed listens to live; the rest arrive with the periodic refresh. */
 const MAX_LIVE_EVENTS = 12;
 
 export function FeedPage() {
   useTitle("Live feed");
-  const feed = useLoad((signal) => api.feed(30, signal), []);
-  const events = useLoad((signal) => api.events(signal), []);
+  const feed = useLoad("feed", (signal) => api.feed(30, signal), []);
+  const events = useLoad("events", (signal) => api.events(signal), [undefined]);
   const now = useNow(5000);
 
   // A purchase message on any live event triggers one quiet refresh (coalesced).
@@ -83,9 +83,9 @@ export function FeedPage() {
         <div className="notice notice-info">
           <p className="notice-title">No purchases yet</p>
           <p>As soon as someone buys a ticket, it shows up here.</p>
-          <a className="btn" href={href("/")}>
+          <Link className="btn" to="/">
             Browse events
-          </a>
+          </Link>
         </div>
       ) : (
         <ol className="feed panel" aria-label="Recent purchases" aria-live="polite" data-testid="feed">
@@ -112,7 +112,7 @@ function FeedRow({ item, names, now }: { item: FeedItem; names: Map<string, stri
         {eventName && (
           <>
             {" "}
-            for {eventId ? <a href={href(`/events/${eventId}`)}>{eventName}</a> : eventName}
+            for {eventId ? <Link to={`/events/${eventId}`}>{eventName}</Link> : eventName}
           </>
         )}
       </span>

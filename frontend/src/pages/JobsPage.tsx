@@ -1,9 +1,9 @@
-import { useRef } from "react";
+import { isValidElement, useCallback, useMemo, useRef, useState, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { api } from "../api/endpoints";
 import { AdminGate, AdminSignOut } from "../components/AdminGate";
 import { ErrorBox, LiveIndicator, Loading, Notice, PageHeader } from "../components/ui";
-import { formatDateTime, timeAgo } from "../lib/format";
+import { formatDateTime, formatDuration, shortId, timeAgo } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
 import { setAdminToken } from "../lib/storage";
 
@@ -63,10 +63,22 @@ const KNOWN = new Set([
 ]);
 
 function Jobs({ token }: { token: string }) {
-  const data = useLoad((signal) => api.jobs(token, signal) as Promise<Overview>, [token]);
+  const data = useLoad("jobs", (signal) => api.jobs(token, signal) as Promise<Overview>, [token]);
   const lastOk = useLastOk(data.data);
   const now = useNow(1000);
   usePoll(() => void data.reload(true), 2000, !(data.error instanceof ApiError && data.error.status === 401));
+  const events = useLoad("events", (signal) => api.events(signal), [undefined]);
+  // Event ids name their event; so do hold ids of the holds listed (a hold's expiry job carries its id).
+  const soonest = data.data?.holds?.soonest;
+  const names = useMemo(() => {
+    const byId = new Map((events.data ?? []).map((e) => [e.id, e.name]));
+    for (const h of soonest ?? []) {
+      const name = byId.get(h.event_id);
+      if (name) byId.set(h.id, name);
+    }
+    return byId;
+  }, [events.data, soonest]);
+  const eventOf = useCallback((text: string | undefined) => eventCell(names, text), [names]);
 
   if (data.loading && !data.data) return <Loading label="Loading the job monitor…" />;
   if (data.error instanceof ApiError && (data.error.status === 401 || data.error.status === 403)) {
@@ -118,7 +130,7 @@ function Jobs({ token }: { token: string }) {
             Queued: q.queued,
             Deferred: q.deferred,
             "In progress": q.in_progress,
-            "Oldest waiting": q.oldest_queued_s === null ? "—" : `${q.oldest_queued_s.toFixed(1)} s`,
+            "Oldest waiting": formatDuration(q.oldest_queued_s),
           }))}
         />
       </section>
@@ -127,10 +139,12 @@ function Jobs({ token }: { token: string }) {
         <Table
           rows={(o.failures ?? []).map((j) => ({
             Job: j.function,
+            Event: eventOf(j.id),
             Queue: j.queue,
             Tries: j.tries,
             Finished: j.finished_at,
             Error: j.error ?? "—",
+            Id: <IdCell id={j.id} what="job" />,
             __status: "failed",
           }))}
           empty="No failed job among the kept results."
@@ -140,10 +154,10 @@ function Jobs({ token }: { token: string }) {
         <h2 id="jobs-holds">Holds expiring soonest</h2>
         <Table
           rows={(o.holds?.soonest ?? []).map((h) => ({
-            Hold: h.id.slice(0, 8),
-            Event: h.event_id.slice(0, 8),
+            Hold: <IdCell id={h.id} what="hold" />,
+            Event: eventOf(h.event_id),
             Tickets: h.quantity,
-            "Seconds left": Math.max(0, h.seconds_left).toFixed(0),
+            "Time left": formatDuration(Math.max(0, h.seconds_left)),
           }))}
           empty="No active hold."
         />
@@ -156,7 +170,7 @@ function Jobs({ token }: { token: string }) {
             Runs: c.runs,
             Failures: c.failures,
             "Last run": c.last?.finished_at,
-            "Last took": c.last ? `${(c.last.run_s * 1000).toFixed(0)} ms` : "—",
+            "Last took": c.last ? formatDuration(c.last.run_s) : "—",
             __status: c.last?.status,
           }))}
           empty="No cron has run yet."
@@ -167,12 +181,13 @@ function Jobs({ token }: { token: string }) {
         <Table
           rows={(o.recent ?? []).map((j) => ({
             Job: j.function,
-            Queue: j.queue,
+            Event: eventOf(j.id),
             Status: j.status,
             Tries: j.tries,
-            Waited: `${(j.wait_s * 1000).toFixed(0)} ms`,
-            Ran: `${(j.run_s * 1000).toFixed(0)} ms`,
+            Waited: formatDuration(j.wait_s),
+            Ran: formatDuration(j.run_s),
             Finished: j.finished_at,
+            Id: <IdCell id={j.id} what="job" />,
             __status: j.status,
           }))}
           empty="No job has finished yet."
@@ -234,7 +249,42 @@ function humanize(key: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function cell(v: unknown): string {
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** The event a job or hold belongs to, by name, when `text` (an event id, or a job id that carries one) names a known event. */
+function eventCell(names: Map<string, string>, text: string | undefined): ReactNode {
+  for (const id of text?.match(UUID) ?? []) {
+    const name = names.get(id.toLowerCase());
+    if (name) return <span title={id}>{name}</span>;
+  }
+  // An event id the list does not know (yet): still there in full, to copy.
+  return text && /^[0-9a-f-]{36}$/i.test(text) ? <IdCell id={text} what="event" /> : "—";
+}
+
+/** A long id, short on screen; the full id on hover (title) and one click away from the clipboard. */
+export function IdCell({ id, what }: { id: string; what: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = () => {
+    void navigator.clipboard?.writeText(id).then(
+      () => {
+        setCopied(true);
+        setTimeout(() => setCopied(false), 1500);
+      },
+      () => undefined,
+    );
+  };
+  return (
+    <span className="id-cell">
+      <code title={id}>{shortId(id)}</code>
+      <button type="button" className="copy-id" onClick={copy} aria-label={`Copy ${what} id ${id}`} title={id}>
+        {copied ? "Copied" : "Copy"}
+      </button>
+    </span>
+  );
+}
+
+function cell(v: unknown): ReactNode {
+  if (isValidElement(v)) return v;
   if (v === null || v === undefined) return "—";
   if (typeof v === "number") return v.toLocaleString("en-US", { maximumFractionDigits: 3 });
   if (typeof v === "boolean") return v ? "yes" : "no";
@@ -252,7 +302,7 @@ function Table({ rows, keyName, empty = "None." }: { rows: Record<string, unknow
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => !c.startsWith("__")).slice(0, 8);
   return (
     <div className="table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
-      <table>
+      <table className="stack-on-phone">
         <thead>
           <tr>
             {keyName && <th scope="col">{keyName}</th>}
@@ -268,7 +318,9 @@ function Table({ rows, keyName, empty = "None." }: { rows: Record<string, unknow
             <tr key={i} className={[r.__status, r.status].includes("failed") || r.ok === false ? "row-bad" : undefined}>
               {keyName && <th scope="row">{String(r.__key)}</th>}
               {cols.map((c) => (
-                <td key={c}>{cell(r[c])}</td>
+                <td key={c} data-label={humanize(c)}>
+                  {cell(r[c])}
+                </td>
               ))}
             </tr>
           ))}
@@ -282,7 +334,7 @@ export function Value({ value }: { value: unknown }) {
   if (Array.isArray(value)) {
     if (!value.length) return <p className="muted">None.</p>;
     if (value.every(isRecord)) return <Table rows={value} />;
-    return <p>{value.map(cell).join(", ")}</p>;
+    return <p>{value.map((v) => String(cell(v))).join(", ")}</p>;
   }
   if (isRecord(value)) {
     const vals = Object.values(value);

@@ -7,7 +7,7 @@ import { AdminGate } from "../components/AdminGate";
 import { ErrorBox, Loading, PageHeader } from "../components/ui";
 import { formatDateTime, formatMoney } from "../lib/format";
 import { useLoad, useTitle } from "../lib/hooks";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 
 export function EventManagePage({ eventId }: { eventId: string }) {
   useTitle("Manage event");
@@ -16,7 +16,7 @@ export function EventManagePage({ eventId }: { eventId: string }) {
 
 function Manage({ eventId, token }: { eventId: string; token: string }) {
   const [version, setVersion] = useState(0);
-  const report = useLoad(() => afterSale.report(eventId, token), [eventId, token, version]);
+  const report = useLoad("sales-report", () => afterSale.report(eventId, token), [eventId, token, version]);
   const [message, setMessage] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
   const [refundId, setRefundId] = useState("");
@@ -73,7 +73,7 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
   return (
     <div>
       <PageHeader title={r ? `Manage: ${r.name}` : "Manage event"}>
-        <a href={href(`/door/${eventId}`)}>Door page</a>
+        <Link to={`/door/${eventId}`}>Door page</Link>
       </PageHeader>
       {message && <p role="status" data-testid="manage-message">{message}</p>}
       {report.loading && !r && <Loading />}
@@ -172,7 +172,7 @@ export function DevMailPage() {
 
 function Mailbox({ token }: { token: string }) {
   const [version, setVersion] = useState(0);
-  const mail = useLoad(() => afterSale.devMail(token), [token, version]);
+  const mail = useLoad("dev-mail", () => afterSale.devMail(token), [token, version]);
   return (
     <div>
       <PageHeader title="Sent mail (development)">

@@ -5,7 +5,7 @@ import { AuthForm } from "../components/AuthForm";
 import { ErrorBox, Loading, PageHeader } from "../components/ui";
 import { formatDateTime, formatMoney, seatLabel } from "../lib/format";
 import { useLoad, useTitle } from "../lib/hooks";
-import { href } from "../lib/router";
+import { Link } from "react-router";
 import { setSession, useSession } from "../lib/storage";
 import { ETicketList } from "./ETicketsPage";
 
@@ -49,7 +49,7 @@ function statusLabel(status: string | undefined): { text: string; cls: string } 
 }
 
 function Tickets({ customerId, token }: { customerId: string; token: string }) {
-  const me = useLoad(() => api.customer(customerId, token), [customerId, token]);
+  const me = useLoad("customer", () => api.customer(customerId, token), [customerId, token]);
   if (me.loading && !me.data) return <Loading label="Loading your tickets…" />;
   if (!me.data) {
     if (me.error instanceof ApiError && (me.error.status === 401 || me.error.status === 403)) {
@@ -77,16 +77,16 @@ function Tickets({ customerId, token }: { customerId: string; token: string }) {
         <div className="notice notice-info">
           <p className="notice-title">No tickets yet</p>
           <p>When you buy tickets they appear here, with their status.</p>
-          <a className="btn btn-primary" href={href("/")}>
+          <Link className="btn btn-primary" to="/">
             Find an event
-          </a>
+          </Link>
         </div>
       ) : (
         <ul className="cards" aria-label="Tickets by event">
           {groups.map((g) => (
             <li key={g.eventId} className="card">
               <h2 className="card-title">
-                {g.eventId !== "unknown" ? <a href={href(`/events/${g.eventId}`)}>{g.eventName}</a> : g.eventName}
+                {g.eventId !== "unknown" ? <Link to={`/events/${g.eventId}`}>{g.eventName}</Link> : g.eventName}
               </h2>
               <ul className="ticket-list">
                 {g.items.map((p) => {

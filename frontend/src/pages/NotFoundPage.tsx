@@ -1,4 +1,4 @@
-import { href } from "../lib/router";
+import { Link } from "react-router";
 import { useTitle } from "../lib/hooks";
 
 export function NotFoundPage() {
@@ -8,9 +8,9 @@ export function NotFoundPage() {
       <h1>Page not found</h1>
       <p>This address does not lead anywhere. The event may have moved, or the link is incomplete.</p>
       <div className="actions">
-        <a className="btn btn-primary" href={href("/")}>
+        <Link className="btn btn-primary" to="/">
           See all events
-        </a>
+        </Link>
       </div>
     </div>
   );

@@ -1,14 +1,15 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
-import type { EventOut, WaitingRoomPatch } from "../api/types";
+import type { EventOut, LiveMessage, WaitingRoomPatch } from "../api/types";
 import { AdminGate, AdminSignOut } from "../components/AdminGate";
 import { ErrorBox, Loading, Notice, PageHeader, StatusBadge } from "../components/ui";
 import { DraftError, draftToBody, EMPTY_DRAFT, type EventDraft, type SectionDraft } from "../lib/eventForm";
-import { hasWaitingRoom } from "../lib/events";
+import { applyStock, hasWaitingRoom } from "../lib/events";
 import { formatDateTime } from "../lib/format";
 import { useLoad, usePoll, useTitle } from "../lib/hooks";
-import { href } from "../lib/router";
+import { useLive } from "../lib/live";
+import { Link } from "react-router";
 import { setAdminToken } from "../lib/storage";
 
 export function OrganizerPage() {
@@ -23,8 +24,38 @@ export function OrganizerPage() {
   );
 }
 
+/** One event of the organizer's list, its counters live from the event's socket. */
+function OrganizerEventRow({ event }: { event: EventOut }) {
+  const [e, setEvent] = useState(event);
+  useEffect(() => setEvent(event), [event]);
+  useLive(event.status === "closed" ? null : `/api/events/${encodeURIComponent(event.id)}/live`, (data) => {
+    const msg = data as LiveMessage;
+    if (msg?.type === "stock") setEvent((old) => applyStock(old, msg));
+  });
+  return (
+    <li>
+      <span>
+        <Link to={`/events/${e.id}`}>{e.name}</Link>
+        <span className="muted small block" aria-live="polite">
+          {formatDateTime(e.starts_at)} · {e.sold.toLocaleString("en-US")} / {e.capacity.toLocaleString("en-US")} sold
+        </span>
+      </span>
+      <span className="ticket-right">
+        <StatusBadge event={e} />
+        {hasWaitingRoom(e) && (
+          <Link className="btn btn-small" to={`/organizer/events/${e.id}`}>
+            Waiting room
+          </Link>
+        )}
+      </span>
+    </li>
+  );
+}
+
 function Organizer({ token }: { token: string }) {
-  const events = useLoad((signal) => api.events(signal), []);
+  const events = useLoad("events", (signal) => api.events(signal), [undefined]);
+  // Each row follows its event live; the list itself (new events, status) every 30 s.
+  usePoll(() => void events.reload(true), 30_000, !events.error);
   const [created, setCreated] = useState<EventOut | null>(null);
   return (
     <div className="organizer">
@@ -38,8 +69,8 @@ function Organizer({ token }: { token: string }) {
       {created && (
         <Notice kind="success" role="status" title="Event created">
           <p>
-            <a href={href(`/events/${created.id}`)}>{created.name}</a> is published.{" "}
-            {hasWaitingRoom(created) && <a href={href(`/organizer/events/${created.id}`)}>Open its waiting-room controls</a>}
+            <Link to={`/events/${created.id}`}>{created.name}</Link> is published.{" "}
+            {hasWaitingRoom(created) && <Link to={`/organizer/events/${created.id}`}>Open its waiting-room controls</Link>}
           </p>
         </Notice>
       )}
@@ -52,22 +83,7 @@ function Organizer({ token }: { token: string }) {
         ) : (
           <ul className="org-list">
             {events.data.map((e) => (
-              <li key={e.id}>
-                <span>
-                  <a href={href(`/events/${e.id}`)}>{e.name}</a>
-                  <span className="muted small block">
-                    {formatDateTime(e.starts_at)} · {e.sold.toLocaleString("en-US")} / {e.capacity.toLocaleString("en-US")} sold
-                  </span>
-                </span>
-                <span className="ticket-right">
-                  <StatusBadge event={e} />
-                  {hasWaitingRoom(e) && (
-                    <a className="btn btn-small" href={href(`/organizer/events/${e.id}`)}>
-                      Waiting room
-                    </a>
-                  )}
-                </span>
-              </li>
+              <OrganizerEventRow key={e.id} event={e} />
             ))}
           </ul>
         )}
@@ -251,6 +267,22 @@ function CreateEvent({ token, onCreated }: { token: string; onCreated: (e: Event
           <input id="ev-holdTtl" inputMode="numeric" value={d.holdTtl} onChange={(e) => set("holdTtl", e.target.value)} {...invalid("holdTtl")} />
           {err("holdTtl")}
         </div>
+        <div className="field">
+          <label htmlFor="ev-holdExtension">Extra time, once per hold (seconds)</label>
+          <input
+            id="ev-holdExtension"
+            inputMode="numeric"
+            value={d.holdExtension}
+            placeholder="same as time to pay"
+            onChange={(e) => set("holdExtension", e.target.value)}
+            aria-describedby="ev-holdExtension-hint"
+            {...invalid("holdExtension")}
+          />
+          <p className="hint" id="ev-holdExtension-hint">
+            A buyer may extend a hold once in its last minute. Empty: as long as the time to pay; 0: no extension.
+          </p>
+          {err("holdExtension")}
+        </div>
         <div className="field span-2 checkbox">
           <label>
             <input type="checkbox" checked={d.halfPrice} onChange={(e) => set("halfPrice", e.target.checked)} /> Offer half-price
@@ -307,8 +339,9 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
-        <a href={href("/organizer")}>← Organizer</a> · <a href={href(`/organizer/events/${eventId}/manage`)}>Edit, refunds, report</a> ·{" "}
-        <a href={href(`/door/${eventId}`)}>Door</a>
+        <Link to={"/organizer"}>← Organizer</Link> ·{" "}
+        <Link to={`/organizer/events/${eventId}/manage`}>Edit, refunds, report</Link> ·{" "}
+        <Link to={`/door/${eventId}`}>Door</Link>
       </nav>
       <AdminGate>{(token) => <WaitingRoomControls eventId={eventId} token={token} />}</AdminGate>
     </>
@@ -316,8 +349,8 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
 }
 
 function WaitingRoomControls({ eventId, token }: { eventId: string; token: string }) {
-  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
-  const stats = useLoad(() => api.waitingRoom(eventId, token), [eventId, token]);
+  const ev = useLoad("event", (signal) => api.event(eventId, signal), [eventId]);
+  const stats = useLoad("waiting-room", () => api.waitingRoom(eventId, token), [eventId, token]);
   usePoll(() => {
     void stats.reload(true);
     void ev.reload(true);

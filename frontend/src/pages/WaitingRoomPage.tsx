@@ -8,7 +8,7 @@ import { isSeated } from "../lib/events";
 import { formatDateTime, formatLongCountdown } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { href, navigate } from "../lib/router";
+import { Link, useNavigate } from "react-router";
 import { sha256Hex, solveChallenge } from "../lib/sha256";
 import {
   firstPosition,
@@ -53,7 +53,7 @@ const ALERTS_KEY = "crowdpass.alerts";
 
 export function WaitingRoomPage({ eventId }: { eventId: string }) {
   const session = useSession();
-  const ev = useLoad((signal) => api.event(eventId, signal), [eventId]);
+  const ev = useLoad("event", (signal) => api.event(eventId, signal), [eventId]);
   useTitle(ev.data ? undefined : "Waiting room");
 
   if (ev.loading && !ev.data) return <Loading label="Loading the waiting room…" />;
@@ -64,6 +64,7 @@ export function WaitingRoomPage({ eventId }: { eventId: string }) {
 }
 
 function Queue({ event, customerToken }: { event: EventOut; customerToken: string | null }) {
+  const navigate = useNavigate();
   const [visitorToken, setVisitor] = useState<string | null>(() => getVisitorToken());
   const auth = useMemo(() => queueAuth(customerToken, visitorToken), [customerToken, visitorToken]);
   const [state, setState] = useState<QueueState | null>(null);
@@ -334,12 +335,12 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
           </p>
         </Notice>
         <div className="actions">
-          <a className="btn btn-primary" href={href("/")}>
+          <Link className="btn btn-primary" to="/">
             Find another event
-          </a>
-          <a className="btn btn-ghost" href={href(`/events/${event.id}`)}>
+          </Link>
+          <Link className="btn btn-ghost" to={`/events/${event.id}`}>
             Back to the event
-          </a>
+          </Link>
         </div>
       </div>
     );
@@ -354,7 +355,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
   return (
     <div className="narrow waiting-room">
       <p className="eyebrow">
-        <a href={href(`/events/${event.id}`)}>{event.name}</a> · {formatDateTime(event.starts_at)}
+        <Link to={`/events/${event.id}`}>{event.name}</Link> · {formatDateTime(event.starts_at)}
       </p>
       <div className="wr-header">
         <h1>Waiting room</h1>
@@ -369,13 +370,13 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
           </p>
           <div className="actions">
             {otherHold && (
-              <a className="btn btn-primary" href={href(`/checkout/${otherHold}`)}>
+              <Link className="btn btn-primary" to={`/checkout/${otherHold}`}>
                 Go to the checkout
-              </a>
+              </Link>
             )}
-            <a className="btn btn-ghost" href={href("/me")}>
+            <Link className="btn btn-ghost" to="/tickets">
               My tickets
-            </a>
+            </Link>
             <button type="button" className="btn btn-ghost" onClick={() => void joinAgain()}>
               Join the line again
             </button>
@@ -402,9 +403,9 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
           ) : advanceError ? (
             <>
               <p>{friendlyMessage(advanceError)}</p>
-              <a className="btn btn-primary" href={href(`/events/${event.id}`)}>
+              <Link className="btn btn-primary" to={`/events/${event.id}`}>
                 Choose tickets
-              </a>
+              </Link>
             </>
           ) : (
             <p>{advancing ? "Holding your tickets and opening the checkout…" : "Opening the checkout…"}</p>

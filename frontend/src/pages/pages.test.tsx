@@ -1,10 +1,11 @@
 import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Hold, Seat } from "../api/types";
 import { SeatMap } from "../components/SeatMap";
 import { StatusBadge } from "../components/ui";
 import { setSession } from "../lib/storage";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { renderPage } from "../test/render";
 import { CheckoutPage } from "./CheckoutPage";
 import { EventPage } from "./EventPage";
 import { EventsPage } from "./EventsPage";
@@ -61,7 +62,7 @@ describe("EventsPage", () => {
         { body: [{ ...EVENT, id: "e2", name: "Jazz", live: { ...EVENT.live, available: 0, status: "sold_out" } }] },
       ],
     });
-    render(<EventsPage />);
+    renderPage(<EventsPage />);
     expect(await screen.findByText("Show de Rock")).toBeTruthy();
     expect(screen.getAllByText("Sold out").some((el) => el.classList.contains("badge"))).toBe(true);
     fireEvent.change(screen.getByLabelText("Status"), { target: { value: "sold_out" } });
@@ -71,7 +72,7 @@ describe("EventsPage", () => {
 
   it("offers a retry when the list cannot load", async () => {
     fakeFetch({ "GET /api/events": [{ status: 503, body: { error: "busy", detail: "x" } }, { body: [EVENT] }] });
-    render(<EventsPage />);
+    renderPage(<EventsPage />);
     expect(await screen.findByText("We could not load the events")).toBeTruthy();
     fireEvent.click(screen.getByText("Try again"));
     expect(await screen.findByText("Show de Rock")).toBeTruthy();
@@ -83,12 +84,13 @@ describe("EventPage", () => {
     fakeFetch({
       "GET /api/events/e1": [{ body: EVENT }, { body: { ...EVENT, live: { ...EVENT.live, sold: 40, available: 55 } } }],
     });
-    render(<EventPage eventId="e1" />);
+    renderPage(<EventPage eventId="e1" />);
     expect((await screen.findByTestId("available")).textContent).toBe("85");
     const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
     act(() => ws.open());
     act(() => ws.receive({ type: "stock", sold: 11, held: 5, available: 84, status: "on_sale" }));
-    expect(screen.getByTestId("available").textContent).toBe("84");
+    // The query cache tells its readers on the next tick.
+    await waitFor(() => expect(screen.getByTestId("available").textContent).toBe("84"));
     expect(screen.getByTestId("sold").textContent).toBe("11");
     act(() => ws.receive({ type: "purchase", buyer: "Maria S.", at: new Date().toISOString() }));
     expect(screen.getByText("Maria S.")).toBeTruthy();
@@ -101,19 +103,76 @@ describe("EventPage", () => {
     expect(screen.getByText("Live")).toBeTruthy();
   });
 
+  it("offers a buyer only what is left of the per-person limit", async () => {
+    const owns = (n: number) => ({
+      id: "c1",
+      name: "Ana Souza",
+      email: "ana@example.com",
+      purchases: Array.from({ length: n }, (_, i) => ({ id: `p${i}`, event_id: "e1", status: "confirmed" })),
+    });
+    fakeFetch({
+      "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
+      "GET /api/customers/c1": [{ body: owns(2) }],
+    });
+    signIn();
+    const first = renderPage(<EventPage eventId="e1" />);
+    const qty = (await screen.findByLabelText("Tickets")) as HTMLSelectElement;
+    await waitFor(() => expect([...qty.options].map((o) => o.value)).toEqual(["1", "2"]));
+    expect(screen.getByText(/you already own 2, so up to 2 more/)).toBeTruthy();
+    expect(screen.queryByText(/as many as one person may buy/)).toBeNull();
+    first.unmount();
+
+    fakeFetch({
+      "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
+      "GET /api/customers/c1": { body: owns(4) },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    expect(await screen.findByText(/You already own 4 tickets for this event, as many as one person may buy/)).toBeTruthy();
+    expect((screen.getByRole("button", { name: /^Buy/ }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("buys in one step through POST /api/orders, the result arriving over /api/ws", async () => {
+    const accepted = { id: "o1", status: "queued", event_id: "e1", quantity: 2 };
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/orders": [{ status: 503, body: { error: "busy", detail: "try again" } }, { status: 202, body: accepted }],
+      "GET /api/orders/o1": { body: { ...accepted, accepted_at: "2030-01-01T00:00:00Z" } },
+    });
+    signIn();
+    renderPage(<EventPage eventId="e1" />);
+    fireEvent.change(await screen.findByLabelText("Tickets"), { target: { value: "2" } });
+    fireEvent.click(screen.getByText("Buy now in one step"));
+    fireEvent.change(screen.getByLabelText("Card number"), { target: { value: "4242 4242 4242 4242" } });
+    fireEvent.click(screen.getByRole("button", { name: "Buy 2 tickets now" }));
+    expect(await screen.findByRole("alert")).toBeTruthy(); // the first answer failed
+    fireEvent.click(screen.getByRole("button", { name: "Buy 2 tickets now" }));
+    expect(await screen.findByText(/Order received/)).toBeTruthy();
+    const posts = calls.filter((c) => c.method === "POST" && c.url === "/api/orders");
+    expect(posts).toHaveLength(2);
+    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, card_number: "4242424242424242" });
+    expect(posts[0]!.headers["Idempotency-Key"]).toBeTruthy();
+    expect(posts[1]!.headers["Idempotency-Key"]).toBe(posts[0]!.headers["Idempotency-Key"]);
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
+    act(() => ws.open()); // the page asks once, in case the decision came before the socket
+    await waitFor(() => expect(calls.some((c) => c.url === "/api/orders/o1")).toBe(true));
+    act(() => ws.receive({ type: "order", order: { ...accepted, status: "confirmed", total_cents: 10000 } }));
+    expect(await screen.findByText("You are going!")).toBeTruthy();
+    expect(screen.getByText(/2 tickets bought for/)).toBeTruthy();
+  });
+
   it("asks to sign in inline, then holds and goes to the checkout", async () => {
     const { calls } = fakeFetch({
       "GET /api/events/e1": { body: EVENT },
       "POST /api/sessions": { body: { token: "tok", customer: { id: "c1", name: "Ana", email: "a@b.co" } } },
       "POST /api/events/e1/holds": { status: 201, body: HOLD },
     });
-    render(<EventPage eventId="e1" />);
+    renderPage(<EventPage eventId="e1" />);
     fireEvent.click(await screen.findByRole("button", { name: "Buy 1 ticket" }));
     fireEvent.click(screen.getByRole("button", { name: "Log in" }));
     fireEvent.change(screen.getByLabelText("Email"), { target: { value: "a@b.co" } });
     fireEvent.change(screen.getByLabelText("Password"), { target: { value: "secret123" } });
     fireEvent.click(screen.getByRole("button", { name: "Log in and continue" }));
-    await waitFor(() => expect(window.location.hash).toBe("#/checkout/h1"));
+    await waitFor(() => expect(window.location.pathname).toBe("/checkout/h1"));
     const hold = calls.find((c) => c.method === "POST" && c.url.endsWith("/holds"))!;
     expect(hold.headers.Authorization).toBe("Bearer tok");
     expect(hold.body).toEqual({ quantity: 1 });
@@ -125,12 +184,12 @@ describe("EventPage", () => {
       "POST /api/events/e1/holds": { status: 409, body: { error: "sold_out", detail: "none left" } },
     });
     signIn();
-    render(<EventPage eventId="e1" />);
+    renderPage(<EventPage eventId="e1" />);
     fireEvent.click(await screen.findByRole("button", { name: "Buy 1 ticket" }));
     expect((await screen.findByRole("alert")).textContent).toMatch(/Sold out/);
     const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/live"))!;
     act(() => ws.receive({ type: "stock", sold: 95, held: 5, available: 0, status: "sold_out" }));
-    expect(screen.getByRole("heading", { name: "Sold out" })).toBeTruthy();
+    expect(await screen.findByRole("heading", { name: "Sold out" })).toBeTruthy();
   });
 });
 
@@ -146,7 +205,7 @@ describe("CheckoutPage", () => {
       ],
     });
     signIn();
-    render(<CheckoutPage holdId="h1" />);
+    renderPage(<CheckoutPage holdId="h1" />);
     expect((await screen.findByTestId("countdown")).textContent).toBe("2:00");
     fireEvent.click(screen.getByText(/4000 0000 0000 0002/));
     fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
@@ -162,6 +221,27 @@ describe("CheckoutPage", () => {
     expect(keys[0]).not.toBe(keys[1]); // another card is another payment attempt
   });
 
+  it("offers one extension in the last minute", async () => {
+    const last = { ...HOLD, seconds_left: 50, extension_s: 300, extended_at: null };
+    const { calls } = fakeFetch({
+      "GET /api/holds/h1": [{ body: { ...HOLD, extension_s: 300, extended_at: null } }, { body: last }],
+      "GET /api/events/e1": { body: EVENT },
+      "POST /api/holds/h1/extend": { body: { ...last, seconds_left: 350, extension_s: 0, extended_at: "2030-01-01T00:04:10Z" } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect((await screen.findByTestId("countdown")).textContent).toBe("2:00");
+    expect(screen.queryByRole("button", { name: /^Extend/ })).toBeNull(); // not before the last minute
+    // A hold pushed over the socket (without extension_s) keeps what an extension would add.
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws"))!;
+    act(() => ws.receive({ type: "hold", hold: { ...HOLD, seconds_left: 50 } }));
+    fireEvent.click(await screen.findByRole("button", { name: "Extend by 5 min" }));
+    await waitFor(() => expect(screen.getByTestId("countdown").textContent).toBe("5:50"));
+    expect(calls.filter((c) => c.method === "POST" && c.url.endsWith("/extend"))).toHaveLength(1);
+    expect(screen.queryByRole("button", { name: /^Extend/ })).toBeNull(); // once per hold
+    expect(screen.getByText(/Extended once/)).toBeTruthy();
+  });
+
   it("tells the buyer when the hold expired", async () => {
     fakeFetch({
       "GET /api/holds/h1": { body: HOLD },
@@ -169,18 +249,18 @@ describe("CheckoutPage", () => {
       "POST /api/holds/h1/confirm": { status: 410, body: { error: "hold_expired", detail: "expired" } },
     });
     signIn();
-    render(<CheckoutPage holdId="h1" />);
+    renderPage(<CheckoutPage holdId="h1" />);
     fireEvent.change(await screen.findByLabelText("Card number"), { target: { value: "4242424242424242" } });
     fireEvent.click(screen.getByRole("button", { name: /^Pay/ }));
     expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
     expect(screen.getByText(/went back on sale/)).toBeTruthy();
-    expect(screen.getByRole("link", { name: "Try again" }).getAttribute("href")).toBe("#/events/e1");
+    expect(screen.getByRole("link", { name: "Try again" }).getAttribute("href")).toBe("/events/e1");
   });
 
   it("shows the expiry pushed by the server", async () => {
     fakeFetch({ "GET /api/holds/h1": { body: HOLD }, "GET /api/events/e1": { body: EVENT } });
     signIn();
-    render(<CheckoutPage holdId="h1" />);
+    renderPage(<CheckoutPage holdId="h1" />);
     await screen.findByTestId("countdown");
     const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
     act(() => ws.receive({ type: "hold", hold: { ...HOLD, status: "expired", seconds_left: 0 } }));
@@ -225,7 +305,7 @@ describe("WaitingRoomPage", () => {
       "POST /api/events/e1/queue": { body: { ...PLACE, visitor_token: "vis.tok.en" } },
     });
     setSession(null);
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     expect((await screen.findByTestId("position")).textContent).toBe("3");
     expect(JSON.parse(localStorage.getItem("crowdpass.visitor")!)).toBe("vis.tok.en");
     expect(calls.find((c) => c.url.endsWith("/queue"))!.headers.Authorization).toBeUndefined();
@@ -249,7 +329,7 @@ describe("WaitingRoomPage", () => {
       "GET /api/events/e1/queue/me": { status: 404, body: { error: "not_in_queue", detail: "no" } },
     });
     signIn();
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     await screen.findByTestId("position");
     const ws = await queueSocket("/queue/ws");
     act(() => ws.receive({ type: "done", status: "used" }));
@@ -264,7 +344,7 @@ describe("WaitingRoomPage", () => {
       "POST /api/events/e1/queue": { body: { ...PLACE, position: 1, eta_s: null, blocked: true } },
     });
     signIn();
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     await screen.findByTestId("position");
     expect(screen.queryByText("You are next.", { exact: false })).toBeNull();
     expect(screen.getByTestId("wait").textContent).toMatch(/held by other buyers/);
@@ -278,7 +358,7 @@ describe("WaitingRoomPage", () => {
     });
     signIn();
     localStorage.setItem("crowdpass.intent.e1", JSON.stringify({ quantity: 2, half_price: 1 }));
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     expect((await screen.findByTestId("position")).textContent).toBe("3");
     const ws = await queueSocket("/api/events/e1/queue/ws?token=tok");
     act(() => ws.open());
@@ -286,7 +366,7 @@ describe("WaitingRoomPage", () => {
     expect(screen.getByTestId("position").textContent).toBe("1");
     expect(screen.getByText("You are next.", { exact: false })).toBeTruthy();
     act(() => ws.receive({ type: "admitted", admission_token: "adm", admission_expires_at: "2999-01-01T00:00:00Z" }));
-    await waitFor(() => expect(window.location.hash).toBe("#/checkout/h1"));
+    await waitFor(() => expect(window.location.pathname).toBe("/checkout/h1"));
     const hold = calls.find((c) => c.url.endsWith("/holds"))!;
     expect(hold.headers["Admission-Token"]).toBe("adm");
     expect(hold.body).toEqual({ quantity: 2, half_price: 1 });
@@ -295,7 +375,7 @@ describe("WaitingRoomPage", () => {
   it("says sold out when the tickets run out first", async () => {
     fakeFetch({ "GET /api/events/e1": { body: ROOM }, "POST /api/events/e1/queue": { body: PLACE } });
     signIn();
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     await screen.findByTestId("position");
     const ws = await queueSocket("/queue/ws");
     act(() => ws.receive({ type: "sold_out", state: "sold_out" }));
@@ -313,7 +393,7 @@ describe("WaitingRoomPage", () => {
       "GET /api/events/e1/queue/challenge": { body: { challenge: "123.6.abc.def", difficulty: 6 } },
     });
     signIn();
-    render(<WaitingRoomPage eventId="e1" />);
+    renderPage(<WaitingRoomPage eventId="e1" />);
     expect((await screen.findByTestId("position")).textContent).toBe("3");
     const proof = calls.filter((c) => c.url.endsWith("/queue")).at(-1)!.body as { pow_challenge: string; pow_nonce: string };
     expect(proof.pow_challenge).toBe("123.6.abc.def");
@@ -344,7 +424,7 @@ describe("Organizer pages", () => {
       "POST /api/events": { status: 201, body: { ...EVENT, id: "new", name: "Novo Show" } },
     });
     const { OrganizerPage } = await import("./OrganizerPage");
-    render(<OrganizerPage />);
+    renderPage(<OrganizerPage />);
     fireEvent.change(screen.getByLabelText("Organizer token"), { target: { value: "secret-admin" } });
     fireEvent.click(screen.getByRole("button", { name: "Continue" }));
     fireEvent.change(await screen.findByLabelText("Name"), { target: { value: "Novo Show" } });
@@ -357,6 +437,18 @@ describe("Organizer pages", () => {
     expect(post.headers.Authorization).toBe("Bearer secret-admin");
     expect(post.body).toMatchObject({ name: "Novo Show", price_cents: 7500, capacity: 500 });
     expect(JSON.parse(localStorage.getItem("crowdpass.admin")!)).toBe("secret-admin");
+  });
+
+  it("lists the organizer's events with live sold counts", async () => {
+    localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
+    fakeFetch({ "GET /api/events": { body: [{ ...EVENT, live: { ...EVENT.live, sold: 0, held: 0, available: 100 } }] } });
+    const { OrganizerPage } = await import("./OrganizerPage");
+    renderPage(<OrganizerPage />);
+    expect(await screen.findByText(/0 \/ 100 sold/)).toBeTruthy();
+    const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
+    act(() => ws.receive({ type: "stock", sold: 98, held: 1, available: 1, status: "on_sale" }));
+    expect(await screen.findByText(/98 \/ 100 sold/)).toBeTruthy();
+    expect(screen.getByText("Only 1 left")).toBeTruthy();
   });
 
   it("shows the job monitor's queues, failures and invariant check", async () => {
@@ -390,10 +482,57 @@ describe("Organizer pages", () => {
       },
     });
     const { JobsPage } = await import("./JobsPage");
-    render(<JobsPage />);
+    renderPage(<JobsPage />);
     expect(await screen.findByText("Invariant violated (1)")).toBeTruthy();
     expect(screen.getByText("ticket_orders")).toBeTruthy();
     expect(screen.getByText("boom")).toBeTruthy();
     expect(screen.getByText("9")).toBeTruthy();
+  });
+
+  it("names events, says durations in words and keeps full ids to hover and copy", async () => {
+    localStorage.setItem("crowdpass.admin", JSON.stringify("secret-admin"));
+    const eventId = "0b6f7c1e-5a43-4f7e-9d3a-2b1c0d9e8f7a";
+    const holdId = "9a8b7c6d-1111-2222-3333-444455556666";
+    const run = {
+      id: `wr-advance:${eventId}`,
+      function: "waitingroom.advance",
+      queue: "arq:queue",
+      status: "complete",
+      tries: 1,
+      enqueued_at: "2030-01-01T00:00:00Z",
+      started_at: "2030-01-01T00:05:00Z",
+      finished_at: "2030-01-01T00:05:01Z",
+      wait_s: 300.054,
+      run_s: 0.2,
+      error: null,
+    };
+    fakeFetch({
+      "GET /api/admin/jobs": {
+        body: {
+          queues: [],
+          recent: [run],
+          holds: {
+            active: 1,
+            expiring_within_60s: 1,
+            soonest: [{ id: holdId, event_id: eventId, quantity: 2, expires_at: "2030-01-01T00:06:00Z", seconds_left: 42 }],
+          },
+        },
+      },
+      "GET /api/events": { body: [{ ...EVENT, id: eventId, name: "Mega Turnê" }] },
+    });
+    const writeText = vi.fn(async () => undefined);
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    const { JobsPage } = await import("./JobsPage");
+    renderPage(<JobsPage />);
+    expect(await screen.findByText("5 min")).toBeTruthy();
+    expect(screen.getByText("200 ms")).toBeTruthy();
+    expect(screen.getByText("42 s")).toBeTruthy();
+    await waitFor(() => expect(screen.getAllByText("Mega Turnê").length).toBe(2));
+    expect(screen.queryByText(/Waited 300054 ms|300054/)).toBeNull();
+    expect(screen.getByText("9a8b7c6d…").getAttribute("title")).toBe(holdId);
+    fireEvent.click(screen.getByRole("button", { name: `Copy hold id ${holdId}` }));
+    expect(writeText).toHaveBeenCalledWith(holdId);
+    expect(screen.getByRole("button", { name: `Copy job id wr-advance:${eventId}` })).toBeTruthy();
+    expect(document.querySelector("td[data-label='Waited']")?.textContent).toBe("5 min");
   });
 });

@@ -1,11 +1,13 @@
 import { cleanup } from "@testing-library/react";
 import { afterEach, beforeEach, vi } from "vitest";
+import { setSession } from "../lib/storage";
 import { FakeWebSocket } from "./fakes";
 
 beforeEach(() => {
+  setSession(null); // also empties the in-memory copy a previous test left
   localStorage.clear();
   sessionStorage.clear();
-  window.location.hash = "";
+  window.history.replaceState(null, "", "/");
   FakeWebSocket.instances = [];
   vi.stubGlobal("WebSocket", FakeWebSocket);
 });
