@@ -22,6 +22,7 @@ from core.credentials import refuse_unsafe_secrets
 from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
+from core.openapi import document_errors
 from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     channels = create_channels(channels_redis)
 
     plug_into_reservations()
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             metrics,
@@ -128,3 +129,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             render_plugins=[SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    document_errors(app)  # every error status each operation can answer, with the one error body
+    return app
