@@ -87,27 +87,45 @@ def _fuzz(base_url: str, token: str, known: dict[str, str]) -> tuple[list[str], 
     return failures, sent
 
 
-async def _customer(base_url: str) -> tuple[str, str]:
-    """A signed-up customer: their id and token."""
+async def _known_ids(base_url: str) -> tuple[str, dict[str, str]]:
+    """A signed-up customer's token, and the path ids of rows that exist: the seeded
+    flash-sale event (it has a waiting room), the customer, a hold and an order of theirs
+    (on the seeded seated event)."""
     async with httpx.AsyncClient(base_url=base_url) as client:
-        answer = await client.post(
+        signed_up = await client.post(
             "/api/customers",
             json={"name": "Fuzz Tester", "email": "fuzz@example.com", "password": "a long password 123"},
         )
-        assert answer.status_code == 201, answer.text
-        body = answer.json()
-        return body["customer"]["id"], body["token"]
+        assert signed_up.status_code == 201, signed_up.text
+        token = signed_up.json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        seated = str(demo_event_id(1))
+        seats = await client.get(f"/api/events/{seated}/seats")
+        assert seats.status_code == 200, seats.text
+        seat = seats.json()[0]["id"]
+        hold = await client.post(f"/api/events/{seated}/holds", json={"seat_ids": [seat]}, headers=auth)
+        assert hold.status_code == 201, hold.text
+        order = await client.post(
+            "/api/orders",
+            json={"event_id": seated, "card_number": "4242424242424242"},
+            headers={**auth, "Idempotency-Key": "fuzz-order"},
+        )
+        assert order.status_code == 202, order.text
+    return token, {
+        "event_id": str(demo_event_id(2)),
+        "customer_id": signed_up.json()["customer"]["id"],
+        "hold_id": hold.json()["id"],
+        "order_id": order.json()["id"],
+    }
 
 
 @pytest.mark.parametrize("who", ["customer", "organizer"])
 async def test_every_operation_answers_as_documented(
     who: str, seeded: Resources, live_server: str, settings: Settings
 ) -> None:
-    customer_id, token = await _customer(live_server)
+    token, known = await _known_ids(live_server)
     if who == "organizer":
         token = settings.admin_token
-    # Path ids of rows that exist: the seeded flash-sale event (it has a waiting room), this customer.
-    known = {"event_id": str(demo_event_id(2)), "customer_id": customer_id}
     started = time.monotonic()
     # Schemathesis is synchronous: it runs in a thread while this loop serves the API.
     failures, sent = await asyncio.to_thread(_fuzz, live_server, token, known)
