@@ -19,6 +19,10 @@ document (`app.openapi_schema`, public API) and, for every operation:
   | takes `principal` (authenticated)   | 401, 403           |
   | has a guard marked with `answers()` | the guard's codes  |
 
+Request bodies decoded into Structs with `forbid_unknown_fields` (core/schemas.py `Struct`:
+all of ours) refuse unknown fields with a 400; their components, and the Structs nested in
+them, say so with `additionalProperties: false`.
+
 A route still lists in `responses` what only its service can answer (409, 410, 422, 429
 from a service's rate limit, 503, …).
 """
@@ -29,6 +33,7 @@ import http
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
@@ -117,6 +122,37 @@ def _error_response(status: int) -> OpenAPIResponse:
     )
 
 
+def _strict_structs(handler: HTTPRouteHandler | None) -> set[str]:
+    """Names of the Structs in the handler's body type that refuse unknown fields."""
+    if handler is None:
+        return set()
+    dto = handler.resolve_data_dto()
+    field = handler.parsed_data_field
+    body = dto.model_type if dto is not None else field.annotation if field is not None else None
+    if body is None:
+        return set()
+    names: set[str] = set()
+
+    def walk(info: msgspec.inspect.Type) -> None:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls.__name__ in names:
+                return
+            if info.forbid_unknown_fields:
+                names.add(info.cls.__name__)
+            for field in info.fields:
+                walk(field.type)
+        for attribute in ("item_type", "value_type", "types", "item_types"):
+            inner = getattr(info, attribute, None)
+            for item in inner if isinstance(inner, tuple) else (inner,) if inner is not None else ():
+                walk(item)
+
+    try:
+        walk(msgspec.inspect.type_info(body))
+    except (TypeError, ValueError):  # not a type msgspec knows
+        return set()
+    return names
+
+
 def document_errors(app: Litestar) -> None:
     """Complete `app.openapi_schema` in place (call once, after the routes are registered)."""
     openapi = app.openapi_schema
@@ -133,6 +169,7 @@ def document_errors(app: Litestar) -> None:
         ),
     }
     handlers = _handlers(app)
+    strict: set[str] = set()
     for path, item in (openapi.paths or {}).items():
         for method in _METHODS:
             operation: Operation | None = getattr(item, method)
@@ -145,5 +182,11 @@ def document_errors(app: Litestar) -> None:
             for status in statuses:
                 responses[str(status)] = _error_response(status)
             operation.responses = dict(sorted(responses.items()))
+            if operation.request_body is not None:
+                strict |= _strict_structs(handler)
             if _takes_principal(handler) or 401 in _guard_statuses(handler):
                 operation.security = [{BEARER: []}]
+    for name in strict:
+        schema = components.schemas.get(name)
+        if isinstance(schema, Schema) and schema.type == OpenAPIType.OBJECT:
+            schema.additional_properties = False

@@ -40,6 +40,8 @@ def _checks() -> list[Any]:
         c.status_code_conformance,
         c.content_type_conformance,
         c.response_schema_conformance,
+        c.response_headers_conformance,
+        c.negative_data_rejection,  # an invalid request (by the schema) gets a 4xx
     ]
 
 

@@ -103,3 +103,12 @@ def test_a_new_route_is_covered_without_listing_its_statuses() -> None:
     assert set(made["responses"]) == {"201", "400", "401", "403", "404", "413", "415", "429", "500"}
     assert made["security"] == [{"BearerToken": []}]
     assert set(paths["/things"]["get"]["responses"]) == {"200", "409", "500"}
+    thing = app.openapi_schema.to_schema()["components"]["schemas"]["ThingCreate"]
+    assert thing["additionalProperties"] is False
+
+
+def test_bodies_that_refuse_unknown_fields_say_so(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    for name in ("EventCreate", "SectionCreate", "HoldCreate", "CompraCreate", "QueueJoin"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["EventView"]  # an answer, not a request body
