@@ -139,8 +139,8 @@ def _strict_structs(handler: HTTPRouteHandler | None) -> set[str]:
                 return
             if info.forbid_unknown_fields:
                 names.add(info.cls.__name__)
-            for field in info.fields:
-                walk(field.type)
+            for member in info.fields:
+                walk(member.type)
         for attribute in ("item_type", "value_type", "types", "item_types"):
             inner = getattr(info, attribute, None)
             for item in inner if isinstance(inner, tuple) else (inner,) if inner is not None else ():
