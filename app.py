@@ -21,6 +21,7 @@ from core.credentials import refuse_unsafe_secrets
 from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
+from core.openapi import document_errors
 from core.ops import health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     plug_into_reservations()
     dist = Path(settings.frontend_dist)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             metrics,
@@ -113,3 +114,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             render_plugins=[SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    document_errors(app)  # every error status each operation can answer, with the one error body
+    return app

@@ -87,8 +87,14 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 def error_responses(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI `responses` of a route: each listed status answers with the error body."""
-    return {c: ResponseSpec(data_container=ErrorBody, description="Error") for c in codes}
+    """OpenAPI `responses` of a route: each listed status answers with the error body.
+
+    List only what the route's service can answer (409, 410, 422, 503, …): the statuses every
+    operation of its kind answers (400, 401, 403, 404, 415, 429 from a guard, …) are added to
+    every operation by core/openapi.py, which also gives each the one `ErrorBody` schema."""
+    return {
+        c: ResponseSpec(data_container=ErrorBody, description="Error", generate_examples=False) for c in codes
+    }
 
 
 def error_response(

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from core.addresses import client_address, limit_subject
 from core.config import Settings, get_settings
 from core.errors import AppError
+from core.openapi import answers
 from core.redis import RedisBatcher, Scripts
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
@@ -139,6 +140,7 @@ def per_address_guard(
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Any]:
     """A route guard counting requests per client address, before the body is read."""
 
+    @answers(429)
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         settings = get_settings()
         subject = limit_subject(client_address(connection))

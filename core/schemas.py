@@ -5,15 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Generator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
-from litestar._openapi.schema_generation import SchemaCreator
 from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
 from core.errors import BadRequest, UnsupportedMediaType, validation_error
+
+
+class SchemaCreator(Protocol):
+    """What `AbstractDTO.create_openapi_schema` is handed: the one method we call on it.
+    (Litestar's class lives in a private module; this names the public hook's contract.)"""
+
+    def for_field_definition(self, field_definition: FieldDefinition) -> Schema | Reference: ...
 
 
 class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -81,6 +81,7 @@ class CompraController(Controller):
         return_dto=None,
         status_code=201,
         operation_id="criarCompra",
+        responses=error_responses(404, 409, 422, 503),
         tags=_TAGS,
     )
     async def criar_compra(self, conn: ConnDep, redis: RedisDep, data: JSONBody[CompraCreate]) -> Compra:

@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 from core import auth
 from core.deps import ConnDep, RedisDep
 from core.errors import Unauthorized, error_responses
+from core.openapi import answers
 from core.schemas import StrictBody, check_no_nul
 from reservations.events import management
 from reservations.events import service as events
@@ -23,6 +24,7 @@ from reservations.events.schemas import EventCreate, EventStatus, EventView, Sea
 from reservations.limits import limit_event_creation
 
 
+@answers(401, 403)
 def organizer_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: runs before the body is read, so an anonymous caller learns nothing from it."""
     token = auth.bearer(connection)

@@ -88,7 +88,7 @@ class HoldController(Controller):
         operation_id="cancelHold",
         tags=["holds"],
         status_code=204,
-        responses=error_responses(401, 403, 404, 409),
+        responses=error_responses(401, 403, 404, 409, 503),
     )
     async def cancel_hold(
         self, hold_id: FromPath[UUID], conn: ConnDep, redis: RedisDep, principal: PrincipalDep
