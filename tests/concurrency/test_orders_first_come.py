@@ -25,7 +25,13 @@ from reservations.orders.desk import OrderDesk, _intent
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event, stock_counts
-from tests.integration.orders.helpers import CARD_DECLINED, CARD_OK, client_address, wait_decided, wait_idle
+from tests.integration.reservations.orders.helpers import (
+    CARD_DECLINED,
+    CARD_OK,
+    client_address,
+    wait_decided,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.concurrency
 

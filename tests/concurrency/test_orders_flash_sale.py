@@ -11,7 +11,7 @@ import pytest
 
 from core.resources import Resources
 from tests.factories import make_customers, make_event, stock_counts
-from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
+from tests.integration.reservations.orders.helpers import post_order, wait_decided, wait_idle
 
 pytestmark = pytest.mark.concurrency
 

@@ -18,7 +18,7 @@ from reservations.inventory.stock import LIVE_PUSH_DELAY_S
 from reservations.live import service as live
 from reservations.orders.service import unreserved_tickets
 from tests.factories import make_customers, make_event, stock_counts
-from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
+from tests.integration.reservations.orders.helpers import post_order, wait_decided, wait_idle
 
 pytestmark = pytest.mark.concurrency
 

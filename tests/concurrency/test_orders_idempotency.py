@@ -14,7 +14,7 @@ from core.queues import ORDERS_QUEUE
 from core.resources import Resources
 from reservations import keys
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import post_order, wait_decided, wait_idle
+from tests.integration.reservations.orders.helpers import post_order, wait_decided, wait_idle
 
 pytestmark = pytest.mark.concurrency
 

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import post_order, wait_idle
+from tests.integration.reservations.orders.helpers import post_order, wait_idle
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import CARD_OK, client_address
+from tests.integration.reservations.orders.helpers import CARD_OK, client_address
 
 pytestmark = pytest.mark.e2e
 

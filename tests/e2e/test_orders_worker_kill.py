@@ -21,7 +21,7 @@ import pytest
 from core.resources import Resources
 from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import post_order, wait_decided
+from tests.integration.reservations.orders.helpers import post_order, wait_decided
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from reservations import keys
 from reservations.orders.decisions import PAYMENT_TRIES, RetryLater
 from reservations.orders.desk import OrderDesk, _intent
 from tests.factories import make_customer, make_customers, make_event, stock_counts
-from tests.integration.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
+from tests.integration.reservations.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
 
 
 async def _charges(res: Resources, order_id: str) -> list[dict[str, Any]]:

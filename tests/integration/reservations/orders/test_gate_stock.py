@@ -18,7 +18,7 @@ from reservations.orders.desk import OrderDesk, _intent
 from reservations.orders.reconcile import reconcile
 from reservations.orders.service import release_unreserved, unreserved_tickets
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import (
+from tests.integration.reservations.orders.helpers import (
     CARD_DECLINED,
     CARD_OK,
     create_event,

@@ -12,7 +12,7 @@ from core.resources import Resources
 from reservations import keys
 from reservations.orders.reconcile import check_invariants, reconcile, requeue_stale_orders
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import post_order, wait_decided
+from tests.integration.reservations.orders.helpers import post_order, wait_decided
 
 
 async def test_rebuilds_the_gate_cache_and_sold_out_flags(res: Resources) -> None:

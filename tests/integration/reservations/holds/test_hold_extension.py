@@ -14,7 +14,7 @@ from core.queues import DEFAULT_QUEUE
 from core.resources import Resources
 from reservations import keys
 from tests.factories import make_customer
-from tests.integration.reservations.test_holds import admin, auth, confirm, create_hold, setup
+from tests.integration.reservations.holds.test_holds import admin, auth, confirm, create_hold, setup
 
 
 def at(text: str) -> dt.datetime:

@@ -20,7 +20,7 @@ from reservations import keys
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order, refresh_event_meta
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import auth, create_event, order_body, post_order
+from tests.integration.reservations.orders.helpers import auth, create_event, order_body, post_order
 
 
 async def _setup(res: Resources, **event: object) -> tuple[uuid.UUID, uuid.UUID]:

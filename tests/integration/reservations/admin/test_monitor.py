@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.resources import Resources
 from tests.factories import make_customer, make_customers, make_event
-from tests.integration.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
+from tests.integration.reservations.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
 
 
 def _admin(res: Resources) -> dict[str, str]:

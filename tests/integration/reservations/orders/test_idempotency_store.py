@@ -15,7 +15,7 @@ from reservations.orders import service as orders
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import idempotency_slot, place_order
 from tests.factories import make_customer, make_event
-from tests.integration.orders.helpers import CARD_OK, post_order
+from tests.integration.reservations.orders.helpers import CARD_OK, post_order
 
 DAY = 86400
 

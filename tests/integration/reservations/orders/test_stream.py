@@ -15,7 +15,7 @@ from reservations import keys
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event
-from tests.integration.orders.helpers import CARD_OK, client_address, wait_decided
+from tests.integration.reservations.orders.helpers import CARD_OK, client_address, wait_decided
 
 
 async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str = CARD_OK) -> list[uuid.UUID]:
