@@ -3,7 +3,6 @@ and the door kit for offline checking."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 from typing import Annotated, Any
 from uuid import UUID
@@ -22,6 +21,7 @@ from core.schemas import StrictBody
 from reservations.checkin import service as checkin
 from reservations.checkin.schemas import Checkin, CheckinCreate, DoorKit, DoorToken, DoorTokenCreate
 from reservations.events.routes import organizer_only
+from reservations.events.schemas import parse_instant
 
 
 def _door(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -93,9 +93,14 @@ class CheckinController(Controller):
         self,
         conn: ConnDep,
         event_id: FromPath[UUID],
-        since: Annotated[dt.datetime | None, QueryParameter(description="the previous kit's as_of")] = None,
+        since: Annotated[
+            str | None,
+            QueryParameter(description="the previous kit's `as_of` (ISO 8601 date-time)", max_length=40),
+        ] = None,
     ) -> DoorKit:
-        return await checkin.door_kit(conn, event_id=event_id, since=since)
+        # Read as text and parsed here: msgspec would take a bare number for a Unix time.
+        after = parse_instant(since, field="since")[0] if since is not None else None
+        return await checkin.door_kit(conn, event_id=event_id, since=after)
 
 
 route_handlers: list[ControllerRouterHandler] = [CheckinController]

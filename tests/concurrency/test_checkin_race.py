@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from tests.integration.after_sale.helpers import admin, auth, buy, new_customer, new_event
+from tests.integration.reservations.sale_helpers import admin, auth, buy, new_customer, new_event
 
 pytestmark = pytest.mark.concurrency
 

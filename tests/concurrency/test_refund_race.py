@@ -12,7 +12,14 @@ import httpx
 import pytest
 
 from core.resources import Resources
-from tests.integration.after_sale.helpers import admin, buy, charge_of, new_customer, new_event, ticket_counts
+from tests.integration.reservations.sale_helpers import (
+    admin,
+    buy,
+    charge_of,
+    new_customer,
+    new_event,
+    ticket_counts,
+)
 
 pytestmark = pytest.mark.concurrency
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from core.resources import Resources
-from tests.integration.after_sale.helpers import (
+from tests.integration.reservations.sale_helpers import (
     admin,
     auth,
     buy,

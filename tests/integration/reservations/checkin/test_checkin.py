@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from core.resources import Resources
-from tests.integration.after_sale.helpers import admin, auth, buy, new_customer, new_event
+from tests.integration.reservations.sale_helpers import admin, auth, buy, new_customer, new_event
 
 
 async def door_token(client: httpx.AsyncClient, res: Resources, event_id: object, door: str = "North") -> str:

@@ -18,7 +18,7 @@ from core.mail import Mail, mail_backoff_s
 from core.mailsink import read_mailbox, start_sink
 from core.resources import Resources
 from jobs.tasks import mail as mail_tasks
-from tests.integration.after_sale.helpers import admin, buy, new_customer, new_event
+from tests.integration.reservations.sale_helpers import admin, buy, new_customer, new_event
 from tests.ports import any_free_port
 
 

@@ -10,7 +10,14 @@ import httpx
 
 from core.resources import Resources
 from reservations import keys
-from tests.integration.after_sale.helpers import admin, auth, buy, new_customer, new_event, ticket_counts
+from tests.integration.reservations.sale_helpers import (
+    admin,
+    auth,
+    buy,
+    new_customer,
+    new_event,
+    ticket_counts,
+)
 
 
 async def test_edit_before_and_after_the_first_sale(res: Resources, client: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@ import httpx
 
 from core.resources import Resources
 from reservations.etickets.codes import TicketCode, event_key, read_code, sign_code
-from tests.integration.after_sale.helpers import admin, auth, buy, new_customer, new_event
+from tests.integration.reservations.sale_helpers import admin, auth, buy, new_customer, new_event
 
 
 async def test_the_holder_gets_the_ticket_qr_and_page(res: Resources, client: httpx.AsyncClient) -> None:
