@@ -53,11 +53,12 @@ async def insert_customers(
 ) -> None:
     """Write customers 0..count-1 of one population (bulk, chunked, memory-bounded)."""
     prefix = PREFIX[kind]
-    cpf = "lpad(i::text, 11, '0')" if with_cpf else "NULL"
+    # With a CPF: the challenge's clients (its face sees only its own); else product accounts.
+    cpf, face = ("lpad(i::text, 11, '0')", "challenge") if with_cpf else ("NULL", "product")
     sql = f"""
-        INSERT INTO customers (id, name, email, cpf)
+        INSERT INTO customers (id, name, email, cpf, face)
         SELECT ('{prefix}-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-               'Bench {kind} ' || i, '{kind}' || i || '@bench.invalid', {cpf}
+               'Bench {kind} ' || i, '{kind}' || i || '@bench.invalid', {cpf}, '{face}'
         FROM generate_series($1::bigint, $2::bigint) AS i
         ON CONFLICT (id) DO NOTHING
     """  # noqa: S608 (prefix and kind come from PREFIX, not from input)

@@ -118,9 +118,10 @@ def insert_clients(command: str, count: int) -> None:
     prefix = PREFIX["client"]
     psql(
         command,
-        f"""INSERT INTO customers (id, name, email, cpf)
+        f"""INSERT INTO customers (id, name, email, cpf, face)
             SELECT ('{prefix}-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-                   'Load client ' || i, 'client' || i || '@load.invalid', lpad(i::text, 11, '0')
+                   'Load client ' || i, 'client' || i || '@load.invalid', lpad(i::text, 11, '0'),
+                   'challenge'
             FROM generate_series(0, {count - 1}) AS i
             ON CONFLICT DO NOTHING""",  # noqa: S608 (numbers and a constant prefix)
     )
