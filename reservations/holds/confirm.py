@@ -153,7 +153,6 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
     answered 410: nothing is charged.
     """
     async with pool.acquire() as conn, conn.transaction():
-        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
         hold = await _lock(conn, hold_id)
         if hold is None:
             raise HoldNotFound()
@@ -304,7 +303,6 @@ async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None
     bought: list[Any] = []
     ended = None
     async with conn.transaction():
-        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
         hold = await _lock(conn, hold_id)
         if hold is None:  # holds are never deleted
             raise RuntimeError(f"hold {hold_id} vanished during its confirm")

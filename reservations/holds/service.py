@@ -140,10 +140,22 @@ async def _release(conn: Connection, hold: Any) -> None:
 
 
 async def _lock(conn: Connection, hold_id: UUID) -> Any:
+    """The hold's row, locked for the caller's transaction (None when unknown), waiting at
+    most LOCK_TIMEOUT_MS for another request deciding it (then Busy, 503)."""
+    await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
     try:
         return await conn.fetchrow(Q.lock_hold, hold_id)
     except asyncpg.LockNotAvailableError:
         raise Busy("Another request is deciding this hold right now; retry shortly.") from None
+
+
+async def _lock_own(conn: Connection, hold_id: UUID, principal: Principal, *, organizer_may: bool) -> Any:
+    """`_lock`, for a caller who must own the hold (or be the organizer, when allowed)."""
+    hold = await _lock(conn, hold_id)
+    if hold is None:
+        raise HoldNotFound()
+    _check_owner(hold, principal, organizer_may=organizer_may)
+    return hold
 
 
 def _check_owner(hold: Any, principal: Principal, *, organizer_may: bool) -> None:
@@ -232,11 +244,7 @@ async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
     """Put an active hold's tickets back on sale. Ending an already ended hold (cancelled or
     expired) is a no-op; a confirmed one raises HoldNotActive."""
     async with conn.transaction():
-        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
-        hold = await _lock(conn, hold_id)
-        if hold is None:
-            raise HoldNotFound()
-        _check_owner(hold, principal, organizer_may=True)
+        hold = await _lock_own(conn, hold_id, principal, organizer_may=True)
         if hold["status"] == "confirmed":
             raise HoldNotActive("This hold is confirmed; its tickets are sold.")
         if hold["status"] != "active":
@@ -262,11 +270,7 @@ async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
     HoldNotExtendable (ended, overdue, extended already, or the event allows none).
     """
     async with conn.transaction():
-        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
-        hold = await _lock(conn, hold_id)
-        if hold is None:
-            raise HoldNotFound()
-        _check_owner(hold, principal, organizer_may=False)
+        hold = await _lock_own(conn, hold_id, principal, organizer_may=False)
         if hold["status"] != "active" or hold["overdue"]:
             raise HoldNotExtendable("This hold has ended; its tickets are back on sale.")
         if hold["extended_at"] is not None:
