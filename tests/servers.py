@@ -37,10 +37,13 @@ _keep: list[Any] = []
 
 
 def _docker_answers() -> bool:
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False  # no engine to ask (and a refused client leaks its socket)
     try:
         import docker  # type: ignore[import-untyped]
 
-        docker.from_env(timeout=2).ping()
+        with contextlib.closing(docker.from_env(timeout=2)) as client:
+            client.ping()
         return True
     except Exception:  # no engine, no socket, no permission: all mean "no Docker"
         return False
@@ -56,13 +59,13 @@ def _warn(message: str) -> None:
 def _images_present() -> bool:
     import docker
 
-    client = docker.from_env(timeout=10)
     missing = []
-    for image in (POSTGRES_IMAGE, REDIS_IMAGE):
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(image.split(":")[0])
+    with contextlib.closing(docker.from_env(timeout=10)) as client:
+        for image in (POSTGRES_IMAGE, REDIS_IMAGE):
+            try:
+                client.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing.append(image.split(":")[0])
     if not missing:
         return True
     # Build them (minutes the first time, from the configured Debian mirror); a failure
