@@ -58,7 +58,7 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
     assert receipt["subject"] == "Your tickets for After-sale night"
     organizer.goto("/dev/mail")
     expect(organizer.get_by_test_id("mail").filter(has_text=email).first).to_be_visible()
-    code = re.search(r"Code: (CP1\.\S+)", receipt["text"]).group(1)  # type: ignore[union-attr]
+    code = re.search(r"Code: (CP2\.\S+)", receipt["text"]).group(1)  # type: ignore[union-attr]
 
     # The QR code in My tickets.
     buyer.goto("/tickets")
