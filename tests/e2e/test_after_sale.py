@@ -93,3 +93,80 @@ def test_ticket_receipt_door_and_resale(api: Api, new_page: Any) -> None:
     third = api.sign_up("Carla Revenda")
     again = api.buy(third, event["id"])["purchases"][0]
     assert again["ticket_id"] == bought["ticket_id"]
+
+
+def test_door_checks_offline_and_syncs_when_back_online(api: Api, new_page: Any) -> None:
+    """The door page without network: a valid code is admitted (checked in the browser with the
+    event's public key), a forged one and a refunded one refused; back online, the scans are
+    uploaded and the server keeps the first scan of each ticket."""
+    event = api.create_event(name="Offline door night", capacity=5, price_cents=3000)
+    purchases = {}
+    for name in ("Ana Offline", "Bruno Revoked", "Carla Earlier"):
+        purchases[name] = api.buy(api.sign_up(name), event["id"])["purchases"][0]
+
+    def ticket(name: str) -> dict[str, Any]:
+        r = api.http.get(f"/api/tickets/{purchases[name]['id']}", headers=api.admin())
+        data: dict[str, Any] = r.json()
+        return data
+
+    codes = {name: ticket(name)["code"] for name in purchases}
+    tokens = {}
+    for name in ("North", "South"):
+        r = api.http.post(f"/api/events/{event['id']}/door-tokens", json={"door": name}, headers=api.admin())
+        tokens[name] = r.json()["token"]
+
+    door = new_page()
+    door.goto(f"/door/{event['id']}")
+    door.get_by_label("Door token (or the organizer token)").fill(tokens["North"])
+    network = door.get_by_test_id("door-network")
+    expect(network).to_contain_text("0 revoked")
+    # Bruno's ticket is refunded after the door took its kit; the door hears of it on its next
+    # sync (only what changed since the last kit). South admits Carla online.
+    r = api.http.post(f"/api/tickets/{purchases['Bruno Revoked']['id']}/refund", headers=api.admin())
+    assert r.status_code == 200, r.text
+    r = api.http.post(
+        f"/api/events/{event['id']}/checkins",
+        json={"code": codes["Carla Earlier"]},
+        headers={"Authorization": f"Bearer {tokens['South']}"},
+    )
+    assert r.json()["result"] == "admitted"
+    door.context.set_offline(True)
+    door.context.set_offline(False)  # the 'online' event: the door syncs
+    expect(network).to_contain_text("1 revoked")
+
+    door.context.set_offline(True)
+    expect(network).to_contain_text("Offline")
+    result = door.get_by_test_id("door-result")
+
+    def scan(code: str) -> None:
+        door.get_by_label("Ticket code").fill(code)
+        door.get_by_role("button", name="Check in").click()
+
+    scan(codes["Ana Offline"])
+    expect(result).to_contain_text("Admitted (checked offline)")
+    expect(result).to_contain_text("Ana Offline")
+    scan(codes["Ana Offline"][:-6] + "AAAAAA")
+    expect(result).to_contain_text("Not a valid ticket")
+    scan(codes["Bruno Revoked"])
+    expect(result).to_contain_text("Refunded")
+    scan(codes["Ana Offline"])
+    expect(result).to_contain_text("Already checked in")
+    scan(codes["Carla Earlier"])  # this door does not know South let her in
+    expect(result).to_contain_text("Admitted (checked offline)")
+    expect(door.get_by_test_id("door-pending")).to_contain_text("2 offline scan(s) to upload")
+    assert ticket("Ana Offline")["state"] == "valid"  # nothing reached the server yet
+
+    door.context.set_offline(False)
+    expect(door.get_by_test_id("door-sync")).to_contain_text(
+        "Uploaded 2 offline scan(s): 1 admitted, 1 refused (already checked in)"
+    )
+    expect(door.get_by_test_id("door-pending")).to_contain_text("0 offline scan(s) to upload")
+    expect(network).to_contain_text("Online")
+    ana, carla = ticket("Ana Offline"), ticket("Carla Earlier")
+    assert ana["state"] == "checked_in" and ana["checked_in_door"] == "North"
+    assert carla["state"] == "checked_in" and carla["checked_in_door"] == "South"  # the first scan won
+    # Online again, a new scan of Ana's ticket is answered by the server.
+    scan(codes["Ana Offline"])
+    expect(result).to_contain_text("Already checked in")
+    expect(result).not_to_contain_text("offline")
+    expect(result).to_contain_text("North")

@@ -1,5 +1,6 @@
 // After the sale: e-tickets, check-in, refunds, event management, the dev mail page.
 import { ApiError, request } from "./client";
+import type { DoorKit } from "../lib/door";
 
 export interface ETicket {
   id: string;
@@ -22,6 +23,7 @@ export interface ETicket {
 export interface Checkin {
   result: "admitted" | "already_checked_in" | "refunded" | "wrong_event" | "forged";
   admitted: boolean;
+  ticket_id?: string | null;
   holder?: string | null;
   seat?: string | null;
   checked_in_at?: string | null;
@@ -86,6 +88,17 @@ export const afterSale = {
   refundTicket: (id: string, token: string) => request<Refund>("POST", `/api/tickets/${enc(id)}/refund`, { token }),
   checkIn: (eventId: string, code: string, token: string, door?: string) =>
     request<Checkin>("POST", `/api/events/${enc(eventId)}/checkins`, { token, body: door ? { code, door } : { code } }),
+  doorKit: (eventId: string, token: string, since?: string) =>
+    request<DoorKit>(
+      "GET",
+      `/api/events/${enc(eventId)}/door-kit${since ? `?since=${enc(since)}` : ""}`,
+      { token },
+    ),
+  uploadOfflineScans: (eventId: string, scans: { code: string; scanned_at: string }[], token: string, door?: string) =>
+    request<{ results: Checkin[] }>("POST", `/api/events/${enc(eventId)}/checkins/offline`, {
+      token,
+      body: door ? { scans, door } : { scans },
+    }),
   doorToken: (eventId: string, door: string, adminToken: string) =>
     request<{ token: string; expires_at: string }>("POST", `/api/events/${enc(eventId)}/door-tokens`, {
       token: adminToken,
