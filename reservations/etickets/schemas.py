@@ -33,3 +33,26 @@ class ETicket(Out, frozen=True, kw_only=True):
     code: str  # what the QR code carries; verifiable offline (docs/after-sale.md)
     qr_png: str  # path of the QR code image
     page: str  # path of the printable page
+
+
+class EventPurchase(Out, frozen=True, kw_only=True):
+    """One purchase of an event, as the organizer's list shows it (with a Refund button)."""
+
+    id: uuid.UUID  # the e-ticket (purchase) id: POST /api/tickets/{id}/refund
+    buyer_name: str
+    buyer_email: str
+    seat: str
+    price_cents: int
+    purchased_at: dt.datetime
+    state: TicketState
+    checked_in_at: dt.datetime | None
+    refunded_at: dt.datetime | None
+    refund_cents: int | None
+    refund_reason: str | None
+
+
+class EventPurchases(Out, frozen=True, kw_only=True):
+    items: list[EventPurchase]
+    total: int  # purchases matching `q`, over every page
+    page: int
+    limit: int
