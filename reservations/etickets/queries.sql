@@ -1,11 +1,16 @@
 -- E-tickets: a purchase with its event, seat and holder (the view eticket_rows, migration 0007).
 
 -- name: get_eticket
-SELECT * FROM eticket_rows WHERE id = $1;
+-- With the event's cancel policy, which the holder sees beside the ticket.
+SELECT r.*, e.buyer_cancel_until, e.cancel_fee_cents
+FROM eticket_rows r JOIN events e ON e.id = r.event_id
+WHERE r.id = $1;
 
 -- name: list_etickets
 -- A customer's e-tickets, newest first.
-SELECT * FROM eticket_rows WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2;
+SELECT r.*, e.buyer_cancel_until, e.cancel_fee_cents
+FROM eticket_rows r JOIN events e ON e.id = r.event_id
+WHERE r.customer_id = $1 ORDER BY r.created_at DESC, r.id LIMIT $2;
 
 -- name: list_event_purchases
 -- An event's purchases for the organizer, newest first: all ($2 and $3 null), one purchase

@@ -31,6 +31,12 @@ class ETicket(Out, frozen=True, kw_only=True):
     checked_in_door: str | None
     refunded_at: dt.datetime | None
     code: str  # what the QR code carries; verifiable offline (docs/after-sale.md)
+    # The organizer's cancel policy for this ticket's buyer: until when, the fee kept, what
+    # comes back, and whether the buyer may cancel it now (POST /api/tickets/{id}/refund).
+    cancel_until: dt.datetime | None = None  # None: buyers cannot cancel tickets of this event
+    cancel_fee_cents: int = 0
+    cancel_refund_cents: int = 0
+    cancellable: bool = False
     qr_png: str  # path of the QR code image
     page: str  # path of the printable page
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,18 @@ def _state(row: Mapping[str, Any]) -> TicketState:
     return "valid"
 
 
-def eticket_from_row(row: Mapping[str, Any]) -> ETicket:
+def eticket_from_row(row: Mapping[str, Any], *, now: dt.datetime | None = None) -> ETicket:
+    """The e-ticket of a row of `eticket_rows`; its cancel policy when the row carries the
+    event's `buyer_cancel_until` and `cancel_fee_cents` (the rules of refunds._terms)."""
+    until = row.get("buyer_cancel_until")
+    fee = min(row.get("cancel_fee_cents") or 0, row["price_cents"])
+    state = _state(row)
+    cancellable = (
+        until is not None
+        and state == "valid"
+        and row["cancelled_at"] is None
+        and (now or dt.datetime.now(dt.UTC)) <= until
+    )
     seat = seat_label(row["section"], row["row_label"], row["seat_number"])
     code = sign_code(
         TicketCode(purchase_id=row["id"], event_id=row["event_id"], holder=row["holder"], seat=seat)
@@ -48,11 +60,15 @@ def eticket_from_row(row: Mapping[str, Any]) -> ETicket:
         price_cents=row["price_cents"],
         half_price=row["half_price"],
         purchased_at=row["created_at"],
-        state=_state(row),
+        state=state,
         checked_in_at=row["checked_in_at"],
         checked_in_door=row["checked_in_door"],
         refunded_at=row["refunded_at"],
         code=code,
+        cancel_until=until,
+        cancel_fee_cents=fee,
+        cancel_refund_cents=row["price_cents"] - fee,
+        cancellable=cancellable,
         qr_png=f"/api/tickets/{row['id']}/qr.png",
         page=f"/api/tickets/{row['id']}/ticket.html",
     )
