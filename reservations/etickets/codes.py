@@ -52,6 +52,11 @@ def _signing_key(secret: str, event_id: uuid.UUID) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+@functools.lru_cache(maxsize=1024)
+def _verifying_key(secret: str, event_id: uuid.UUID) -> Ed25519PublicKey:
+    return _signing_key(secret, event_id).public_key()
+
+
 def event_signing_key(event_id: uuid.UUID) -> Ed25519PrivateKey:
     """The private key that signs the codes of one event (never leaves the server)."""
     return _signing_key(get_settings().jwt_secret, event_id)
@@ -93,7 +98,7 @@ def read_code(code: str, *, public_key: bytes | None = None) -> TicketCode | Non
         checker = (
             Ed25519PublicKey.from_public_bytes(public_key)
             if public_key is not None
-            else event_signing_key(event_id).public_key()
+            else _verifying_key(get_settings().jwt_secret, event_id)
         )
         checker.verify(signature, f"{parts[0]}.{parts[1]}".encode("ascii"))
     except (InvalidSignature, ValueError):
