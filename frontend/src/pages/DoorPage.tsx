@@ -21,6 +21,7 @@ import { getAdminToken } from "../lib/storage";
 
 /** How often an online door refreshes its revocation list and uploads what it scanned offline. */
 export const DOOR_SYNC_MS = 15_000;
+const MAX_UPLOAD = 500; // scans per upload (the API's limit)
 
 const TEXT: Record<Checkin["result"], string> = {
   admitted: "Admitted",
@@ -74,7 +75,7 @@ export function DoorPage({ eventId }: { eventId: string }) {
     try {
       const kit = await afterSale.doorKit(eventId, token, state.current.kit?.as_of);
       update((s) => mergeKit(s, kit));
-      const pending = state.current.pending;
+      const pending = state.current.pending.slice(0, MAX_UPLOAD); // the rest on the next sync
       if (pending.length > 0) {
         const { results } = await afterSale.uploadOfflineScans(eventId, pending, token, doorName);
         const sent = new Set(pending.map((p) => `${p.scanned_at} ${p.code}`));
@@ -107,13 +108,17 @@ export function DoorPage({ eventId }: { eventId: string }) {
     const wentOffline = () => setOnline(false);
     window.addEventListener("online", cameOnline);
     window.addEventListener("offline", wentOffline);
-    if (navigator.onLine) void sync();
+    // Shortly after the token stops changing (typed or pasted), then every DOOR_SYNC_MS.
+    const soon = window.setTimeout(() => {
+      if (navigator.onLine) void sync();
+    }, 300);
     const timer = window.setInterval(() => {
       if (navigator.onLine) void sync();
     }, DOOR_SYNC_MS);
     return () => {
       window.removeEventListener("online", cameOnline);
       window.removeEventListener("offline", wentOffline);
+      window.clearTimeout(soon);
       window.clearInterval(timer);
     };
   }, [sync]);
