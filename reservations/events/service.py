@@ -19,6 +19,7 @@ from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
 from reservations.events.schemas import (
     MAX_CAPACITY,
+    CancelPolicy,
     Event,
     EventCreate,
     EventStatus,
@@ -289,6 +290,13 @@ def _view(
             held=stock.held,
             available=stock.available,
             status=event_status(event, available=stock.available, now=now),
+        ),
+        cancel_policy=CancelPolicy(
+            buyer_cancel_until=event.buyer_cancel_until,
+            fee_cents=event.cancel_fee_cents,
+            open=event.buyer_cancel_until is not None
+            and event.cancelled_at is None
+            and now <= event.buyer_cancel_until,
         ),
         created_at=event.created_at,
     )

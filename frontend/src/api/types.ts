@@ -50,7 +50,15 @@ export interface EventOut {
   hold_ttl_s?: number;
   half_price?: boolean;
   waiting_room?: WaitingRoomInfo | null;
+  cancel_policy?: CancelPolicy | null;
   created_at?: string;
+}
+
+/** The organizer's cancel policy for buyers (null deadline: buyers cannot cancel). */
+export interface CancelPolicy {
+  buyer_cancel_until: string | null;
+  fee_cents: number;
+  open: boolean;
 }
 
 export type SeatStatus = "available" | "held" | "sold" | string;

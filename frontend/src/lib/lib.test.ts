@@ -7,7 +7,7 @@ import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
 import { extensionOffer, mergeHold } from "./holds";
 import { orderFromMessage, orderOutcome } from "./orders";
-import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
+import { cancelPolicyText, formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
@@ -26,6 +26,13 @@ describe("format", () => {
     expect(formatEta(20)).toBe("less than a minute");
     expect(formatEta(185)).toBe("about 3 minutes");
     expect(formatEta(null)).toBe("calculating…");
+  });
+
+  it("states the cancel policy", () => {
+    expect(cancelPolicyText(null, 500, false)).toBe("Tickets cannot be cancelled by buyers.");
+    expect(cancelPolicyText("2031-05-30T12:00:00Z", 500, true)).toMatch(/^Cancel until .*2031.* \(a fee of R\$5\.00 is kept\)\.$/);
+    expect(cancelPolicyText("2031-05-30T12:00:00Z", 0, true)).toMatch(/\(no fee\)\.$/);
+    expect(cancelPolicyText("2020-01-01T00:00:00Z", 500, false)).toMatch(/^Cancelling closed on .*2020/);
   });
 
   it("labels seats and general admission", () => {
