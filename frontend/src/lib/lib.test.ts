@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { renderHook } from "@testing-library/react";
 import { ApiError, friendlyMessage, request } from "../api/client";
 import { normalizeEvent } from "../api/endpoints";
 import type { EventOut } from "../api/types";
@@ -6,6 +7,7 @@ import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
 import { extensionOffer, mergeHold } from "./holds";
+import { useCountdown } from "./hooks";
 import { orderFromMessage, orderOutcome } from "./orders";
 import { cancelPolicyText, formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket } from "./live";
@@ -325,5 +327,19 @@ describe("event form: hold extension", () => {
     expect(draftToBody({ ...base, holdExtension: "0" }).hold_extension_s).toBe(0);
     expect(draftToBody({ ...base, holdExtension: "120" }).hold_extension_s).toBe(120);
     expect(() => draftToBody({ ...base, holdExtension: "4000" })).toThrow(DraftError);
+  });
+});
+
+describe("useCountdown", () => {
+  it("shows the server's seconds exactly, whatever the monotonic clock's fraction", () => {
+    // (t + 120000) - t is 120000.00000001 for this t: ceil of that showed 2:01.
+    const receivedAt = 406329.39546632784;
+    const now = vi.spyOn(performance, "now").mockReturnValue(receivedAt);
+    try {
+      const { result } = renderHook(() => useCountdown(120, receivedAt));
+      expect(result.current).toBe(120);
+    } finally {
+      now.mockRestore();
+    }
   });
 });
