@@ -10,6 +10,7 @@ from litestar.di import NamedDependency, Provide
 
 from core.auth import Principal, provide_principal
 from core.db import Connection
+from core.errors import Busy
 from core.resources import Resources
 
 
@@ -19,8 +20,16 @@ def provide_resources(state: State) -> Resources:
 
 
 async def provide_conn(state: State) -> AsyncGenerator[Connection, None]:
-    async with state.resources.pool.acquire() as conn:
+    """A pooled connection, waited for at most POOL_ACQUIRE_TIMEOUT_S (then 503 `busy`)."""
+    res: Resources = state.resources
+    try:
+        conn = await res.pool.acquire(timeout=res.settings.pool_acquire_timeout_s)
+    except TimeoutError:
+        raise Busy("Every database connection is in use; try again shortly.") from None
+    try:
         yield conn
+    finally:
+        await res.pool.release(conn, timeout=res.settings.api_statement_timeout_ms / 1000)
 
 
 def provide_redis(state: State) -> ArqRedis:

@@ -40,10 +40,24 @@ def redis_settings(url: str, *, max_connections: int = 500) -> RedisSettings:
 
 
 async def open_resources(
-    settings: Settings, *, pool_max: int | None = None, http: httpx.AsyncClient | None = None
+    settings: Settings,
+    *,
+    pool_max: int | None = None,
+    http: httpx.AsyncClient | None = None,
+    worker: bool = False,
 ) -> Resources:
+    """The clients of one process. The API's connections default to the read class of
+    timeouts (READ_LOCK_TIMEOUT_MS, API_STATEMENT_TIMEOUT_MS); a worker's (`worker=True`) to
+    the jobs' (LOCK_TIMEOUT_MS, WORKER_STATEMENT_TIMEOUT_MS). Writes set their own."""
     redis = await create_pool(redis_settings(settings.redis_url))
-    pool = await create_pg_pool(settings.database_url, max_size=pool_max or settings.db_pool_max)
+    pool = await create_pg_pool(
+        settings.database_url,
+        max_size=pool_max or settings.db_pool_max,
+        lock_timeout_ms=settings.lock_timeout_ms if worker else settings.read_lock_timeout_ms,
+        statement_timeout_ms=(
+            settings.worker_statement_timeout_ms if worker else settings.api_statement_timeout_ms
+        ),
+    )
     if http is None:
         http = httpx.AsyncClient(
             base_url=settings.payments_url,

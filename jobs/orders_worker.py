@@ -399,7 +399,7 @@ async def open_with_retry() -> Resources:
     backoff = Backoff()
     while True:
         try:
-            return await open_resources(get_settings())
+            return await open_resources(get_settings(), worker=True)
         except Exception as exc:  # any failure to connect: wait and try again
             log.warning("cannot connect yet (%s); retrying", exc)
             await backoff.sleep()

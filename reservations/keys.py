@@ -28,6 +28,12 @@ def stock(event_id: UUID | str) -> str:
     return f"cp:stock:{{{event_id}}}"
 
 
+def stock_last(event_id: UUID | str) -> str:
+    """The last stock counters read from PostgreSQL, kept longer: what a read answers while
+    PostgreSQL is busy (a lock, a stall) instead of 503."""
+    return f"cp:stock-last:{{{event_id}}}"
+
+
 def event_live_channel(event_id: UUID | str) -> str:
     """Channel of `/api/events/{id}/live`: stock counters and purchases."""
     return f"event.{event_id}.live"

@@ -134,10 +134,11 @@ async def _reset(res: Resources, statement: str) -> None:
         try:
             async with res.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SET LOCAL lock_timeout = '5s'")
+                await conn.execute("SET LOCAL statement_timeout = 0")
                 # Every table is emptied: no foreign key needs checking row by row (after a
                 # test of 20,000 orders those checks alone took more than 30 s).
                 await conn.execute("SET LOCAL session_replication_role = replica")
-                await conn.execute(statement)  # one simple query: every table in one round trip
+                await conn.execute(statement, timeout=120)  # one simple query: every table in one round trip
             break
         except asyncpg.LockNotAvailableError:
             if attempt == 2:

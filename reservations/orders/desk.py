@@ -66,6 +66,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(
         exc,
         asyncpg.LockNotAvailableError
+        | asyncpg.QueryCanceledError
         | asyncpg.DeadlockDetectedError
         | asyncpg.SerializationError
         | asyncpg.PostgresConnectionError
@@ -89,7 +90,11 @@ class OrderDesk:
         ahead = await self._ahead(intents)  # read before the reserve step counts the tickets
         async with self.res.pool.acquire() as conn:
             out, changed = await reserve_orders(
-                conn, intents=intents, lock_timeout_ms=self.res.settings.lock_timeout_ms, ahead=ahead
+                conn,
+                intents=intents,
+                lock_timeout_ms=self.res.settings.lock_timeout_ms,
+                statement_timeout_ms=self.res.settings.decision_statement_timeout_ms,
+                ahead=ahead,
             )
         # Committed: PostgreSQL now shows these orders' tickets IN_PROGRESS (or the orders
         # rejected), so the gate stops counting them as unreserved. Waiting ones still count.
@@ -122,7 +127,10 @@ class OrderDesk:
     async def _settle_batch(self, settlements: list[Settlement]) -> list[Settled | None]:
         async with self.res.pool.acquire() as conn:
             out, changed = await settle_orders(
-                conn, settlements=settlements, lock_timeout_ms=self.res.settings.lock_timeout_ms
+                conn,
+                settlements=settlements,
+                lock_timeout_ms=self.res.settings.lock_timeout_ms,
+                statement_timeout_ms=self.res.settings.decision_statement_timeout_ms,
             )
         for event_id in changed:
             await stock_changed(self.res.redis, event_id=event_id)
