@@ -14,6 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
+from core.payments import CircuitBreaker
 from core.realtime import Publisher, publisher_for
 from core.redis import RedisBatcher, batcher_for
 
@@ -26,6 +27,7 @@ class Resources:
     publisher: Publisher
     http: httpx.AsyncClient  # to the payments provider
     redis_batch: RedisBatcher  # script calls and commands of hot paths, batched per loop turn
+    breaker: CircuitBreaker  # in front of the payments provider, this process's
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -71,4 +73,7 @@ async def open_resources(
         publisher=publisher_for(redis),
         http=http,
         redis_batch=batcher_for(redis),
+        breaker=CircuitBreaker(
+            failures=settings.payments_breaker_failures, cooldown_s=settings.payments_breaker_cooldown_s
+        ),
     )

@@ -106,6 +106,16 @@ def orders_pending() -> str:
     return "cp:orders:pending"
 
 
+def orders_waiting_payment() -> str:
+    """Sorted set of reserved orders waiting for the payment provider, by their deadline (ms)."""
+    return "cp:orders:waiting-payment"
+
+
+def payments_breakers() -> str:
+    """Hash: process name -> its payment circuit breaker's status (JSON), for the job monitor."""
+    return "cp:payments:breakers"
+
+
 def orders_recent() -> str:
     """Capped list of the latest order decisions of the orders workers (the job monitor)."""
     return "cp:orders:recent"

@@ -36,6 +36,7 @@ from core.credentials import use_dev_secrets  # noqa: E402
 
 use_dev_secrets(ROOT / ".data")  # this install's secrets, unless the environment gives them
 from core.db import migrate  # noqa: E402
+from core.payments import CircuitBreaker  # noqa: E402
 from core.resources import Resources, open_resources  # noqa: E402
 from waitingroom.plug import plug_into_reservations  # noqa: E402
 
@@ -152,6 +153,10 @@ async def res(_resources: Resources, _reset_statement: str) -> AsyncIterator[Res
     """The shared clients, on a clean database and Redis. After the test, every pooled
     connection must be back in the pool: a leak fails the test that caused it."""
     await _reset(_resources, _reset_statement)
+    settings = _resources.settings  # a fresh payment circuit: a test's outage stays its own
+    _resources.breaker = CircuitBreaker(
+        failures=settings.payments_breaker_failures, cooldown_s=settings.payments_breaker_cooldown_s
+    )
     yield _resources
     pool = _resources.pool
     for _ in range(100):

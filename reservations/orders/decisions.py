@@ -59,6 +59,12 @@ class RetryLater(Exception):
         super().__init__(reason)
 
 
+class WaitForProvider(RetryLater):
+    """The payment provider is away (no answer, or its circuit open): the order keeps its
+    tickets and is charged again after `delay_s`, until its deadline (PAYMENTS_DEADLINE_S
+    after acceptance). Not a failure: it does not count as a try."""
+
+
 class WaitForEarlier(RetryLater):
     """Earlier orders of the event need the tickets left and are not reserved yet: try
     again in a moment (not a failure: it does not count as a try)."""
