@@ -44,7 +44,8 @@ async def create_pool(
         dsn,
         min_size=min(min_size, max_size),
         max_size=max_size,
-        command_timeout=statement_timeout_ms / 1000 + CLIENT_MARGIN_S,
+        # 0 is PostgreSQL's "no timeout": then the client waits as long as it takes too.
+        command_timeout=statement_timeout_ms / 1000 + CLIENT_MARGIN_S if statement_timeout_ms > 0 else None,
         server_settings={
             "lock_timeout": f"{lock_timeout_ms}ms",
             "statement_timeout": f"{statement_timeout_ms}ms",

@@ -38,6 +38,7 @@ from reservations.live import service as live
 from reservations.orders.batching import Batcher
 from reservations.orders.decisions import (
     DECIDED_RECORD_TTL_S,
+    ORDER_HOLD_S,
     PAYMENT_TRIES,
     Decided,
     Intent,
@@ -243,7 +244,8 @@ class OrderDesk:
         the order's deadline (PAYMENTS_DEADLINE_S after acceptance) reject it."""
         settings = self.res.settings
         accepted_s = int(record[b"accepted_ms"]) / 1000
-        deadline_s = accepted_s + settings.payments_deadline_s
+        # Never past the order's hold (ORDER_HOLD_S), which the sweeper would end meanwhile.
+        deadline_s = accepted_s + min(settings.payments_deadline_s, ORDER_HOLD_S - 60)
         now = time.time()
         if now >= deadline_s:
             log.error(
