@@ -52,6 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     read_lock_timeout_ms: int = 500
     api_statement_timeout_ms: int = 3000
     pool_acquire_timeout_s: float = 0.5
+    write_pool_acquire_timeout_s: float = 10.0
     bulk_statement_timeout_ms: int = 60_000
     decision_statement_timeout_ms: int = 10_000
     worker_statement_timeout_ms: int = 30_000

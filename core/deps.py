@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from arq.connections import ArqRedis
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.types import Scope
 
 from core.auth import Principal, provide_principal
 from core.db import Connection
@@ -19,11 +20,19 @@ def provide_resources(state: State) -> Resources:
     return res
 
 
-async def provide_conn(state: State) -> AsyncGenerator[Connection, None]:
-    """A pooled connection, waited for at most POOL_ACQUIRE_TIMEOUT_S (then 503 `busy`)."""
+READS = frozenset({"GET", "HEAD"})
+
+
+async def provide_conn(state: State, scope: Scope) -> AsyncGenerator[Connection, None]:
+    """A pooled connection, waited for at most POOL_ACQUIRE_TIMEOUT_S by a read (GET, HEAD)
+    and WRITE_POOL_ACQUIRE_TIMEOUT_S by a write (a burst of purchases queues for a
+    connection rather than fail), then 503 `busy`."""
     res: Resources = state.resources
+    settings = res.settings
+    read = scope.get("method", "GET") in READS
+    timeout = settings.pool_acquire_timeout_s if read else settings.write_pool_acquire_timeout_s
     try:
-        conn = await res.pool.acquire(timeout=res.settings.pool_acquire_timeout_s)
+        conn = await res.pool.acquire(timeout=timeout)
     except TimeoutError:
         raise Busy("Every database connection is in use; try again shortly.") from None
     try:
