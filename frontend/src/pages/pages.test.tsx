@@ -155,6 +155,10 @@ describe("EventPage", () => {
     const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
     act(() => ws.open()); // the page asks once, in case the decision came before the socket
     await waitFor(() => expect(calls.some((c) => c.url === "/api/orders/o1")).toBe(true));
+    const notice = "The payment provider is slow; your place is kept and we keep trying.";
+    act(() => ws.receive({ type: "order", order: { ...accepted, notice } })); // still queued: told why
+    expect((await screen.findByTestId("order-notice")).textContent).toBe(notice);
+    expect(screen.getByText(/Order received/)).toBeTruthy();
     act(() => ws.receive({ type: "order", order: { ...accepted, status: "confirmed", total_cents: 10000 } }));
     expect(await screen.findByText("You are going!")).toBeTruthy();
     expect(screen.getByText(/2 tickets bought for/)).toBeTruthy();
