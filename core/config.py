@@ -35,9 +35,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments_url: str = "http://127.0.0.1:8100"
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
+    # The circuit breaker in front of the provider (docs/reliability.md, "Payment outage"):
+    # open after this many failed calls in a row, let one probe through after the cooldown.
+    payments_breaker_failures: int = 5
+    payments_breaker_cooldown_s: float = 5.0
+    # An order the provider could not charge waits (tickets kept) and is retried with backoff
+    # up to this long after it was accepted; then it is rejected `payment_unavailable`.
+    payments_deadline_s: float = 600.0
+    payments_backoff_max_s: float = 15.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
     lock_timeout_ms: int = 2000
+    # PostgreSQL timeouts of each query class (docs/reliability.md, "Query classes"). The API's
+    # connections default to the read class: a read waits at most READ_LOCK_TIMEOUT_MS for a
+    # lock and POOL_ACQUIRE_TIMEOUT_S for a connection, then answers 503 `busy`.
+    read_lock_timeout_ms: int = 500
+    api_statement_timeout_ms: int = 3000
+    pool_acquire_timeout_s: float = 0.5
+    write_pool_acquire_timeout_s: float = 10.0
+    bulk_statement_timeout_ms: int = 60_000
+    decision_statement_timeout_ms: int = 10_000
+    worker_statement_timeout_ms: int = 30_000
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
     orders_job_timeout_s: int = 30

@@ -25,6 +25,12 @@ REQUEST_LATENCY = Histogram(
 HOLDS = Counter("crowdpass_holds_total", "Holds by outcome", ["outcome"])
 ORDERS = Counter("crowdpass_orders_total", "Orders by outcome", ["outcome"])
 OPEN_WEBSOCKETS = Gauge("crowdpass_open_websockets", "Open WebSocket connections", ["kind"])
+ORDERS_WAITING_PAYMENT = Counter(
+    "crowdpass_orders_waited_for_payment_total", "Orders that had to wait for the payment provider"
+)
+PAYMENTS_CIRCUIT_OPEN = Gauge(
+    "crowdpass_payments_circuit_open", "1 while this process's payment circuit breaker is open or half open"
+)
 ORDER_REJECTIONS = Counter("crowdpass_order_rejections_total", "Rejected orders by reason", ["reason"])
 ORDER_DECISION_SECONDS = Histogram(
     "crowdpass_order_decision_seconds",

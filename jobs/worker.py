@@ -30,7 +30,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
         start_http_server(settings.metrics_port)
     plug_into_reservations()
-    ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
+    ctx["res"] = await open_resources(settings, worker=True)  # pool size: DB_POOL_MAX
     settle_heap()
 
 

@@ -130,3 +130,7 @@ FROM (
     FROM purchases WHERE event_id = $1 AND refunded_at IS NOT NULL
 ) AS moves
 GROUP BY bucket ORDER BY bucket;
+
+-- name: set_bulk_timeout
+-- The statement timeout of the current transaction's bulk statements (BULK_STATEMENT_TIMEOUT_MS).
+SELECT set_config('statement_timeout', $1, true);

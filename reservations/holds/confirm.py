@@ -5,6 +5,7 @@ Idempotent per (hold, Idempotency-Key); a charge that lands after the hold ended
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -76,6 +77,7 @@ async def confirm_hold(
     principal: Principal,
     card_number: str,
     idempotency_key: str | None,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Pay for an active hold and turn its tickets into purchases.
 
@@ -98,7 +100,9 @@ async def confirm_hold(
     if stored is not None:
         return _replay(stored)
     try:
-        confirmed = await _confirm(pool, redis, http=http, hold_id=hold_id, card_number=card_number)
+        confirmed = await _confirm(
+            pool, redis, http=http, hold_id=hold_id, card_number=card_number, breaker=breaker
+        )
     except AppError as exc:
         if exc.status_code >= 500:
             await asyncio.shield(idempotency.abandon(redis, scope))
@@ -135,14 +139,22 @@ def _replay(stored: idempotency.Stored) -> HoldConfirmed:
 
 
 async def _confirm(
-    pool: Pool, redis: ArqRedis, *, http: httpx.AsyncClient, hold_id: UUID, card_number: str
+    pool: Pool,
+    redis: ArqRedis,
+    *,
+    http: httpx.AsyncClient,
+    hold_id: UUID,
+    card_number: str,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Reserve (short transaction) → charge (nothing open) → settle (short transaction)."""
     hold = await _reserve_confirm(pool, redis, hold_id=hold_id)
     attempt = int(await redis.get(keys.hold_payment_attempt(hold_id)) or 0)
     charge_id = None
     if hold["total_cents"] > 0:
-        charge_id = await _charge(redis, http=http, hold=hold, attempt=attempt, card_number=card_number)
+        charge_id = await _charge(
+            redis, http=http, hold=hold, attempt=attempt, card_number=card_number, breaker=breaker
+        )
     return await _settle_confirm(pool, redis, http=http, hold_id=hold_id, charge_id=charge_id)
 
 
@@ -172,7 +184,13 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
 
 
 async def _charge(
-    redis: ArqRedis, *, http: httpx.AsyncClient, hold: Any, attempt: int, card_number: str
+    redis: ArqRedis,
+    *,
+    http: httpx.AsyncClient,
+    hold: Any,
+    attempt: int,
+    card_number: str,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> str:
     """Charge the hold's total under its provider key for `attempt`; the charge id.
 
@@ -188,11 +206,19 @@ async def _charge(
             idempotency_key=payment_key(hold_id, attempt),
             retries=settings.payments_retries,
             timeout_s=settings.payments_timeout_s,
+            breaker=breaker,
         )
     except payments.CardDeclined:
         await _next_attempt(redis, hold_id=hold_id, attempt=attempt)
         HOLDS.labels("declined").inc()
         raise PaymentDeclined() from None
+    except payments.CircuitOpen as exc:
+        retry_s = max(1, math.ceil(exc.retry_in_s))
+        raise PaymentUnavailable(
+            "The payment provider is slow; nothing was charged and your hold is kept until it "
+            f"expires. Try again in {retry_s} s.",
+            headers={"Retry-After": str(retry_s)},
+        ) from None
     except payments.ProviderUnavailable:
         raise PaymentUnavailable() from None
     except payments.ProviderRejected as exc:

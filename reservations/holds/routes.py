@@ -137,6 +137,7 @@ class HoldController(Controller):
             principal=principal,
             card_number=data.card_number,
             idempotency_key=idempotency_key,
+            breaker=res.breaker,
         )
 
 

@@ -56,6 +56,10 @@ class Order(Out, frozen=True, omit_defaults=True):
     reason: str | None = None
     total_cents: int | None = None
     purchases: list[OrderPurchase] | None = None
+    # While queued and waiting for the payment provider: what to tell the buyer, and until
+    # when the order keeps its tickets and is retried (then rejected `payment_unavailable`).
+    notice: str | None = None
+    payment_deadline: dt.datetime | None = None
 
 
 class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True):

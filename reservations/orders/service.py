@@ -376,17 +376,38 @@ async def load_orders(conn: Connection, *, order_ids: list[uuid.UUID]) -> dict[u
     return found
 
 
+PROVIDER_SLOW_NOTICE = "The payment provider is slow; your place is kept and we keep trying."
+
+
+def _deadline(raw: bytes | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(int(raw) / 1000, dt.UTC) if raw else None
+
+
 def order_from_record(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Order:
     """An order PostgreSQL does not have yet, from its Redis record."""
     reason = record.get(b"reason", b"").decode() or None
+    status = record[b"status"].decode()
+    waiting = status == "queued" and b"notice" in record
     return Order(
         id=order_id,
-        status=record[b"status"].decode(),
+        status=status,
         event_id=uuid.UUID(record[b"event_id"].decode()),
         quantity=int(record[b"quantity"]),
         accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
         reason=reason,
+        notice=record[b"notice"].decode() if waiting else None,
+        payment_deadline=_deadline(record.get(b"pay_until_ms")) if waiting else None,
     )
+
+
+async def with_payment_notice(redis: ArqRedis, order: Order) -> Order:
+    """A queued order waiting for the payment provider, with the notice its record keeps."""
+    if order.status != "queued":
+        return order
+    notice, until = await redis.hmget(keys.order(order.id), ["notice", "pay_until_ms"])  # type: ignore[misc]
+    if not notice:
+        return order
+    return msgspec.structs.replace(order, notice=notice.decode(), payment_deadline=_deadline(until))
 
 
 async def get_order(conn: Connection, redis: ArqRedis, *, order_id: uuid.UUID, principal: Principal) -> Order:
@@ -394,7 +415,7 @@ async def get_order(conn: Connection, redis: ArqRedis, *, order_id: uuid.UUID, p
     found = (await load_orders(conn, order_ids=[order_id])).get(order_id)
     if found is not None:
         _check_owner(principal, found.customer_id)
-        return found.order
+        return await with_payment_notice(redis, found.order)
     record = await redis.hgetall(keys.order(order_id))  # type: ignore[misc]
     if not record:
         raise OrderNotFound()

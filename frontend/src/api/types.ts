@@ -237,4 +237,7 @@ export interface Order {
   reason?: "sold_out" | "limit_reached" | "payment_declined" | string | null;
   total_cents?: number | null;
   purchases?: { id: string; ticket_id: string; section?: string | null; row?: string | null; number?: number | null }[] | null;
+  /** While queued and waiting for the payment provider: what to tell the buyer, and until when it is retried. */
+  notice?: string | null;
+  payment_deadline?: string | null;
 }

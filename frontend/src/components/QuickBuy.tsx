@@ -32,13 +32,18 @@ export function QuickBuy({
   const [card, setCard] = useState("");
   const [placed, setPlaced] = useState<Placed | null>(null);
   const [order, setOrder] = useState<Order | null>(null);
+  const [notice, setNotice] = useState<string | null>(null); // the provider is slow: the place is kept
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const waiting = placed !== null && order === null;
 
   const decide = useCallback(
     (o: Order) => {
-      if (!placed || o.id !== placed.id || o.status === "queued") return;
+      if (!placed || o.id !== placed.id) return;
+      if (o.status === "queued") {
+        if (o.notice) setNotice(o.notice);
+        return;
+      }
       setOrder(o);
       forgetOrderKey(eventId, placed.quantity, placed.card);
       onDecided();
@@ -71,6 +76,7 @@ export function QuickBuy({
     setBusy(true);
     setError(null);
     setOrder(null);
+    setNotice(null);
     try {
       // Same event, quantity and card = same key until decided: a repeat after a lost answer finds the same order.
       const key = orderKey(eventId, quantity, number);
@@ -115,6 +121,12 @@ export function QuickBuy({
           {waiting && (
             <p className="notice notice-info" role="status" aria-live="polite">
               Order received — confirming your {plural(placed.quantity, "ticket")}…
+              {notice && (
+                <>
+                  <br />
+                  <span data-testid="order-notice">{notice}</span>
+                </>
+              )}
             </p>
           )}
           {outcome?.kind === "rejected" && (

@@ -155,6 +155,10 @@ describe("EventPage", () => {
     const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
     act(() => ws.open()); // the page asks once, in case the decision came before the socket
     await waitFor(() => expect(calls.some((c) => c.url === "/api/orders/o1")).toBe(true));
+    const notice = "The payment provider is slow; your place is kept and we keep trying.";
+    act(() => ws.receive({ type: "order", order: { ...accepted, notice } })); // still queued: told why
+    expect((await screen.findByTestId("order-notice")).textContent).toBe(notice);
+    expect(screen.getByText(/Order received/)).toBeTruthy();
     act(() => ws.receive({ type: "order", order: { ...accepted, status: "confirmed", total_cents: 10000 } }));
     expect(await screen.findByText("You are going!")).toBeTruthy();
     expect(screen.getByText(/2 tickets bought for/)).toBeTruthy();
@@ -478,6 +482,15 @@ describe("Organizer pages", () => {
           crons: [],
           holds: { active: 4, expiring_within_60s: 1, soonest: [] },
           last_invariant_check: { checked_at: "2030-01-01T00:00:00Z", ok: false, events: 3, violations: [{ event: "x" }] },
+          payments: {
+            deadline_s: 600,
+            backoff_max_s: 15,
+            breaker_failures: 5,
+            breaker_cooldown_s: 5,
+            circuits: [{ process: "w:1", state: "open", since: "2030-01-01T00:00:00Z", failures: 7, opened: 1 }],
+            orders_waiting: 12,
+            next_deadline: "2030-01-01T00:10:00Z",
+          },
         },
       },
     });
@@ -487,6 +500,10 @@ describe("Organizer pages", () => {
     expect(screen.getByText("ticket_orders")).toBeTruthy();
     expect(screen.getByText("boom")).toBeTruthy();
     expect(screen.getByText("9")).toBeTruthy();
+    const payments = screen.getByTestId("payments-state").textContent!;
+    expect(payments).toMatch(/Not answering: circuit open since/);
+    expect(payments).toMatch(/12 orders waiting with their tickets kept/);
+    expect(screen.getByText(/Orders wait up to/)).toBeTruthy();
   });
 
   it("names events, says durations in words and keeps full ids to hover and copy", async () => {

@@ -16,10 +16,8 @@ import pytest
 
 from core.logs import JsonFormatter
 from core.resources import Resources
-from payments_stub.app import create_app as create_payments_app
-from payments_stub.service import StubConfig
 from reservations import keys
-from reservations.orders.decisions import PAYMENT_TRIES, RetryLater
+from reservations.orders.decisions import RetryLater
 from reservations.orders.desk import OrderDesk, _intent
 from tests.factories import make_customer, make_customers, make_event, stock_counts
 from tests.integration.reservations.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
@@ -176,27 +174,6 @@ async def test_a_job_that_died_after_reserving_resumes_with_the_same_hold(
         hold_id = await conn.fetchval("SELECT hold_id FROM orders WHERE id = $1", order_id)
         assert (await stock_counts(conn, event_id))["BOOKED"] == 1
     assert hold_id == first.hold_id  # type: ignore[union-attr]
-
-
-async def test_provider_down_retries_then_rejects_payment_unavailable(
-    res: Resources, client: httpx.AsyncClient
-) -> None:
-    order_id, event_id = await _accepted(res, client, capacity=1)
-    failing = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_payments_app(StubConfig(failure_rate=1.0))),
-        base_url="http://p",
-    )
-    desk = OrderDesk(dataclasses.replace(res, http=failing))
-    with pytest.raises(RetryLater):
-        await desk.decide_order(order_id=order_id, job_try=1)
-    async with res.pool.acquire() as conn:
-        assert (await stock_counts(conn, event_id))["IN_PROGRESS"] == 1  # kept for the retry
-    assert await desk.decide_order(order_id=order_id, job_try=PAYMENT_TRIES) == "rejected"
-    await failing.aclose()
-    async with res.pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT status, reason FROM orders WHERE id = $1", order_id)
-        assert (await stock_counts(conn, event_id))["AVAILABLE"] == 1
-    assert (row["status"], row["reason"]) == ("rejected", "payment_unavailable")
 
 
 async def test_a_busy_database_asks_for_a_retry(res: Resources, client: httpx.AsyncClient) -> None:
