@@ -35,6 +35,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments_url: str = "http://127.0.0.1:8100"
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
+    # A hold confirm's charge still unsettled after this long (at least twice the longest
+    # charge: timeout x tries) is reconciled: its hold settled or the charge refunded.
+    hold_charge_grace_s: float = 60.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
     lock_timeout_ms: int = 2000
