@@ -44,6 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
     orders_job_timeout_s: int = 30
+    # POST /api/orders answered by its thin ASGI route in front of Litestar (same answers).
+    orders_fast_route: bool = True
     metrics_port: int = 0
     frontend_dist: str = "frontend/dist"
     log_json: bool = True
