@@ -175,16 +175,20 @@ def pack_command(argv: Sequence[Any]) -> bytes:
     are, str as UTF-8, int and float by repr; bool and anything else refused)."""
     out = [b"*%d\r\n" % len(argv)]
     for arg in argv:
-        if isinstance(arg, bytes):
-            data = arg
-        elif isinstance(arg, str):
-            data = arg.encode()
-        elif isinstance(arg, int | float) and not isinstance(arg, bool):
-            data = repr(arg).encode()
-        else:
-            raise DataError(f"Invalid input of type: {type(arg).__name__!r}.")
-        out += (b"$%d\r\n" % len(data), data, b"\r\n")
+        kind = type(arg)
+        data = arg.encode() if kind is str else arg if kind is bytes else _encode(arg)
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
+
+
+def _encode(arg: Any) -> bytes:
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str):
+        return arg.encode()
+    if isinstance(arg, int | float) and not isinstance(arg, bool):
+        return repr(arg).encode()
+    raise DataError(f"Invalid input of type: {type(arg).__name__!r}.")
 
 
 _batchers: weakref.WeakKeyDictionary[Redis, RedisBatcher] = weakref.WeakKeyDictionary()

@@ -138,7 +138,7 @@ def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> Idempot
     )
 
 
-def order_limits(customer_id: uuid.UUID, client_ip: str) -> list[limits.Limit]:
+def order_limits(customer_id: uuid.UUID | str, client_ip: str) -> list[limits.Limit]:
     settings = get_settings()
     window = settings.order_window_s
     return [
@@ -166,36 +166,38 @@ async def place_order(
     order_id = uuid.uuid4()
     now = time.time()
     slot = idempotency_slot(customer_id, key, now=now)
+    # Each id as text once: the keys below would format the event id eight times.
+    event, order, customer = str(data.event_id), str(order_id), str(customer_id)
     script_keys = [
         slot.hashes[0],
-        keys.event_meta(data.event_id),
-        keys.sold_out(data.event_id),
-        keys.order_counts(data.event_id),
-        keys.order(order_id),
+        keys.event_meta(event),
+        keys.sold_out(event),
+        keys.order_counts(event),
+        keys.order(order),
         keys.orders_pending(),
         queues.ORDERS_QUEUE,
-        keys.order_seq(data.event_id),
-        keys.available(data.event_id),
-        keys.orders_unreserved(data.event_id),
+        keys.order_seq(event),
+        keys.available(event),
+        keys.orders_unreserved(event),
         slot.hashes[1],
         slot.hashes[2],
-        keys.orders_unreserved_seq(data.event_id),
+        keys.orders_unreserved_seq(event),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
         IDEMPOTENCY_HASH_TTL_S,
-        str(customer_id),
+        customer,
         data.quantity,
-        str(order_id),
+        order,
         slot.field,
-        str(data.event_id),
+        event,
         data.card_number,
         request_id or "",
         COUNTS_TTL_S,
     ]
     try:
         await limits.check_limits(
-            res.redis_batch, order_limits(customer_id, client_ip), detail="Too many orders"
+            res.redis_batch, order_limits(customer, client_ip), detail="Too many orders"
         )
         result = await _gate(res, script_keys, args)
         if result[0] == b"miss":
