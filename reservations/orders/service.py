@@ -61,6 +61,7 @@ META_MISS_TIMEOUT_S = 1.0
 MAX_KEY_LENGTH = 255
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
+_ACCEPTED, _REFUSED = ORDERS.labels("accepted"), ORDERS.labels("refused")  # looked up once
 log = logging.getLogger("crowdpass.orders")
 
 
@@ -208,7 +209,7 @@ async def place_order(
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
     kind = result[0].decode()
     if kind == "accepted":
-        ORDERS.labels("accepted").inc()
+        _ACCEPTED.inc()
         return _accepted(order_id, data)
     if kind == "replay":
         status, stored = int(result[1]), result[2]
@@ -217,7 +218,7 @@ async def place_order(
             return _accepted(uuid.UUID(stored.decode()), data)
         return _refused(stored)
     if kind == "refused":
-        ORDERS.labels("refused").inc()
+        _REFUSED.inc()
         return _refused(result[2])
     if kind == "reused":
         raise KeyReused()
