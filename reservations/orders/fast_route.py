@@ -143,7 +143,7 @@ def _understood(scope: Scope, r: _Request, body: bytes) -> tuple[uuid.UUID, Orde
             None if r.idempotency_key is None else r.idempotency_key.decode("latin-1")
         )
         data = decode_json(body, OrderCreate)
-    except AppError:  # Unauthorized, IdempotencyKeyRequired, BadRequest: Litestar's answer
+    except Exception:  # Unauthorized, IdempotencyKeyRequired, BadRequest, …: Litestar answers
         raise _HandOver from None
     if principal.customer_id is None:  # the organizer: Litestar's 403
         raise _HandOver
