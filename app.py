@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -37,6 +38,7 @@ from reservations.events.routes import route_handlers as event_routes
 from reservations.holds.routes import route_handlers as hold_routes
 from reservations.live.routes import route_handlers as live_routes
 from reservations.mail.routes import route_handlers as mail_routes
+from reservations.orders import fast_route
 from reservations.orders.routes import route_handlers as order_routes
 from reservations.passwords.routes import route_handlers as password_routes
 from reservations.refunds.routes import route_handlers as refund_routes
@@ -47,12 +49,26 @@ from webapp import frontend_routes, not_found_handler
 log = logging.getLogger("crowdpass.app")
 
 
+class CrowdPass(Litestar):
+    """The Litestar app, with `POST /api/orders` looked at first by its thin ASGI route
+    (reservations/orders/fast_route.py), which answers it or hands it to Litestar.
+    `fast_orders = False` (ORDERS_FAST_ROUTE=0) sends every request through Litestar."""
+
+    fast_orders = True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_orders and fast_route.handles(scope):
+            await fast_route.serve(self.state.resources, super().__call__, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def _frontend_routes(dist: Path) -> list[ControllerRouterHandler]:
     """index.html at the app's paths, an event's page with its tags, the bundle (webapp.py)."""
     return frontend_routes(dist)
 
 
-def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> CrowdPass:
     settings = settings or get_settings()
     refuse_unsafe_secrets(settings)  # in production: exit 1 on a missing, public or short secret
     configure_logging(json=settings.log_json)
@@ -78,7 +94,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     plug_into_reservations()
     dist = Path(settings.frontend_dist)
-    app = Litestar(
+    app = CrowdPass(
         route_handlers=[
             health,
             metrics,
@@ -115,4 +131,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         ),
     )
     document_errors(app)  # every error status each operation can answer, with the one error body
+    app.fast_orders = settings.orders_fast_route
     return app

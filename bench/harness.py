@@ -219,10 +219,17 @@ class Harness:
         several source addresses in turn when given."""
         n = self.opts.connections
         http = HttpPool("127.0.0.1", port or self.api_port, size=n, sources=sources)
+        server, cpu_s = "hello" if port else "api", self.cpu_s("hello" if port else "api")
         try:
-            return await drive(http, requests, concurrency=n, budget_s=budget_s, on_response=on_response)
+            result = await drive(http, requests, concurrency=n, budget_s=budget_s, on_response=on_response)
         finally:
             await http.close()
+        result.cpu_s = self.cpu_s(server) - cpu_s
+        return result
+
+    def cpu_s(self, name: str) -> float:
+        """CPU seconds (user + system) the system process `name` has used so far."""
+        return float(sum(psutil.Process(self.processes.pid(name) or -1).cpu_times()[:2]))
 
     async def ceiling(
         self, make: Callable[[], Iterator[Request]], count: int, sources: list[str] | None = None

@@ -55,20 +55,22 @@ class Report:
         """Answers by status, rate (and its share of the ceiling), latency of one load; the
         ceiling's own figures (the raw ASGI hello: same uvicorn flags, core, driver, settings)."""
         statuses = ", ".join(f"{k}: {num(v)}" for k, v in sorted(result.statuses.items()))
+        c = ceiling
         self.ceiling.append(
-            f"{name}: {num(ceiling.rate)} req/s, p50 {ms(ceiling.latency_ms['p50'])}, p99 "
-            f"{ms(ceiling.latency_ms['p99'])} ({num(ceiling.requests)} requests)"
-            if ceiling
+            f"{name}: {num(c.rate)} req/s ({num(c.per_cpu_s)} per CPU-s), p50 {ms(c.latency_ms['p50'])}, "
+            f"p99 {ms(c.latency_ms['p99'])} ({num(c.requests)} requests)"
+            if c
             else f"{name}: not measured"
         )
+        rates = (c.rate, c.per_cpu_s) if c else (None, None)
         self.figures += [
             Figure(
                 f"{name}: answers (by status)", f"{num(result.requests)} ({statuses}); errors {result.errors}"
             ),
             Figure(
-                f"{name}: rate",
-                f"{num(result.rate)} req/s over {result.seconds:.1f} s",
-                pct(result.rate, ceiling.rate if ceiling else None),
+                f"{name}: rate; per CPU-second of the API process (ratios: to the ceiling's)",
+                f"{num(result.rate)} req/s over {result.seconds:.1f} s; {num(result.per_cpu_s)} per CPU-s",
+                f"{pct(result.rate, rates[0])}; {pct(result.per_cpu_s, rates[1])}",
             ),
             Figure(
                 f"{name}: latency p50 / p95 / p99 / max",

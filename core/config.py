@@ -43,6 +43,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # up to this long after it was accepted; then it is rejected `payment_unavailable`.
     payments_deadline_s: float = 600.0
     payments_backoff_max_s: float = 15.0
+    # A hold confirm's charge still unsettled after this long (at least twice the longest
+    # charge: timeout x tries) is reconciled: its hold settled or the charge refunded.
+    hold_charge_grace_s: float = 60.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
     lock_timeout_ms: int = 2000
@@ -59,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
     orders_job_timeout_s: int = 30
+    # POST /api/orders answered by its thin ASGI route in front of Litestar (same answers).
+    orders_fast_route: bool = True
     metrics_port: int = 0
     frontend_dist: str = "frontend/dist"
     log_json: bool = True

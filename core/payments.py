@@ -125,7 +125,12 @@ class ProviderRejected(PaymentError):
     """The provider refused the request itself (4xx other than a decline)."""
 
 
+class _ChargeList(msgspec.Struct, frozen=True):
+    charges: list[Charge]
+
+
 _charge_decoder = msgspec.json.Decoder(Charge)
+_charge_list_decoder = msgspec.json.Decoder(_ChargeList)
 
 
 def should_retry(status_code: int) -> bool:
@@ -145,6 +150,7 @@ async def _send(
     *,
     json: object | None = None,
     headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
     retries: int,
     timeout_s: float,
     backoff_s: float,
@@ -157,7 +163,9 @@ async def _send(
         if breaker is not None:
             breaker.before_call()  # CircuitOpen: the provider is not called
         try:
-            response = await http.request(method, url, json=json, headers=headers, timeout=timeout_s)
+            response = await http.request(
+                method, url, json=json, headers=headers, params=params, timeout=timeout_s
+            )
         except httpx.TimeoutException:
             last = f"timed out after {timeout_s}s"
         except httpx.TransportError as exc:
@@ -243,3 +251,26 @@ async def refund(
         breaker=breaker,
     )
     return _decode_charge(response)
+
+
+async def find_charges(
+    http: httpx.AsyncClient,
+    *,
+    description: str,
+    status: str | None = None,
+    retries: int = 2,
+    timeout_s: float = 3.0,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+) -> list[Charge]:
+    """The charges made with this description (optionally only those in `status`), oldest
+    first: how a caller that lost a charge's answer (its process died) finds the charge."""
+    params = {"description": description} | ({"status": status} if status else {})
+    response = await _send(
+        http, "GET", "/v1/charges", params=params, retries=retries, timeout_s=timeout_s, backoff_s=backoff_s
+    )
+    if response.status_code >= 400:
+        raise ProviderRejected(f"provider answered {response.status_code}: {response.text[:200]}")
+    try:
+        return _charge_list_decoder.decode(response.content).charges
+    except msgspec.DecodeError as exc:
+        raise ProviderRejected(f"unexpected provider answer: {exc}") from None

@@ -380,20 +380,10 @@ async def run(h: Harness) -> Report:
     finished = room.done["confirm"] + room.done["cancel"]
     report.check("every admitted visitor got a hold and finished", len(admitted), finished)
     report.check("load-side errors", {}, room.errors)
-    report.raw.update(
-        visitors=n,
-        tickets=tickets,
-        joins=joins.figures(),
-        ceiling=ceiling.figures() if ceiling else None,
-        sell_out_s=sell_out_s,
-        bound={"max": bound.max_ratio, "points": bound.points, "at": bound.at},
-        tau=tau,
-        position=pos_s,
-        admission=adm_s,
-        sold_out=sold_s,
-        admitted=len(admitted),
-        outcome=outcome,
-    )
+    report.raw.update(visitors=n, tickets=tickets, sell_out_s=sell_out_s, tau=tau, admitted=len(admitted))
+    report.raw.update(joins=joins.figures(), ceiling=ceiling.figures() if ceiling else None, outcome=outcome)
+    report.raw.update(bound={"max": bound.max_ratio, "points": bound.points, "at": bound.at})
+    report.raw.update(position=pos_s, admission=adm_s, sold_out=sold_s)
     return report
 
 

@@ -162,7 +162,9 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
     """Lock the hold and check it may be paid for; commits before anything is charged.
 
     An active hold past `expires_at` whose expiry job has not run yet is expired here and
-    answered 410: nothing is charged.
+    answered 410: nothing is charged. A hold about to be charged is marked
+    (`charging_since`) in the same commit, so a charge whose settle never runs (the process
+    died) is found by the reconcile cron (reservations/holds/reconcile.py).
     """
     async with pool.acquire() as conn, conn.transaction():
         hold = await _lock(conn, hold_id)
@@ -172,6 +174,8 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
         if hold["status"] == "active" and hold["overdue"]:
             ended = await conn.fetchrow(Q.expire_hold, hold_id)
             await _release(conn, ended)
+        elif hold["status"] == "active" and hold["total_cents"] > 0:
+            await conn.execute(Q.mark_charging, hold_id)
     if ended is not None:
         HOLDS.labels("expired").inc()
         await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, [])])

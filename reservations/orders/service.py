@@ -61,6 +61,7 @@ META_MISS_TIMEOUT_S = 1.0
 MAX_KEY_LENGTH = 255
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
+_ACCEPTED, _REFUSED = ORDERS.labels("accepted"), ORDERS.labels("refused")  # looked up once
 log = logging.getLogger("crowdpass.orders")
 
 
@@ -138,7 +139,7 @@ def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> Idempot
     )
 
 
-def order_limits(customer_id: uuid.UUID, client_ip: str) -> list[limits.Limit]:
+def order_limits(customer_id: uuid.UUID | str, client_ip: str) -> list[limits.Limit]:
     settings = get_settings()
     window = settings.order_window_s
     return [
@@ -166,36 +167,38 @@ async def place_order(
     order_id = uuid.uuid4()
     now = time.time()
     slot = idempotency_slot(customer_id, key, now=now)
+    # Each id as text once: the keys below would format the event id eight times.
+    event, order, customer = str(data.event_id), str(order_id), str(customer_id)
     script_keys = [
         slot.hashes[0],
-        keys.event_meta(data.event_id),
-        keys.sold_out(data.event_id),
-        keys.order_counts(data.event_id),
-        keys.order(order_id),
+        keys.event_meta(event),
+        keys.sold_out(event),
+        keys.order_counts(event),
+        keys.order(order),
         keys.orders_pending(),
         queues.ORDERS_QUEUE,
-        keys.order_seq(data.event_id),
-        keys.available(data.event_id),
-        keys.orders_unreserved(data.event_id),
+        keys.order_seq(event),
+        keys.available(event),
+        keys.orders_unreserved(event),
         slot.hashes[1],
         slot.hashes[2],
-        keys.orders_unreserved_seq(data.event_id),
+        keys.orders_unreserved_seq(event),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
         IDEMPOTENCY_HASH_TTL_S,
-        str(customer_id),
+        customer,
         data.quantity,
-        str(order_id),
+        order,
         slot.field,
-        str(data.event_id),
+        event,
         data.card_number,
         request_id or "",
         COUNTS_TTL_S,
     ]
     try:
         await limits.check_limits(
-            res.redis_batch, order_limits(customer_id, client_ip), detail="Too many orders"
+            res.redis_batch, order_limits(customer, client_ip), detail="Too many orders"
         )
         result = await _gate(res, script_keys, args)
         if result[0] == b"miss":
@@ -206,7 +209,7 @@ async def place_order(
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
     kind = result[0].decode()
     if kind == "accepted":
-        ORDERS.labels("accepted").inc()
+        _ACCEPTED.inc()
         return _accepted(order_id, data)
     if kind == "replay":
         status, stored = int(result[1]), result[2]
@@ -215,7 +218,7 @@ async def place_order(
             return _accepted(uuid.UUID(stored.decode()), data)
         return _refused(stored)
     if kind == "refused":
-        ORDERS.labels("refused").inc()
+        _REFUSED.inc()
         return _refused(result[2])
     if kind == "reused":
         raise KeyReused()
