@@ -16,6 +16,11 @@ run: install frontend ## start API, worker, payments stub and UI on :8000 (embed
 test: install frontend ## run the whole test suite (unit, integration, concurrency, e2e)
 	$(PY) -m pytest -q
 
+CHAOS_SCALE ?= 10
+
+chaos: install ## the chaos suite (tests/chaos/) at CHAOS_SCALE=10: Redis killed, failed over, workers killed
+	CHAOS_SCALE=$(CHAOS_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/chaos
+
 test-fast: install ## unit and integration tests only
 	$(PY) -m pytest -q tests/unit tests/integration
 
@@ -51,7 +56,7 @@ migrate: install ## apply pending migrations
 reset-db: install ## drop everything, migrate and seed
 	$(PY) manage.py reset-db
 
-.PHONY: help run test test-fast install constraints frontend lint fmt migrate reset-db
+.PHONY: help run test chaos test-fast install constraints frontend lint fmt migrate reset-db
 
 # Benchmarks (bench/, docs/benchmarks.md): each run writes bench/results/<time>-<scenario>-<scale>.json.
 # SCALE=1 is the issue's size; SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more

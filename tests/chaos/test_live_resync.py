@@ -16,16 +16,20 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from core.auth import issue_customer_token
 from core.resources import Resources
-from tests.chaos.conftest import RedisServer, System
+from tests.chaos.conftest import SCALE, RedisServer, System
 from tests.factories import book_ticket, make_customer, make_event
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120 * max(1.0, SCALE))]
 
 
-async def _until(ws: ClientConnection, match: Callable[[dict[str, Any]], bool], wait_s: float) -> dict[str, Any]:
+async def _until(
+    ws: ClientConnection, match: Callable[[dict[str, Any]], bool], wait_s: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + wait_s
     while True:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        message: dict[str, Any] = json.loads(
+            await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+        )
         if match(message):
             return message
 

@@ -20,6 +20,7 @@ from redis import Redis as SyncRedis
 from core.queues import ORDERS_GROUP, ORDERS_QUEUE
 from core.resources import Resources, redis_settings
 from tests.chaos.conftest import (
+    SCALE,
     RedisServer,
     SentinelServer,
     System,
@@ -28,7 +29,7 @@ from tests.chaos.conftest import (
     scaled,
 )
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120 * max(1.0, SCALE))]
 
 CAPACITY, BUYERS = scaled(30), scaled(40)
 
@@ -102,7 +103,12 @@ async def _default_queue_runs_jobs(redis: RedisServer) -> None:
 
 
 async def _wait_pending(
-    c: SyncRedis, consumer: str, *, at_least: int | None = None, at_most: int | None = None, timeout_s: float = 10
+    c: SyncRedis,
+    consumer: str,
+    *,
+    at_least: int | None = None,
+    at_most: int | None = None,
+    timeout_s: float = 10,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
