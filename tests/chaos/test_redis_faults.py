@@ -129,7 +129,7 @@ async def test_sentinel_failover_mid_sale(
 ) -> None:
     primary = redis_servers("primary")
     replica = redis_servers("replica", replica_of=primary.port)
-    sentinel = SentinelServer(redis_binary, tmp_path / "sentinel", primary=primary.port)
+    sentinel = SentinelServer(redis_binary, tmp_path / "sentinel", primary=primary.port, down_after_ms=500)
     sentinel.start()
     try:
         await _wait_replica_in_sync(primary)
@@ -137,8 +137,15 @@ async def test_sentinel_failover_mid_sale(
             {"REDIS_URL": "redis://ignored/0", "REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}"}
         )
         promoted_s: list[float] = []
+        lag_bytes: list[int] = []
 
         async def kill_primary() -> None:
+            # What the replica had not applied yet, a moment before: the primary's offset,
+            # then the replica's own (read after it, so it can only be ahead).
+            with primary.client() as p, replica.client() as r:
+                written = int(p.info("replication")["master_repl_offset"])
+                applied = int(r.info("replication")["slave_repl_offset"])
+            lag_bytes.append(max(0, written - applied))
             killed = time.monotonic()
             primary.kill()
             while sentinel.primary_port() != replica.port:
@@ -149,7 +156,10 @@ async def test_sentinel_failover_mid_sale(
         result = await run_sale(system, res.pool, capacity=CAPACITY, buyers=BUYERS, fault=kill_primary)
         figures = await assert_sale_survived(res.pool, system, result)
         system.assert_all_alive()
-        print(f"sentinel failover: replica promoted {promoted_s[0]:.1f} s after the kill; {figures}")
+        print(
+            f"sentinel failover: replica promoted {promoted_s[0]:.1f} s after the kill, "
+            f"{lag_bytes[0]} bytes behind just before it; {figures}"
+        )
     finally:
         sentinel.stop()
 
