@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -75,3 +76,30 @@ async def test_sockets_open_across_a_redis_restart_get_what_they_missed(
         assert stock["sold"] == 1
     system.assert_all_alive()
     assert "pub/sub reconnected" in system.log("api")
+
+
+async def test_a_queue_socket_stays_open_across_a_redis_restart_and_tells_the_place_again(
+    res: Resources, redis_servers: Callable[..., RedisServer], system_factory: Callable[..., System]
+) -> None:
+    redis = redis_servers()
+    system = system_factory({"REDIS_URL": redis.url})
+    async with res.pool.acquire() as conn:
+        first, second = await make_customer(conn), await make_customer(conn)
+        event_id = await make_event(conn, waiting_room=True, capacity=3)
+        await conn.execute("UPDATE waiting_rooms SET paused = true WHERE event_id = $1", event_id)
+    async with httpx.AsyncClient(base_url=system.base, timeout=10) as http:
+        for customer in (first, second):
+            joined = await http.post(
+                f"/api/events/{event_id}/queue",
+                headers={"Authorization": f"Bearer {issue_customer_token(customer)}"},
+            )
+            assert joined.status_code == 200 and joined.json()["status"] == "waiting", joined.text
+    url = f"{system.base.replace('http://', 'ws://', 1)}/api/events/{event_id}/queue/ws?token="
+    async with connect(url + issue_customer_token(second)) as ws:
+        assert (await _until(ws, lambda m: m["type"] == "position", 5))["position"] == 2
+        redis.kill()
+        await asyncio.sleep(2.5)  # past a periodic push (every 2 s): it meets Redis away
+        await asyncio.to_thread(redis.start)
+        again = await _until(ws, lambda m: m["type"] == "position", 10)
+        assert again["position"] == 2
+    system.assert_all_alive()
