@@ -72,6 +72,7 @@ class ResilientPubSubBackend(ChannelsBackend):
         self._pubsub = redis.pubsub()
         self._lock: asyncio.Lock | None = None  # made inside the running loop
         self._has_subscribed: asyncio.Event | None = None
+        self._lost = False  # the connection failed and has not been re-established since
         self.resubscribed = Resubscribed()
 
     def _subscription_lock(self) -> asyncio.Lock:
@@ -98,37 +99,51 @@ class ResilientPubSubBackend(ChannelsBackend):
 
     async def subscribe(self, channels: Iterable[str]) -> None:
         async with self._subscription_lock():
+            if self._lost:  # this SUBSCRIBE may be what reconnects
+                self._forget_unsubscribed()
             await self._pubsub.subscribe(*channels)
         self._subscribed().set()
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
+        names = list(channels)
         async with self._subscription_lock():
-            await self._pubsub.unsubscribe(*channels)
+            try:
+                await self._pubsub.unsubscribe(*names)
+            except (RedisError, OSError):  # Redis away: the reconnect must not bring them back
+                self._pubsub.pending_unsubscribe_channels.update(name.encode() for name in names)
+                self._lost = True
             if not self._pubsub.channels.keys() - self._pubsub.pending_unsubscribe_channels:
                 self._subscribed().clear()
+
+    def _forget_unsubscribed(self) -> None:
+        """Before reconnecting: channels whose UNSUBSCRIBE was never confirmed are dropped,
+        else redis-py's reconnect would subscribe them again (it forgets the pending ones)."""
+        for name in list(self._pubsub.pending_unsubscribe_channels):
+            self._pubsub.channels.pop(name, None)
+        self._pubsub.pending_unsubscribe_channels.clear()
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         raise NotImplementedError("pub/sub keeps no history")
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
         delay = RECONNECT_FIRST_S
-        lost = False
         while True:
             await self._subscribed().wait()
             try:
-                if lost:
+                if self._lost:
                     # A command on the PubSub connects again and, in redis-py's connect
                     # callback, subscribes every channel it had before the loss.
                     async with self._subscription_lock():
+                        self._forget_unsubscribed()
                         await self._pubsub.ping()
-                    lost, delay = False, RECONNECT_FIRST_S
+                        self._lost, delay = False, RECONNECT_FIRST_S
                     log.warning("pub/sub reconnected; live sockets send a fresh snapshot")
                     self.resubscribed.fire()
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except (RedisError, OSError) as exc:
-                if not lost:
+                if not self._lost:
                     log.warning("pub/sub lost (%s); reconnecting", exc)
-                lost = True
+                self._lost = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
                 continue
