@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,8 +40,17 @@ class DefaultWorker:
         self.worker: Worker | None = None
         self._signalled = False
 
-    def _on_stop(self, _signal: Any) -> None:
+    def _on_stop(self, signum: Any) -> None:
+        # arq also calls this from close() with SIGUSR1 when it handles no signals itself:
+        # that is a worker closing, not a request to stop.
+        if signum in (signal.SIGINT, signal.SIGTERM):
+            self._signalled = True
+
+    def stop(self) -> None:
+        """Stop as a SIGTERM would (for a caller that keeps signals to itself)."""
         self._signalled = True
+        if self.worker is not None and self.worker.main_task is not None:
+            self.worker.main_task.cancel()
 
     async def run(self) -> None:
         delay = RESTART_FIRST_S
@@ -70,8 +80,14 @@ class DefaultWorker:
 
     async def _close(self, worker: Worker) -> None:
         """Close a stopped worker; its Redis may be gone, so nothing here may raise."""
-        for task in list(worker.tasks.values()):
+        tasks = list(worker.tasks.values())
+        for task in tasks:
             task.cancel()
+        if tasks:
+            done, _ = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            for task in done:  # their errors are arq's to log; retrieved here, not left dangling
+                if not task.cancelled():
+                    task.exception()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await worker.close()
