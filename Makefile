@@ -23,6 +23,11 @@ test: install frontend ## run the whole test suite (unit, integration, security 
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist worksteal $(PARALLEL_TIERS)
 	$(PY) -m pytest -q tests $(addprefix --ignore=,$(PARALLEL_TIERS))
 
+CHAOS_SCALE ?= 10
+
+chaos: install ## the chaos suite (tests/chaos/) at the issue's sizes (CHAOS_SCALE=10; `make test` runs it at 1)
+	CHAOS_SCALE=$(CHAOS_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/chaos
+
 test-fast: install ## unit and integration tests only
 	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist worksteal tests/unit tests/integration
 
@@ -43,10 +48,6 @@ frontend: ## build the web app into frontend/dist (needs npm)
 		else echo "npm not found: serving the API without the web app"; fi; \
 	fi
 
-CHAOS_SCALE ?= 1
-chaos: install ## the chaos suite (tests/chaos) at the issue's sizes; `make test` runs it at CHAOS_SCALE=0.1
-	CHAOS_SCALE=$(CHAOS_SCALE) $(PY) -m pytest -q -s tests/chaos
-
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -62,7 +63,7 @@ migrate: install ## apply pending migrations
 reset-db: install ## drop everything, migrate and seed
 	$(PY) manage.py reset-db
 
-.PHONY: help run test test-fast install constraints frontend chaos lint fmt migrate reset-db
+.PHONY: help run test chaos test-fast install constraints frontend lint fmt migrate reset-db
 
 # Benchmarks (bench/, docs/benchmarks.md): each run writes bench/results/<time>-<scenario>-<scale>.json.
 # SCALE=1 is the issue's size; SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more

@@ -89,7 +89,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     # The channels plugin needs its Redis client at construction; it gets its own.
     from core.redis import create_redis
 
-    channels_redis = create_redis(settings.redis_url)
+    channels_redis = create_redis(
+        settings.redis_url, sentinels=settings.redis_sentinels, sentinel_master=settings.redis_sentinel_master
+    )
     channels = create_channels(channels_redis)
 
     plug_into_reservations()

@@ -50,7 +50,11 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
             from core.redis import create_redis
 
-            redis = create_redis(settings.redis_url)
+            redis = create_redis(
+                settings.redis_url,
+                sentinels=settings.redis_sentinels,
+                sentinel_master=settings.redis_sentinel_master,
+            )
             await redis.flushdb()
             await redis.aclose()
         applied = await migrate(conn)

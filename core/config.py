@@ -28,6 +28,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     crowdpass_env: str = "production"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel (docs/reliability.md): "host:port,host:port" of the sentinels;
+    # when set, clients ask them for the primary of REDIS_SENTINEL_MASTER and follow a
+    # failover; REDIS_URL then gives only the database number and password.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
     admin_token: str = "dev-admin-token"  # noqa: S105 (dev fallback, refused in production)
     jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"  # noqa: S105 (dev fallback, refused in production)
     port: int = 8000

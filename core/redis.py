@@ -14,19 +14,48 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import DataError, NoScriptError, ResponseError
 
 KeyT = str | bytes
 ArgT = str | bytes | int | float
 
 
-def create_redis(url: str, *, max_connections: int = 200) -> Redis:
+def create_redis(
+    url: str, *, max_connections: int = 200, sentinels: str = "", sentinel_master: str = "mymaster"
+) -> Redis:
+    """A client of `url`, or, with `sentinels` ("host:port,..."), of the primary the
+    sentinels name for `sentinel_master` (database and password from `url`): after a
+    failover its next connection goes to the new primary."""
+    if sentinels:
+        parsed = urlparse(url)
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            sentinel_addresses(sentinels),
+            db=int(parsed.path.strip("/") or 0),
+            password=parsed.password,
+            max_connections=max_connections,
+            health_check_interval=30,
+        )
+        primary: Redis = sentinel.master_for(sentinel_master)
+        return primary
     client: Redis = Redis.from_url(
         url, decode_responses=False, max_connections=max_connections, health_check_interval=30
     )
     return client
+
+
+def sentinel_addresses(sentinels: str) -> list[tuple[str, int]]:
+    """ "h1:26379,h2:26379" -> [("h1", 26379), ("h2", 26379)]."""
+    found = []
+    for part in sentinels.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"REDIS_SENTINELS: {part.strip()!r} is not host:port")
+        found.append((host, int(port)))
+    return found
 
 
 class Script:

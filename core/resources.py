@@ -16,7 +16,7 @@ from core.db import Pool
 from core.db import create_pool as create_pg_pool
 from core.payments import CircuitBreaker
 from core.realtime import Publisher, publisher_for
-from core.redis import RedisBatcher, batcher_for
+from core.redis import RedisBatcher, batcher_for, sentinel_addresses
 
 
 @dataclass(slots=True)
@@ -35,10 +35,24 @@ class Resources:
         await self.redis.aclose()
 
 
-def redis_settings(url: str, *, max_connections: int = 500) -> RedisSettings:
+def redis_settings(
+    url: str, *, max_connections: int = 500, sentinels: str = "", sentinel_master: str = "mymaster"
+) -> RedisSettings:
+    """arq's settings for `url`, or for the primary the sentinels name (see
+    `core.redis.create_redis`)."""
     settings = RedisSettings.from_dsn(url)
     settings.max_connections = max_connections
+    if sentinels:
+        settings.host = sentinel_addresses(sentinels)
+        settings.sentinel = True
+        settings.sentinel_master = sentinel_master
     return settings
+
+
+def redis_settings_of(settings: Settings) -> RedisSettings:
+    return redis_settings(
+        settings.redis_url, sentinels=settings.redis_sentinels, sentinel_master=settings.redis_sentinel_master
+    )
 
 
 async def open_resources(
@@ -51,7 +65,7 @@ async def open_resources(
     """The clients of one process. The API's connections default to the read class of
     timeouts (READ_LOCK_TIMEOUT_MS, API_STATEMENT_TIMEOUT_MS); a worker's (`worker=True`) to
     the jobs' (LOCK_TIMEOUT_MS, WORKER_STATEMENT_TIMEOUT_MS). Writes set their own."""
-    redis = await create_pool(redis_settings(settings.redis_url))
+    redis = await create_pool(redis_settings_of(settings))
     pool = await create_pg_pool(
         settings.database_url,
         max_size=pool_max or settings.db_pool_max,

@@ -23,10 +23,12 @@ class LiveController(Controller):
     path = "/api"
 
     @websocket("/ws")
-    async def customer_socket(self, socket: WebSocket[Any, Any, Any], channels: ChannelsDep) -> None:
+    async def customer_socket(
+        self, socket: WebSocket[Any, Any, Any], channels: ChannelsDep, res: ResDep
+    ) -> None:
         """Pushes `{"type": "order", order}` when an order is decided and `{"type": "hold", hold}`
         when a hold changes. Authenticate with `?token=<customer jwt>`."""
-        await live.serve_customer(socket, channels, token=socket.query_params.get("token"))
+        await live.serve_customer(socket, channels, res, token=socket.query_params.get("token"))
 
     @websocket("/events/{event_id:uuid}/live")
     async def event_socket(

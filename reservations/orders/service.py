@@ -33,7 +33,9 @@ from typing import Any
 import asyncpg
 import msgspec
 from arq.connections import ArqRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import limits, queues
 from core.addresses import limit_subject
@@ -204,8 +206,11 @@ async def place_order(
         if result[0] == b"miss":
             await _fill_meta_on_miss(res, event_id=data.event_id)
             result = await _gate(res, script_keys, args)
-    except RedisError:  # down, or full (noeviction): nothing was accepted
-        log.exception("the order gate failed")
+    except RedisError as exc:  # down, or full (noeviction): nothing was accepted
+        if isinstance(exc, RedisConnectionError | RedisTimeoutError):  # an outage: one line each
+            log.warning("the order gate cannot reach Redis: %s", exc)
+        else:
+            log.exception("the order gate failed")
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
     kind = result[0].decode()
     if kind == "accepted":

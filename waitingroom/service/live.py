@@ -27,9 +27,11 @@ from litestar import WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from core.db import Pool
 from core.errors import AppError
+from core.realtime import resubscribed
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
 from waitingroom.service.callers import queue_caller
@@ -43,6 +45,7 @@ SOLD_OUT_RECHECK_S = 10.0  # sold out: no news to push; look again now and then 
 RESYNC_MS = 15_000
 CLOSE_ADMITTED = 1000
 DISCONNECTED = None  # put in a socket's inbox when its client is gone
+RESYNC = b"resync"  # put in every socket's inbox when pub/sub came back after a Redis loss
 
 log = logging.getLogger("crowdpass.waitingroom")
 Inbox = asyncio.Queue[bytes | None]
@@ -254,6 +257,8 @@ async def serve_queue_socket(
         subscriber.run_in_background(on_event, join=False),
         admission_router(channels).listen(event_id, customer_id, inbox),
     ):
+        stack = contextlib.ExitStack()  # ticks and admissions may have been missed meanwhile
+        stack.enter_context(resubscribed(channels).listen(lambda: inbox.put_nowait(RESYNC)))
         disconnected = asyncio.create_task(_wait_disconnect(socket))
         disconnected.add_done_callback(lambda _: inbox.put_nowait(DISCONNECTED))
         try:
@@ -261,14 +266,20 @@ async def serve_queue_socket(
         except WebSocketDisconnect:
             pass
         finally:
+            stack.close()
             disconnected.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await disconnected
 
 
 async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor) -> bool:
-    """Read the exact place and push it; False when the socket is done."""
-    place = await read_place(redis, event_id=visitor.settings.event_id, customer_id=visitor.customer_id)
+    """Read the exact place and push it; False when the socket is done. While Redis is
+    away the socket stays open and reads again at the next push time."""
+    try:
+        place = await read_place(redis, event_id=visitor.settings.event_id, customer_id=visitor.customer_id)
+    except (RedisError, OSError) as exc:
+        log.info("place of a visitor not read (%s); trying again", exc)
+        return True
     now_ms = int(time.time() * 1000)
     if place.kind == "admitted":
         await _send(socket, visitor.admitted(place))
@@ -305,6 +316,11 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             continue
         if data is DISCONNECTED:
             return
+        if data is RESYNC:
+            if not await _resync(socket, redis, visitor):
+                return
+            last_push = time.monotonic()
+            continue
         event = msgspec.json.decode(data)
         kind = event.get("type")
         if kind == "admitted":
