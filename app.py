@@ -22,11 +22,11 @@ from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
 from core.openapi import document_errors
-from core.ops import health, metrics, metrics_middleware
+from core.ops import client_config, health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
-from core.security import add_security_headers
+from core.security import security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.checkin.routes import route_handlers as checkin_routes
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         route_handlers=[
             health,
             metrics,
+            client_config,
             *customer_routes,
             *event_routes,
             *hold_routes,
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
-        before_send=[add_security_headers],
+        before_send=[security_headers(settings)],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(

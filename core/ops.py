@@ -1,4 +1,5 @@
-"""Health and metrics endpoints, and the Prometheus instruments shared by every process."""
+"""Health, metrics and the web app's configuration endpoints, and the Prometheus instruments
+shared by every process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from core import queues
+from core.config import get_settings
 from core.deps import ResDep
 from core.resources import Resources
 from core.schemas import Out
@@ -75,6 +77,19 @@ async def _probe_redis(res: Resources) -> str:
         return "up"
     except Exception:  # any failure means "down" to a health check
         return "down"
+
+
+class ClientConfig(Out, frozen=True):
+    """What the web app's pages need to know of the deployment."""
+
+    payments_url: str  # the payment provider's base URL, where the checkout tokenises a card
+
+
+@get("/api/config", operation_id="getClientConfig", tags=["operations"], sync_to_thread=False)
+def client_config() -> ClientConfig:
+    """The web app's configuration: the checkout sends the card number straight to the
+    provider (`POST {payments_url}/v1/payment_methods`) and the API only a `payment_method`."""
+    return ClientConfig(payments_url=get_settings().payments_browser_url)
 
 
 @get("/health", operation_id="health", tags=["operations"])

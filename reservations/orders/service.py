@@ -189,7 +189,7 @@ async def place_order(
         str(order_id),
         slot.field,
         str(data.event_id),
-        data.card_number,
+        data.payment_method,
         request_id or "",
         COUNTS_TTL_S,
     ]

@@ -175,7 +175,7 @@ class Api:
         hold = r.json()
         r = self.http.post(
             f"/api/holds/{hold['id']}/confirm",
-            json={"card_number": "4242424242424242"},
+            json={"payment_method": "pm_card_visa"},
             headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
         )
         assert r.status_code == 200, r.text

@@ -39,6 +39,26 @@ const HOLD: Hold = {
   total_cents: 5000,
 };
 
+const PAYMENTS = "http://pay.test";
+
+/** The provider's tokenisation: a new payment method per card, named by its last digits. */
+function provider() {
+  return {
+    "GET /api/config": { body: { payments_url: PAYMENTS } },
+    [`POST ${PAYMENTS}/v1/payment_methods`]: (call: { body: unknown }) => {
+      const card = (call.body as { card_number: string }).card_number;
+      return { status: 201, body: { id: `pm_${card.slice(-4)}`, brand: "visa", last4: card.slice(-4) } };
+    },
+  };
+}
+
+/** Every call to CrowdPass (not the provider) is free of the card number. */
+function noCardSentToCrowdPass(calls: { url: string; body: unknown }[], card: string) {
+  const ours = calls.filter((c) => !c.url.startsWith(PAYMENTS));
+  expect(ours.length).toBeGreaterThan(0);
+  for (const c of ours) expect(JSON.stringify(c.body ?? null) + c.url).not.toContain(card);
+}
+
 function signIn() {
   setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
 }
@@ -134,6 +154,7 @@ describe("EventPage", () => {
   it("buys in one step through POST /api/orders, the result arriving over /api/ws", async () => {
     const accepted = { id: "o1", status: "queued", event_id: "e1", quantity: 2 };
     const { calls } = fakeFetch({
+      ...provider(),
       "GET /api/events/e1": { body: EVENT },
       "POST /api/orders": [{ status: 503, body: { error: "busy", detail: "try again" } }, { status: 202, body: accepted }],
       "GET /api/orders/o1": { body: { ...accepted, accepted_at: "2030-01-01T00:00:00Z" } },
@@ -149,7 +170,11 @@ describe("EventPage", () => {
     expect(await screen.findByText(/Order received/)).toBeTruthy();
     const posts = calls.filter((c) => c.method === "POST" && c.url === "/api/orders");
     expect(posts).toHaveLength(2);
-    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, card_number: "4242424242424242" });
+    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, payment_method: "pm_4242" });
+    expect(posts[1]!.body).toEqual(posts[0]!.body); // the retry pays with the same payment method
+    const tokenised = calls.filter((c) => c.url === `${PAYMENTS}/v1/payment_methods`);
+    expect(tokenised.map((c) => c.body)).toEqual([{ card_number: "4242424242424242" }]); // once
+    noCardSentToCrowdPass(calls, "4242424242424242");
     expect(posts[0]!.headers["Idempotency-Key"]).toBeTruthy();
     expect(posts[1]!.headers["Idempotency-Key"]).toBe(posts[0]!.headers["Idempotency-Key"]);
     const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
@@ -196,6 +221,7 @@ describe("EventPage", () => {
 describe("CheckoutPage", () => {
   it("counts down from seconds_left and retries a failed payment with the same key", async () => {
     const { calls } = fakeFetch({
+      ...provider(),
       "GET /api/holds/h1": { body: HOLD },
       "GET /api/events/e1": { body: EVENT },
       "POST /api/holds/h1/confirm": [
@@ -219,6 +245,10 @@ describe("CheckoutPage", () => {
     expect(keys).toHaveLength(3);
     expect(keys[1]).toBe(keys[2]); // the retry of the same card repeats the key
     expect(keys[0]).not.toBe(keys[1]); // another card is another payment attempt
+    const methods = calls.filter((c) => c.url.endsWith("/confirm")).map((c) => c.body);
+    expect(methods).toEqual([{ payment_method: "pm_0002" }, { payment_method: "pm_4242" }, { payment_method: "pm_4242" }]);
+    noCardSentToCrowdPass(calls, "4242424242424242");
+    noCardSentToCrowdPass(calls, "4000000000000002");
   });
 
   it("offers one extension in the last minute", async () => {
@@ -244,6 +274,7 @@ describe("CheckoutPage", () => {
 
   it("tells the buyer when the hold expired", async () => {
     fakeFetch({
+      ...provider(),
       "GET /api/holds/h1": { body: HOLD },
       "GET /api/events/e1": { body: EVENT },
       "POST /api/holds/h1/confirm": { status: 410, body: { error: "hold_expired", detail: "expired" } },
