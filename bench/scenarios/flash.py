@@ -35,7 +35,7 @@ from bench.tokens import Minter, customer_id, insert_customers
 ATTEMPTS = 1_000_000
 TICKETS = 50_000
 RETRY_EVERY = 10
-CARD = "4242424242424242"
+PAYMENT_METHOD = "pm_card_visa"  # the provider's test payment method of the card 4242 4242 4242 4242
 WS_BUYERS = 1_000
 PENDING_KEY = "cp:orders:pending"
 JSON = {"Content-Type": "application/json"}
@@ -100,7 +100,7 @@ class Buyers(Sockets):
 
 def attempt_requests(path: Path, event_id: str, limit: int) -> Iterator[Request]:
     """The attempts file as order requests (the first `limit` lines)."""
-    body = msgspec.json.encode({"event_id": event_id, "quantity": 1, "card_number": CARD})
+    body = msgspec.json.encode({"event_id": event_id, "quantity": 1, "payment_method": PAYMENT_METHOD})
     with path.open() as f:
         for line in itertools.islice(f, limit):
             token, key = line.rstrip("\n").split(" ", 1)

@@ -43,7 +43,7 @@ WINDOW = 2_000  # visitors at the head of the queue with their socket open
 FACTOR = 1.0
 WATCHERS = 1_000
 SOURCES = 1_024
-CONFIRM = b'{"card_number":"4242424242424242"}'
+CONFIRM = b'{"payment_method":"pm_card_visa"}'  # the stub's test payment method of 4242...
 ZERO_EVENT = "00000000-0000-4000-8000-000000000000"
 
 
