@@ -57,7 +57,8 @@ def test_the_policy_names_the_provider_by_origin_only() -> None:
     from core.security import app_policy
 
     assert "connect-src 'self' https://pay.example:8443;" in app_policy("https://pay.example:8443/v1/")
-    assert "connect-src 'self';" in app_policy("")  # no provider reachable: nothing more allowed
+    assert "connect-src 'self';" in app_policy("/provider")  # behind the web app's own nginx
+    assert "connect-src 'self';" in app_policy("")
     assert "connect-src 'self';" in app_policy("javascript:alert(1)")
 
 
