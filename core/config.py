@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments_retries: int = 2
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
+    # How long a WebSocket ticket (POST /api/ws-tickets) may wait for its one handshake.
+    ws_ticket_ttl_s: int = 30
     lock_timeout_ms: int = 2000
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
