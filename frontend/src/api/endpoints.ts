@@ -116,6 +116,10 @@ export const api = {
       headers: { "Idempotency-Key": idempotencyKey },
     }),
 
+  /** A one-use ticket to open a WebSocket (`?ticket=`), asked with the token in the header. */
+  wsTicket: (auth: QueueAuth) =>
+    request<{ ticket: string; expires_in_s: number }>("POST", "/api/ws-tickets", { ...auth }),
+
   placeOrder: (body: { event_id: string; quantity: number; payment_method: string }, idempotencyKey: string, token: string) =>
     request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
   order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),

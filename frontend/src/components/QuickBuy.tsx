@@ -52,13 +52,15 @@ export function QuickBuy({
   }, [placed, token, decide]);
 
   const socket = useLive(
-    waiting ? `/api/ws?token=${encodeURIComponent(token)}` : null,
+    waiting ? "/api/ws" : null,
     (data) => {
       if (!placed) return;
       const o = orderFromMessage(data, placed.id);
       if (o) decide(o);
     },
     () => check(),
+    undefined,
+    { token },
   );
   usePoll(check, 3000, waiting && socket !== "open");
 

@@ -92,9 +92,15 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     },
     [holdId, hold],
   );
-  useLive(`/api/ws?token=${encodeURIComponent(token)}`, onHoldMessage, (reconnected) => {
-    if (reconnected) void hold.reload(true);
-  });
+  useLive(
+    "/api/ws",
+    onHoldMessage,
+    (reconnected) => {
+      if (reconnected) void hold.reload(true);
+    },
+    undefined,
+    { token },
+  );
 
   async function pay(e: FormEvent) {
     e.preventDefault();
