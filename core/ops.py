@@ -13,7 +13,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from core import queues
-from core.config import get_settings
 from core.deps import ResDep
 from core.resources import Resources
 from core.schemas import Out
@@ -85,11 +84,11 @@ class ClientConfig(Out, frozen=True):
     payments_url: str  # the payment provider's base URL, where the checkout tokenises a card
 
 
-@get("/api/config", operation_id="getClientConfig", tags=["operations"], sync_to_thread=False)
-def client_config() -> ClientConfig:
+@get("/api/config", operation_id="getClientConfig", tags=["operations"])
+async def client_config(res: ResDep) -> ClientConfig:
     """The web app's configuration: the checkout sends the card number straight to the
     provider (`POST {payments_url}/v1/payment_methods`) and the API only a `payment_method`."""
-    return ClientConfig(payments_url=get_settings().payments_browser_url)
+    return ClientConfig(payments_url=res.settings.payments_browser_url)
 
 
 @get("/health", operation_id="health", tags=["operations"])

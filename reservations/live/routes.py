@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from core.config import get_settings
 from core.deps import ConnDep, RedisDep, ResDep
 from core.errors import error_responses
 from core.schemas import parse_uuid
@@ -32,12 +31,12 @@ class LiveController(Controller):
         status_code=201,
         responses=error_responses(401, 403),
     )
-    async def create_ws_ticket(self, request: Request[Any, Any, Any], redis: RedisDep) -> WsTicket:
+    async def create_ws_ticket(self, request: Request[Any, Any, Any], res: ResDep) -> WsTicket:
         """A one-use ticket to open a WebSocket (`/api/ws`, a queue's `/queue/ws`) with
         `?ticket=`, valid for `WS_TICKET_TTL_S` (30 s). Authorization: a customer token or a
         visitor token (a customer may add `Visitor-Token`); the organizer's gets 403."""
-        ttl_s = get_settings().ws_ticket_ttl_s
-        ticket = await issue_ws_ticket(redis, caller=caller_of(request), ttl_s=ttl_s)
+        ttl_s = res.settings.ws_ticket_ttl_s
+        ticket = await issue_ws_ticket(res.redis, caller=caller_of(request), ttl_s=ttl_s)
         return WsTicket(ticket=ticket, expires_in_s=ttl_s)
 
     @websocket("/ws")
