@@ -61,6 +61,8 @@ def pay(page: Any, card: str = GOOD_CARD) -> None:
 def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
     event = api.create_event(name="Buy test", capacity=5, max_per_customer=2)
     page = new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     page.goto(f"/events/{event['id']}")
     expect(page.get_by_role("heading", name="Buy test")).to_be_visible()
     expect(page.get_by_test_id("available")).to_have_text("5")
@@ -83,6 +85,9 @@ def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
     assert not [u for u, b in sent if GOOD_CARD in u + b and u != to_provider[0][0]], sent
     confirm = next(b for u, b in sent if u.endswith("/confirm"))
     assert '"payment_method":"pm_' in confirm.replace(" ", "")
+    # The checkout's own socket opened with a one-use ticket; no token is ever in a socket's URL.
+    assert any("/api/ws?ticket=" in u for u in sockets), sockets
+    assert not any("token=" in u or "eyJ" in u for u in sockets), sockets
     shoot_both(page, screenshots, "checkout-paid")
 
     page.get_by_role("link", name="See my tickets").click()
