@@ -23,11 +23,11 @@ from core.deps import dependencies
 from core.errors import exception_handlers
 from core.logs import configure_logging, request_id_middleware
 from core.openapi import document_errors
-from core.ops import health, metrics, metrics_middleware
+from core.ops import client_config, health, metrics, metrics_middleware
 from core.realtime import create_channels
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
-from core.security import add_security_headers
+from core.security import security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.checkin.routes import route_handlers as checkin_routes
@@ -55,10 +55,18 @@ class CrowdPass(Litestar):
     `fast_orders = False` (ORDERS_FAST_ROUTE=0) sends every request through Litestar."""
 
     fast_orders = True
+    add_security_headers: Any = None  # the before-send hook of create_app, for the thin route too
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.fast_orders and fast_route.handles(scope):
-            await fast_route.serve(self.state.resources, super().__call__, scope, receive, send)
+            await fast_route.serve(
+                self.state.resources,
+                super().__call__,
+                scope,
+                receive,
+                send,
+                add_headers=self.add_security_headers,
+            )
             return
         await super().__call__(scope, receive, send)
 
@@ -96,10 +104,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     plug_into_reservations()
     dist = Path(settings.frontend_dist)
+    add_headers = security_headers(settings)
     app = CrowdPass(
         route_handlers=[
             health,
             metrics,
+            client_config,
             *customer_routes,
             *event_routes,
             *hold_routes,
@@ -121,7 +131,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         lifespan=[lifespan],
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
-        before_send=[add_security_headers],
+        before_send=[add_headers],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(
@@ -134,4 +144,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     )
     document_errors(app)  # every error status each operation can answer, with the one error body
     app.fast_orders = settings.orders_fast_route
+    app.add_security_headers = add_headers
     return app

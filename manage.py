@@ -82,6 +82,10 @@ def run() -> int:
     env = dict(os.environ)
     payments_port = StubConfig.from_env().port
     env.setdefault("PAYMENTS_URL", f"http://127.0.0.1:{payments_port}")
+    # The web app's pages tokenise cards at the stub (CORS), opened as localhost or 127.0.0.1.
+    env.setdefault(
+        "PAYMENTS_CORS_ORIGINS", f"http://localhost:{settings.port},http://127.0.0.1:{settings.port}"
+    )
     # The local mail sink: every email the worker sends lands in .data/mail (the web app's
     # development mail page lists them). Pointing SMTP_HOST elsewhere uses that relay instead.
     env.setdefault("MAIL_SINK_DIR", str(Path(".data") / "mail"))

@@ -93,12 +93,7 @@ class HttpPool:
         return await self._connect()
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes | None = None
     ) -> Response:
         head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self._host_header]
         if headers:

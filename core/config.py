@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     db_pool_max: int = 20
     payments_url: str = "http://127.0.0.1:8100"
+    # Where a browser reaches the payment provider to tokenise a card (`GET /api/config`
+    # tells the web app; the page's CSP allows it). Empty: the same as `payments_url`.
+    payments_public_url: str = ""
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
     # The circuit breaker in front of the provider (docs/reliability.md, "Payment outage"):
@@ -53,6 +56,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     hold_charge_grace_s: float = 60.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
+    # How long a WebSocket ticket (POST /api/ws-tickets) may wait for its one handshake.
+    ws_ticket_ttl_s: int = 30
     lock_timeout_ms: int = 2000
     # PostgreSQL timeouts of each query class (docs/reliability.md, "Query classes"). The API's
     # connections default to the read class: a read waits at most READ_LOCK_TIMEOUT_MS for a
@@ -108,6 +113,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_max_tries: int = 8
     # Where the local mail sink stores what it receives; empty: no sink (the dev mail page is off).
     mail_sink_dir: str = ""
+
+    @property
+    def payments_browser_url(self) -> str:
+        """The payment provider's base URL as a browser reaches it (no trailing slash)."""
+        return (self.payments_public_url or self.payments_url).rstrip("/")
 
 
 def env_name(field: str, prefix: str = "") -> str:

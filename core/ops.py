@@ -1,4 +1,5 @@
-"""Health and metrics endpoints, and the Prometheus instruments shared by every process."""
+"""Health, metrics and the web app's configuration endpoints, and the Prometheus instruments
+shared by every process."""
 
 from __future__ import annotations
 
@@ -81,6 +82,19 @@ async def _probe_redis(res: Resources) -> str:
         return "up"
     except Exception:  # any failure means "down" to a health check
         return "down"
+
+
+class ClientConfig(Out, frozen=True):
+    """What the web app's pages need to know of the deployment."""
+
+    payments_url: str  # the payment provider's base URL, where the checkout tokenises a card
+
+
+@get("/api/config", operation_id="getClientConfig", tags=["operations"])
+async def client_config(res: ResDep) -> ClientConfig:
+    """The web app's configuration: the checkout sends the card number straight to the
+    provider (`POST {payments_url}/v1/payment_methods`) and the API only a `payment_method`."""
+    return ClientConfig(payments_url=res.settings.payments_browser_url)
 
 
 @get("/health", operation_id="health", tags=["operations"])

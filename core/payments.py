@@ -1,5 +1,7 @@
 """The HTTP client of the payment provider (API.md section 3).
 
+The API never sees a card: the web app's page tokenises it at the provider
+(`POST /v1/payment_methods`) and the API charges the payment method (`pm_...`) it was given.
 Every charge carries an Idempotency-Key chosen by the caller. A timeout or a 5xx is retried
 with the SAME key, so the provider sees one charge however many times the request is
 sent. The errors here are provider-level; a domain maps them to its own HTTP errors.
@@ -17,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import httpx
 import msgspec
@@ -25,6 +27,17 @@ import msgspec
 log = logging.getLogger("crowdpass.payments")
 
 DEFAULT_BACKOFF_S = 0.05
+
+# What an order or a hold confirm names to pay with: a payment method of the provider.
+PaymentMethodId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^pm_[A-Za-z0-9_]{1,64}$",
+        description="A payment method of the provider (`pm_...`): the card tokenised by "
+        "`POST /v1/payment_methods` at the payments provider. Never a card number.",
+        examples=["pm_card_visa"],
+    ),
+]
 
 
 class Charge(msgspec.Struct, frozen=True, kw_only=True):
@@ -197,7 +210,7 @@ async def charge(
     http: httpx.AsyncClient,
     *,
     amount_cents: int,
-    card_number: str,
+    payment_method: str,
     description: str,
     idempotency_key: str,
     retries: int = 2,
@@ -205,13 +218,13 @@ async def charge(
     backoff_s: float = DEFAULT_BACKOFF_S,
     breaker: CircuitBreaker | None = None,
 ) -> Charge:
-    """Charge a card once. Returns the succeeded charge; raises CardDeclined,
+    """Charge a payment method once. Returns the succeeded charge; raises CardDeclined,
     ProviderUnavailable (CircuitOpen when the breaker kept the call back) or ProviderRejected."""
     response = await _send(
         http,
         "POST",
         "/v1/charges",
-        json={"amount_cents": amount_cents, "card_number": card_number, "description": description},
+        json={"amount_cents": amount_cents, "payment_method": payment_method, "description": description},
         headers={"Idempotency-Key": idempotency_key},
         retries=retries,
         timeout_s=timeout_s,

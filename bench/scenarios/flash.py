@@ -4,7 +4,7 @@
 Every 10th customer sends its order again with the same Idempotency-Key and body, half
 of them 16 attempts later (often while the first is in flight), half 512 later: attempts
 = 1.1 x customers. The attempts (customer JWTs minted here) are streamed to a file and
-replayed from it. Up to 1,000 buyers listen on `/api/ws` and time each decision against
+replayed from it. Up to 1,000 buyers listen on `/api/ws` (a ticket each) and time each decision against
 its `decided_at`. After the last attempt the run waits until no order is pending in Redis
 or queued in PostgreSQL, then checks the outcome in PostgreSQL (docs/benchmarks.md).
 """
@@ -35,7 +35,7 @@ from bench.tokens import Minter, customer_id, insert_customers
 ATTEMPTS = 1_000_000
 TICKETS = 50_000
 RETRY_EVERY = 10
-CARD = "4242424242424242"
+PAYMENT_METHOD = "pm_card_visa"  # the provider's test payment method of the card 4242 4242 4242 4242
 WS_BUYERS = 1_000
 PENDING_KEY = "cp:orders:pending"
 JSON = {"Content-Type": "application/json"}
@@ -100,7 +100,7 @@ class Buyers(Sockets):
 
 def attempt_requests(path: Path, event_id: str, limit: int) -> Iterator[Request]:
     """The attempts file as order requests (the first `limit` lines)."""
-    body = msgspec.json.encode({"event_id": event_id, "quantity": 1, "card_number": CARD})
+    body = msgspec.json.encode({"event_id": event_id, "quantity": 1, "payment_method": PAYMENT_METHOD})
     with path.open() as f:
         for line in itertools.islice(f, limit):
             token, key = line.rstrip("\n").split(" ", 1)
@@ -129,9 +129,11 @@ async def run(h: Harness) -> Report:
     )
     step = max(1, (2 * tickets) // WS_BUYERS)
     ws_indexes = list(range(0, min(customers, 2 * tickets), step))[:WS_BUYERS]
-    ws_url = f"ws://127.0.0.1:{h.api_port}/api/ws?token="
-    buyers = Buyers()
-    await asyncio.gather(*(buyers.listen(ws_url + minter.token(customer_id("buyer", i))) for i in ws_indexes))
+    ws_url = f"ws://127.0.0.1:{h.api_port}/api/ws?ticket="
+    buyers, tokens = Buyers(), [minter.token(customer_id("buyer", i)) for i in ws_indexes]
+    async with h.admin() as http:  # a one-use ticket per socket, asked as a browser asks it
+        got = [await http.post("/api/ws-tickets", headers={"Authorization": f"Bearer {t}"}) for t in tokens]
+    await asyncio.gather(*(buyers.listen(ws_url + r.json()["ticket"]) for r in got))
     await asyncio.sleep(1.0)  # let every socket finish subscribing
 
     worker_cpu_s = h.cpu_s("orders-worker")  # the decisions' CPU: from here to the last one

@@ -43,7 +43,7 @@ WINDOW = 2_000  # visitors at the head of the queue with their socket open
 FACTOR = 1.0
 WATCHERS = 1_000
 SOURCES = 1_024
-CONFIRM = b'{"card_number":"4242424242424242"}'
+CONFIRM = b'{"payment_method":"pm_card_visa"}'  # the stub's test payment method of 4242...
 ZERO_EVENT = "00000000-0000-4000-8000-000000000000"
 
 
@@ -80,8 +80,8 @@ class Room(Sockets):
         self.next_arrival = 1
         self.actions = HttpPool("127.0.0.1", h.api_port, size=h.opts.connections)
         self.errors: dict[str, int] = {}
-        self.done = {"hold": 0, "confirm": 0, "cancel": 0}
-        self.ws_base = f"ws://127.0.0.1:{h.api_port}/api/events/{event_id}/queue/ws?token="
+        self.done = {"ticket": 0, "hold": 0, "confirm": 0, "cancel": 0}
+        self.ws_base = f"ws://127.0.0.1:{h.api_port}/api/events/{event_id}/queue/ws?ticket="
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -107,7 +107,9 @@ class Room(Sockets):
 
     async def _socket(self, v: Visitor) -> None:
         try:
-            ws = await self.connect(self.ws_base + v.token)
+            auth = {"Authorization": f"Bearer {v.token}"}  # a one-use ticket opens the socket
+            ticket = msgspec.json.decode(await self._step("ticket", 201, "POST", "/api/ws-tickets", auth))
+            ws = await self.connect(self.ws_base + ticket["ticket"])
         except Exception as exc:
             self.error(f"ws connect: {type(exc).__name__}")
             return

@@ -75,17 +75,17 @@ async def confirm_hold(
     http: httpx.AsyncClient,
     hold_id: UUID,
     principal: Principal,
-    card_number: str,
+    payment_method: str,
     idempotency_key: str | None,
     breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Pay for an active hold and turn its tickets into purchases.
 
     Takes the pool, not a connection: a connection is borrowed for the reserve and the
-    settle steps only, never while the provider is charging the card.
+    settle steps only, never while the provider is charging.
 
     Idempotent per (hold, Idempotency-Key): a replay gets the first outcome again (the
-    purchases, or the same 402, 409 or 410 refusal); the same key with another card is
+    purchases, or the same 402, 409 or 410 refusal); the same key with another payment method is
     refused (422). Answers that leave the outcome open (502 provider unavailable, 503
     busy) are not stored, so the client can retry with the same key.
     """
@@ -95,13 +95,13 @@ async def confirm_hold(
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=False)
     scope = keys.confirm_idempotency(hold_id, key)
-    fp = idempotency.fingerprint(f"confirm:{hold_id}", card_number.encode())
+    fp = idempotency.fingerprint(f"confirm:{hold_id}", payment_method.encode())
     stored = await idempotency.begin(redis, scope, fp)
     if stored is not None:
         return _replay(stored)
     try:
         confirmed = await _confirm(
-            pool, redis, http=http, hold_id=hold_id, card_number=card_number, breaker=breaker
+            pool, redis, http=http, hold_id=hold_id, payment_method=payment_method, breaker=breaker
         )
     except AppError as exc:
         if exc.status_code >= 500:
@@ -144,7 +144,7 @@ async def _confirm(
     *,
     http: httpx.AsyncClient,
     hold_id: UUID,
-    card_number: str,
+    payment_method: str,
     breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Reserve (short transaction) → charge (nothing open) → settle (short transaction)."""
@@ -153,7 +153,7 @@ async def _confirm(
     charge_id = None
     if hold["total_cents"] > 0:
         charge_id = await _charge(
-            redis, http=http, hold=hold, attempt=attempt, card_number=card_number, breaker=breaker
+            redis, http=http, hold=hold, attempt=attempt, payment_method=payment_method, breaker=breaker
         )
     return await _settle_confirm(pool, redis, http=http, hold_id=hold_id, charge_id=charge_id)
 
@@ -193,7 +193,7 @@ async def _charge(
     http: httpx.AsyncClient,
     hold: Any,
     attempt: int,
-    card_number: str,
+    payment_method: str,
     breaker: payments.CircuitBreaker | None = None,
 ) -> str:
     """Charge the hold's total under its provider key for `attempt`; the charge id.
@@ -205,7 +205,7 @@ async def _charge(
         charge = await payments.charge(
             http,
             amount_cents=hold["total_cents"],
-            card_number=card_number,
+            payment_method=payment_method,
             description=payment_description(hold_id),
             idempotency_key=payment_key(hold_id, attempt),
             retries=settings.payments_retries,
@@ -229,7 +229,7 @@ async def _charge(
         log.warning("provider refused the charge of hold %s: %s", hold_id, exc)
         raise PaymentUnavailable(
             "The payment provider refused this attempt. If an earlier attempt with another "
-            "card failed without an answer, retry with that card."
+            "payment method failed without an answer, retry with that one."
         ) from None
     return charge.id
 

@@ -23,12 +23,12 @@ from litestar import WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 
-from core.auth import principal_from_token
 from core.db import Connection, queries_beside
-from core.errors import AppError
+from core.errors import AppError, Forbidden
 from core.ops import OPEN_WEBSOCKETS
 from core.realtime import Publisher, publisher_for, resubscribed
 from core.resources import Resources
+from core.wstickets import redeem_ws_ticket
 from reservations import keys
 from reservations.errors import EventNotFound
 from reservations.events import service as events
@@ -165,14 +165,17 @@ async def _refresh_when_stale(
 
 
 async def serve_customer(
-    socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, res: Resources, *, token: str | None
+    socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, res: Resources, *, ticket: str | None
 ) -> None:
-    """`/api/ws?token=<customer jwt>`: the customer's orders and holds as they change.
-    A missing or bad token closes the socket with code 4401. After a pub/sub loss the
-    customer's latest orders are sent again (`recent_orders`)."""
+    """`/api/ws?ticket=<ticket>`: the customer's orders and holds as they change. A missing,
+    unknown, used or expired ticket closes the socket with code 4401; a visitor's, 4403.
+    After a pub/sub loss the customer's latest orders are sent again (`recent_orders`)."""
     await socket.accept()
     try:
-        customer_id = principal_from_token(token or "").require_customer()
+        caller = await redeem_ws_ticket(res.redis, ticket)
+        if caller.customer_id is None:
+            raise Forbidden("This socket needs a customer's ticket.")
+        customer_id = caller.customer_id
     except AppError as exc:
         await socket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.detail[:120])
         return

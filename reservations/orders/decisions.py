@@ -461,7 +461,7 @@ async def reject_stranded_order(
     conn: Connection, *, order_id: uuid.UUID, reason: str, lock_timeout_ms: int
 ) -> Decided | None:
     """Reject a written, undecided order that can no longer be charged (its Redis record
-    with the card number is gone), giving back its tickets if it holds some."""
+    with the payment method is gone), giving back its tickets if it holds some."""
     async with conn.transaction():
         await tickets.set_lock_timeout(conn, lock_timeout_ms)
         rows = await conn.fetch(Q.lock_orders, [order_id])

@@ -208,7 +208,7 @@ class OrderDesk:
             charge = await payments.charge(
                 self.res.http,
                 amount_cents=reserved.total_cents,
-                card_number=record[b"card_number"].decode(),
+                payment_method=record[b"payment_method"].decode(),
                 description=f"order {order_id}",
                 idempotency_key=f"order-{order_id}",
                 retries=settings.payments_retries,
@@ -292,7 +292,7 @@ class OrderDesk:
 
     async def _decide_without_record(self, order_id: uuid.UUID) -> str:
         """The Redis record is gone: decided long ago, or lost with Redis. A written order
-        still undecided cannot be charged any more (the card number was in the record)."""
+        still undecided cannot be charged any more (the payment method was in the record)."""
         async with self.res.pool.acquire() as conn:
             decided = await reject_stranded_order(
                 conn,

@@ -37,7 +37,6 @@ from core.logs import request_id
 from core.ops import REQUEST_LATENCY
 from core.resources import Resources
 from core.schemas import decode_json, is_json
-from core.security import add_security_headers
 from reservations.orders import service as orders
 from reservations.orders.routes import REFUSAL_BODIES, accepted_body
 from reservations.orders.schemas import OrderCreate
@@ -150,7 +149,15 @@ def _understood(scope: Scope, r: _Request, body: bytes) -> tuple[uuid.UUID, Orde
     return principal.customer_id, data, key
 
 
-async def serve(resources: Resources, fallback: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve(
+    resources: Resources,
+    fallback: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    add_headers: Callable[[Message, Scope], Awaitable[None]],
+) -> None:
     """Answer `POST /api/orders`, or hand it to `fallback` (the Litestar app)."""
     start = time.perf_counter()
     r = _read_headers(scope["headers"])
@@ -198,7 +205,7 @@ async def serve(resources: Resources, fallback: ASGIApp, scope: Scope, receive: 
         (b"x-request-id", rid.encode()),
     ]
     start_message: Message = {"type": "http.response.start", "status": status, "headers": headers}
-    await add_security_headers(start_message, scope)  # type: ignore[arg-type]
+    await add_headers(start_message, scope)
     await send(start_message)
     await send({"type": "http.response.body", "body": payload})
     _latency(status).observe(time.perf_counter() - start)

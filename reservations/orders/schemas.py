@@ -8,17 +8,17 @@ from typing import Annotated
 
 import msgspec
 
+from core.payments import PaymentMethodId
 from core.schemas import Out, Struct
 
 MAX_TICKETS_PER_ORDER = 10
 
-CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
 IdempotencyKeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
 
 class OrderCreate(Struct, frozen=True):
     event_id: uuid.UUID
-    card_number: CardNumber
+    payment_method: PaymentMethodId
     quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_ORDER)] = 1
 
 

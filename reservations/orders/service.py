@@ -194,7 +194,7 @@ async def place_order(
         order,
         slot.field,
         event,
-        data.card_number,
+        data.payment_method,
         request_id or "",
         COUNTS_TTL_S,
     ]

@@ -47,7 +47,7 @@ from tests.ports import any_free_port
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request drowns the report
 SCALE = max(0.1, float(os.environ.get("CHAOS_SCALE", "1")))
 ROOT = Path(__file__).resolve().parents[2]
-CARD_OK = "4242424242424242"
+PM_OK = "pm_card_visa"  # the stub's test payment method of a card that succeeds
 
 
 def scaled(n: int) -> int:
@@ -296,7 +296,7 @@ async def _order(http: httpx.AsyncClient, event_id: uuid.UUID, buyer: Buyer, res
         "Authorization": f"Bearer {issue_customer_token(buyer.customer_id)}",
         "Idempotency-Key": buyer.key,
     }
-    body = {"event_id": str(event_id), "card_number": CARD_OK}
+    body = {"event_id": str(event_id), "payment_method": PM_OK}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

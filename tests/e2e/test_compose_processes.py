@@ -463,6 +463,7 @@ def test_the_frontend_server_serves_the_app_and_forwards_the_api(
         ("listen 3000;", f"listen 127.0.0.1:{port};"),
         ("server lb:9999;", f"server 127.0.0.1:{balancer[0]};"),
         ("root /usr/share/nginx/html;", f"root {html};"),
+        ("http://payments:8100/", f"http://127.0.0.1:{stack.ports['payments']}/"),
     ):
         assert old in text
         text = text.replace(old, new)
@@ -486,6 +487,14 @@ def test_the_frontend_server_serves_the_app_and_forwards_the_api(
             assert missing.status_code == 404 and missing.headers["content-type"].startswith(
                 "application/json"
             )
+            # The checkout tokenises the card through the same origin; the provider's
+            # charges and refunds are not reachable from outside.
+            card = client.post("/provider/v1/payment_methods", json={"card_number": "4242424242424242"})
+            assert card.status_code == 201 and card.json()["id"].startswith("pm_"), card.text
+            charge = {"amount_cents": 100, "payment_method": card.json()["id"]}
+            assert client.post("/provider/v1/charges", json=charge).status_code != 201
+            listing = client.get("/provider/v1/charges")  # the app's page, not the provider's list
+            assert "application/json" not in listing.headers["content-type"] and "charges" not in listing.text
     finally:
         stack.stop("frontend")
         shutil.rmtree(html)

@@ -115,7 +115,7 @@ async def _known_ids(base_url: str) -> tuple[str, dict[str, str]]:
         assert hold.status_code == 201, hold.text
         order = await client.post(
             "/api/orders",
-            json={"event_id": seated, "card_number": "4242424242424242"},
+            json={"event_id": seated, "payment_method": "pm_card_visa"},
             headers={**auth, "Idempotency-Key": "fuzz-order"},
         )
         assert order.status_code == 202, order.text

@@ -32,9 +32,9 @@ from redis.exceptions import RedisError
 from core.db import Pool
 from core.errors import AppError
 from core.realtime import resubscribed
+from core.wstickets import redeem_ws_ticket
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
-from waitingroom.service.callers import queue_caller
 from waitingroom.service.eta import eta_range, eta_seconds
 from waitingroom.service.queue import Place, queue_owner, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
@@ -226,14 +226,15 @@ async def serve_queue_socket(
 ) -> None:
     """Run one visitor's socket until they leave, are admitted, or disconnect.
 
-    `?token=` is a customer or a visitor token. Close codes: 4401 bad token, 4403 the
-    organizer's token, 4404 unknown event or no place in the queue, 4409 no waiting room,
+    `?ticket=` is a one-use ticket from `POST /api/ws-tickets` (core/wstickets.py), issued
+    to a customer, a visitor or both. Close codes: 4401 missing, unknown, used or expired
+    ticket, 4404 unknown event or no place in the queue, 4409 no waiting room,
     1000 after the admission was sent, or after `{"type": "done", status: "used" |
     "expired"}` (the owner's admission was used, maybe in another tab, or expired).
     """
     await socket.accept()
     try:
-        caller = queue_caller(socket)
+        caller = await redeem_ws_ticket(redis, socket.query_params.get("ticket"))
         async with pool.acquire() as conn:
             settings = await load_room(conn, event_id=event_id)
         customer_id = await queue_owner(

@@ -109,14 +109,18 @@ export const api = {
   hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
   extendHold: (id: string, token: string) => request<Hold>("POST", `/api/holds/${enc(id)}/extend`, { token }),
   releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),
-  confirmHold: (id: string, cardNumber: string, idempotencyKey: string, token: string) =>
+  confirmHold: (id: string, paymentMethod: string, idempotencyKey: string, token: string) =>
     request<{ hold_id?: string; total_cents?: number; purchases: Purchase[] }>("POST", `/api/holds/${enc(id)}/confirm`, {
-      body: { card_number: cardNumber },
+      body: { payment_method: paymentMethod },
       token,
       headers: { "Idempotency-Key": idempotencyKey },
     }),
 
-  placeOrder: (body: { event_id: string; quantity: number; card_number: string }, idempotencyKey: string, token: string) =>
+  /** A one-use ticket to open a WebSocket (`?ticket=`), asked with the token in the header. */
+  wsTicket: (auth: QueueAuth) =>
+    request<{ ticket: string; expires_in_s: number }>("POST", "/api/ws-tickets", { ...auth }),
+
+  placeOrder: (body: { event_id: string; quantity: number; payment_method: string }, idempotencyKey: string, token: string) =>
     request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
   order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),
 

@@ -5,6 +5,7 @@ import { useCallback, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
+import { tokeniseCard } from "../api/payments";
 import type { Order } from "../api/types";
 import { formatMoney, plural } from "../lib/format";
 import { usePoll } from "../lib/hooks";
@@ -56,13 +57,15 @@ export function QuickBuy({
   }, [placed, token, decide]);
 
   const socket = useLive(
-    waiting ? `/api/ws?token=${encodeURIComponent(token)}` : null,
+    waiting ? "/api/ws" : null,
     (data) => {
       if (!placed) return;
       const o = orderFromMessage(data, placed.id);
       if (o) decide(o);
     },
     () => check(),
+    undefined,
+    { token },
   );
   usePoll(check, 3000, waiting && socket !== "open");
 
@@ -80,7 +83,8 @@ export function QuickBuy({
     try {
       // Same event, quantity and card = same key until decided: a repeat after a lost answer finds the same order.
       const key = orderKey(eventId, quantity, number);
-      const accepted = await api.placeOrder({ event_id: eventId, quantity, card_number: number }, key, token);
+      const method = await tokeniseCard(number); // the card goes to the payment provider only
+      const accepted = await api.placeOrder({ event_id: eventId, quantity, payment_method: method.id }, key, token);
       setPlaced({ id: accepted.id, quantity, card: number });
     } catch (err) {
       setError(err);

@@ -10,7 +10,7 @@ import { extensionOffer, mergeHold } from "./holds";
 import { useCountdown } from "./hooks";
 import { orderFromMessage, orderOutcome } from "./orders";
 import { cancelPolicyText, formatClock, formatDuration, formatEta, seatLabel } from "./format";
-import { LiveSocket } from "./live";
+import { LiveSocket, ticketUrl } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
 import { firstPosition, paymentKey } from "./storage";
@@ -209,6 +209,50 @@ describe("LiveSocket", () => {
     expect(opens).toEqual([false, true]);
     s.stop();
     expect(s.state).toBe("stopped");
+  });
+
+  it("opens every connection with a fresh one-use ticket, never with the token", async () => {
+    vi.useFakeTimers();
+    const { calls } = fakeFetch({
+      "POST /api/ws-tickets": [
+        { status: 201, body: { ticket: "t1", expires_in_s: 30 } },
+        { status: 201, body: { ticket: "t2", expires_in_s: 30 } },
+      ],
+    });
+    const s = new LiveSocket(() => ticketUrl("/api/ws", { token: "secret-token" }), {
+      onMessage: () => undefined,
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(1));
+    FakeWebSocket.instances[0]!.open();
+    FakeWebSocket.instances[0]!.drop();
+    await vi.advanceTimersByTimeAsync(LiveSocket.delay(1, 500, 10_000, () => 1) + 1);
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(2));
+    expect(FakeWebSocket.instances.map((w) => w.url.replace(/^wss?:\/\/[^/]+/, ""))).toEqual([
+      "/api/ws?ticket=t1",
+      "/api/ws?ticket=t2",
+    ]);
+    expect(FakeWebSocket.instances.some((w) => w.url.includes("secret-token"))).toBe(false);
+    expect(calls.map((c) => c.headers.Authorization)).toEqual(["Bearer secret-token", "Bearer secret-token"]);
+    s.stop();
+  });
+
+  it("treats a refused ticket as the socket's own refusal", async () => {
+    fakeFetch({ "POST /api/ws-tickets": { status: 401, body: { error: "unauthorized", detail: "expired" } } });
+    const codes: number[] = [];
+    const s = new LiveSocket(() => ticketUrl("/api/ws", { token: "old" }), {
+      onMessage: () => undefined,
+      onClose: (code) => {
+        codes.push(code);
+        return false;
+      },
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    await vi.waitFor(() => expect(s.state).toBe("stopped"));
+    expect(codes).toEqual([4401]);
+    expect(FakeWebSocket.instances).toHaveLength(0);
   });
 
   it("stops when the close code says retrying cannot help", () => {

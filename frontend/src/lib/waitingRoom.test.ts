@@ -7,7 +7,6 @@ import {
   isNext,
   mayJoinBySelf,
   queueAuth,
-  socketToken,
   turnTitle,
   updatedAgo,
 } from "./waitingRoom";
@@ -19,8 +18,6 @@ describe("waiting room rules", () => {
     expect(queueAuth("cus", "vis")).toEqual({ token: "cus", headers: { "Visitor-Token": "vis" } });
     expect(queueAuth(null, "vis")).toEqual({ token: "vis" });
     expect(queueAuth(null, null)).toEqual({ token: null });
-    expect(socketToken(null, "vis")).toBe("vis");
-    expect(socketToken("cus", "vis")).toBe("cus");
   });
 
   it("joins by itself only a visitor who never had a turn", () => {

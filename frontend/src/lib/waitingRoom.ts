@@ -12,11 +12,6 @@ export function queueAuth(customerToken: string | null | undefined, visitorToken
   return { token: visitorToken };
 }
 
-/** The token for the queue socket's `?token=`: the customer's, else the visitor's. */
-export function socketToken(customerToken: string | null | undefined, visitorToken: string | null): string | null {
-  return customerToken || visitorToken || null;
-}
-
 /**
  * Whether a page that found no place (404 `not_in_queue`) may take one by itself. Only a visitor
  * who never had a turn may: after an admission (used in some tab, or expired) or a sold-out

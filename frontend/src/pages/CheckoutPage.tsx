@@ -2,6 +2,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
+import { tokeniseCard } from "../api/payments";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
@@ -91,9 +92,15 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     },
     [holdId, hold],
   );
-  useLive(`/api/ws?token=${encodeURIComponent(token)}`, onHoldMessage, (reconnected) => {
-    if (reconnected) void hold.reload(true);
-  });
+  useLive(
+    "/api/ws",
+    onHoldMessage,
+    (reconnected) => {
+      if (reconnected) void hold.reload(true);
+    },
+    undefined,
+    { token },
+  );
 
   async function pay(e: FormEvent) {
     e.preventDefault();
@@ -105,8 +112,10 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     setPaying(true);
     setPayError(null);
     try {
+      // The card goes to the payment provider only; CrowdPass gets its payment method.
+      const method = await tokeniseCard(number);
       // Same hold + same card = same key: pressing Pay again after a lost answer cannot pay twice.
-      const res = await api.confirmHold(holdId, number, paymentKey(holdId, number), token);
+      const res = await api.confirmHold(holdId, method.id, paymentKey(holdId, number), token);
       setOutcome({ kind: "paid", purchases: res.purchases ?? [] });
     } catch (err) {
       if (err instanceof ApiError) {

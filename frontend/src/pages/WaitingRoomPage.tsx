@@ -28,7 +28,6 @@ import {
   isNext,
   mayJoinBySelf,
   queueAuth,
-  socketToken,
   turnTitle,
   updatedAgo,
 } from "../lib/waitingRoom";
@@ -170,12 +169,9 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
     [event.id, catchUp],
   );
 
-  const wsToken = socketToken(customerToken, visitorToken);
   const listening = state !== null && (state.status === "waiting" || state.status === "sold_out");
   const live = useLive(
-    listening && wsToken
-      ? `/api/events/${encodeURIComponent(event.id)}/queue/ws?token=${encodeURIComponent(wsToken)}`
-      : null,
+    listening && auth.token ? `/api/events/${encodeURIComponent(event.id)}/queue/ws` : null,
     (data) => {
       const msg = data as QueueMessage;
       if (msg?.type === "position") {
@@ -213,6 +209,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
       }
       return true;
     },
+    auth,
   );
 
   // Without a live socket, ask every few seconds; with one, now and then as a safety net.

@@ -183,6 +183,17 @@ def test_nginx_forwards_websocket_upgrades(conf: Any) -> None:
     assert re.search(r"default\s+upgrade\s*;", mapping)
 
 
+def test_the_frontend_forwards_card_tokenisation_and_nothing_else_to_the_provider() -> None:
+    """The browser sends the card to the provider through the web app's origin; the
+    provider's charges and refunds stay internal, and the API is told that address."""
+    (server,) = nginx_blocks(FRONTEND_CONF.read_text(), "server")
+    to_provider = [p for p in directives(server, "proxy_pass") if "payments" in p]
+    assert to_provider == ["http://payments:8100/v1/payment_methods"]
+    assert re.search(r"location\s+=\s+/provider/v1/payment_methods\s*\{", server)
+    for name in ("api1", "api2", "worker"):
+        assert environment(services()[name])["PAYMENTS_PUBLIC_URL"] == "/provider"
+
+
 def test_the_frontend_serves_3000_and_forwards_the_api_paths_to_the_balancer() -> None:
     text = FRONTEND_CONF.read_text()
     (server,) = nginx_blocks(text, "server")

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.resources import Resources
 from tests.factories import make_customer, make_customers, make_event
-from tests.integration.reservations.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
+from tests.integration.reservations.orders.helpers import PM_DECLINED, auth, post_order, wait_decided
 
 
 def _admin(res: Resources) -> dict[str, str]:
@@ -117,7 +117,7 @@ async def test_metrics_count_orders_and_show_queue_depth(
         customers = await make_customers(conn, 2)
         event_id = await make_event(conn, capacity=5)
     ok = await post_order(client, customers[0], event_id)
-    declined = await post_order(client, customers[1], event_id, card=CARD_DECLINED)
+    declined = await post_order(client, customers[1], event_id, card=PM_DECLINED)
     assert ok.status_code == declined.status_code == 202, (ok.text, declined.text)
     await wait_decided(res.pool, [uuid.UUID(ok.json()["id"]), uuid.UUID(declined.json()["id"])])
     depth = _key("crowdpass_queue_depth", queue="ticket_orders")

@@ -22,8 +22,8 @@ from reservations.holds import service as holds_service
 from reservations.holds.confirm import confirm_hold
 from tests.factories import stock_counts
 from tests.integration.reservations.holds.test_holds import (
-    DECLINED_CARD,
-    GOOD_CARD,
+    PM_DECLINED,
+    PM_OK,
     auth,
     charges_of,
     confirm,
@@ -61,7 +61,7 @@ async def provider(res: Resources, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
 
 
 async def crash_while_confirming(
-    res: Resources, hold_id: uuid.UUID, customer_id: uuid.UUID, card: str = GOOD_CARD
+    res: Resources, hold_id: uuid.UUID, customer_id: uuid.UUID, card: str = PM_OK
 ) -> None:
     with pytest.raises(ProcessDied):
         await confirm_hold(
@@ -70,7 +70,7 @@ async def crash_while_confirming(
             http=res.http,
             hold_id=hold_id,
             principal=Principal(customer_id=customer_id),
-            card_number=card,
+            payment_method=card,
             idempotency_key="crash",
         )
 
@@ -86,7 +86,7 @@ async def hold_row(res: Resources, hold_id: uuid.UUID) -> Any:
 
 
 async def stranded(
-    client: httpx.AsyncClient, res: Resources, provider: DiesAfterCharge, card: str = GOOD_CARD
+    client: httpx.AsyncClient, res: Resources, provider: DiesAfterCharge, card: str = PM_OK
 ) -> tuple[uuid.UUID, uuid.UUID, dict[str, Any]]:
     """A hold whose confirm died after its charge: (event, customer, hold)."""
     event_id, customer_id = await setup(res, capacity=3, max_per_customer=2)
@@ -219,7 +219,7 @@ async def test_declined_charge_is_cleared_without_a_refund(
     client: httpx.AsyncClient, res: Resources, provider: DiesAfterCharge
 ) -> None:
     """Nothing captured (a decline whose answer was lost): the hold stays payable."""
-    _, _, hold = await stranded(client, res, provider, card=DECLINED_CARD)
+    _, _, hold = await stranded(client, res, provider, card=PM_DECLINED)
     hold_id = uuid.UUID(hold["id"])
     report = await reconcile_now(res)
     assert (report.checked, report.settled, report.refunded, report.unresolved) == (1, 0, 0, 0)

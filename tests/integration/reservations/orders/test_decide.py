@@ -20,7 +20,7 @@ from reservations import keys
 from reservations.orders.decisions import RetryLater
 from reservations.orders.desk import OrderDesk, _intent
 from tests.factories import make_customer, make_customers, make_event, stock_counts
-from tests.integration.reservations.orders.helpers import CARD_DECLINED, auth, post_order, wait_decided
+from tests.integration.reservations.orders.helpers import PM_DECLINED, auth, post_order, wait_decided
 
 
 async def _charges(res: Resources, order_id: str) -> list[dict[str, Any]]:
@@ -54,7 +54,7 @@ async def test_an_order_is_confirmed_with_one_charge_and_its_purchase(
     assert counts["BOOKED"] == 1 and counts["IN_PROGRESS"] == 0 and counts["AVAILABLE"] == 2
     assert hold["status"] == "confirmed" and hold["payment_id"] == rows[order_id]["payment_id"]
     record = await res.redis.hgetall(keys.order(order_id))
-    assert record[b"status"] == b"confirmed" and b"card_number" not in record
+    assert record[b"status"] == b"confirmed" and b"payment_method" not in record
     assert await res.redis.ttl(keys.order(order_id)) > 0
     assert await res.redis.zcard(keys.orders_pending()) == 0
 
@@ -65,7 +65,7 @@ async def test_a_declined_card_rejects_and_gives_everything_back(
     async with res.pool.acquire() as conn:
         customer = await make_customer(conn)
         event_id = await make_event(conn, capacity=1)
-    placed = (await post_order(client, customer, event_id, card=CARD_DECLINED)).json()
+    placed = (await post_order(client, customer, event_id, card=PM_DECLINED)).json()
     order_id = uuid.UUID(placed["id"])
     rows = await wait_decided(res.pool, [order_id])
     assert rows[order_id]["status"] == "rejected" and rows[order_id]["reason"] == "payment_declined"

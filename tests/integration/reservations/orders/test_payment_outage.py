@@ -158,7 +158,7 @@ async def test_confirming_a_hold_with_the_circuit_open_is_502_with_retry_after_a
     assert res.breaker.state == "open"
     r = await client.post(
         f"/api/holds/{hold.json()['id']}/confirm",
-        json={"card_number": "4242424242424242"},
+        json={"payment_method": "pm_card_visa"},
         headers={**auth(customer), "Idempotency-Key": "k1"},
     )
     assert r.status_code == 502, r.text
@@ -169,7 +169,7 @@ async def test_confirming_a_hold_with_the_circuit_open_is_502_with_retry_after_a
     res.breaker.succeeded()
     again = await client.post(
         f"/api/holds/{hold.json()['id']}/confirm",
-        json={"card_number": "4242424242424242"},
+        json={"payment_method": "pm_card_visa"},
         headers={**auth(customer), "Idempotency-Key": "k1"},
     )
     assert again.status_code == 200, again.text
