@@ -37,6 +37,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments_retries: int = 2
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
+    # After a hold of a waiting-room sale expires, its visitor may come back at the front of
+    # the line within this many seconds, once (0: never).
+    grace_window_s: float = 120.0
     lock_timeout_ms: int = 2000
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0

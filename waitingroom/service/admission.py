@@ -255,6 +255,7 @@ async def advance_queue(
             ]
         )
         await publisher.publish(keys.admissions_channel(event_id), batch)
+        await _tell_by_email(redis, event_id=event_id, admitted=admitted)
     # Every socket of the event handles every broadcast tick, so ticks are broadcast at most
     # once per BROADCAST_EVERY_MS however often the queue advances (each hold, cancel and
     # expiry advances it too); a change of state goes out at once.
@@ -282,6 +283,17 @@ async def advance_queue(
     else:
         await redis.sadd(keys.live_events(), str(event_id))  # type: ignore[misc]
     return result
+
+
+async def _tell_by_email(redis: Redis, *, event_id: UUID, admitted: list[Admission]) -> None:
+    """Queue the "your turn" emails of this tick's admissions; a failure is logged (the
+    admissions stand, and the pages tell the visitors anyway)."""
+    from waitingroom.service.notify import notify_admitted  # notify -> queue -> admission
+
+    try:
+        await notify_admitted(redis, event_id=event_id, owners=[a.customer_id for a in admitted])
+    except Exception:  # the tick's work is done; an email is a courtesy
+        log.exception("could not queue the turn emails of event %s", event_id)
 
 
 async def advance_until_settled(

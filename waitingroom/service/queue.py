@@ -9,6 +9,7 @@ devices find it too.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 from uuid import UUID
 
@@ -269,17 +270,33 @@ async def join_queue(
     return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
 
 
+async def grace_offer(redis: Redis, *, event_id: UUID, owner: UUID, now_ms: int) -> dt.datetime | None:
+    """The deadline of the owner's open grace offer, if one is open now."""
+    offer = await redis.hget(keys.grace(event_id), str(owner))  # type: ignore[misc]
+    if offer is None:
+        return None
+    how, _, at = text(offer).partition(":")
+    return expires_at(int(at)) if how == "offered" and int(at) >= now_ms else None
+
+
 async def get_queue_place(
     conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID
 ) -> QueueStatus:
-    """The customer's place, admission or sold-out news; 404 when they have no place."""
+    """The customer's place, admission or sold-out news; 404 when they have no place. After
+    a used admission whose hold expired, `grace_until` says until when they may come back
+    at the front of the line (service/grace.py)."""
     settings = await load_room(conn, event_id=event_id)
     now_ms = await redis_now_ms(redis)
     seed = await lottery_seed(redis, settings, now_ms=now_ms)
     place = await read_place(redis, event_id=event_id, customer_id=customer_id)
     if place.kind == "none":
         raise NotInQueue()
-    return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+    status = build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+    if place.kind == "done" and status.status == "used":
+        until = await grace_offer(redis, event_id=event_id, owner=customer_id, now_ms=now_ms)
+        if until is not None:
+            status = msgspec.structs.replace(status, grace_until=until)
+    return status
 
 
 async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID) -> None:
@@ -297,6 +314,7 @@ async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, custome
         ],
         [str(customer_id), int(prequeue_open)],
     )
+    await redis.hdel(keys.notify(event_id), str(customer_id))  # type: ignore[misc]
     if int(removed) == 0:
         raise NotInQueue()
 
