@@ -5,6 +5,7 @@
 -- KEYS[3] grace     hash visitor -> "offered:<deadline ms>" | "used:<ms>"
 -- KEYS[4] done      hash visitor -> how their last admission ended
 -- KEYS[5] admitted  sorted set visitor -> admission expiry (ms)
+-- KEYS[6] meta      hash; `returned` counts the returns (each moves everyone waiting back one)
 -- ARGV[1] visitor id (the place's owner)
 --
 -- The place's score is -2^52 + an arrival number: below every pre-queue place (>= 0) and
@@ -42,4 +43,5 @@ redis.call('HSET', KEYS[3], visitor, 'used:' .. now)
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[1], string.format('%.0f', seq - 4503599627370496), visitor)
 redis.call('HDEL', KEYS[4], visitor)
+redis.call('HINCRBY', KEYS[6], 'returned', 1)
 return {'returned', redis.call('ZRANK', KEYS[1], visitor)}

@@ -98,6 +98,7 @@ class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
     waiting: int
     rate: float
     blocked: bool = False  # open, but every ticket left is held or promised: nobody moves
+    returned: int = 0  # grace returns so far: each moved everyone waiting back one
 
 
 class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
@@ -261,6 +262,7 @@ async def advance_queue(
     # expiry advances it too); a change of state goes out at once.
     gate_open = await redis.set(keys.broadcast_gate(event_id), b"1", nx=True, px=BROADCAST_EVERY_MS)
     if gate_open or state != result.previous_state:
+        returned = await redis.hget(keys.meta(event_id), "returned")  # type: ignore[misc]
         await publisher.publish(
             keys.event_channel(event_id),
             Tick(
@@ -269,6 +271,7 @@ async def advance_queue(
                 waiting=result.waiting,
                 rate=result.rate,
                 blocked=result.blocked,
+                returned=int(returned or 0),
             ),
         )
     if state != result.previous_state:

@@ -59,6 +59,7 @@ async def return_to_queue(conn: Connection, redis: Redis, *, event_id: UUID, own
             keys.grace(event_id),
             keys.done(event_id),
             keys.admitted(event_id),
+            keys.meta(event_id),
         ],
         [str(owner)],
     )

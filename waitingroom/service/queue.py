@@ -66,6 +66,7 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     blocked: bool = False  # open, but every ticket left is held or promised
     done: str = ""  # kind "done": "used" | "expired"
     done_ms: int = 0
+    returned: int = 0  # grace returns so far (read_visitor.lua only)
 
 
 def parse_place(reply: list[Any]) -> Place:
@@ -101,6 +102,7 @@ def parse_place(reply: list[Any]) -> Place:
         rate=float(reply[5]),
         prequeue=bool(int(reply[6])),
         blocked=len(reply) > 7 and text(reply[7]) == "1",
+        returned=int(reply[8]) if len(reply) > 8 else 0,
     )
 
 

@@ -126,6 +126,8 @@ export interface QueueState {
   /** Open, but every ticket left is held or promised: nobody moves until one comes back. */
   blocked?: boolean;
   done_at?: string | null;
+  /** After the visitor's hold expired: until then they may come back once at the front of the line. */
+  grace_until?: string | null;
   /** Only in the answer to an anonymous join: send it back as the bearer token. */
   visitor_token?: string | null;
   admission_token?: string | null;
