@@ -31,6 +31,8 @@ class QueueStatus(Out, frozen=True, kw_only=True):
     (`done_at` says when). `blocked`: the room is open but every ticket left is held or
     promised, so nobody is admitted until one comes back (`eta_s` is then null).
     `visitor_token` answers an anonymous join: send it back as the bearer token.
+    `beyond_stock`: more visitors are ahead than the tickets left not held or promised can
+    admit, so the turn comes only if some of them do not buy (`eta_s` is then null).
     `grace_until` (status `used`, the hold expired): until then the visitor may come back
     once at the front of the line (`POST .../queue/return`)."""
 
@@ -40,6 +42,7 @@ class QueueStatus(Out, frozen=True, kw_only=True):
     eta_range_s: list[int] | None = None
     rate: float = 0.0
     blocked: bool = False
+    beyond_stock: bool = False
     done_at: dt.datetime | None = None
     grace_until: dt.datetime | None = None
     visitor_token: str | None = None

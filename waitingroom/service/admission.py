@@ -99,6 +99,7 @@ class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
     rate: float
     blocked: bool = False  # open, but every ticket left is held or promised: nobody moves
     returned: int = 0  # grace returns so far: each moved everyone waiting back one
+    reach: int = -1  # more visitors the stock not yet promised lets in (open rooms; else -1)
 
 
 class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
@@ -272,6 +273,7 @@ async def advance_queue(
                 rate=result.rate,
                 blocked=result.blocked,
                 returned=int(returned or 0),
+                reach=max(0, room // settings.max_per_customer) if state == "open" else -1,
             ),
         )
     if state != result.previous_state:

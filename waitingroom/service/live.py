@@ -34,7 +34,7 @@ from core.errors import AppError
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
 from waitingroom.service.callers import queue_caller
-from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_range, eta_seconds
 from waitingroom.service.queue import Place, queue_owner, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
 from waitingroom.service.tokens import encode_admission, expires_at
@@ -59,6 +59,7 @@ class _Visitor:
         self.served_at_read = 0
         self.returned_at_read = 0
         self.returned = 0
+        self.reach = -1
         self.prequeue = False
         self.read_at = 0.0
         self.state = ""
@@ -70,6 +71,7 @@ class _Visitor:
         self.rank = place.rank
         self.served_at_read = place.served
         self.returned_at_read = self.returned = place.returned
+        self.reach = place.reach
         self.prequeue = place.prequeue
         self.read_at = time.monotonic()
         self.rate = place.rate
@@ -98,8 +100,9 @@ class _Visitor:
         self.sold_out_sent = False
         position = self.position(served)
         blocked = self.blocked and self.state == "open"
+        beyond = not blocked and beyond_stock(position=position, reach=self.reach, state=self.state)
         eta = None
-        if not blocked:
+        if not blocked and not beyond:
             eta = eta_seconds(
                 position=position,
                 rate=self.rate,
@@ -115,6 +118,7 @@ class _Visitor:
             "eta_range_s": eta_range(eta),
             "rate": self.rate,
             "blocked": blocked,
+            "beyond_stock": beyond,
             "state": self.state,
         }
 
@@ -338,6 +342,7 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             visitor.rate = float(event["rate"])
             visitor.blocked = bool(event.get("blocked", False))
             visitor.returned = max(visitor.returned, int(event.get("returned", 0)))
+            visitor.reach = int(event.get("reach", -1))
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:
                 await _send(socket, message)

@@ -27,7 +27,7 @@ from waitingroom.schemas import PowChallenge, QueueJoin, QueueStatus, QueueStatu
 from waitingroom.service import lottery, proof
 from waitingroom.service.admission import request_advance
 from waitingroom.service.callers import QueueCaller
-from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_range, eta_seconds
 from waitingroom.service.store import (
     RoomSettings,
     S,
@@ -66,7 +66,8 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     blocked: bool = False  # open, but every ticket left is held or promised
     done: str = ""  # kind "done": "used" | "expired"
     done_ms: int = 0
-    returned: int = 0  # grace returns so far (read_visitor.lua only)
+    returned: int = 0  # grace returns so far
+    reach: int = -1  # how many more visitors the stock not yet promised lets in (-1: unknown)
 
 
 def parse_place(reply: list[Any]) -> Place:
@@ -103,6 +104,7 @@ def parse_place(reply: list[Any]) -> Place:
         prequeue=bool(int(reply[6])),
         blocked=len(reply) > 7 and text(reply[7]) == "1",
         returned=int(reply[8]) if len(reply) > 8 else 0,
+        reach=int(reply[9]) if len(reply) > 9 else -1,
     )
 
 
@@ -143,8 +145,9 @@ def build_status(
     drawing = place.prequeue and settings.prequeue == "lottery" and state == "scheduled"
     position = None if drawing else place.rank + 1
     blocked = place.blocked and state == "open"
+    beyond = not blocked and beyond_stock(position=position, reach=place.reach, state=state)
     eta = None
-    if not blocked:
+    if not blocked and not beyond:
         eta = eta_seconds(
             position=position,
             rate=place.rate,
@@ -161,6 +164,7 @@ def build_status(
         eta_range_s=eta_range(eta),
         rate=place.rate,
         blocked=blocked,
+        beyond_stock=beyond,
         **common,
     )
 

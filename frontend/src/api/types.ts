@@ -125,6 +125,8 @@ export interface QueueState {
   rate?: number;
   /** Open, but every ticket left is held or promised: nobody moves until one comes back. */
   blocked?: boolean;
+  /** More people are ahead than the tickets not yet held or promised can let in: no honest time. */
+  beyond_stock?: boolean;
   done_at?: string | null;
   /** After the visitor's hold expired: until then they may come back once at the front of the line. */
   grace_until?: string | null;

@@ -42,6 +42,7 @@ type QueueMessage =
       eta_range_s?: [number, number] | null;
       rate?: number;
       blocked?: boolean;
+      beyond_stock?: boolean;
       state?: QueueState["state"];
     }
   | { type: "admitted"; admission_token: string; admission_expires_at?: string }
@@ -187,6 +188,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
           eta_range_s: msg.eta_range_s ?? null,
           rate: msg.rate ?? 0,
           blocked: msg.blocked ?? false,
+          beyond_stock: msg.beyond_stock ?? false,
           ...(msg.state ? { state: msg.state } : {}),
         });
       } else if (msg?.type === "admitted") {

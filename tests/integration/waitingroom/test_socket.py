@@ -93,6 +93,7 @@ async def test_position_at_least_every_two_seconds_then_the_admission(
         "eta_range_s": None,
         "rate": 0.0,
         "blocked": False,
+        "beyond_stock": False,
         "state": "paused",
     }
     assert [q["position"] for q in quiet] == [5, 5]
