@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     admission_ttl_s: int = 120
     # How long a WebSocket ticket (POST /api/ws-tickets) may wait for its one handshake.
     ws_ticket_ttl_s: int = 30
+    # After a hold of a waiting-room sale expires, its visitor may come back at the front of
+    # the line within this many seconds, once (0: never).
+    grace_window_s: float = 120.0
     lock_timeout_ms: int = 2000
     # PostgreSQL timeouts of each query class (docs/reliability.md, "Query classes"). The API's
     # connections default to the read class: a read waits at most READ_LOCK_TIMEOUT_MS for a

@@ -231,6 +231,11 @@ def test_an_expired_hold_shows_the_expiry_and_the_tickets_return(
     expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^0:0[1-5]$"))
     assert api.event(event["id"])["held"] == 1
+    # The last minute: a warning, in the tab's title too, and the one extension on offer.
+    expect(page.get_by_text("Less than a minute left")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Extend by"))).to_be_visible()
+    assert "left to pay" in page.title()
+    shoot_both(page, screenshots, "checkout-last-minute")
 
     expect(page.get_by_role("heading", name="Time is up")).to_be_visible(timeout=9000)
     expect(page.get_by_text("the tickets went back on sale")).to_be_visible()
@@ -328,6 +333,8 @@ def test_screenshots_of_every_page(api: Api, new_page: Any, screenshots: Any) ->
         shoot("organizer", page.get_by_role("heading", name="New event"))
         page.goto(f"/organizer/events/{room['id']}")
         shoot("organizer-waiting-room", page.get_by_role("heading", name="Controls"))
+        page.goto(f"/organizer/events/{ga['id']}/manage")
+        shoot("organizer-manage", page.get_by_role("heading", name=re.compile("^Sales report")))
         page.goto("/jobs")
         shoot("jobs", page.get_by_role("heading", name="Queues"))
         page.goto("/nowhere")

@@ -4,7 +4,8 @@ moment it is issued, sold-out news at once.
 Fan-out is one broadcast per event per tick (`Tick`: state, served, waiting, rate) over
 Litestar channels on Redis, so any API instance serves any visitor. Each socket works out
 its position from the broadcast: the rank it last read exactly, minus the admissions
-issued since (admissions always take the head of the queue). Leavers ahead make that an
+issued since (admissions always take the head of the queue), plus the grace returns since
+(a returner goes to the head: service/grace.py). Leavers ahead make that an
 upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever no tick
 came for PUSH_EVERY_S, and when a lottery's pre-queue is drawn. Admission tokens travel
 on the event's admissions channel, to which only API processes subscribe: once per event
@@ -35,7 +36,7 @@ from core.realtime import resubscribed
 from core.wstickets import redeem_ws_ticket
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
-from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_range, eta_seconds
 from waitingroom.service.queue import Place, queue_owner, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
 from waitingroom.service.tokens import encode_admission, expires_at
@@ -59,6 +60,9 @@ class _Visitor:
         self.customer_id = customer_id
         self.rank = 0
         self.served_at_read = 0
+        self.returned_at_read = 0
+        self.returned = 0
+        self.reach = -1
         self.prequeue = False
         self.read_at = 0.0
         self.state = ""
@@ -69,6 +73,8 @@ class _Visitor:
     def take(self, place: Place, now_ms: int) -> None:
         self.rank = place.rank
         self.served_at_read = place.served
+        self.returned_at_read = self.returned = place.returned
+        self.reach = place.reach
         self.prequeue = place.prequeue
         self.read_at = time.monotonic()
         self.rate = place.rate
@@ -84,7 +90,8 @@ class _Visitor:
     def position(self, served: int) -> int | None:
         if self.drawn_at_opening and self.state == "scheduled":
             return None
-        return max(1, self.rank + 1 - (served - self.served_at_read))
+        moved_back = self.returned - self.returned_at_read
+        return max(1, self.rank + 1 - (served - self.served_at_read) + moved_back)
 
     def message(self, served: int, now_ms: int) -> dict[str, Any] | None:
         """The next message for the page, or None when there is nothing new to say."""
@@ -96,8 +103,9 @@ class _Visitor:
         self.sold_out_sent = False
         position = self.position(served)
         blocked = self.blocked and self.state == "open"
+        beyond = not blocked and beyond_stock(position=position, reach=self.reach, state=self.state)
         eta = None
-        if not blocked:
+        if not blocked and not beyond:
             eta = eta_seconds(
                 position=position,
                 rate=self.rate,
@@ -113,6 +121,7 @@ class _Visitor:
             "eta_range_s": eta_range(eta),
             "rate": self.rate,
             "blocked": blocked,
+            "beyond_stock": beyond,
             "state": self.state,
         }
 
@@ -349,6 +358,8 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             visitor.state = state
             visitor.rate = float(event["rate"])
             visitor.blocked = bool(event.get("blocked", False))
+            visitor.returned = max(visitor.returned, int(event.get("returned", 0)))
+            visitor.reach = int(event.get("reach", -1))
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:
                 await _send(socket, message)

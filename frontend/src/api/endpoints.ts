@@ -82,6 +82,13 @@ export const api = {
     request<PowChallenge>("GET", `/api/events/${enc(eventId)}/queue/challenge`, { ...auth }),
   queueMe: (eventId: string, auth: QueueAuth) =>
     request<QueueState>("GET", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
+  returnToQueue: (eventId: string, auth: QueueAuth) =>
+    request<QueueState>("POST", `/api/events/${enc(eventId)}/queue/return`, { ...auth }),
+  setQueueEmail: (eventId: string, email: string | null, auth: QueueAuth) =>
+    request<{ email: string | null }>("PUT", `/api/events/${enc(eventId)}/queue/me/email`, {
+      ...auth,
+      body: { email },
+    }),
   leaveQueue: (eventId: string, auth: QueueAuth) =>
     request<void>("DELETE", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
   waitingRoom: (eventId: string, adminToken: string) =>

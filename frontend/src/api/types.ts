@@ -133,7 +133,11 @@ export interface QueueState {
   rate?: number;
   /** Open, but every ticket left is held or promised: nobody moves until one comes back. */
   blocked?: boolean;
+  /** More people are ahead than the tickets not yet held or promised can let in: no honest time. */
+  beyond_stock?: boolean;
   done_at?: string | null;
+  /** After the visitor's hold expired: until then they may come back once at the front of the line. */
+  grace_until?: string | null;
   /** Only in the answer to an anonymous join: send it back as the bearer token. */
   visitor_token?: string | null;
   admission_token?: string | null;

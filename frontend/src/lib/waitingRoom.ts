@@ -57,6 +57,9 @@ export function describeWait(s: QueueState, opensInS = 0): string {
   if (s.blocked) {
     return "Every ticket left is being held by other buyers. If they do not pay in time, tickets come back and the line moves.";
   }
+  if (s.beyond_stock) {
+    return "More people are ahead of you than there are tickets left: your turn comes only if some of them do not buy. You keep your place.";
+  }
   const range = formatEtaRange(s.eta_range_s ?? (s.eta_s !== null ? [s.eta_s, s.eta_s] : null));
   if (!range) return "Not enough admissions yet to estimate the wait: it appears once the line moves.";
   return `Estimated wait: ${range}`;

@@ -323,6 +323,38 @@ describe("CheckoutPage", () => {
     act(() => ws.receive({ type: "hold", hold: { ...HOLD, status: "expired", seconds_left: 0 } }));
     expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
   });
+
+  it("offers the front of the line after an expiry in a waiting-room sale, within the grace window", async () => {
+    const grace = new Date(Date.now() + 90_000).toISOString();
+    const { calls } = fakeFetch({
+      "GET /api/holds/h1": { body: { ...HOLD, status: "expired", seconds_left: 0 } },
+      "GET /api/events/e1": { body: { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } } },
+      "GET /api/events/e1/queue/me": { body: { status: "used", position: null, eta_s: null, grace_until: grace } },
+      "POST /api/events/e1/queue/return": { body: { status: "waiting", position: 1, eta_s: 2 } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+    const back = await screen.findByRole("button", { name: "Back to the front of the line" });
+    expect(screen.getByRole("timer").textContent).toMatch(/^1:(2|3)\d$/);
+    fireEvent.click(back);
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/queue/return"))).toBe(true));
+    const asked = calls.find((c) => c.url.endsWith("/queue/me"))!;
+    expect(asked.headers.Authorization).toBe("Bearer tok");
+  });
+
+  it("offers nothing when the server has no grace for this visitor", async () => {
+    fakeFetch({
+      "GET /api/holds/h1": { body: { ...HOLD, status: "expired", seconds_left: 0 } },
+      "GET /api/events/e1": { body: { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } } },
+      "GET /api/events/e1/queue/me": { body: { status: "used", position: null, eta_s: null } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByRole("button", { name: "Back to the front of the line" })).toBeNull();
+  });
 });
 
 describe("SeatMap", () => {

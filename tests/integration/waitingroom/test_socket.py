@@ -20,6 +20,7 @@ from tests.integration.waitingroom.support import admit_use, join, tick
 from tests.wstickets import ws_ticket
 from tests.wstickets import ws_url as ticket_url
 from waitingroom import keys
+from waitingroom.service import grant_grace, return_to_queue
 
 
 async def ws_url(base: str, event_id: uuid.UUID, token: str) -> str:
@@ -136,6 +137,7 @@ async def test_position_at_least_every_two_seconds_then_the_admission(
         "eta_range_s": None,
         "rate": 0.0,
         "blocked": False,
+        "beyond_stock": False,
         "state": "paused",
     }
     assert [q["position"] for q in quiet] == [5, 5]
@@ -210,3 +212,30 @@ async def test_admissions_reach_only_their_visitor_over_one_subscription_per_eve
     assert set(first) == {"type", "admission_token", "admission_expires_at"}
     assert all(m["type"] == "position" for m in others)
     assert await subscribers() == 0
+
+
+async def test_a_grace_return_ahead_moves_the_position_back_with_the_broadcast(
+    res: Resources, live_server: str
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=100, max_admit_per_s=2)
+        ids = await make_customers(conn, 7)
+    returner, waiting = ids[6], ids[:6]
+    for c in waiting:
+        await join(res, event_id, c)
+    await tick(res, event_id)  # admits 2; the room is open
+    await asyncio.sleep(1.05)  # a fresh second for the rate cap
+    # The returner's admission was used by a hold that expired: the grace offer.
+    await res.redis.hset(keys.done(event_id), str(returner), "used:1")
+    assert await grant_grace(res.redis, event_id=event_id, customer_id=returner) is not None
+
+    async with connect(ws_url(live_server, event_id, issue_customer_token(waiting[5]))) as ws:
+        first = await recv(ws)
+        async with res.pool.acquire() as conn:
+            await return_to_queue(conn, res.redis, event_id=event_id, owner=returner)
+        result = await tick(res, event_id)  # admits the returner and the next: 4 - 2 + 1
+        after_tick = await recv(ws, wait_s=1.0)  # before the 2 s push: it is the broadcast
+
+    assert first["position"] == 4
+    assert [a.customer_id for a in result.admitted] == [str(returner), str(waiting[2])]
+    assert after_tick["position"] == 3
