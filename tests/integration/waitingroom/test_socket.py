@@ -229,7 +229,7 @@ async def test_a_grace_return_ahead_moves_the_position_back_with_the_broadcast(
     await res.redis.hset(keys.done(event_id), str(returner), "used:1")
     assert await grant_grace(res.redis, event_id=event_id, customer_id=returner) is not None
 
-    async with connect(ws_url(live_server, event_id, issue_customer_token(waiting[5]))) as ws:
+    async with connect(await ws_url(live_server, event_id, issue_customer_token(waiting[5]))) as ws:
         first = await recv(ws)
         async with res.pool.acquire() as conn:
             await return_to_queue(conn, res.redis, event_id=event_id, owner=returner)

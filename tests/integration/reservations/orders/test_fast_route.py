@@ -83,7 +83,9 @@ class Both:
             self.handed_over += 1
             await self._litestar(s, r, se)
 
-        await fast_route.serve(self.res, fallback, scope, receive, send)
+        await fast_route.serve(
+            self.res, fallback, scope, receive, send, add_headers=self.app.add_security_headers
+        )
 
     async def fast(self, **request: Any) -> tuple[Answer, bool]:
         before = self.handed_over
@@ -316,9 +318,9 @@ async def test_the_app_sends_orders_through_the_thin_route(
     calls: list[str] = []
     real = fast_route.serve
 
-    async def spy(*args: Any) -> None:
+    async def spy(*args: Any, **kwargs: Any) -> None:
         calls.append(args[2]["path"])
-        await real(*args)
+        await real(*args, **kwargs)
 
     monkeypatch.setattr(fast_route, "serve", spy)
     token, event_id = await customer_and_event(res)
