@@ -43,6 +43,7 @@ from core.launcher import Command, Launcher, system_commands
 from reservations.orders.reconcile import check_invariants
 from tests.conftest import DB_URL
 from tests.ports import any_free_port
+from tests.wstickets import ws_url
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request drowns the report
 SCALE = max(0.1, float(os.environ.get("CHAOS_SCALE", "1")))
@@ -320,12 +321,13 @@ async def _order(http: httpx.AsyncClient, event_id: uuid.UUID, buyer: Buyer, res
 @contextlib.asynccontextmanager
 async def buyer_sockets(base: str, buyers: list[Buyer]) -> AsyncIterator[None]:
     """Each buyer's `/api/ws`, open (and `ready`) before the sale; their decisions recorded."""
-    ws_base = base.replace("http://", "ws://", 1)
     async with contextlib.AsyncExitStack() as stack:
         tasks = []
         for buyer in buyers:
             ws = await stack.enter_async_context(
-                connect(f"{ws_base}/api/ws?token={issue_customer_token(buyer.customer_id)}", open_timeout=10)
+                connect(
+                    await ws_url(base, "/api/ws", issue_customer_token(buyer.customer_id)), open_timeout=10
+                )
             )
             first = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert first["type"] == "ready"

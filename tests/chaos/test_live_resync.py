@@ -19,6 +19,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.chaos.conftest import SCALE, RedisServer, System
 from tests.factories import book_ticket, make_customer, make_event
+from tests.wstickets import ws_url
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120 * max(1.0, SCALE))]
 
@@ -46,7 +47,7 @@ async def test_sockets_open_across_a_redis_restart_get_what_they_missed(
         event_id = await make_event(conn, capacity=5)
     ws_base = system.base.replace("http://", "ws://", 1)
     async with (
-        connect(f"{ws_base}/api/ws?token={issue_customer_token(buyer)}") as mine,
+        connect(await ws_url(system.base, "/api/ws", issue_customer_token(buyer))) as mine,
         connect(f"{ws_base}/api/events/{event_id}/live") as live,
     ):
         assert (await _until(mine, lambda m: True, 5))["type"] == "ready"
@@ -94,8 +95,8 @@ async def test_a_queue_socket_stays_open_across_a_redis_restart_and_tells_the_pl
                 headers={"Authorization": f"Bearer {issue_customer_token(customer)}"},
             )
             assert joined.status_code == 200 and joined.json()["status"] == "waiting", joined.text
-    url = f"{system.base.replace('http://', 'ws://', 1)}/api/events/{event_id}/queue/ws?token="
-    async with connect(url + issue_customer_token(second)) as ws:
+    url = await ws_url(system.base, f"/api/events/{event_id}/queue/ws", issue_customer_token(second))
+    async with connect(url) as ws:
         assert (await _until(ws, lambda m: m["type"] == "position", 5))["position"] == 2
         redis.kill()
         await asyncio.sleep(2.5)  # past a periodic push (every 2 s): it meets Redis away

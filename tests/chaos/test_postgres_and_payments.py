@@ -42,6 +42,7 @@ from tests.conftest import REDIS_URL
 from tests.factories import make_customers, stock_counts
 from tests.integration.reservations.orders.helpers import auth, order_body
 from tests.ports import any_free_port
+from tests.wstickets import ws_url
 
 pytestmark = pytest.mark.chaos
 
@@ -201,7 +202,8 @@ async def _listen(
     url: str, buyer: uuid.UUID, heard: list[dict[str, Any]], ready: asyncio.Future[None]
 ) -> None:
     token = auth(buyer)["Authorization"].removeprefix("Bearer ")
-    async with websockets.connect(f"{url}?token={token}", open_timeout=20) as ws:
+    base, path = url.replace("ws://", "http://", 1).split("/api/", 1)
+    async with websockets.connect(await ws_url(base, f"/api/{path}", token), open_timeout=20) as ws:
         ready.set_result(None)
         async for raw in ws:
             heard.append(json.loads(raw))
