@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -42,6 +41,7 @@ from core.embedded import redis_server_binary
 from core.launcher import Command, Launcher, system_commands
 from reservations.orders.reconcile import check_invariants
 from tests.conftest import DB_URL
+from tests.e2e.processes import ChildProcess
 from tests.ports import any_free_port
 from tests.wstickets import ws_url
 
@@ -66,14 +66,13 @@ def redis_binary() -> str:
     return found
 
 
-class RedisServer:
+class RedisServer(ChildProcess):
     """A redis-server process of the test's own: AOF everysec in `folder`, on `port`.
     `kill()` is SIGKILL; `start()` again reads the AOF back."""
 
     def __init__(self, binary: str, folder: Path, *, replica_of: int | None = None) -> None:
         self.binary, self.folder, self.replica_of = binary, folder, replica_of
         self.port = any_free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -104,26 +103,13 @@ class RedisServer:
                 raise RuntimeError(f"redis-server on {self.port} did not start: {self.log_tail()}")
             time.sleep(0.05)
 
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return "\n".join((self.folder / "redis.log").read_text(errors="replace").splitlines()[-20:])
         return "(no log)"
 
 
-class SentinelServer:
+class SentinelServer(ChildProcess):
     """`redis-server sentinel.conf --sentinel` watching `primary` as "mymaster", quorum 1,
     down after `down_after_ms`."""
 
@@ -139,7 +125,6 @@ class SentinelServer:
             "sentinel failover-timeout mymaster 10000\n"
             "sentinel parallel-syncs mymaster 1\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -158,11 +143,6 @@ class SentinelServer:
         with SyncRedis(port=self.port, socket_timeout=1) as c:
             _host, port = c.execute_command("SENTINEL", "get-master-addr-by-name", "mymaster")
         return int(port)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 @pytest.fixture

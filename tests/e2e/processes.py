@@ -72,12 +72,31 @@ def payments_stub(log_path: Path, *, latency_ms: int = 20) -> Iterator[str]:
             proc.wait(10)
 
 
-class WorkerProcess:
+class ChildProcess:
+    """A process a test starts itself (`self.proc`): `kill()` is SIGKILL, `stop()` asks it to
+    end and kills it after 10 s."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class WorkerProcess(ChildProcess):
     """An orders worker, `python -m jobs orders`, as a process of its own."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env, self.log = env, log
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def consumer(self) -> str:
@@ -94,19 +113,6 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 async def assert_sold_and_charged_once(
