@@ -38,7 +38,9 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
     from core.config import get_settings
     from core.db import migrate
     from reservations.seed import seed as seed_data
+    from waitingroom.plug import plug_into_reservations
 
+    plug_into_reservations()  # the seed has an event sold through a waiting room
     settings = get_settings()
     conn = await asyncpg.connect(settings.database_url)
     try:
