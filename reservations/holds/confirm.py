@@ -315,7 +315,7 @@ async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None
             await _release(conn, ended)
             outcome = "expired_now"
         elif outcome == "active":
-            held = _priced(await conn.fetch(Q.hold_tickets, hold_id), hold["half_price_count"])
+            held = _priced(await conn.fetch(Q.tickets_of_hold, hold_id), hold["half_price_count"])
             booked = await tickets.book_hold(conn, hold_id=hold_id)
             if len(booked) != hold["quantity"]:
                 raise RuntimeError(f"hold {hold_id} booked {len(booked)} of {hold['quantity']} tickets")
