@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -30,15 +31,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from arq.connections import ArqRedis
 
+from core import idempotency
 from core.auth import Principal
 from core.config import get_settings
 from core.db import Connection, queries_beside
 from core.errors import BadRequest, Busy, Forbidden
 from core.ops import HOLDS
 from core.realtime import publisher_for
-from reservations import keys
+from reservations import hooks, keys
 from reservations.errors import (
     EventNotFound,
     HoldNotActive,
@@ -47,7 +50,7 @@ from reservations.errors import (
     NotOnSale,
     SoldOut,
 )
-from reservations.holds.schemas import HeldTicket, Hold
+from reservations.holds.schemas import HeldTicket, Hold, HoldPage
 from reservations.inventory import service as tickets
 from reservations.inventory import stock
 
@@ -215,6 +218,58 @@ async def hold_tickets(
     quantity: int | None = None,
     seat_ids: Sequence[UUID] | None = None,
     half_price: int = 0,
+    admission_token: str | None = None,
+    idempotency_key: str | None = None,
+) -> Hold:
+    """The plugged-in admission check (`hooks.admission_check`), then `take_hold`; with an
+    Idempotency-Key (per customer) both run once: the same key and body get the first
+    answer again, the same hold or refusal; another body is refused (KeyReused, 422).
+    A duplicate arriving while the first runs waits for its answer."""
+
+    async def admit_and_hold() -> Hold:
+        await hooks.admission_check(
+            conn, redis, event_id=event_id, customer_id=customer_id, token=admission_token
+        )
+        return await take_hold(
+            conn,
+            redis,
+            event_id=event_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            seat_ids=seat_ids,
+            half_price=half_price,
+        )
+
+    if idempotency_key is None:
+        return await admit_and_hold()
+    key = idempotency.check_key(idempotency_key)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    body = _request_enc.encode((quantity, seat_ids, half_price))
+    return await idempotency.run_once(
+        redis,
+        keys.hold_idempotency(customer_id, digest),
+        idempotency.fingerprint(f"hold:{event_id}", body),
+        admit_and_hold,
+        status=201,
+        encode=_hold_enc.encode,
+        decode=_hold_dec.decode,
+    )
+
+
+_request_enc = msgspec.json.Encoder()
+_hold_enc = msgspec.json.Encoder()
+_hold_dec = msgspec.json.Decoder(Hold)
+
+
+async def take_hold(
+    conn: Connection,
+    redis: ArqRedis,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    quantity: int | None = None,
+    seat_ids: Sequence[UUID] | None = None,
+    half_price: int = 0,
 ) -> Hold:
     """Hold `quantity` any tickets or the named seats for the event's `hold_ttl_s`.
 
@@ -276,6 +331,39 @@ async def get_hold(conn: Connection, *, hold_id: UUID, principal: Principal) -> 
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=True)
     return await _load(conn, hold)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _cursor(value: str | None) -> tuple[dt.datetime | None, UUID | None]:
+    """`<created_at in µs>.<hold id>` of the last hold of the previous page, or a 400."""
+    if value is None:
+        return None, None
+    try:
+        micros, _, hold_id = value.partition(".")
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), UUID(hold_id)
+    except (ValueError, OverflowError, OSError):
+        raise BadRequest("Not a cursor this listing gave.", field="cursor") from None
+
+
+async def list_holds(
+    conn: Connection, *, customer_id: UUID, limit: int, cursor: str | None = None
+) -> HoldPage:
+    """The customer's holds, newest first, `limit` per page (not the holds orders reserve
+    under)."""
+    after, after_id = _cursor(cursor)
+    rows = await conn.fetch(Q.customer_holds, customer_id, limit + 1, after, after_id)
+    page = rows[:limit]
+    by_hold: dict[UUID, list[Any]] = {h["id"]: [] for h in page}
+    for t in await conn.fetch(Q.holds_tickets, list(by_hold)):
+        by_hold[t["hold_id"]].append(t)
+    holds = [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    last = page[-1] if len(rows) > limit else None
+    micros = (last["created_at"] - _EPOCH) // _MICROSECOND if last else 0
+    next_cursor = f"{micros}.{last['id']}" if last else None
+    return HoldPage(holds=holds, next_cursor=next_cursor)
 
 
 async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, principal: Principal) -> None:
