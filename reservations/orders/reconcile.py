@@ -7,7 +7,7 @@ sure no accepted order is left without a job.
 - The invariant check records one row in `invariant_checks` per run: per event
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
-  limit; every confirmed order has its purchases and a payment; no charge used twice.
+  limit; every active hold keeps exactly its tickets and no ended one keeps any; every confirmed order has its purchases and a payment; no charge used twice.
 - An accepted order still undecided after STALE_ORDER_S whose job is gone (its tries ran
   out, or arq dropped it) is enqueued again; the decision is idempotent, so a spare job
   costs nothing. Orders PostgreSQL has as undecided but Redis has forgotten get a job too,
@@ -173,6 +173,16 @@ async def check_invariants(conn: Connection, *, counts: list[Any] | None = None)
                     "customer_id": str(r["customer_id"]),
                     "tickets": r["tickets"],
                     "limit": r["max_per_customer"],
+                }
+            )
+        for r in await conn.fetch(Q.check_held_tickets_match_holds, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "held_tickets_match_holds",
+                    "hold_id": str(r["id"]),
+                    "status": r["status"],
+                    "quantity": r["quantity"],
+                    "held": r["held"],
                 }
             )
         for r in await conn.fetch(Q.check_confirmed_orders, MAX_LISTED):
