@@ -9,6 +9,7 @@ import { applyStock, hasWaitingRoom, isSeated, lowestPrice } from "../lib/events
 import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
+import { applySeatDelta, type SeatMapState } from "../lib/seats";
 import { href, navigate } from "../lib/router";
 import { getAdmission, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
@@ -19,15 +20,17 @@ export function EventPage({ eventId }: { eventId: string }) {
   const event = ev.data;
   useTitle(event?.name ?? "Event");
   const seated = event ? isSeated(event) : false;
-  // null until the seats of a seated event are in.
-  const seats = useLoad<Seat[] | null>((signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
-    eventId,
-    seated,
-  ]);
+  // null until the seat map of a seated event is in; then kept current by `seats` deltas.
+  const seats = useLoad<SeatMapState | null>(
+    (signal) => (seated ? api.seatMap(eventId, signal) : Promise.resolve(null)),
+    [eventId, seated],
+  );
+  const seatMap = useRef<SeatMapState | null>(null);
+  seatMap.current = seats.data ?? null;
+  const newestDelta = useRef(0); // a map that arrives older than a delta seen meanwhile is re-read
   const [buyers, setBuyers] = useState<PurchaseMessage[]>([]);
-  const lastStock = useRef<string | null>(null);
 
-  // Seats are re-read at most once a second while stock changes arrive.
+  // The whole map is re-read only on a version gap (or a reconnection), at most every 400 ms.
   const seatTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const refreshSeats = useCallback(() => {
     if (!seated || seatTimer.current) return;
@@ -39,6 +42,9 @@ export function EventPage({ eventId }: { eventId: string }) {
   useEffect(() => () => {
     if (seatTimer.current) clearTimeout(seatTimer.current);
   }, []);
+  useEffect(() => {
+    if (seats.data && seats.data.version < newestDelta.current) refreshSeats();
+  }, [seats.data, refreshSeats]);
 
   const live = useLive(
     `/api/events/${encodeURIComponent(eventId)}/live`,
@@ -46,10 +52,15 @@ export function EventPage({ eventId }: { eventId: string }) {
       const msg = data as LiveMessage;
       if (msg?.type === "stock") {
         ev.setData((old) => (old ? applyStock(old, msg) : old));
-        // Seats change only when the counters do (the first message repeats what we have).
-        const sig = `${msg.sold}/${msg.held}/${msg.available}`;
-        if (lastStock.current !== null && lastStock.current !== sig) refreshSeats();
-        lastStock.current = sig;
+      } else if (msg?.type === "seats") {
+        newestDelta.current = Math.max(newestDelta.current, msg.version);
+        if (!seatMap.current) return;
+        const next = applySeatDelta(seatMap.current, msg);
+        if (next === "reload") refreshSeats();
+        else if (next !== seatMap.current) {
+          seatMap.current = next;
+          seats.setData(next);
+        }
       } else if (msg?.type === "purchase") {
         setBuyers((list) => [msg, ...list].slice(0, 5));
       }
@@ -117,7 +128,7 @@ export function EventPage({ eventId }: { eventId: string }) {
         <div className="event-side">
           <BuyPanel
             event={event}
-            seats={seats.data ?? NO_SEATS}
+            seats={seats.data?.seats ?? NO_SEATS}
             seatsLoading={seated && seats.loading && !seats.data}
             seatsError={seats.error}
             reloadEvent={() => void ev.reload(true)}
