@@ -92,7 +92,7 @@ async def stock_changed(
         now_ms + int(LIVE_PUSH_DELAY_S * 1000),
     )
     script_keys = [keys.stock(event_id), keys.seat_version(event_id), queues.DEFAULT_QUEUE]
-    args: list[str | bytes | int] = [now_ms * 1000, now_ms]
+    args: list[str | bytes | int] = [time.time_ns() // 1000, now_ms]
     for job in (push, *jobs):
         script_keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id]
         args += [job.job_id, serialize_job(job.name, job.args, {}, None, now_ms), job.run_at_ms]
@@ -106,7 +106,7 @@ async def stock_version(redis: ArqRedis, *, event_id: UUID) -> int:
     """The event's stock version now; a missing counter is started (above any earlier one)."""
     raw = await batcher_for(redis).command("GET", keys.seat_version(event_id))
     if raw is None:
-        await redis.set(keys.seat_version(event_id), int(time.time() * 1000) * 1000, nx=True)
+        await redis.set(keys.seat_version(event_id), time.time_ns() // 1000, nx=True)
         raw = await redis.get(keys.seat_version(event_id))
     return int(raw or 0)
 

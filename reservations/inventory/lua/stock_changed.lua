@@ -9,7 +9,7 @@
 --                            ARGV[1], above any version it held before
 -- KEYS[3] arq queue          sorted set job id -> run at (ms)
 -- KEYS[4], KEYS[5], ...      per job: arq job key, arq result key
--- ARGV[1] version base       ms since the epoch x 1000
+-- ARGV[1] version base       microseconds since the epoch
 -- ARGV[2] now (ms)
 -- ARGV[3], ARGV[4], ARGV[5], ...  per job: job id, serialized job, run at (ms)
 --
