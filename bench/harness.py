@@ -39,6 +39,8 @@ ADMISSION_TTL_S = 120
 # flatter it), at most 200,000.
 CEILING_MIN, CEILING_MAX = 50_000, 200_000
 MEMORY_TARGET_MIB = 512
+ZERO_EVENT = "00000000-0000-4000-8000-000000000000"  # the ceiling's requests name no real event
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
