@@ -154,8 +154,13 @@ async def current_snapshot(conn: Connection, redis: ArqRedis, *, event_id: uuid.
         stored = _dec.decode(raw)
         if stored.version == version:
             return stored
-    snapshot = await _read(conn, event_id=event_id, version=version)
-    return await _store(redis, event_id=event_id, snapshot=snapshot)
+    snapshot = await _store(
+        redis, event_id=event_id, snapshot=await _read(conn, event_id=event_id, version=version)
+    )
+    # The first snapshot an event has is the base of its first delta: pages that loaded it
+    # apply that delta instead of loading the map again.
+    await redis.set(keys.seat_map_pushed(event_id), _enc.encode(snapshot), nx=True, ex=SNAPSHOT_TTL_S)
+    return snapshot
 
 
 async def seat_map(pool: Pool, redis: ArqRedis, *, event_id: uuid.UUID) -> Encoded:

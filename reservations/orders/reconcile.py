@@ -7,7 +7,8 @@ sure no accepted order is left without a job.
 - The invariant check records one row in `invariant_checks` per run: per event
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
-  limit; every active hold keeps exactly its tickets and no ended one keeps any; every confirmed order has its purchases and a payment; no charge used twice.
+  limit; every active hold keeps exactly its tickets and no ended one keeps any; every
+  confirmed order has its purchases and a payment; no charge used twice.
 - An accepted order still undecided after STALE_ORDER_S whose job is gone (its tries ran
   out, or arq dropped it) is enqueued again; the decision is idempotent, so a spare job
   costs nothing. Orders PostgreSQL has as undecided but Redis has forgotten get a job too,

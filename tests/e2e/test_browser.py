@@ -353,3 +353,30 @@ def test_the_event_page_reconnects_and_catches_up_after_the_socket_drops(api: Ap
     expect(page.locator(".live-open")).to_be_visible(timeout=15_000)
     expect(page.get_by_test_id("sold")).to_have_text("1")
     expect(page.get_by_test_id("available")).to_have_text("9")
+
+
+def test_the_seat_map_follows_holds_by_deltas(api: Api, new_page: Any) -> None:
+    """Another customer holds a seat: the open page shows it taken from the live socket's
+    `seats` delta, without reading the map again."""
+    event = api.create_event(
+        name="Seat deltas", sections=[{"name": "Plateia", "price_cents": 5000, "rows": 2, "seats_per_row": 5}]
+    )
+    page = new_page(1280, 900)
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/seats" in r.url else None)
+    page.goto(f"/#/events/{event['id']}")
+    first = page.get_by_role("button", name=re.compile(r"row A, seat 1,"))
+    expect(first).to_be_enabled()
+    expect(page.locator(".live-open")).to_be_visible()
+    seats = api.http.get(f"/api/events/{event['id']}/seats").json()
+    seat = next(s for s in seats if s["row"] == "A" and s["number"] == 1)
+    other = api.sign_up("Delta Buyer")
+    r = api.http.post(
+        f"/api/events/{event['id']}/holds",
+        json={"seat_ids": [seat["id"]]},
+        headers={"Authorization": f"Bearer {other['token']}"},
+    )
+    assert r.status_code == 201, r.text
+    expect(first).to_be_disabled(timeout=10_000)
+    assert [u for u in reads if "format=compact" in u] == reads
+    assert len(reads) <= 2  # the first read, and one more at most if the first push laid the base
