@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import heapq
 import itertools
 import math
@@ -83,7 +84,7 @@ class Buyers(Sockets):
             self.decisions.setdefault(order["id"], (received, decided))
 
 
-def attempt_requests(path: Path, event_id: str, limit: int) -> Iterator[Request]:
+def attempt_requests(path: Path, event_id: str, *, limit: int) -> Iterator[Request]:
     """The attempts file as order requests (the first `limit` lines)."""
     body = msgspec.json.encode({"event_id": event_id, "quantity": 1, "card_number": CARD})
     with path.open() as f:
@@ -106,9 +107,8 @@ async def run(h: Harness) -> Report:
     )
     attempts = customers + retries
     await insert_customers(h.pg, kind="buyer", count=customers)
-    storm = Storm(
-        "attempts", lambda e: attempt_requests(attempts_file, e, attempts), attempts, {202, 409}, 0.2, 50
-    )
+    requests = functools.partial(attempt_requests, attempts_file, limit=attempts)
+    storm = Storm("order attempts", requests, attempts, {202, 409}, share=0.2, p99_ms=50)
     await measure_ceilings(h, [storm])
 
     await h.start_system()
