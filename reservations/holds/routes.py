@@ -58,9 +58,7 @@ class HoldController(Controller):
             redis,
             event_id=event_id,
             customer_id=principal.require_customer(),
-            quantity=data.quantity,
-            seat_ids=data.seat_ids,
-            half_price=data.half_price,
+            request=data,
             admission_token=admission_token,
             idempotency_key=idempotency_key,
         )

@@ -50,7 +50,7 @@ from reservations.errors import (
     NotOnSale,
     SoldOut,
 )
-from reservations.holds.schemas import HeldTicket, Hold, HoldPage
+from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
 from reservations.inventory import stock
 
@@ -215,9 +215,7 @@ async def hold_tickets(
     *,
     event_id: UUID,
     customer_id: UUID,
-    quantity: int | None = None,
-    seat_ids: Sequence[UUID] | None = None,
-    half_price: int = 0,
+    request: HoldCreate,
     admission_token: str | None = None,
     idempotency_key: str | None = None,
 ) -> Hold:
@@ -230,25 +228,15 @@ async def hold_tickets(
         await hooks.admission_check(
             conn, redis, event_id=event_id, customer_id=customer_id, token=admission_token
         )
-        return await take_hold(
-            conn,
-            redis,
-            event_id=event_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            seat_ids=seat_ids,
-            half_price=half_price,
-        )
+        return await take_hold(conn, redis, event_id=event_id, customer_id=customer_id, request=request)
 
     if idempotency_key is None:
         return await admit_and_hold()
-    key = idempotency.check_key(idempotency_key)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    body = _request_enc.encode((quantity, seat_ids, half_price))
+    digest = hashlib.sha256(idempotency.check_key(idempotency_key).encode()).hexdigest()[:32]
     return await idempotency.run_once(
         redis,
         keys.hold_idempotency(customer_id, digest),
-        idempotency.fingerprint(f"hold:{event_id}", body),
+        idempotency.fingerprint(f"hold:{event_id}", _request_enc.encode(request)),
         admit_and_hold,
         status=201,
         encode=_hold_enc.encode,
@@ -262,14 +250,7 @@ _hold_dec = msgspec.json.Decoder(Hold)
 
 
 async def take_hold(
-    conn: Connection,
-    redis: ArqRedis,
-    *,
-    event_id: UUID,
-    customer_id: UUID,
-    quantity: int | None = None,
-    seat_ids: Sequence[UUID] | None = None,
-    half_price: int = 0,
+    conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, request: HoldCreate
 ) -> Hold:
     """Hold `quantity` any tickets or the named seats for the event's `hold_ttl_s`.
 
@@ -278,7 +259,7 @@ async def take_hold(
     (`_after_create`). Raises EventNotFound, NotOnSale, LimitReached, SoldOut,
     SeatNotFound, SeatTaken.
     """
-    count = quantity if quantity is not None else len(seat_ids or ())
+    count, seat_ids, half_price = request.count, request.seat_ids, request.half_price
     named = sorted(set(seat_ids)) if seat_ids is not None else None
     for attempt in range(CLAIM_ATTEMPTS):
         try:
