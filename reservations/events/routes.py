@@ -17,7 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from core import auth
 from core.deps import ConnDep, RedisDep, ResDep
-from core.errors import Unauthorized
+from core.errors import Unauthorized, error_responses
 from core.schemas import StrictBody
 from reservations.events import seatmap
 from reservations.events import service as events
@@ -94,6 +94,7 @@ class EventController(Controller):
                 description="`list[Seat]` (default) or, with `format=compact`, a `SeatMap`.",
             ),
             304: ResponseSpec(data_container=None, description="Not modified since the `ETag` sent."),
+            **error_responses(400, 404),
         },
     )
     async def list_seats(
