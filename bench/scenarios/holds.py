@@ -60,8 +60,8 @@ async def run(h: Harness) -> Report:
     async def prepare() -> dict[str, str]:
         nonlocal etag
         storm = {**MAP, "rows": -(-n_holds // 1000), "seats_per_row": 1000}
-        ids = [
-            await h.create_event(name=f"Bench {i}", price_cents=None, sections=[x])
+        ids = [  # the holds outlive the run: none expires before the checks
+            await h.create_event(name=f"Bench {i}", price_cents=None, sections=[x], hold_ttl_s=3600)
             for i, x in enumerate((MAP, MAP, storm))
         ]
         rows = await h.pg.fetch("SELECT id FROM tickets WHERE event_id = $1 ORDER BY id", ids[2])
