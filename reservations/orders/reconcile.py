@@ -177,15 +177,8 @@ async def check_invariants(conn: Connection, *, counts: list[Any] | None = None)
                 }
             )
         for r in await conn.fetch(Q.check_held_tickets_match_holds, MAX_LISTED):
-            violations.append(
-                {
-                    "check": "held_tickets_match_holds",
-                    "hold_id": str(r["id"]),
-                    "status": r["status"],
-                    "quantity": r["quantity"],
-                    "held": r["held"],
-                }
-            )
+            held = {k: r[k] for k in ("status", "quantity", "held")}
+            violations.append({"check": "held_tickets_match_holds", "hold_id": str(r["id"]), **held})
         for r in await conn.fetch(Q.check_confirmed_orders, MAX_LISTED):
             violations.append(
                 {
