@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,20 +25,17 @@ import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from bench.httpclient import HttpPool, Response
-from bench.loadgen import LoadResult, Request, drive
 from bench.machine import MemorySampler, machine_info, postgres_pids
 from bench.report import Figure, Report, target
-from core.launcher import ROOT, Command, Launcher, all_cpus, pinned, system_commands, uvicorn
+from core.launcher import ROOT, Launcher, all_cpus, pinned, system_commands
 from core.limits import LOAD_TEST_LIMITS
 from core.redis import create_redis
 
 RESULTS = ROOT / "bench" / "results"
 ADMISSION_TTL_S = 120
-# The ceiling answers the scenario's own requests, at least 50,000 (a short burst would
-# flatter it), at most 200,000.
-CEILING_MIN, CEILING_MAX = 50_000, 200_000
 MEMORY_TARGET_MIB = 512
+ZERO_EVENT = "00000000-0000-4000-8000-000000000000"  # the ceiling's requests name no real event
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -159,7 +155,7 @@ class Harness:
             await asyncio.sleep(poll_s)
         return True
 
-    def _api_cpus(self) -> frozenset[int]:
+    def api_cpus(self) -> frozenset[int]:
         core = self.opts.api_core
         return frozenset({core}) if core is not None and core < (os.cpu_count() or 1) else all_cpus()
 
@@ -169,7 +165,7 @@ class Harness:
         ports = self.api_port, self.payments_port
         self.processes.start(
             *system_commands(
-                api_port=ports[0], payments_port=ports[1], api_cpus=self._api_cpus(), other_cpus=all_cpus()
+                api_port=ports[0], payments_port=ports[1], api_cpus=self.api_cpus(), other_cpus=all_cpus()
             )
         )
         for url in (f"{self.api_url}/health", f"http://127.0.0.1:{self.payments_port}/schema/openapi.json"):
@@ -205,41 +201,6 @@ class Harness:
             )
         )
         report.raw["memory"] = {"backend_mib": peaks.backend, **g, "samples": peaks.samples}
-
-    async def load(
-        self,
-        requests: Iterator[Request],
-        *,
-        budget_s: float,
-        port: int = 0,
-        sources: list[str] | None = None,
-        on_response: Callable[[Request, Response], None] | None = None,
-    ) -> LoadResult:
-        """Send `requests` to the API (or `port`) over `connections` connections, from
-        several source addresses in turn when given."""
-        n = self.opts.connections
-        http = HttpPool("127.0.0.1", port or self.api_port, size=n, sources=sources)
-        try:
-            return await drive(http, requests, concurrency=n, budget_s=budget_s, on_response=on_response)
-        finally:
-            await http.close()
-
-    async def ceiling(
-        self, make: Callable[[], Iterator[Request]], count: int, sources: list[str] | None = None
-    ) -> LoadResult | None:
-        """The same requests (repeated from `make()` up to the bounds) from the same driver
-        and settings against the raw ASGI hello, served like the API on the API's core."""
-        if not self.opts.ceiling:
-            return None
-        hello = uvicorn("bench.hello:create_app", host="127.0.0.1", port=self.hello_port, factory=True)
-        self.processes.start(Command("hello", hello, self._api_cpus()))
-        try:
-            await asyncio.to_thread(self.processes.wait_http, f"http://127.0.0.1:{self.hello_port}/")
-            n = max(CEILING_MIN, min(count, CEILING_MAX))
-            stream = itertools.islice(itertools.chain.from_iterable(make() for _ in itertools.count()), n)
-            return await self.load(stream, budget_s=300, port=self.hello_port, sources=sources)
-        finally:
-            await asyncio.to_thread(self.processes.stop, "hello")
 
     def admin(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.admin_token}"}

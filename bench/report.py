@@ -9,8 +9,6 @@ from pathlib import Path
 
 import msgspec
 
-from bench.loadgen import LoadResult
-
 
 @dataclass
 class Figure:
@@ -50,31 +48,6 @@ class Report:
     @property
     def correct(self) -> bool:
         return all(c.ok for c in self.checks)
-
-    def load_figures(self, name: str, result: LoadResult, ceiling: LoadResult | None) -> None:
-        """Answers by status, rate (and its share of the ceiling), latency of one load; the
-        ceiling's own figures (the raw ASGI hello: same uvicorn flags, core, driver, settings)."""
-        statuses = ", ".join(f"{k}: {num(v)}" for k, v in sorted(result.statuses.items()))
-        self.ceiling.append(
-            f"{name}: {num(ceiling.rate)} req/s, p50 {ms(ceiling.latency_ms['p50'])}, p99 "
-            f"{ms(ceiling.latency_ms['p99'])} ({num(ceiling.requests)} requests)"
-            if ceiling
-            else f"{name}: not measured"
-        )
-        self.figures += [
-            Figure(
-                f"{name}: answers (by status)", f"{num(result.requests)} ({statuses}); errors {result.errors}"
-            ),
-            Figure(
-                f"{name}: rate",
-                f"{num(result.rate)} req/s over {result.seconds:.1f} s",
-                pct(result.rate, ceiling.rate if ceiling else None),
-            ),
-            Figure(
-                f"{name}: latency p50 / p95 / p99 / max",
-                " / ".join(ms(result.latency_ms.get(k)) for k in ("p50", "p95", "p99", "max")),
-            ),
-        ]
 
     def summary(self) -> str:
         m = self.machine
