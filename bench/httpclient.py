@@ -55,20 +55,12 @@ def source_addresses(count: int, *, first: str = "127.1.0.1") -> list[str]:
 class HttpPool:
     """At most `size` requests in flight to one server, over reused connections."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        size: int = 64,
-        sources: list[str] | None = None,
-        rotate_after: int = 50,
-        timeout_s: float = 30.0,
-    ) -> None:
+    rotate_after = 50  # requests per connection while spreading over source addresses
+    timeout_s = 30.0
+
+    def __init__(self, host: str, port: int, *, size: int = 64, sources: list[str] | None = None) -> None:
         self.host = host
         self.port = port
-        self.timeout_s = timeout_s
-        self.rotate_after = rotate_after
         self._sources: Iterator[str] | None = itertools.cycle(sources) if sources else None
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Conn] = []
@@ -93,12 +85,7 @@ class HttpPool:
         return await self._connect()
 
     async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | None = None,
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, body: bytes | None = None
     ) -> Response:
         head = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self._host_header]
         if headers:

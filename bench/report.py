@@ -83,3 +83,7 @@ def pct(a: float | None, b: float | None) -> str:
 
 def target(ok: bool, text: str) -> str:
     return f"{text} {'✅' if ok else '❌'}"
+
+
+def at_most(v: float | None, limit: float, text: str) -> str:
+    return target(v is not None and v <= limit, text)

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 
-from bench.checks import repeated, ticket_counts
 from bench.harness import JSON, Harness, scaled
 from bench.httpclient import Response
 from bench.loadgen import Request
 from bench.report import Report, ms, target
 from bench.stats import percentile
-from bench.storms import Storm, run_storms
+from bench.storms import Storm, repeated, run_storms, ticket_counts
 from bench.tokens import Minter, customer_id, insert_customers
 
 READS, HOLDS, RACERS, SEATS = 200_000, 50_000, 2_000, 208
@@ -78,11 +77,8 @@ async def run(h: Harness) -> Report:
         Storm("holds (one seat each)", holds, n_holds, {201: n_holds}, 0.08, 50),
         Storm(f"contention ({n_racers:,} for {SEATS})", race, n_racers, {201: SEATS, 409: n_racers - SEATS}),
     ]
-    storms[1].shares_ceiling_of, storms[3].shares_ceiling_of, storms[3].on_response = (
-        storms[0].name,
-        storms[2].name,
-        lost,
-    )
+    storms[1].shares_ceiling_of = storms[0].name
+    storms[3].shares_ceiling_of, storms[3].on_response = storms[2].name, lost
     ids = await run_storms(h, report, storms, h.budget(max(120.0, (2 * n_reads + n_holds) / 300)), prepare)
     loser_p99 = (percentile(losers, 99) or 0) * 1000
     report.figures[-1].value += f"; losers (409) p99 {ms(loser_p99)}"

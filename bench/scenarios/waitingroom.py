@@ -23,13 +23,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from bench.checks import check_sold_once, ticket_counts
 from bench.harness import ADMISSION_TTL_S, Harness, scaled
 from bench.httpclient import HttpError, HttpPool, Response, source_addresses
 from bench.loadgen import Request, Sockets
 from bench.report import Figure, Report, ms, num, target
 from bench.stats import kendall_tau, summary_ms
-from bench.storms import Storm, load, measure_ceilings, report_storm
+from bench.storms import Storm, check_sold_once, load, measure_ceilings, report_storm, ticket_counts
 from bench.tokens import Minter, customer_id_text, insert_customers
 
 VISITORS = 100_000
@@ -221,9 +220,7 @@ def _storm(visitors: list[Visitor]) -> Storm:
 
 
 async def run(h: Harness) -> Report:
-    scale = h.opts.scale
-    n = scaled(VISITORS, scale, 100)
-    tickets = scaled(TICKETS, scale, 10)
+    n, tickets = scaled(VISITORS, h.opts.scale, 100), scaled(TICKETS, h.opts.scale, 10)
     budget_s = h.budget(max(300.0, n / 50))
     report = h.new_report("waiting room")
     report.settings += f"; joins from {SOURCES:,} loopback addresses"
@@ -239,19 +236,10 @@ async def run(h: Harness) -> Report:
     await measure_ceilings(h, [storm])
 
     await h.start_system()
+    wr = dict(enabled=True, admission_factor=FACTOR, prequeue="fifo", max_admit_per_s=MAX_ADMIT_PER_S)
     event_id = await h.create_event(
-        name="Waiting room sale",
-        venue="Bench Hall",
-        capacity=tickets,
-        max_per_customer=1,
-        hold_ttl_s=120,
-        waiting_room={
-            "enabled": True,
-            "admission_factor": FACTOR,
-            "prequeue": "fifo",
-            "max_admit_per_s": MAX_ADMIT_PER_S,
-        },
-    )
+        name="Waiting room sale", venue="Bench Hall", capacity=tickets, hold_ttl_s=120, waiting_room=wr
+    )  # one ticket per customer: the default max_per_customer
     await _pause(h, event_id, paused=True)
 
     await load(h, storm, event_id, h.budget(max(120.0, n / 100)))
@@ -287,9 +275,7 @@ async def run(h: Harness) -> Report:
     # admissions up to number a - p; that admission's tick happened at admitted_at.
     admitted_time = {v.jti: v.admitted_at for v in admitted}
     position_lat: list[float] = []
-    for v in visitors:
-        if not v.watcher:
-            continue
+    for v in filter(lambda v: v.watcher, visitors):
         seen = -1
         for t_recv, p in v.positions:
             served = v.arrival - p
@@ -297,14 +283,9 @@ async def run(h: Harness) -> Report:
                 if seen >= 0 and served in admitted_time:
                     position_lat.append(max(0.0, t_recv - admitted_time[served]))
                 seen = served
-    admit_lat = [
-        v.admitted_heard - v.admitted_at
-        for v in admitted
-        if v.connected_at and v.connected_at < v.admitted_at
-    ]
-    sold_lat = [
-        v.sold_out_heard - last_sale.timestamp() for v in waiting_watchers if v.sold_out_heard and last_sale
-    ]
+    admit_lat = [v.admitted_heard - v.admitted_at for v in admitted if 0 < v.connected_at < v.admitted_at]
+    last = last_sale.timestamp() if last_sale else 0.0
+    sold_lat = [v.sold_out_heard - last for v in waiting_watchers if v.sold_out_heard and last]
     pos_s, adm_s, sold_s = summary_ms(position_lat), summary_ms(admit_lat), summary_ms(sold_lat)
 
     outcome = await _outcome(h, event_id)
@@ -315,26 +296,16 @@ async def run(h: Harness) -> Report:
     room_settings = f"≤ {MAX_ADMIT_PER_S} admitted/s, factor {FACTOR}"
     report.figures.append(Figure("visitors / tickets", f"{num(n)} / {num(tickets)} ({room_settings})"))
     report_storm(report, storm)
+    sell_out = f"{sell_out_s:.1f} s" if sell_out_s is not None else "not sold out"
+    finished = " / ".join(num(x) for x in (len(admitted), *room.done.values()))
+    ratio = f"{bound.max_ratio:.3f} over {num(bound.points)} instants {bound.at}"
+    ratio_ok, tau_text = target(bound.max_ratio <= 1.0, "≤ 1.0"), f"{tau:.6f}" if tau is not None else "n/a"
     report.figures += [
+        Figure("time from the opening to the last sale", sell_out),
+        Figure("admitted / held / confirmed / abandoned", finished),
+        Figure("max (unused admissions + holds) / (left x factor)", ratio, target=ratio_ok),
         Figure(
-            "time from the opening to the last sale",
-            f"{sell_out_s:.1f} s" if sell_out_s is not None else "not sold out",
-        ),
-        Figure(
-            "admitted / held / confirmed / abandoned",
-            " / ".join(num(x) for x in (len(admitted), *room.done.values())),
-        ),
-        Figure(
-            "max (unused admissions + holds) / (left x factor)",
-            f"{bound.max_ratio:.3f} over {num(bound.points)} instants {bound.at}",
-            "",
-            target(bound.max_ratio <= 1.0, "≤ 1.0"),
-        ),
-        Figure(
-            "fairness: Kendall tau (arrival, admission)",
-            f"{tau:.6f}" if tau is not None else "n/a",
-            "",
-            target(tau == 1.0, "1.0 (fifo)"),
+            "fairness: Kendall tau (arrival, admission)", tau_text, target=target(tau == 1.0, "1.0 (fifo)")
         ),
         Figure("position update latency p50 / p99 (n)", _p50_p99(pos_s)),
         Figure("admission → visitor latency p50 / p99 (n)", _p50_p99(adm_s)),
@@ -352,21 +323,12 @@ async def run(h: Harness) -> Report:
     report.check("admission bound never exceeded (instants over 1.0)", 0, bound.over)
     report.check("fairness: Kendall tau (fifo)", 1.0, tau)
     report.check("admitted visitors are exactly the first arrivals", True, prefix_ok)
-    finished = room.done["confirm"] + room.done["cancel"]
-    report.check("every admitted visitor got a hold and finished", len(admitted), finished)
+    ended = room.done["confirm"] + room.done["cancel"]
+    report.check("every admitted visitor got a hold and finished", len(admitted), ended)
     report.check("load-side errors", {}, room.errors)
-    report.raw.update(
-        visitors=n,
-        tickets=tickets,
-        sell_out_s=sell_out_s,
-        bound={"max": bound.max_ratio, "points": bound.points, "at": bound.at},
-        tau=tau,
-        position=pos_s,
-        admission=adm_s,
-        sold_out=sold_s,
-        admitted=len(admitted),
-        outcome=outcome,
-    )
+    report.raw.update(visitors=n, tickets=tickets, sell_out_s=sell_out_s, tau=tau, admitted=len(admitted))
+    report.raw.update(position=pos_s, admission=adm_s, sold_out=sold_s, outcome=outcome)
+    report.raw["bound"] = {"max": bound.max_ratio, "points": bound.points, "at": bound.at}
     return report
 
 
@@ -382,15 +344,11 @@ async def _pause(h: Harness, event_id: str, *, paused: bool) -> None:
 
 
 async def _outcome(h: Harness, event_id: str) -> dict[str, Any]:
-    outcome = dict(
-        await h.pg.fetchrow(
-            """SELECT count(*) FILTER (WHERE status = 'confirmed') AS confirmed_holds,
-                      count(*) FILTER (WHERE status = 'active') AS active_holds,
-                      (SELECT count(*) FROM purchases WHERE event_id = $1) AS purchases
-               FROM holds WHERE event_id = $1""",
-            event_id,
-        )
-        or {}
-    )
+    outcome = dict(await h.pg.fetchrow(OUTCOME, event_id) or {})
     outcome["booked"], _ = await ticket_counts(h.pg, event_id)
     return outcome
+
+
+OUTCOME = """SELECT count(*) FILTER (WHERE status = 'confirmed') AS confirmed_holds,
+    count(*) FILTER (WHERE status = 'active') AS active_holds,
+    (SELECT count(*) FROM purchases WHERE event_id = $1) AS purchases FROM holds WHERE event_id = $1"""
