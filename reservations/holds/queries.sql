@@ -101,9 +101,10 @@ RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_c
 -- $5 half-price count, $6 limit (NULL: the event's max_per_customer; tests pass a bound
 -- to switch the allowance guard off).
 -- Returns one row per claimed ticket (or one row of NULL ticket columns), each carrying
--- the verdict columns; the caller rolls back unless `marked` = $3.
+-- the verdict columns and the new hold (with what an extension would add); the caller
+-- rolls back unless `marked` = $3.
 WITH ev AS (
-    SELECT id, max_per_customer, hold_ttl_s, half_price, closed,
+    SELECT id, max_per_customer, hold_ttl_s, hold_extension_s, half_price, closed,
            sales_open_at IS NOT NULL AND sales_open_at > now() AS before_sale
     FROM events
     WHERE id = $1
@@ -166,6 +167,7 @@ WITH ev AS (
 )
 SELECT v.*, h.id AS hold_id, h.event_id, h.customer_id, h.status, h.quantity, h.half_price_count,
        h.total_cents, h.expires_at, h.created_at, h.ended_at, h.payment_id,
+       (SELECT coalesce(hold_extension_s, hold_ttl_s) FROM ev) AS extension_s,
        c.id, c.section, c.row_label, c.seat_number, c.price_cents
 FROM verdict v
 LEFT JOIN hold h ON true

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
@@ -82,6 +83,13 @@ class HoldController(Controller):
             " of the next page."
         ),
         responses=error_responses(400, 401, 403),
+        response_headers=[
+            ResponseHeader(
+                name="X-Next-Cursor",
+                documentation_only=True,
+                description="The `cursor` of the next page; absent on the last page.",
+            )
+        ],
     )
     async def list_holds(
         self,

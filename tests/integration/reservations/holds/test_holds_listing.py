@@ -78,3 +78,15 @@ async def test_list_holds_newest_first_in_pages(client: httpx.AsyncClient, res: 
     bad = await client.get("/api/holds", params={"cursor": "nope"}, headers=auth(me))
     assert bad.status_code == 400 and bad.json()["field"] == "cursor"
     assert (await client.get("/api/holds", params={"limit": 0}, headers=auth(me))).status_code == 400
+
+
+async def test_the_listing_and_the_hold_key_are_in_the_openapi(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    listing = paths["/api/holds"]["get"]
+    assert listing["operationId"] == "listHolds"
+    assert "X-Next-Cursor" in listing["responses"]["200"]["headers"]
+    assert {"limit", "cursor"} <= {p["name"] for p in listing["parameters"]}
+    create = paths["/api/events/{event_id}/holds"]["post"]
+    headers = {p["name"] for p in create["parameters"]}
+    assert {"Idempotency-Key", "Admission-Token", "Visitor-Token"} <= headers
+    assert "422" in create["responses"]  # the same key with another body
