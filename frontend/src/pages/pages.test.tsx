@@ -215,7 +215,7 @@ describe("EventPage seat map", () => {
       ],
     });
     signIn();
-    render(<EventPage eventId="e1" />);
+    renderPage(<EventPage eventId="e1" />);
     const seat1 = await screen.findByRole("button", { name: /row A, seat 1,/ });
     expect((seat1 as HTMLButtonElement).disabled).toBe(false);
     const seatReads = () => calls.filter((c) => c.url.includes("/seats")).length;
@@ -223,7 +223,10 @@ describe("EventPage seat map", () => {
     const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
     act(() => ws.open());
     act(() => ws.receive({ type: "seats", since: 3, version: 4, changes: [{ id: "s1", status: "held" }] }));
-    expect((screen.getByRole("button", { name: /row A, seat 1,/ }) as HTMLButtonElement).disabled).toBe(true);
+    // The query cache tells its observers on its next tick.
+    await waitFor(() =>
+      expect((screen.getByRole("button", { name: /row A, seat 1,/ }) as HTMLButtonElement).disabled).toBe(true),
+    );
     expect(seatReads()).toBe(1); // no refetch for a delta that follows on
     act(() => ws.receive({ type: "seats", since: 10, version: 11, changes: [] }));
     await waitFor(() => expect(seatReads()).toBe(2));
