@@ -81,7 +81,9 @@ class Encoded:
 
 
 _cache: dict[uuid.UUID, Encoded] = {}
-_building: dict[uuid.UUID, asyncio.Future[Encoded]] = {}
+# Builds in flight by (event, the version their reader saw): a reader joins only a build for
+# its own version, never one that started before a change it has seen.
+_building: dict[tuple[uuid.UUID, int], asyncio.Future[Encoded]] = {}
 
 
 def seat_list(snapshot: Snapshot, section: str | None = None) -> list[Seat]:
@@ -165,23 +167,26 @@ async def current_snapshot(conn: Connection, redis: ArqRedis, *, event_id: uuid.
 
 async def seat_map(pool: Pool, redis: ArqRedis, *, event_id: uuid.UUID) -> Encoded:
     """The event's seat map now: this process's copy while the version stands; otherwise
-    built once (concurrent readers of one event wait for the same build)."""
+    built once per version (concurrent readers of one version wait for the same build; a
+    build is at least as new as the version its readers saw)."""
     version = await stock_version(redis, event_id=event_id)
     cached = _cache.get(event_id)
-    if cached is not None and cached.snapshot.version == version:
+    if cached is not None and cached.snapshot.version >= version:
         return cached
-    building = _building.get(event_id)
+    building = _building.get((event_id, version))
     if building is not None:
         return await asyncio.shield(building)
     future: asyncio.Future[Encoded] = asyncio.get_running_loop().create_future()
-    _building[event_id] = future
+    _building[(event_id, version)] = future
     try:
         async with pool.acquire() as conn:
             snapshot = await current_snapshot(conn, redis, event_id=event_id)
         encoded = Encoded(snapshot)
-        if len(_cache) >= CACHED_EVENTS:
-            _cache.pop(next(iter(_cache)))
-        _cache[event_id] = encoded
+        cached = _cache.get(event_id)
+        if cached is None or cached.snapshot.version < snapshot.version:  # an older build ends late
+            if cached is None and len(_cache) >= CACHED_EVENTS:
+                _cache.pop(next(iter(_cache)))
+            _cache[event_id] = encoded
         future.set_result(encoded)
         return encoded
     except BaseException as exc:
@@ -189,7 +194,7 @@ async def seat_map(pool: Pool, redis: ArqRedis, *, event_id: uuid.UUID) -> Encod
         future.exception()  # retrieved: waiters re-raise it, nobody else must
         raise
     finally:
-        del _building[event_id]
+        del _building[(event_id, version)]
 
 
 async def seat_changes(

@@ -18,7 +18,7 @@ from core.resources import Resources
 from reservations import keys
 from reservations.events import seatmap
 from reservations.holds import service as holds
-from reservations.inventory.stock import stock_version
+from reservations.inventory.stock import stock_changed, stock_version
 from reservations.live import service as live
 from tests.factories import make_customer, make_customers, make_event
 
@@ -191,6 +191,36 @@ async def test_never_a_stale_map_after_a_change(client: httpx.AsyncClient, res: 
     await asyncio.gather(*(hold_then_read(b, s) for b, s in zip(buyers, seats, strict=False)))
     stop.set()
     assert all(n > 0 for n in await asyncio.gather(*readers))
+
+
+async def test_a_reader_after_a_change_never_joins_an_older_build(
+    res: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that read its rows before a change is still running when a reader that saw
+    the change arrives: that reader builds the new version itself, and the older build,
+    ending last, does not replace it in the process's cache."""
+    event_id = await seated(res)
+    seatmap._cache.clear()
+    entered, release = asyncio.Event(), asyncio.Event()
+    real = seatmap._read
+
+    async def held_first(*args: Any, **kwargs: Any) -> seatmap.Snapshot:
+        snapshot = await real(*args, **kwargs)
+        if not entered.is_set():  # the first build stops after reading its rows
+            entered.set()
+            await release.wait()
+        return snapshot
+
+    monkeypatch.setattr(seatmap, "_read", held_first)
+    first = asyncio.create_task(seatmap.seat_map(res.pool, res.redis, event_id=event_id))
+    await entered.wait()
+    await stock_changed(res.redis, event_id=event_id)  # a change after those rows were read
+    newer = await asyncio.wait_for(seatmap.seat_map(res.pool, res.redis, event_id=event_id), 5)
+    release.set()
+    older = await first
+    assert newer.snapshot.version > older.snapshot.version
+    assert newer.snapshot.version == await stock_version(res.redis, event_id=event_id)
+    assert seatmap._cache[event_id] is newer
 
 
 async def test_postgres_is_read_once_per_version(res: Resources, monkeypatch: pytest.MonkeyPatch) -> None:
