@@ -43,7 +43,6 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
 
     plug_into_reservations()  # the seed's waiting-room sale keeps its room settings
 
-    plug_into_reservations()  # the seed has an event sold through a waiting room
     settings = get_settings()
     conn = await asyncpg.connect(settings.database_url)
     try:
