@@ -11,6 +11,11 @@
 # that runs as an unprivileged user. Build with `docker build --network host`.
 
 ARG BASE_IMAGE=crowdpass/debian:bookworm
+# The built web app, from the web app's image (deploy/build-images.sh builds it first): the API
+# answers the app's pages itself, an event's page with its own title and Open Graph tags.
+ARG WEB_IMAGE=crowdpass-frontend:latest
+
+FROM ${WEB_IMAGE} AS web
 
 FROM ${BASE_IMAGE} AS python
 RUN apt-get update \
@@ -57,6 +62,7 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid 10001 --create-home --home-dir /app --shell /usr/sbin/nologin crowdpass
 COPY --from=build /opt/venv /opt/venv
 COPY deploy/run-workers.sh /usr/local/bin/run-workers
+COPY --from=web /usr/share/nginx/html /srv/webapp
 RUN chmod 0755 /usr/local/bin/run-workers
 USER crowdpass
 WORKDIR /app

@@ -13,11 +13,23 @@ help: ## list the targets
 run: install frontend ## start API, worker, payments stub and UI on :8000 (embedded servers unless DATABASE_URL/REDIS_URL)
 	$(PY) manage.py run
 
-test: install frontend ## run the whole test suite (unit, integration, concurrency, e2e)
-	$(PY) -m pytest -q
+# The fast tiers run on TEST_PROCESSES processes (each with a database and a Redis database
+# of its own: tests/servers.py); the tiers that start whole systems or race hundreds of
+# requests run after them, one test at a time.
+TEST_PROCESSES ?= 4
+PARALLEL_TIERS := tests/unit tests/integration tests/security
+
+test: install frontend ## run the whole test suite (unit, integration, security in parallel; then the rest)
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist worksteal $(PARALLEL_TIERS)
+	$(PY) -m pytest -q tests $(addprefix --ignore=,$(PARALLEL_TIERS))
+
+CHAOS_SCALE ?= 10
+
+chaos: install ## the chaos suite (tests/chaos/) at the issue's sizes (CHAOS_SCALE=10; `make test` runs it at 1)
+	CHAOS_SCALE=$(CHAOS_SCALE) $(PY) -m pytest -q -s -p no:cacheprovider tests/chaos
 
 test-fast: install ## unit and integration tests only
-	$(PY) -m pytest -q tests/unit tests/integration
+	$(PY) -m pytest -q -n $(TEST_PROCESSES) --dist worksteal tests/unit tests/integration
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
@@ -51,7 +63,7 @@ migrate: install ## apply pending migrations
 reset-db: install ## drop everything, migrate and seed
 	$(PY) manage.py reset-db
 
-.PHONY: help run test test-fast install constraints frontend lint fmt migrate reset-db
+.PHONY: help run test chaos test-fast install constraints frontend lint fmt migrate reset-db
 
 # Benchmarks (bench/, docs/benchmarks.md): each run writes bench/results/<time>-<scenario>-<scale>.json.
 # SCALE=1 is the issue's size; SCALE=0.1 or 0.01 for quick runs. BENCH_ARGS passes more

@@ -50,7 +50,11 @@ async def _migrate(*, reset: bool = False, seed: bool = True) -> None:
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
             from core.redis import create_redis
 
-            redis = create_redis(settings.redis_url)
+            redis = create_redis(
+                settings.redis_url,
+                sentinels=settings.redis_sentinels,
+                sentinel_master=settings.redis_sentinel_master,
+            )
             await redis.flushdb()
             await redis.aclose()
         applied = await migrate(conn)
@@ -78,6 +82,10 @@ def run() -> int:
     env = dict(os.environ)
     payments_port = StubConfig.from_env().port
     env.setdefault("PAYMENTS_URL", f"http://127.0.0.1:{payments_port}")
+    # The web app's pages tokenise cards at the stub (CORS), opened as localhost or 127.0.0.1.
+    env.setdefault(
+        "PAYMENTS_CORS_ORIGINS", f"http://localhost:{settings.port},http://127.0.0.1:{settings.port}"
+    )
     # The local mail sink: every email the worker sends lands in .data/mail (the web app's
     # development mail page lists them). Pointing SMTP_HOST elsewhere uses that relay instead.
     env.setdefault("MAIL_SINK_DIR", str(Path(".data") / "mail"))

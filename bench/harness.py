@@ -21,7 +21,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -39,8 +38,6 @@ ADMISSION_TTL_S = 120
 MEMORY_TARGET_MIB = 512
 ZERO_EVENT = "00000000-0000-4000-8000-000000000000"  # the ceiling's requests name no real event
 JSON = {"Content-Type": "application/json"}
-
-
 MIB = 1024 * 1024
 BACKEND = ("api", "workers", "redis", "postgres")
 
@@ -49,9 +46,8 @@ def machine_info() -> dict[str, str | int]:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
     model = names[0] if names else platform.processor() or "unknown"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
     return {
         "nproc": os.cpu_count() or 0,
         "model": model,
@@ -224,9 +220,7 @@ class Harness:
         self.machine["redis"], self._redis_pid = str(server["redis_version"]), int(server["process_id"])
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._sampler is not None:
             await self._sampler.stop()
         await self._closing.aclose()
@@ -247,6 +241,10 @@ class Harness:
             await asyncio.sleep(poll_s)
         return True
 
+    def cpu_s(self, name: str) -> float:
+        """CPU seconds (user + system) the system process `name` has used so far."""
+        return float(sum(psutil.Process(self.processes.pid(name) or -1).cpu_times()[:2]))
+
     def api_cpus(self) -> frozenset[int]:
         core = self.opts.api_core
         return frozenset({core}) if core is not None and core < (os.cpu_count() or 1) else all_cpus()
@@ -254,12 +252,9 @@ class Harness:
     async def start_system(self) -> None:
         """The system's processes (the API on its core, the rest on every core, not only on
         the load core this process is pinned to), then the memory sampler."""
-        ports = self.api_port, self.payments_port
-        self.processes.start(
-            *system_commands(
-                api_port=ports[0], payments_port=ports[1], api_cpus=self.api_cpus(), other_cpus=all_cpus()
-            )
-        )
+        api, payments, cpus = self.api_port, self.payments_port, self.api_cpus()
+        commands = system_commands(api_port=api, payments_port=payments, api_cpus=cpus, other_cpus=all_cpus())
+        self.processes.start(*commands)
         for url in (f"{self.api_url}/health", f"http://127.0.0.1:{self.payments_port}/schema/openapi.json"):
             await asyncio.to_thread(self.processes.wait_http, url)
         database = urlparse(self.opts.database_url).path.lstrip("/")
@@ -314,15 +309,9 @@ class Harness:
         opts = self.opts
         pins = f"API on core {opts.api_core}, load on core {opts.load_core} (taskset)"
         where = "embedded servers" if opts.embedded else "the machine's PostgreSQL and Redis"
-        return Report(
-            scenario=opts.scenario,
-            title=title,
-            scale=opts.scale,
-            command=opts.command,
-            machine=self.machine,
-            settings=f"asyncio driver, {opts.connections} connections; {pins}; {where}"
-            + (f"; {opts.note}" if opts.note else ""),
-        )
+        settings = f"asyncio driver, {opts.connections} connections; {pins}; {where}"
+        settings += f"; {opts.note}" if opts.note else ""
+        return Report(opts.scenario, title, opts.scale, opts.command, self.machine, settings)
 
     def finish(self, report: Report) -> Path:
         path = self.opts.out / f"{self.name}.json"

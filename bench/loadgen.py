@@ -33,13 +33,18 @@ class LoadResult:
     latency_ms: dict[str, float] = field(default_factory=dict)
     complete: bool = True  # False when the budget ran out first
     first_s: float = 0.0  # epoch of the first request sent
+    cpu_s: float = 0.0  # CPU seconds (user + system) the server process spent meanwhile
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def per_cpu_s(self) -> float:  # answers per CPU second of the server: its rate per core
+        return self.requests / self.cpu_s if self.cpu_s > 0 else 0.0
+
     def figures(self) -> dict[str, object]:
-        return {**self.__dict__, "rate": round(self.rate, 1), "seconds": round(self.seconds, 3)}
+        return {**self.__dict__, "rate": round(self.rate, 1), "per_cpu_s": round(self.per_cpu_s, 1)}
 
 
 async def drive(

@@ -42,7 +42,10 @@ def trusted_networks(spec: str) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
+@functools.lru_cache(maxsize=8192)
 def _parse(text: str) -> IPAddress | None:
+    """The address in `text`, or None. Cached: the order route reads the peer twice per
+    request (its client, then its limit subject), and a proxy or a NAT sends many."""
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:

@@ -22,7 +22,6 @@ import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core.config import get_settings
@@ -182,20 +181,18 @@ _PRINCIPAL = "crowdpass.principal"
 
 
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The bearer token of the `Authorization` header; on a WebSocket (browsers cannot set
-    its headers) also `?token=`. Never from the query on plain HTTP, where URLs end up in
-    logs, histories and Referer headers."""
+    """The bearer token of the `Authorization` header, and nothing else: never from the
+    query, where URLs end up in logs, histories and Referer headers. A WebSocket, whose
+    headers a browser cannot set, shows a one-use ticket instead (core/wstickets.py)."""
     header = connection.headers.get("authorization")
     if header and header[:7].lower() == "bearer ":
         return header[7:].strip()
-    if connection.scope["type"] == ScopeType.WEBSOCKET:
-        return connection.query_params.get("token")
     return None
 
 
 def authentication_middleware(app: ASGIApp) -> ASGIApp:
-    """A handler that takes `principal` needs a valid bearer token (or `?token=` on a
-    WebSocket); the caller is established here, before the handler's dependencies.
+    """A handler that takes `principal` needs a valid bearer token; the caller is
+    established here, before the handler's dependencies.
 
     Refusing here, and not inside the `principal` dependency, matters: when one dependency
     raises while others are being resolved, Litestar never cleans up those already created,

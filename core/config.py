@@ -28,19 +28,55 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     crowdpass_env: str = "production"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel (docs/reliability.md): "host:port,host:port" of the sentinels;
+    # when set, clients ask them for the primary of REDIS_SENTINEL_MASTER and follow a
+    # failover; REDIS_URL then gives only the database number and password.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
     admin_token: str = "dev-admin-token"  # noqa: S105 (dev fallback, refused in production)
     jwt_secret: str = "dev-only-secret-change-me-in-production-0123456789"  # noqa: S105 (dev fallback, refused in production)
     port: int = 8000
     db_pool_max: int = 20
     payments_url: str = "http://127.0.0.1:8100"
+    # Where a browser reaches the payment provider to tokenise a card (`GET /api/config`
+    # tells the web app; the page's CSP allows it). Empty: the same as `payments_url`.
+    payments_public_url: str = ""
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
+    # The circuit breaker in front of the provider (docs/reliability.md, "Payment outage"):
+    # open after this many failed calls in a row, let one probe through after the cooldown.
+    payments_breaker_failures: int = 5
+    payments_breaker_cooldown_s: float = 5.0
+    # An order the provider could not charge waits (tickets kept) and is retried with backoff
+    # up to this long after it was accepted; then it is rejected `payment_unavailable`.
+    payments_deadline_s: float = 600.0
+    payments_backoff_max_s: float = 15.0
+    # A hold confirm's charge still unsettled after this long (at least twice the longest
+    # charge: timeout x tries) is reconciled: its hold settled or the charge refunded.
+    hold_charge_grace_s: float = 60.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
+    # How long a WebSocket ticket (POST /api/ws-tickets) may wait for its one handshake.
+    ws_ticket_ttl_s: int = 30
+    # After a hold of a waiting-room sale expires, its visitor may come back at the front of
+    # the line within this many seconds, once (0: never).
+    grace_window_s: float = 120.0
     lock_timeout_ms: int = 2000
+    # PostgreSQL timeouts of each query class (docs/reliability.md, "Query classes"). The API's
+    # connections default to the read class: a read waits at most READ_LOCK_TIMEOUT_MS for a
+    # lock and POOL_ACQUIRE_TIMEOUT_S for a connection, then answers 503 `busy`.
+    read_lock_timeout_ms: int = 500
+    api_statement_timeout_ms: int = 3000
+    pool_acquire_timeout_s: float = 0.5
+    write_pool_acquire_timeout_s: float = 10.0
+    bulk_statement_timeout_ms: int = 60_000
+    decision_statement_timeout_ms: int = 10_000
+    worker_statement_timeout_ms: int = 30_000
     orders_max_jobs: int = 100
     orders_per_s: float = 2000.0
     orders_job_timeout_s: int = 30
+    # POST /api/orders answered by its thin ASGI route in front of Litestar (same answers).
+    orders_fast_route: bool = True
     metrics_port: int = 0
     frontend_dist: str = "frontend/dist"
     log_json: bool = True
@@ -80,6 +116,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_max_tries: int = 8
     # Where the local mail sink stores what it receives; empty: no sink (the dev mail page is off).
     mail_sink_dir: str = ""
+
+    @property
+    def payments_browser_url(self) -> str:
+        """The payment provider's base URL as a browser reaches it (no trailing slash)."""
+        return (self.payments_public_url or self.payments_url).rstrip("/")
 
 
 def env_name(field: str, prefix: str = "") -> str:

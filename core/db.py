@@ -14,11 +14,43 @@ from asyncpg import Connection, Pool
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
-__all__ = ["Connection", "Pool", "Queries", "create_pool", "load_queries", "migrate"]
+__all__ = ["DATABASE_BUSY", "Connection", "Pool", "Queries", "create_pool", "load_queries", "migrate"]
+
+# What a statement raises when PostgreSQL is busy rather than wrong: a lock not granted within
+# `lock_timeout`, a statement cancelled by `statement_timeout`, no answer within the client's
+# command timeout (a stalled server). Callers answer 503 `busy` or fall back to a cache.
+DATABASE_BUSY: tuple[type[BaseException], ...] = (
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+    TimeoutError,
+)
+
+# The client waits this much longer than the server's statement_timeout before giving up on
+# an answer (a stalled server never fires its own timer).
+CLIENT_MARGIN_S = 1.0
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=30)
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 20,
+    lock_timeout_ms: int = 2000,
+    statement_timeout_ms: int = 30_000,
+) -> Pool:
+    """A pool whose connections default to one query class's timeouts (a transaction may
+    set its own with `SET LOCAL`); the client gives up CLIENT_MARGIN_S after the server."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min(min_size, max_size),
+        max_size=max_size,
+        # 0 is PostgreSQL's "no timeout": then the client waits as long as it takes too.
+        command_timeout=statement_timeout_ms / 1000 + CLIENT_MARGIN_S if statement_timeout_ms > 0 else None,
+        server_settings={
+            "lock_timeout": f"{lock_timeout_ms}ms",
+            "statement_timeout": f"{statement_timeout_ms}ms",
+        },
+    )
     assert pool is not None
     created: Pool = pool
     return created

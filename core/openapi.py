@@ -17,6 +17,7 @@ document (`app.openapi_schema`, public API) and, for every operation:
   | has a path parameter (an id)        | 404                |
   | takes a body                        | 400, 413, 415      |
   | takes `principal` (authenticated)   | 401, 403           |
+  | takes `conn` (a pooled connection)  | 503 (database busy)|
   | has a guard marked with `answers()` | the guard's codes  |
 
 Request bodies decoded into Structs with `forbid_unknown_fields` (core/schemas.py `Struct`:
@@ -105,6 +106,8 @@ def _inferred(operation: Operation, handler: HTTPRouteHandler | None) -> Iterabl
         yield from (400, 413, 415)
     if _takes_principal(handler):
         yield from (401, 403)
+    if handler is not None and "conn" in handler.parsed_fn_signature.parameters:
+        yield 503  # core/deps.py provide_conn, core/errors.py database_busy_handler
     yield from _guard_statuses(handler)
 
 

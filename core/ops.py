@@ -1,4 +1,5 @@
-"""Health and metrics endpoints, and the Prometheus instruments shared by every process."""
+"""Health, metrics and the web app's configuration endpoints, and the Prometheus instruments
+shared by every process."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ REQUEST_LATENCY = Histogram(
 HOLDS = Counter("crowdpass_holds_total", "Holds by outcome", ["outcome"])
 ORDERS = Counter("crowdpass_orders_total", "Orders by outcome", ["outcome"])
 OPEN_WEBSOCKETS = Gauge("crowdpass_open_websockets", "Open WebSocket connections", ["kind"])
+ORDERS_WAITING_PAYMENT = Counter(
+    "crowdpass_orders_waited_for_payment_total", "Orders that had to wait for the payment provider"
+)
+PAYMENTS_CIRCUIT_OPEN = Gauge(
+    "crowdpass_payments_circuit_open", "1 while this process's payment circuit breaker is open or half open"
+)
 ORDER_REJECTIONS = Counter("crowdpass_order_rejections_total", "Rejected orders by reason", ["reason"])
 ORDER_DECISION_SECONDS = Histogram(
     "crowdpass_order_decision_seconds",
@@ -75,6 +82,19 @@ async def _probe_redis(res: Resources) -> str:
         return "up"
     except Exception:  # any failure means "down" to a health check
         return "down"
+
+
+class ClientConfig(Out, frozen=True):
+    """What the web app's pages need to know of the deployment."""
+
+    payments_url: str  # the payment provider's base URL, where the checkout tokenises a card
+
+
+@get("/api/config", operation_id="getClientConfig", tags=["operations"])
+async def client_config(res: ResDep) -> ClientConfig:
+    """The web app's configuration: the checkout sends the card number straight to the
+    provider (`POST {payments_url}/v1/payment_methods`) and the API only a `payment_method`."""
+    return ClientConfig(payments_url=res.settings.payments_browser_url)
 
 
 @get("/health", operation_id="health", tags=["operations"])

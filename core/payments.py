@@ -1,14 +1,25 @@
 """The HTTP client of the payment provider (API.md section 3).
 
+The API never sees a card: the web app's page tokenises it at the provider
+(`POST /v1/payment_methods`) and the API charges the payment method (`pm_...`) it was given.
 Every charge carries an Idempotency-Key chosen by the caller. A timeout or a 5xx is retried
 with the SAME key, so the provider sees one charge however many times the request is
 sent. The errors here are provider-level; a domain maps them to its own HTTP errors.
+
+A `CircuitBreaker` (one per process, `Resources.breaker`) stands in front of the provider:
+after PAYMENTS_BREAKER_FAILURES calls in a row without an answer it opens, and calls fail at
+once with `CircuitOpen` instead of each waiting for its timeouts; after
+PAYMENTS_BREAKER_COOLDOWN_S one call goes through as a probe (half open): an answer closes
+the breaker, another failure opens it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 import httpx
 import msgspec
@@ -16,6 +27,17 @@ import msgspec
 log = logging.getLogger("crowdpass.payments")
 
 DEFAULT_BACKOFF_S = 0.05
+
+# What an order or a hold confirm names to pay with: a payment method of the provider.
+PaymentMethodId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^pm_[A-Za-z0-9_]{1,64}$",
+        description="A payment method of the provider (`pm_...`): the card tokenised by "
+        "`POST /v1/payment_methods` at the payments provider. Never a card number.",
+        examples=["pm_card_visa"],
+    ),
+]
 
 
 class Charge(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,11 +65,85 @@ class ProviderUnavailable(PaymentError):
     """
 
 
+class CircuitOpen(ProviderUnavailable):
+    """The breaker is open: the provider was not called (nothing can have been charged by
+    this call). Retry after `retry_in_s`."""
+
+    def __init__(self, retry_in_s: float) -> None:
+        self.retry_in_s = retry_in_s
+        super().__init__(f"payment provider circuit open; next probe in {retry_in_s:.1f}s")
+
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class BreakerStatus(msgspec.Struct, frozen=True, kw_only=True):
+    state: BreakerState
+    since: float  # wall-clock time of the last change of state
+    failures: int  # calls in a row without an answer
+    opened: int  # times it opened since the process started
+
+
+class CircuitBreaker:
+    """Closed → open after `failures` calls in a row without an answer; open → half open
+    after `cooldown_s` (one probe call allowed); half open → closed on an answer, → open on
+    a failure. Not shared between processes: each learns from its own calls."""
+
+    def __init__(
+        self, *, failures: int = 5, cooldown_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.threshold = max(1, failures)
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self.state: BreakerState = "closed"
+        self.failures = 0
+        self.opened = 0
+        self._opened_at = 0.0
+        self._since = time.time()
+
+    def _set(self, state: BreakerState) -> None:
+        if state != self.state:
+            log.warning("payment provider circuit %s", state.replace("_", " "))
+            self.state = state
+            self._since = time.time()
+
+    def before_call(self) -> None:
+        """Raise CircuitOpen unless a call may go to the provider now."""
+        if self.state == "closed":
+            return
+        wait = self._opened_at + self.cooldown_s - self._clock()
+        if self.state == "open" and wait <= 0:
+            self._set("half_open")  # this call is the probe
+            return
+        raise CircuitOpen(max(wait, 0.0) if self.state == "open" else self.cooldown_s)
+
+    def succeeded(self) -> None:
+        """The provider answered (any definite answer, a decline included)."""
+        self.failures = 0
+        self._set("closed")
+
+    def failed(self) -> None:
+        """A call got no answer (timeout, transport error, 5xx, 429)."""
+        self.failures += 1
+        if self.state == "half_open" or (self.state == "closed" and self.failures >= self.threshold):
+            self._opened_at = self._clock()
+            self.opened += 1
+            self._set("open")
+
+    def status(self) -> BreakerStatus:
+        return BreakerStatus(state=self.state, since=self._since, failures=self.failures, opened=self.opened)
+
+
 class ProviderRejected(PaymentError):
     """The provider refused the request itself (4xx other than a decline)."""
 
 
+class _ChargeList(msgspec.Struct, frozen=True):
+    charges: list[Charge]
+
+
 _charge_decoder = msgspec.json.Decoder(Charge)
+_charge_list_decoder = msgspec.json.Decoder(_ChargeList)
 
 
 def should_retry(status_code: int) -> bool:
@@ -67,24 +163,34 @@ async def _send(
     *,
     json: object | None = None,
     headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
     retries: int,
     timeout_s: float,
     backoff_s: float,
+    breaker: CircuitBreaker | None = None,
 ) -> httpx.Response:
     last: str = "no attempt made"
     for attempt in range(retries + 1):
         if attempt:
             await asyncio.sleep(backoff_delay(attempt, backoff_s))
+        if breaker is not None:
+            breaker.before_call()  # CircuitOpen: the provider is not called
         try:
-            response = await http.request(method, url, json=json, headers=headers, timeout=timeout_s)
+            response = await http.request(
+                method, url, json=json, headers=headers, params=params, timeout=timeout_s
+            )
         except httpx.TimeoutException:
             last = f"timed out after {timeout_s}s"
         except httpx.TransportError as exc:
             last = f"transport error: {exc!r}"
         else:
             if not should_retry(response.status_code):
+                if breaker is not None:
+                    breaker.succeeded()
                 return response
             last = f"answered {response.status_code}"
+        if breaker is not None:
+            breaker.failed()
         log.warning(
             "payment provider %s %s %s (attempt %d of %d)", method, url, last, attempt + 1, retries + 1
         )
@@ -104,24 +210,26 @@ async def charge(
     http: httpx.AsyncClient,
     *,
     amount_cents: int,
-    card_number: str,
+    payment_method: str,
     description: str,
     idempotency_key: str,
     retries: int = 2,
     timeout_s: float = 3.0,
     backoff_s: float = DEFAULT_BACKOFF_S,
+    breaker: CircuitBreaker | None = None,
 ) -> Charge:
-    """Charge a card once. Returns the succeeded charge; raises CardDeclined,
-    ProviderUnavailable or ProviderRejected."""
+    """Charge a payment method once. Returns the succeeded charge; raises CardDeclined,
+    ProviderUnavailable (CircuitOpen when the breaker kept the call back) or ProviderRejected."""
     response = await _send(
         http,
         "POST",
         "/v1/charges",
-        json={"amount_cents": amount_cents, "card_number": card_number, "description": description},
+        json={"amount_cents": amount_cents, "payment_method": payment_method, "description": description},
         headers={"Idempotency-Key": idempotency_key},
         retries=retries,
         timeout_s=timeout_s,
         backoff_s=backoff_s,
+        breaker=breaker,
     )
     result = _decode_charge(response)
     if result.status == "declined":
@@ -140,6 +248,7 @@ async def refund(
     retries: int = 2,
     timeout_s: float = 3.0,
     backoff_s: float = DEFAULT_BACKOFF_S,
+    breaker: CircuitBreaker | None = None,
 ) -> Charge:
     """Refund a succeeded charge, in full or `amount_cents` of it. Refunding in full twice
     is harmless; a partial refund is made once per `idempotency_key`."""
@@ -152,5 +261,29 @@ async def refund(
         retries=retries,
         timeout_s=timeout_s,
         backoff_s=backoff_s,
+        breaker=breaker,
     )
     return _decode_charge(response)
+
+
+async def find_charges(
+    http: httpx.AsyncClient,
+    *,
+    description: str,
+    status: str | None = None,
+    retries: int = 2,
+    timeout_s: float = 3.0,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+) -> list[Charge]:
+    """The charges made with this description (optionally only those in `status`), oldest
+    first: how a caller that lost a charge's answer (its process died) finds the charge."""
+    params = {"description": description} | ({"status": status} if status else {})
+    response = await _send(
+        http, "GET", "/v1/charges", params=params, retries=retries, timeout_s=timeout_s, backoff_s=backoff_s
+    )
+    if response.status_code >= 400:
+        raise ProviderRejected(f"provider answered {response.status_code}: {response.text[:200]}")
+    try:
+        return _charge_list_decoder.decode(response.content).charges
+    except msgspec.DecodeError as exc:
+        raise ProviderRejected(f"unexpected provider answer: {exc}") from None

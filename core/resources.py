@@ -14,8 +14,9 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
+from core.payments import CircuitBreaker
 from core.realtime import Publisher, publisher_for
-from core.redis import RedisBatcher, batcher_for
+from core.redis import RedisBatcher, batcher_for, sentinel_addresses
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class Resources:
     publisher: Publisher
     http: httpx.AsyncClient  # to the payments provider
     redis_batch: RedisBatcher  # script calls and commands of hot paths, batched per loop turn
+    breaker: CircuitBreaker  # in front of the payments provider, this process's
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -33,17 +35,45 @@ class Resources:
         await self.redis.aclose()
 
 
-def redis_settings(url: str, *, max_connections: int = 500) -> RedisSettings:
+def redis_settings(
+    url: str, *, max_connections: int = 500, sentinels: str = "", sentinel_master: str = "mymaster"
+) -> RedisSettings:
+    """arq's settings for `url`, or for the primary the sentinels name (see
+    `core.redis.create_redis`)."""
     settings = RedisSettings.from_dsn(url)
     settings.max_connections = max_connections
+    if sentinels:
+        settings.host = sentinel_addresses(sentinels)
+        settings.sentinel = True
+        settings.sentinel_master = sentinel_master
     return settings
 
 
+def redis_settings_of(settings: Settings) -> RedisSettings:
+    return redis_settings(
+        settings.redis_url, sentinels=settings.redis_sentinels, sentinel_master=settings.redis_sentinel_master
+    )
+
+
 async def open_resources(
-    settings: Settings, *, pool_max: int | None = None, http: httpx.AsyncClient | None = None
+    settings: Settings,
+    *,
+    pool_max: int | None = None,
+    http: httpx.AsyncClient | None = None,
+    worker: bool = False,
 ) -> Resources:
-    redis = await create_pool(redis_settings(settings.redis_url))
-    pool = await create_pg_pool(settings.database_url, max_size=pool_max or settings.db_pool_max)
+    """The clients of one process. The API's connections default to the read class of
+    timeouts (READ_LOCK_TIMEOUT_MS, API_STATEMENT_TIMEOUT_MS); a worker's (`worker=True`) to
+    the jobs' (LOCK_TIMEOUT_MS, WORKER_STATEMENT_TIMEOUT_MS). Writes set their own."""
+    redis = await create_pool(redis_settings_of(settings))
+    pool = await create_pg_pool(
+        settings.database_url,
+        max_size=pool_max or settings.db_pool_max,
+        lock_timeout_ms=settings.lock_timeout_ms if worker else settings.read_lock_timeout_ms,
+        statement_timeout_ms=(
+            settings.worker_statement_timeout_ms if worker else settings.api_statement_timeout_ms
+        ),
+    )
     if http is None:
         http = httpx.AsyncClient(
             base_url=settings.payments_url,
@@ -57,4 +87,7 @@ async def open_resources(
         publisher=publisher_for(redis),
         http=http,
         redis_batch=batcher_for(redis),
+        breaker=CircuitBreaker(
+            failures=settings.payments_breaker_failures, cooldown_s=settings.payments_breaker_cooldown_s
+        ),
     )

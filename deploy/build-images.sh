@@ -2,7 +2,7 @@
 # Build every image docker-compose.yml runs, FROM the project's Debian base, and the
 # PostgreSQL and Redis images the test suite's testcontainers start:
 #
-#   crowdpass-app       Dockerfile            API, workers, payments stub, migrate
+#   crowdpass-app       Dockerfile            API, workers, payments stub, migrate (+ the web app's build)
 #   crowdpass-frontend  frontend/Dockerfile   the web app, served by nginx on :3000
 #   crowdpass-lb        deploy/lb/Dockerfile  nginx, round-robin over api1 and api2
 #   crowdpass-postgres  deploy/postgres/      Debian's PostgreSQL 15
@@ -51,6 +51,19 @@ build() {
 }
 # All at once: the builds mostly wait on apt, PyPI and npm downloads, so they overlap well
 # (BUILD_JOBS=1 builds one after the other).
+# The app's image copies the built web app out of the web app's image (Dockerfile, WEB_IMAGE):
+# that one is built first, alone, when asked for or missing; the others then in parallel.
+rest=()
+web=0
+for name in "${images[@]}"; do
+  if [ "$name" = crowdpass-frontend ]; then web=1; else rest+=("$name"); fi
+done
+if [[ " ${rest[*]} " == *" crowdpass-app "* ]] && ! docker image inspect crowdpass-frontend:latest >/dev/null 2>&1; then
+  web=1
+fi
+if [ "$web" = 1 ]; then build crowdpass-frontend || exit 1; fi
+images=("${rest[@]}")
+[ ${#images[@]} -gt 0 ] || { rm -rf "$logs"; exit 0; }
 jobs_max=${BUILD_JOBS:-${#images[@]}}
 pids=()
 for name in "${images[@]}"; do

@@ -86,7 +86,7 @@ smoke() {
   local t1=$SECONDS
   [ "${KEEP:-0}" = 1 ] || trap 'KEEP_VOLUMES=0 down >/dev/null 2>&1 || true' EXIT
   echo "== the challenge contract suite through $BASE_URL"
-  COMPOSE_BASE_URL=$BASE_URL "$PY" -m pytest --noconftest -q -p no:cacheprovider tests/compose || status=1
+  COMPOSE_BASE_URL=$BASE_URL COMPOSE_WEB_URL=http://127.0.0.1:3000 "$PY" -m pytest --noconftest -q -p no:cacheprovider tests/compose || status=1
   local t2=$SECONDS
   echo "== load test through $BASE_URL (SCALE=${SCALE:-0.02})"
   load || status=1

@@ -1,7 +1,8 @@
 """`python -m jobs orders` runs an orders worker (`jobs/orders_worker.py`: a consumer of the
 Redis Stream `ticket_orders`); `python -m jobs jobs.worker.WorkerSettings` runs arq's stock
 `Worker` on the default queue (hold expiry, queue advance, live pushes, reconcile, crons) —
-what `arq jobs.worker.WorkerSettings` does, on uvloop.
+what `arq jobs.worker.WorkerSettings` does, on uvloop, and started again in-process after a
+Redis or PostgreSQL fault instead of exiting (jobs/default_worker.py).
 
 uvloop (installed with uvicorn[standard]; the API runs on it too) makes the workers'
 network I/O cheaper: in the flash-sale benchmark at 1/10 the orders worker, which spends
@@ -12,16 +13,16 @@ most of its time writing to sockets (PostgreSQL, Redis, the payment provider), d
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 import uvloop
 from arq.utils import import_string
-from arq.worker import Worker, get_kwargs
+from arq.worker import get_kwargs
 
 from core.config import get_settings
 from core.credentials import refuse_unsafe_secrets
+from jobs.default_worker import DefaultWorker
 
 ORDERS = "orders"
 USAGE = "usage: python -m jobs orders|jobs.worker.WorkerSettings"
@@ -38,9 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.run(serve())
         return
     settings = import_string(args[0])
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     kwargs: dict[str, Any] = get_kwargs(settings)
-    Worker(**kwargs).run()
+    uvloop.run(DefaultWorker(kwargs).run())
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from core.queues import ORDERS_GROUP, ORDERS_QUEUE
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
 from reservations import keys
-from reservations.orders.decisions import RetryLater, WaitForEarlier
+from reservations.orders.decisions import RetryLater, WaitForEarlier, WaitForProvider
 from reservations.orders.desk import OrderDesk
 from reservations.orders.schemas import DecisionRecord
 
@@ -119,7 +119,7 @@ class OrdersConsumer:
         self.redis = res.redis
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.max_jobs = max(1, max_jobs or res.settings.orders_max_jobs)
-        self.desk = OrderDesk(res, max_batch=self.max_jobs)
+        self.desk = OrderDesk(res, max_batch=self.max_jobs, name=self.name)
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self.keep_every_s = keep_every_s
@@ -333,6 +333,10 @@ class OrdersConsumer:
                     waits += 1
                     await self._idle(min(exc.delay_s * (1 + waits / 10), 1.0))
                     continue
+                except WaitForProvider as exc:  # its own backoff and deadline: not a try
+                    outcome = "waited"
+                    await self._idle(exc.delay_s)
+                    continue
                 except Exception as exc:
                     outcome = "retried"
                     delay = exc.delay_s if isinstance(exc, RetryLater) else min(0.5 * tries, MAX_BACKOFF_S)
@@ -399,7 +403,7 @@ async def open_with_retry() -> Resources:
     backoff = Backoff()
     while True:
         try:
-            return await open_resources(get_settings())
+            return await open_resources(get_settings(), worker=True)
         except Exception as exc:  # any failure to connect: wait and try again
             log.warning("cannot connect yet (%s); retrying", exc)
             await backoff.sleep()

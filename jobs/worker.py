@@ -14,10 +14,12 @@ from prometheus_client import start_http_server
 from core.config import get_settings
 from core.credentials import refuse_unsafe_secrets
 from core.logs import configure_logging
-from core.resources import open_resources, redis_settings
+from core.resources import open_resources, redis_settings_of
 from core.runtime import settle_heap
 from jobs.tasks import holds, mail, orders, refunds, waitingroom
 from waitingroom.plug import plug_into_reservations
+
+_metrics_served = False
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -27,15 +29,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     # arq logs every job start and end; with per-second crons that drowns everything else.
     # Failures and retries are warnings and still show; /api/admin/jobs has the full record.
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
-    if settings.metrics_port:  # this process's own instruments (job durations, order outcomes)
-        start_http_server(settings.metrics_port)
+    global _metrics_served
+    if settings.metrics_port and not _metrics_served:  # this process's own instruments
+        start_http_server(settings.metrics_port)  # once: startup runs again after a fault
+        _metrics_served = True
     plug_into_reservations()
-    ctx["res"] = await open_resources(settings)  # pool size: DB_POOL_MAX
+    ctx["res"] = await open_resources(settings, worker=True)  # pool size: DB_POOL_MAX
     settle_heap()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    res = ctx.get("res")
+    res = ctx.pop("res", None)  # once: a worker restarted after a fault may close twice
     if res is not None:
         await res.close()
 
@@ -54,7 +58,7 @@ class WorkerSettings:
         *orders.cron_jobs,
         *mail.cron_jobs,
     ]
-    redis_settings = redis_settings(get_settings().redis_url)
+    redis_settings = redis_settings_of(get_settings())
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 50

@@ -1,4 +1,4 @@
-"""Routes of the payments stub: `/v1/charges`."""
+"""Routes of the payments stub: `/v1/payment_methods` and `/v1/charges`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.types import ControllerRouterHandler
 
 from core.schemas import StrictBody, decode_json
-from payments_stub.schemas import Charge, ChargeCreate, ChargeList, RefundCreate
+from payments_stub.schemas import (
+    Charge,
+    ChargeCreate,
+    ChargeList,
+    PaymentMethod,
+    PaymentMethodCreate,
+    RefundCreate,
+)
 from payments_stub.service import ChargeStore
 
 IdempotencyKey = Annotated[
@@ -27,6 +34,24 @@ IdempotencyKey = Annotated[
 def _store(state: State) -> ChargeStore:
     store: ChargeStore = state.store
     return store
+
+
+class PaymentMethodController(Controller):
+    path = "/v1/payment_methods"
+    tags = ["payment methods"]  # noqa: RUF012 (Litestar declares it an instance attribute)
+
+    @post(
+        "/",
+        operation_id="createPaymentMethod",
+        dto=StrictBody[PaymentMethodCreate],
+        return_dto=None,
+        status_code=201,
+        sync_to_thread=False,
+    )
+    def create_payment_method(self, state: State, data: JSONBody[PaymentMethodCreate]) -> PaymentMethod:
+        """Tokenise a card: called by the web app's page (CORS), so the number goes from
+        the browser to the provider and nowhere else."""
+        return _store(state).create_payment_method(data.card_number)
 
 
 class ChargeController(Controller):
@@ -75,4 +100,4 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-route_handlers: list[ControllerRouterHandler] = [ChargeController, health]
+route_handlers: list[ControllerRouterHandler] = [PaymentMethodController, ChargeController, health]

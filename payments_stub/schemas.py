@@ -9,11 +9,30 @@ import msgspec
 from core.schemas import Out, Struct
 
 CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
+PaymentMethodId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^pm_[A-Za-z0-9_]{1,64}$",
+        description="A payment method's id, from `POST /v1/payment_methods` (`pm_...`)",
+    ),
+]
+
+
+class PaymentMethodCreate(Struct, frozen=True):
+    card_number: CardNumber
+
+
+class PaymentMethod(Out, frozen=True):
+    """A tokenised card: what the provider shows of it. The number stays with the provider."""
+
+    id: str
+    brand: str  # visa | mastercard | amex | unknown
+    last4: str
 
 
 class ChargeCreate(Struct, frozen=True):
     amount_cents: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
-    card_number: CardNumber
+    payment_method: PaymentMethodId
     description: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
@@ -22,7 +41,8 @@ class Charge(Out, frozen=True):
     status: str  # "succeeded" | "declined" | "refunded"
     amount_cents: int
     description: str
-    card_last4: str
+    payment_method: str
+    card_last4: str  # empty when the payment method is unknown (the charge is declined)
     decline_code: str | None
     created_at: str
     refunded_at: str | None

@@ -5,6 +5,8 @@ startup; reservations never imports them):
   sold through a queue; without one every customer may hold;
 - listeners told after an event's stock changed (`on_stock_change`): the waiting room
   admits the next visitors when tickets come back;
+- listeners told after a hold expired (`on_hold_expired`): the waiting room offers its
+  visitor one return to the front of the line;
 - where an event's waiting-room settings are kept (`WaitingRoomStore`): the waiting room's
   own table. Reservations keeps only whether an event sells through a queue.
 """
@@ -72,6 +74,22 @@ def on_stock_change(listener: StockListener) -> None:
 async def stock_changed(redis: ArqRedis, event_id: UUID) -> None:
     for listener in _stock_listeners:
         await listener(redis, event_id)
+
+
+HoldExpiredListener = Callable[[ArqRedis, UUID, UUID], Awaitable[None]]
+_expiry_listeners: list[HoldExpiredListener] = []
+
+
+def on_hold_expired(listener: HoldExpiredListener) -> None:
+    """Call `listener(redis, event_id, customer_id)` after a hold expired (committed).
+    Adding the same listener twice keeps one."""
+    if listener not in _expiry_listeners:
+        _expiry_listeners.append(listener)
+
+
+async def hold_expired(redis: ArqRedis, event_id: UUID, customer_id: UUID) -> None:
+    for listener in _expiry_listeners:
+        await listener(redis, event_id, customer_id)
 
 
 class WaitingRoomStore(Protocol):

@@ -51,6 +51,12 @@ def hold_idempotency(customer_id: UUID | str, digest: str) -> str:
     return f"cp:idem:hold:{customer_id}:{digest}"
 
 
+def stock_last(event_id: UUID | str) -> str:
+    """The last stock counters read from PostgreSQL, kept longer: what a read answers while
+    PostgreSQL is busy (a lock, a stall) instead of 503."""
+    return f"cp:stock-last:{{{event_id}}}"
+
+
 def event_live_channel(event_id: UUID | str) -> str:
     """Channel of `/api/events/{id}/live`: stock counters and purchases."""
     return f"event.{event_id}.live"
@@ -121,6 +127,16 @@ def order_idempotency(day: int, shard: int) -> str:
 def orders_pending() -> str:
     """Sorted set of accepted, undecided order ids by acceptance time (ms)."""
     return "cp:orders:pending"
+
+
+def orders_waiting_payment() -> str:
+    """Sorted set of reserved orders waiting for the payment provider, by their deadline (ms)."""
+    return "cp:orders:waiting-payment"
+
+
+def payments_breakers() -> str:
+    """Hash: process name -> its payment circuit breaker's status (JSON), for the job monitor."""
+    return "cp:payments:breakers"
 
 
 def orders_recent() -> str:

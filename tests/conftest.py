@@ -36,6 +36,7 @@ from core.credentials import use_dev_secrets  # noqa: E402
 
 use_dev_secrets(ROOT / ".data")  # this install's secrets, unless the environment gives them
 from core.db import migrate  # noqa: E402
+from core.payments import CircuitBreaker  # noqa: E402
 from core.resources import Resources, open_resources  # noqa: E402
 from waitingroom.plug import plug_into_reservations  # noqa: E402
 
@@ -134,10 +135,11 @@ async def _reset(res: Resources, statement: str) -> None:
         try:
             async with res.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SET LOCAL lock_timeout = '5s'")
+                await conn.execute("SET LOCAL statement_timeout = 0")
                 # Every table is emptied: no foreign key needs checking row by row (after a
                 # test of 20,000 orders those checks alone took more than 30 s).
                 await conn.execute("SET LOCAL session_replication_role = replica")
-                await conn.execute(statement)  # one simple query: every table in one round trip
+                await conn.execute(statement, timeout=120)  # one simple query: every table in one round trip
             break
         except asyncpg.LockNotAvailableError:
             if attempt == 2:
@@ -151,6 +153,10 @@ async def res(_resources: Resources, _reset_statement: str) -> AsyncIterator[Res
     """The shared clients, on a clean database and Redis. After the test, every pooled
     connection must be back in the pool: a leak fails the test that caused it."""
     await _reset(_resources, _reset_statement)
+    settings = _resources.settings  # a fresh payment circuit: a test's outage stays its own
+    _resources.breaker = CircuitBreaker(
+        failures=settings.payments_breaker_failures, cooldown_s=settings.payments_breaker_cooldown_s
+    )
     yield _resources
     pool = _resources.pool
     for _ in range(100):

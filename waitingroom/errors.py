@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from core import limits
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import AppError, Conflict, Forbidden, NotFound
 from reservations.errors import AdmissionRequired, EventNotFound
 
 __all__ = [
     "AdmissionRequired",
     "EventNotFound",
+    "GraceExpired",
+    "GraceUnavailable",
+    "GraceUsed",
     "NoWaitingRoom",
     "NotInQueue",
     "ProofOfWorkRequired",
@@ -36,3 +39,22 @@ class RateLimited(limits.RateLimited):
 
     def __init__(self, retry_after_ms: int) -> None:
         super().__init__(retry_after_ms, "Too many attempts to join")
+
+
+class GraceUnavailable(Conflict):
+    code = "grace_unavailable"
+    default_detail = (
+        "There is nothing to come back to: no hold of this visitor expired in this sale, or an"
+        " admission of theirs is still open."
+    )
+
+
+class GraceUsed(Conflict):
+    code = "grace_used"
+    default_detail = "The one return to the front of the line was already used."
+
+
+class GraceExpired(AppError):
+    status_code = 410
+    code = "grace_expired"
+    default_detail = "The window to come back to the front of the line has passed; join the queue again."

@@ -14,6 +14,8 @@ _PREFIX = "cp:wr"
 
 # The waiting room's job, by the name the worker registers it under (jobs/tasks/waitingroom.py).
 ADVANCE_JOB = "waitingroom.advance"
+# Writes and queues the "your turn" email of one admitted visitor who left an address.
+NOTIFY_TURN_JOB = "waitingroom.notify_turn"
 
 
 def _k(event_id: UUID | str, name: str) -> str:
@@ -56,6 +58,17 @@ def owners(event_id: UUID | str) -> str:
     """Hash: customer id -> visitor id whose place the customer took over when signing in
     (so their other devices, signed in, find the same place)."""
     return _k(event_id, "owners")
+
+
+def grace(event_id: UUID | str) -> str:
+    """Hash: visitor id -> "offered:<deadline ms>" | "used:<ms>": the one chance to come back
+    at the front of the line after a hold expired (GRACE_WINDOW_S); never offered twice."""
+    return _k(event_id, "grace")
+
+
+def notify(event_id: UUID | str) -> str:
+    """Hash: visitor id -> email address to tell "your turn" when admitted (optional)."""
+    return _k(event_id, "notify")
 
 
 def admission_log(event_id: UUID | str) -> str:
@@ -121,6 +134,8 @@ def event_keys(event_id: UUID | str) -> list[str]:
         draws(event_id),
         done(event_id),
         owners(event_id),
+        grace(event_id),
+        notify(event_id),
         pow_difficulty(event_id),
         broadcast_gate(event_id),
     ]

@@ -1,7 +1,8 @@
 """How the waiting room plugs into reservations (called by `app.py` and the workers at
 startup): holds of an event sold through a queue need an admission, every change of an
 event's stock asks for an advance of its queue, and a new event's room settings are kept
-in the waiting room's own table."""
+in the waiting room's own table; an expired hold offers its visitor one return to the
+front of the line (service/grace.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from arq.connections import ArqRedis
 
 from reservations import hooks
 from waitingroom.service.admission import request_advance, require_admission
+from waitingroom.service.grace import grant_grace_on_expiry
 from waitingroom.service.store import RoomStore
 
 
@@ -22,3 +24,4 @@ def plug_into_reservations() -> None:
     hooks.check_admissions_with(require_admission)
     hooks.on_stock_change(advance_on_stock_change)
     hooks.keep_waiting_rooms_in(RoomStore())
+    hooks.on_hold_expired(grant_grace_on_expiry)

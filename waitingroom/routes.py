@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, WebSocket, delete, get, patch, post, websocket
+from litestar import Controller, Request, WebSocket, delete, get, patch, post, put, websocket
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -22,6 +22,8 @@ from waitingroom.schemas import (
     PowChallenge,
     QueueJoin,
     QueueStatus,
+    TurnEmail,
+    TurnEmailSet,
     WaitingRoomPatch,
     WaitingRoomStats,
 )
@@ -79,6 +81,43 @@ class QueueController(Controller):
     ) -> None:
         """Leave the queue (or give up an unused admission)."""
         await service.leave_queue_as(conn, redis, event_id=event_id, caller=service.queue_caller(request))
+
+    @post(
+        "/queue/return",
+        operation_id="returnToQueue",
+        status_code=HTTP_200_OK,
+        responses=error_responses(401, 403, 404, 409, 410),
+    )
+    async def come_back(
+        self, event_id: FromPath[UUID], request: Request[Any, Any, Any], conn: ConnDep, redis: RedisDep
+    ) -> QueueStatus:
+        """After the caller's hold expired: come back once, at the front of the line, within
+        the grace window (`grace_until` of `GET .../queue/me`). 409 `grace_used` the second
+        time, 410 `grace_expired` after the window, 409 `grace_unavailable` with no offer."""
+        return await service.return_to_queue_as(
+            conn, redis, event_id=event_id, caller=service.queue_caller(request)
+        )
+
+    @put(
+        "/queue/me/email",
+        operation_id="setQueueEmail",
+        dto=StrictBody[TurnEmailSet],
+        return_dto=None,
+        responses=error_responses(400, 401, 403, 404, 409),
+    )
+    async def turn_email(
+        self,
+        event_id: FromPath[UUID],
+        data: JSONBody[TurnEmailSet],
+        request: Request[Any, Any, Any],
+        conn: ConnDep,
+        redis: RedisDep,
+    ) -> TurnEmail:
+        """Optional: an address to tell "your turn" when the caller is admitted (null forgets
+        it). Only while waiting; the email is queued to the mail worker after the admission."""
+        return await service.set_turn_email_as(
+            conn, redis, event_id=event_id, caller=service.queue_caller(request), email=data.email
+        )
 
     @get("/queue/challenge", operation_id="getQueueChallenge", responses=error_responses(401, 403, 404, 409))
     async def challenge(

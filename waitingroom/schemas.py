@@ -30,7 +30,11 @@ class QueueStatus(Out, frozen=True, kw_only=True):
     the last admission was used by a hold (maybe in another tab) or expired unused
     (`done_at` says when). `blocked`: the room is open but every ticket left is held or
     promised, so nobody is admitted until one comes back (`eta_s` is then null).
-    `visitor_token` answers an anonymous join: send it back as the bearer token."""
+    `visitor_token` answers an anonymous join: send it back as the bearer token.
+    `beyond_stock`: more visitors are ahead than the tickets left not held or promised can
+    admit, so the turn comes only if some of them do not buy (`eta_s` is then null).
+    `grace_until` (status `used`, the hold expired): until then the visitor may come back
+    once at the front of the line (`POST .../queue/return`)."""
 
     status: QueueStatusName
     position: int | None
@@ -38,7 +42,9 @@ class QueueStatus(Out, frozen=True, kw_only=True):
     eta_range_s: list[int] | None = None
     rate: float = 0.0
     blocked: bool = False
+    beyond_stock: bool = False
     done_at: dt.datetime | None = None
+    grace_until: dt.datetime | None = None
     visitor_token: str | None = None
     admission_token: str | None = None
     admission_expires_at: dt.datetime | None = None
@@ -47,6 +53,16 @@ class QueueStatus(Out, frozen=True, kw_only=True):
     prequeue: Literal["fifo", "lottery"]
     lottery_commitment: str | None = None
     lottery_seed: str | None = None
+
+
+class TurnEmailSet(Struct, frozen=True, kw_only=True):
+    """The address to tell "your turn" (null: forget it)."""
+
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)] | None
+
+
+class TurnEmail(Out, frozen=True, kw_only=True):
+    email: str | None
 
 
 class PowChallenge(Out, frozen=True, kw_only=True):

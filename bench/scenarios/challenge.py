@@ -17,8 +17,7 @@ from bench.report import Report
 from bench.storms import Storm, check_sold_once, run_storms, ticket_counts
 from bench.tokens import PREFIX, customer_id_text, insert_customers
 
-READS = 300_000
-CLIENTS = 100_000
+READS, CLIENTS = 300_000, 100_000
 ROCK = "550e8400-e29b-41d4-a716-446655440001"
 JAZZ = "550e8400-e29b-41d4-a716-446655440003"
 JAZZ_CAPACITY, JAZZ_SOLD = 50, 45

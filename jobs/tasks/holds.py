@@ -3,6 +3,8 @@
 `holds.expire` runs at each hold's `expires_at` (enqueued deferred, with job id
 `hold-expire:<hold id>`); `holds.sweep` runs every two seconds as the safety net that
 expires any overdue hold whose own job was lost, delayed or raced a confirm.
+`cron:holds.reconcile` (every 15 s) settles or refunds a confirm's charge that its
+process never settled (reservations/holds/reconcile.py).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from arq.cron import cron
 from arq.worker import func
 
 from core.resources import Resources
 from reservations import keys
+from reservations.holds import reconcile
 from reservations.holds import service as holds
 
 
@@ -30,6 +34,14 @@ async def sweep(ctx: dict[str, Any]) -> int:
         return await holds.expire_holds(conn, res.redis)
 
 
+async def reconcile_charges(ctx: dict[str, Any]) -> dict[str, int]:
+    res: Resources = ctx["res"]
+    report = await reconcile.settle_stranded_charges(
+        res.pool, res.redis, http=res.http, older_than_s=reconcile.charge_grace_s()
+    )
+    return msgspec.structs.asdict(report)
+
+
 functions: list[Any] = [func(expire, name=keys.EXPIRE_HOLD_JOB, keep_result=60, max_tries=3, timeout=30)]
 cron_jobs: list[Any] = [
     cron(
@@ -41,5 +53,15 @@ cron_jobs: list[Any] = [
         run_at_startup=True,
         timeout=30,
         keep_result=0,
-    )
+    ),
+    cron(
+        reconcile_charges,
+        name="cron:holds.reconcile",
+        second={7, 22, 37, 52},
+        microsecond=0,
+        unique=True,
+        run_at_startup=True,
+        timeout=60,
+        keep_result=3600,
+    ),
 ]

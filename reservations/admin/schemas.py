@@ -69,6 +69,27 @@ class LastInvariantCheck(Out, frozen=True):
     violations: list[dict[str, Any]]
 
 
+class PaymentCircuit(Out, frozen=True):
+    process: str  # host:pid of an orders worker
+    state: str  # closed | open | half_open
+    since: dt.datetime  # its last change of state
+    failures: int  # calls in a row without an answer
+    opened: int  # times it opened since the process started
+
+
+class PaymentsStatus(Out, frozen=True):
+    """The payment provider as the orders workers see it, and what the organizer's orders
+    do while it is away: wait, keeping their tickets, up to `deadline_s` after acceptance."""
+
+    deadline_s: float  # PAYMENTS_DEADLINE_S
+    backoff_max_s: float  # PAYMENTS_BACKOFF_MAX_S
+    breaker_failures: int  # PAYMENTS_BREAKER_FAILURES
+    breaker_cooldown_s: float  # PAYMENTS_BREAKER_COOLDOWN_S
+    circuits: list[PaymentCircuit]  # the latest change first
+    orders_waiting: int  # reserved orders waiting for the provider now
+    next_deadline: dt.datetime | None  # the first of them to be rejected if it stays away
+
+
 class JobsOverview(Out, frozen=True):
     generated_at: dt.datetime
     queues: list[QueueStats]
@@ -79,3 +100,4 @@ class JobsOverview(Out, frozen=True):
     crons: list[CronRuns]
     holds: HoldsNow
     last_invariant_check: LastInvariantCheck | None
+    payments: PaymentsStatus | None = None

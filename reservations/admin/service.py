@@ -13,6 +13,9 @@ Redis, read as they are.
   seconds (cron runs too, when their `keep_result` is set). Up to RESULT_SCAN_LIMIT of them
   are read and sorted by finish time.
 - From PostgreSQL: active holds and the soonest to expire, and the last invariant check.
+- Payments: each orders worker's circuit breaker (`keys.payments_breakers()`, written when
+  its state changes), the orders waiting for the provider and the first one's deadline
+  (`keys.orders_waiting_payment()`), and the settings that govern the wait.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from arq.jobs import DeserializationError, JobResult, deserialize_result
 from redis.exceptions import ResponseError
 
 from core import queues
+from core.config import get_settings
 from core.db import Connection, queries_beside
 from reservations import keys
 from reservations.admin.schemas import (
@@ -38,6 +42,8 @@ from reservations.admin.schemas import (
     JobRun,
     JobsOverview,
     LastInvariantCheck,
+    PaymentCircuit,
+    PaymentsStatus,
     QueueStats,
 )
 from reservations.orders.reconcile import invariant_check_from_row
@@ -248,6 +254,45 @@ async def jobs_overview(conn: Connection, redis: ArqRedis) -> JobsOverview:
             if check
             else None
         ),
+        payments=await payments_status(redis),
+    )
+
+
+CIRCUITS_LISTED = 20
+
+
+class _Circuit(msgspec.Struct, frozen=True):
+    state: str
+    since: float
+    failures: int
+    opened: int
+
+
+async def payments_status(redis: ArqRedis) -> PaymentsStatus:
+    settings = get_settings()
+    circuits = []
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.payments_breakers())  # type: ignore[misc]
+    for process, value in raw.items():
+        try:
+            c = msgspec.json.decode(value, type=_Circuit)
+        except msgspec.DecodeError:
+            continue
+        since = dt.datetime.fromtimestamp(c.since, dt.UTC)
+        circuits.append(
+            PaymentCircuit(
+                process=process.decode(), state=c.state, since=since, failures=c.failures, opened=c.opened
+            )
+        )
+    circuits.sort(key=lambda c: c.since, reverse=True)
+    first = await redis.zrange(keys.orders_waiting_payment(), 0, 0, withscores=True)
+    return PaymentsStatus(
+        deadline_s=settings.payments_deadline_s,
+        backoff_max_s=settings.payments_backoff_max_s,
+        breaker_failures=settings.payments_breaker_failures,
+        breaker_cooldown_s=settings.payments_breaker_cooldown_s,
+        circuits=circuits[:CIRCUITS_LISTED],
+        orders_waiting=await redis.zcard(keys.orders_waiting_payment()),
+        next_deadline=dt.datetime.fromtimestamp(first[0][1] / 1000, dt.UTC) if first else None,
     )
 
 

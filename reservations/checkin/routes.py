@@ -19,7 +19,15 @@ from core.deps import ConnDep
 from core.errors import BadRequest, Unauthorized, error_responses
 from core.schemas import StrictBody
 from reservations.checkin import service as checkin
-from reservations.checkin.schemas import Checkin, CheckinCreate, DoorKit, DoorToken, DoorTokenCreate
+from reservations.checkin.schemas import (
+    Checkin,
+    CheckinCreate,
+    DoorKit,
+    DoorToken,
+    DoorTokenCreate,
+    OfflineScans,
+    OfflineScansCreate,
+)
 from reservations.events.routes import organizer_only
 from reservations.events.schemas import parse_instant
 
@@ -66,6 +74,30 @@ class CheckinController(Controller):
         return await checkin.check_in(conn, event_id=event_id, code=data.code, door=door)
 
     @post(
+        "/checkins/offline",
+        guards=[door_staff_only],
+        dto=StrictBody[OfflineScansCreate],
+        return_dto=None,
+        status_code=200,
+        operation_id="uploadOfflineCheckins",
+        tags=["check-in"],
+        summary="Upload scans a door made without network: the earliest scan of a ticket wins, "
+        "later ones answer already_checked_in",
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def upload_offline_checkins(
+        self,
+        conn: ConnDep,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[UUID],
+        data: JSONBody[OfflineScansCreate],
+    ) -> OfflineScans:
+        door = _door(request) or data.door
+        if door is None:
+            raise BadRequest("The organizer names the door.", field="door")
+        return await checkin.check_in_offline(conn, event_id=event_id, scans=data.scans, door=door)
+
+    @post(
         "/door-tokens",
         guards=[organizer_only],
         dto=StrictBody[DoorTokenCreate],
@@ -86,7 +118,7 @@ class CheckinController(Controller):
         guards=[door_staff_only],
         operation_id="getDoorKit",
         tags=["check-in"],
-        summary="The event's code key and revoked e-tickets, for checking offline (door staff)",
+        summary="The event's public code key and revoked e-tickets, for checking offline (door staff)",
         responses=error_responses(401, 403, 404),
     )
     async def get_door_kit(

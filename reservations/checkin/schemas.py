@@ -30,6 +30,22 @@ class Checkin(Out, frozen=True, kw_only=True):
     door: str | None = None  # this door (admitted) or the door of the first check-in
 
 
+class OfflineScan(Struct, frozen=True, kw_only=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    scanned_at: Annotated[dt.datetime, msgspec.Meta(tz=True)]  # when the door scanned it, offline
+
+
+class OfflineScansCreate(Struct, frozen=True, kw_only=True):
+    """Scans a door made without network, uploaded when it is back online."""
+
+    scans: Annotated[list[OfflineScan], msgspec.Meta(min_length=1, max_length=500)]
+    door: Door | None = None  # taken from a door token when absent
+
+
+class OfflineScans(Out, frozen=True, kw_only=True):
+    results: list[Checkin]  # one per scan, in the order sent
+
+
 class DoorTokenCreate(Struct, frozen=True, kw_only=True):
     door: Door
     ttl_s: Annotated[int, msgspec.Meta(ge=60, le=7 * 24 * 3600)] | None = None
@@ -52,7 +68,7 @@ class DoorKit(Out, frozen=True, kw_only=True):
     e-tickets. Sync with `since` = the previous `as_of` to get only what changed."""
 
     event_id: uuid.UUID
-    algorithm: str
-    key: str  # base64url
+    algorithm: str  # "Ed25519"
+    key: str  # the event's public key, raw 32 bytes, base64url
     as_of: dt.datetime
     revoked: list[Revoked]

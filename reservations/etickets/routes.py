@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep
 from core.errors import error_responses
+from core.schemas import check_no_nul
 from reservations.etickets import render
 from reservations.etickets import service as etickets
-from reservations.etickets.schemas import ETicket
+from reservations.etickets.schemas import ETicket, EventPurchases
+from reservations.events.routes import organizer_only
 
 _PRIVATE = {"Cache-Control": "private, no-store"}
 
@@ -63,4 +66,35 @@ class TicketController(Controller):
         return Response(render.ticket_page(ticket), media_type=MediaType.HTML, headers=_PRIVATE)
 
 
-route_handlers: list[ControllerRouterHandler] = [TicketController]
+class EventPurchaseController(Controller):
+    path = "/api/events/{event_id:uuid}/purchases"
+
+    @get(
+        "/",
+        guards=[organizer_only],
+        operation_id="listEventPurchases",
+        tags=["refunds"],
+        summary="An event's purchases, newest first, searchable by buyer email or name, e-ticket id "
+        "or ticket code, paginated (organizer); each is refunded with POST /api/tickets/{id}/refund",
+        responses=error_responses(400, 401, 403, 404),
+    )
+    async def list_event_purchases(
+        self,
+        conn: ConnDep,
+        event_id: FromPath[UUID],
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                description="part of the buyer's email or name, an e-ticket id, or a ticket code (CP2.…)",
+                max_length=2000,
+            ),
+        ] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=100_000, description="1 is the newest")] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> EventPurchases:
+        if q is not None:
+            check_no_nul(q, field="q")
+        return await etickets.list_event_purchases(conn, event_id=event_id, q=q, page=page, limit=limit)
+
+
+route_handlers: list[ControllerRouterHandler] = [TicketController, EventPurchaseController]

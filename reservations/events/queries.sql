@@ -31,7 +31,7 @@ FROM generate_series(1, $4) AS r, generate_series(1, $5) AS n;
 -- name: get_event
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
        hold_ttl_s, half_price, waiting_room,
-       closed, face, created_at
+       closed, face, created_at, buyer_cancel_until, cancel_fee_cents, cancelled_at
 FROM events
 WHERE id = $1;
 
@@ -39,7 +39,7 @@ WHERE id = $1;
 -- Events starting in [$1, $2) (either bound may be null), by start time, at most $3.
 SELECT id, name, venue, starts_at, sales_open_at, price_cents, capacity, seated, max_per_customer,
        hold_ttl_s, half_price, waiting_room,
-       closed, face, created_at
+       closed, face, created_at, buyer_cancel_until, cancel_fee_cents, cancelled_at
 FROM events
 WHERE ($1::timestamptz IS NULL OR starts_at >= $1)
   AND ($2::timestamptz IS NULL OR starts_at < $2)
@@ -130,3 +130,7 @@ FROM (
     FROM purchases WHERE event_id = $1 AND refunded_at IS NOT NULL
 ) AS moves
 GROUP BY bucket ORDER BY bucket;
+
+-- name: set_bulk_timeout
+-- The statement timeout of the current transaction's bulk statements (BULK_STATEMENT_TIMEOUT_MS).
+SELECT set_config('statement_timeout', $1, true);

@@ -97,6 +97,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     closed: bool
     face: Face  # who sees it: the product API sees both, the challenge routes only theirs
     created_at: dt.datetime
+    buyer_cancel_until: dt.datetime | None = None  # None: buyers cannot cancel
+    cancel_fee_cents: int = 0
+    cancelled_at: dt.datetime | None = None  # the organizer cancelled it (every ticket refunded)
 
 
 class Section(Out, frozen=True, kw_only=True):
@@ -121,6 +124,14 @@ class Live(Out, frozen=True, kw_only=True):
     status: EventStatus
 
 
+class CancelPolicy(Out, frozen=True, kw_only=True):
+    """What a buyer may do with a ticket of this event (PATCH sets it; docs/after-sale.md)."""
+
+    buyer_cancel_until: dt.datetime | None  # None: buyers cannot cancel their tickets
+    fee_cents: int  # kept on each cancelled ticket (at most its price)
+    open: bool  # buyers may cancel now
+
+
 class EventView(Out, frozen=True, kw_only=True):
     id: uuid.UUID
     name: str
@@ -137,6 +148,7 @@ class EventView(Out, frozen=True, kw_only=True):
     closed: bool
     waiting_room: WaitingRoom
     live: Live
+    cancel_policy: CancelPolicy
     created_at: dt.datetime
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import asyncpg
 from arq.connections import ArqRedis
 
-from core.db import Connection, queries_beside
+from core.config import get_settings
+from core.db import CLIENT_MARGIN_S, Connection, queries_beside
 from core.errors import BadRequest
 from core.schemas import EARLIEST, LATEST, check_instant
 from reservations import hooks
@@ -19,6 +20,7 @@ from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
 from reservations.events.schemas import (
     MAX_CAPACITY,
+    CancelPolicy,
     Event,
     EventCreate,
     EventStatus,
@@ -88,6 +90,10 @@ async def insert_event(
     transaction. Arguments must already be valid (see `check_event`). Returns None when an
     event with this id exists already (the seed relies on that to run twice)."""
     wr = waiting_room or WaitingRoomConfig()
+    bulk_ms = get_settings().bulk_statement_timeout_ms
+    # A bulk query class: up to CHALLENGE_MAX_CAPACITY ticket rows in one statement.
+    await conn.execute(Q.set_bulk_timeout, f"{bulk_ms}ms")
+    bulk_s = bulk_ms / 1000 + CLIENT_MARGIN_S
     if sections:
         total = sum(_section_capacity(s) for s in sections)
         price = min(s.price_cents for s in sections)
@@ -116,15 +122,23 @@ async def insert_event(
     if wr.enabled:
         await hooks.waiting_rooms.create(conn, event_id=event_id, config=wr)
     if not sections:
-        await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total)
+        await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total, timeout=bulk_s)
         return _event(row)
     for position, s in enumerate(sections):
         await conn.execute(Q.insert_section, event_id, s.name, s.price_cents, _section_capacity(s), position)
         if s.capacity is not None:
-            await conn.execute(Q.insert_unlabeled_tickets, event_id, s.name, s.price_cents, s.capacity)
+            await conn.execute(
+                Q.insert_unlabeled_tickets, event_id, s.name, s.price_cents, s.capacity, timeout=bulk_s
+            )
         else:
             await conn.execute(
-                Q.insert_seated_tickets, event_id, s.name, s.price_cents, s.rows, s.seats_per_row
+                Q.insert_seated_tickets,
+                event_id,
+                s.name,
+                s.price_cents,
+                s.rows,
+                s.seats_per_row,
+                timeout=bulk_s,
             )
     return _event(row)
 
@@ -289,6 +303,13 @@ def _view(
             held=stock.held,
             available=stock.available,
             status=event_status(event, available=stock.available, now=now),
+        ),
+        cancel_policy=CancelPolicy(
+            buyer_cancel_until=event.buyer_cancel_until,
+            fee_cents=event.cancel_fee_cents,
+            open=event.buyer_cancel_until is not None
+            and event.cancelled_at is None
+            and now <= event.buyer_cancel_until,
         ),
         created_at=event.created_at,
     )

@@ -5,6 +5,7 @@ Idempotent per (hold, Idempotency-Key); a charge that lands after the hold ended
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -62,16 +63,17 @@ async def confirm_hold(
     http: httpx.AsyncClient,
     hold_id: UUID,
     principal: Principal,
-    card_number: str,
+    payment_method: str,
     idempotency_key: str | None,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Pay for an active hold and turn its tickets into purchases.
 
     Takes the pool, not a connection: a connection is borrowed for the reserve and the
-    settle steps only, never while the provider is charging the card.
+    settle steps only, never while the provider is charging.
 
     Idempotent per (hold, Idempotency-Key): a replay gets the first outcome again (the
-    purchases, or the same 402, 409 or 410 refusal); the same key with another card is
+    purchases, or the same 402, 409 or 410 refusal); the same key with another payment method is
     refused (422). Answers that leave the outcome open (502 provider unavailable, 503
     busy) are not stored, so the client can retry with the same key.
     """
@@ -81,12 +83,14 @@ async def confirm_hold(
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=False)
     scope = keys.confirm_idempotency(hold_id, key)
-    fp = idempotency.fingerprint(f"confirm:{hold_id}", card_number.encode())
+    fp = idempotency.fingerprint(f"confirm:{hold_id}", payment_method.encode())
     return await idempotency.run_once(
         redis,
         scope,
         fp,
-        lambda: _confirm(pool, redis, http=http, hold_id=hold_id, card_number=card_number),
+        lambda: _confirm(
+            pool, redis, http=http, hold_id=hold_id, payment_method=payment_method, breaker=breaker
+        ),
         status=200,
         encode=_confirmed_enc.encode,
         decode=_confirmed_dec.decode,
@@ -98,14 +102,22 @@ _confirmed_dec = msgspec.json.Decoder(HoldConfirmed)
 
 
 async def _confirm(
-    pool: Pool, redis: ArqRedis, *, http: httpx.AsyncClient, hold_id: UUID, card_number: str
+    pool: Pool,
+    redis: ArqRedis,
+    *,
+    http: httpx.AsyncClient,
+    hold_id: UUID,
+    payment_method: str,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> HoldConfirmed:
     """Reserve (short transaction) → charge (nothing open) → settle (short transaction)."""
     hold = await _reserve_confirm(pool, redis, hold_id=hold_id)
     attempt = int(await redis.get(keys.hold_payment_attempt(hold_id)) or 0)
     charge_id = None
     if hold["total_cents"] > 0:
-        charge_id = await _charge(redis, http=http, hold=hold, attempt=attempt, card_number=card_number)
+        charge_id = await _charge(
+            redis, http=http, hold=hold, attempt=attempt, payment_method=payment_method, breaker=breaker
+        )
     return await _settle_confirm(pool, redis, http=http, hold_id=hold_id, charge_id=charge_id)
 
 
@@ -113,7 +125,9 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
     """Lock the hold and check it may be paid for; commits before anything is charged.
 
     An active hold past `expires_at` whose expiry job has not run yet is expired here and
-    answered 410: nothing is charged.
+    answered 410: nothing is charged. A hold about to be charged is marked
+    (`charging_since`) in the same commit, so a charge whose settle never runs (the process
+    died) is found by the reconcile cron (reservations/holds/reconcile.py).
     """
     async with pool.acquire() as conn, conn.transaction():
         hold = await _lock(conn, hold_id)
@@ -123,6 +137,8 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
         if hold["status"] == "active" and hold["overdue"]:
             ended = await conn.fetchrow(Q.expire_hold, hold_id)
             await _release(conn, ended)
+        elif hold["status"] == "active" and hold["total_cents"] > 0:
+            await conn.execute(Q.mark_charging, hold_id)
     if ended is not None:
         HOLDS.labels("expired").inc()
         await _after_commit(redis, event_ids={hold["event_id"]}, holds=[_render(ended, [])])
@@ -135,7 +151,13 @@ async def _reserve_confirm(pool: Pool, redis: ArqRedis, *, hold_id: UUID) -> Any
 
 
 async def _charge(
-    redis: ArqRedis, *, http: httpx.AsyncClient, hold: Any, attempt: int, card_number: str
+    redis: ArqRedis,
+    *,
+    http: httpx.AsyncClient,
+    hold: Any,
+    attempt: int,
+    payment_method: str,
+    breaker: payments.CircuitBreaker | None = None,
 ) -> str:
     """Charge the hold's total under its provider key for `attempt`; the charge id.
 
@@ -146,23 +168,31 @@ async def _charge(
         charge = await payments.charge(
             http,
             amount_cents=hold["total_cents"],
-            card_number=card_number,
+            payment_method=payment_method,
             description=payment_description(hold_id),
             idempotency_key=payment_key(hold_id, attempt),
             retries=settings.payments_retries,
             timeout_s=settings.payments_timeout_s,
+            breaker=breaker,
         )
     except payments.CardDeclined:
         await _next_attempt(redis, hold_id=hold_id, attempt=attempt)
         HOLDS.labels("declined").inc()
         raise PaymentDeclined() from None
+    except payments.CircuitOpen as exc:
+        retry_s = max(1, math.ceil(exc.retry_in_s))
+        raise PaymentUnavailable(
+            "The payment provider is slow; nothing was charged and your hold is kept until it "
+            f"expires. Try again in {retry_s} s.",
+            headers={"Retry-After": str(retry_s)},
+        ) from None
     except payments.ProviderUnavailable:
         raise PaymentUnavailable() from None
     except payments.ProviderRejected as exc:
         log.warning("provider refused the charge of hold %s: %s", hold_id, exc)
         raise PaymentUnavailable(
             "The payment provider refused this attempt. If an earlier attempt with another "
-            "card failed without an answer, retry with that card."
+            "payment method failed without an answer, retry with that one."
         ) from None
     return charge.id
 

@@ -34,7 +34,9 @@ ORDER BY section NULLS FIRST, row_label NULLS FIRST, seat_number NULLS FIRST, id
 
 -- name: end_hold
 -- Move a locked active hold to its final status ($2: confirmed | cancelled | expired).
-UPDATE holds SET status = $2, ended_at = now(), payment_id = $3
+-- Confirming settles its charge: the marker of a charge in flight goes (mark_charging).
+UPDATE holds SET status = $2, ended_at = now(), payment_id = $3,
+                 charging_since = CASE WHEN $2 = 'confirmed' THEN NULL ELSE charging_since END
 WHERE id = $1 AND status = 'active'
 RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
           created_at, ended_at, payment_id;
@@ -187,3 +189,25 @@ SELECT max_per_customer FROM events WHERE id = $1;
 
 -- name: customer_allowance
 SELECT taken FROM allowances WHERE customer_id = $1 AND event_id = $2;
+
+-- name: mark_charging
+-- The confirm's reserve step, on the locked active hold: its card is about to be charged.
+-- Cleared when the hold is confirmed (end_hold) or by the reconcile of stranded charges.
+UPDATE holds SET charging_since = now() WHERE id = $1;
+
+-- name: stranded_charges
+-- Holds whose card was being charged more than $1 seconds ago and never settled (at most $2).
+SELECT id, charging_since
+FROM holds
+WHERE charging_since IS NOT NULL AND charging_since < now() - make_interval(secs => $1)
+ORDER BY charging_since
+LIMIT $2;
+
+-- name: clear_charging
+-- The reconcile found nothing left to settle or refund: the marker it read ($2) goes, unless
+-- a newer confirm set it again meanwhile.
+UPDATE holds SET charging_since = NULL WHERE id = $1 AND charging_since = $2;
+
+-- name: hold_payment
+-- The charge a hold was confirmed with (NULL while unpaid).
+SELECT payment_id FROM holds WHERE id = $1;

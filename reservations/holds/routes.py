@@ -158,15 +158,16 @@ class HoldController(Controller):
         principal: PrincipalDep,
         idempotency_key: IdempotencyKey = None,
     ) -> HoldConfirmed:
-        # The pool, not a request-long connection: none is held while the card is charged.
+        # The pool, not a request-long connection: none is held while the payment is charged.
         return await confirm.confirm_hold(
             res.pool,
             res.redis,
             http=res.http,
             hold_id=hold_id,
             principal=principal,
-            card_number=data.card_number,
+            payment_method=data.payment_method,
             idempotency_key=idempotency_key,
+            breaker=res.breaker,
         )
 
 

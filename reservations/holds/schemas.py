@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from core.errors import BadRequest
+from core.payments import PaymentMethodId
 from core.schemas import Out, Struct
 
 MAX_TICKETS_PER_HOLD = 20
@@ -38,7 +39,7 @@ class HoldCreate(Struct, frozen=True):
 
 
 class HoldConfirm(Struct, frozen=True):
-    card_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
+    payment_method: PaymentMethodId
 
 
 class HeldTicket(Out, frozen=True):

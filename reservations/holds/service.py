@@ -122,10 +122,17 @@ async def _load(conn: Connection, hold: Any) -> Hold:
     return _render(hold, _priced(rows, hold["half_price_count"]))
 
 
-async def _after_commit(redis: ArqRedis, *, event_ids: set[UUID], holds: Sequence[Hold] = ()) -> None:
+async def _after_commit(
+    redis: ArqRedis, *, event_ids: set[UUID], holds: Sequence[Hold] = (), expired: bool = False
+) -> None:
     """Tell the rest of the system; PostgreSQL already holds the truth, so a failure here
-    is logged, not raised (the stock cache expires and the reconcile job repairs it)."""
+    is logged, not raised (the stock cache expires and the reconcile job repairs it).
+    `expired`: the holds ended by expiry, which the expiry listeners hear of first (the
+    waiting room's grace offer is in place before the tickets are offered to the next)."""
     try:
+        if expired:
+            for hold in holds:
+                await hooks.hold_expired(redis, hold.event_id, hold.customer_id)
         for event_id in event_ids:
             await stock.stock_changed(redis, event_id=event_id)
         publisher = publisher_for(redis)
@@ -443,7 +450,9 @@ async def expire_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID) -> bo
                 await _release(conn, ended)
         if ended is not None:
             HOLDS.labels("expired").inc()
-            await _after_commit(redis, event_ids={ended["event_id"]}, holds=[_render(ended, [])])
+            await _after_commit(
+                redis, event_ids={ended["event_id"]}, holds=[_render(ended, [])], expired=True
+            )
             return True
         due_in = await conn.fetchval(Q.hold_due_in, hold_id)
         if due_in is None or due_in <= 0 or due_in > EARLY_RUN_WAIT_S:
@@ -480,7 +489,10 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
         if ended:
             HOLDS.labels("expired").inc(len(ended))
             await _after_commit(
-                redis, event_ids={h["event_id"] for h in ended}, holds=[_render(h, []) for h in ended]
+                redis,
+                event_ids={h["event_id"] for h in ended},
+                holds=[_render(h, []) for h in ended],
+                expired=True,
             )
         total += len(ended)
         if len(ended) < batch:

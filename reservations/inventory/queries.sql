@@ -80,3 +80,7 @@ GROUP BY e.id;
 
 -- name: set_lock_timeout
 SELECT set_config('lock_timeout', $1, true);
+
+-- name: set_timeouts
+-- Lock and statement timeouts of the current transaction (a query class of its own).
+SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true);

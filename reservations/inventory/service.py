@@ -51,9 +51,13 @@ _MARK_BOOKED_ANY_STATUS = _without(Q.mark_booked, " AND status = 'AVAILABLE'")
 _READ_ALLOWANCE = "SELECT taken FROM allowances WHERE customer_id = $1 AND event_id = $2"
 
 
-async def set_lock_timeout(conn: Connection, ms: int) -> None:
-    """Bound every lock wait of the current transaction (pretix-style)."""
-    await conn.execute(Q.set_lock_timeout, f"{ms}ms")
+async def set_lock_timeout(conn: Connection, ms: int, *, statement_ms: int | None = None) -> None:
+    """Bound every lock wait of the current transaction (pretix-style), and with
+    `statement_ms` each of its statements too."""
+    if statement_ms is None:
+        await conn.execute(Q.set_lock_timeout, f"{ms}ms")
+    else:
+        await conn.execute(Q.set_timeouts, f"{ms}ms", f"{statement_ms}ms")
 
 
 async def take_allowance(

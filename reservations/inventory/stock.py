@@ -20,13 +20,15 @@ import msgspec
 from arq.connections import ArqRedis
 from redis.asyncio.client import Pipeline
 
-from core.db import Connection
+from core.db import DATABASE_BUSY, Connection
 from core.redis import Scripts, batcher_for
 from reservations import hooks, keys
 from reservations.errors import EventNotFound
 from reservations.inventory import service as tickets
 
 CACHE_TTL_MS = 1000
+# How long the last counters read from PostgreSQL may stand in for it while it is busy.
+LAST_KNOWN_TTL_S = 300
 LIVE_PUSH_DELAY_S = 0.25
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
@@ -44,12 +46,24 @@ _dec = msgspec.msgpack.Decoder(Stock)
 
 
 async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Stock:
-    """Counters of one event; at most CACHE_TTL_MS old, and fresh after any change."""
+    """Counters of one event; at most CACHE_TTL_MS old, and fresh after any change — except
+    while PostgreSQL is busy (a lock or a timeout of the read class): then the last counters
+    read, up to LAST_KNOWN_TTL_S old, or the busy error when there are none."""
     cached = await redis.get(keys.stock(event_id))
     if cached is not None:
         return _dec.decode(cached)
-    stock = await read_stock(conn, event_id=event_id)
-    await redis.set(keys.stock(event_id), _enc.encode(stock), px=CACHE_TTL_MS)
+    try:
+        stock = await read_stock(conn, event_id=event_id)
+    except DATABASE_BUSY:
+        last = await redis.get(keys.stock_last(event_id))
+        if last is None:
+            raise
+        return _dec.decode(last)
+    encoded = _enc.encode(stock)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.stock(event_id), encoded, px=CACHE_TTL_MS)
+        pipe.set(keys.stock_last(event_id), encoded, ex=LAST_KNOWN_TTL_S)
+        await pipe.execute()
     return stock
 
 

@@ -10,6 +10,13 @@ from reservations.events.schemas import SeatChange
 from reservations.orders.schemas import Order
 
 
+class WsTicket(Out, frozen=True):
+    """A one-use ticket for a WebSocket handshake (`?ticket=`)."""
+
+    ticket: str
+    expires_in_s: int
+
+
 class StockMessage(Out, frozen=True):
     type: str  # "stock"
     sold: int

@@ -9,10 +9,12 @@ also writes the available count and the sold-out flag the order gate reads.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -21,12 +23,12 @@ from litestar import WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 
-from core.auth import principal_from_token
 from core.db import Connection, queries_beside
-from core.errors import AppError
+from core.errors import AppError, Forbidden
 from core.ops import OPEN_WEBSOCKETS
-from core.realtime import Publisher, publisher_for
+from core.realtime import Publisher, publisher_for, resubscribed
 from core.resources import Resources
+from core.wstickets import redeem_ws_ticket
 from reservations import keys
 from reservations.errors import EventNotFound
 from reservations.events import seatmap
@@ -41,10 +43,14 @@ from reservations.live.schemas import (
     SeatsMessage,
     StockMessage,
 )
+from reservations.orders import service as orders
 from reservations.orders.schemas import Order
 
 Q = queries_beside(__file__)
 log = logging.getLogger("crowdpass.live")
+SNAPSHOT_ORDERS = 20  # a customer's latest orders sent again after a pub/sub loss
+SNAPSHOT_TRIES = 5
+SNAPSHOT_RETRY_S = 0.5
 
 
 async def publish_purchase(
@@ -105,44 +111,102 @@ async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *,
 _encoder = msgspec.json.Encoder()
 
 
+Snapshot = Callable[[], Awaitable[Sequence[msgspec.Struct]]]
+
+
 async def relay(
     socket: WebSocket[Any, Any, Any],
     channels: ChannelsPlugin,
     *,
     channel: str,
     kind: str,
-    first: Sequence[msgspec.Struct] = (),
+    snapshot: Snapshot | None = None,
+    snapshot_first: bool = True,
 ) -> None:
     """Forward one channel to an accepted socket until the client goes away.
 
-    Sends `first` messages, then `{"type": "ready"}` once the subscription is live.
+    Sends the `snapshot` messages (when `snapshot_first`), then `{"type": "ready"}` once
+    the subscription is live.
+    When this process's pub/sub comes back after a Redis loss (messages published
+    meanwhile were missed), sends a fresh snapshot and `ready` again.
     """
     OPEN_WEBSOCKETS.labels(kind).inc()
+    stale = asyncio.Event()
     try:
-        async with channels.start_subscription([channel]) as subscriber:
-            for message in (*first, ReadyMessage(type="ready")):
-                await socket.send_data(_encoder.encode(message).decode())
-            async with subscriber.run_in_background(socket.send_data):
-                while True:  # the client only listens; reading notices when it leaves
-                    await socket.receive_data(mode="text")
+        with resubscribed(channels).listen(stale.set):
+            async with channels.start_subscription([channel]) as subscriber:
+                first = await snapshot() if snapshot is not None and snapshot_first else ()
+                await _send_all(socket, first)
+                async with subscriber.run_in_background(socket.send_data):
+                    refresher = asyncio.create_task(_refresh_when_stale(socket, stale, snapshot))
+                    try:
+                        while True:  # the client only listens; reading notices when it leaves
+                            await socket.receive_data(mode="text")
+                    finally:
+                        refresher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await refresher
     except WebSocketDisconnect:
         pass
     finally:
         OPEN_WEBSOCKETS.labels(kind).dec()
 
 
-async def serve_customer(
-    socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, *, token: str | None
+async def _send_all(socket: WebSocket[Any, Any, Any], messages: Sequence[msgspec.Struct]) -> None:
+    for message in (*messages, ReadyMessage(type="ready")):
+        await socket.send_data(_encoder.encode(message).decode())
+
+
+async def _refresh_when_stale(
+    socket: WebSocket[Any, Any, Any], stale: asyncio.Event, snapshot: Snapshot | None
 ) -> None:
-    """`/api/ws?token=<customer jwt>`: the customer's orders and holds as they change.
-    A missing or bad token closes the socket with code 4401."""
+    """After each pub/sub reconnect: the snapshot again (retried while PostgreSQL or Redis
+    is still coming back)."""
+    while True:
+        await stale.wait()
+        stale.clear()
+        for attempt in range(SNAPSHOT_TRIES):
+            try:
+                await _send_all(socket, await snapshot() if snapshot is not None else ())
+                break
+            except (WebSocketDisconnect, RuntimeError):
+                return  # the client left meanwhile
+            except Exception as exc:  # a store not back yet: try again shortly
+                log.info("live snapshot failed (%s), try %d", exc, attempt + 1)
+                await asyncio.sleep(SNAPSHOT_RETRY_S * (attempt + 1))
+
+
+async def serve_customer(
+    socket: WebSocket[Any, Any, Any], channels: ChannelsPlugin, res: Resources, *, ticket: str | None
+) -> None:
+    """`/api/ws?ticket=<ticket>`: the customer's orders and holds as they change. A missing,
+    unknown, used or expired ticket closes the socket with code 4401; a visitor's, 4403.
+    After a pub/sub loss the customer's latest orders are sent again (`recent_orders`)."""
     await socket.accept()
     try:
-        customer_id = principal_from_token(token or "").require_customer()
+        caller = await redeem_ws_ticket(res.redis, ticket)
+        if caller.customer_id is None:
+            raise Forbidden("This socket needs a customer's ticket.")
+        customer_id = caller.customer_id
     except AppError as exc:
         await socket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.detail[:120])
         return
-    await relay(socket, channels, channel=keys.customer_channel(customer_id), kind="customer")
+
+    async def orders_now() -> list[OrderMessage]:
+        async with res.pool.acquire() as conn:
+            return await recent_orders(conn, customer_id=customer_id)
+
+    channel = keys.customer_channel(customer_id)
+    await relay(socket, channels, channel=channel, kind="customer", snapshot=orders_now, snapshot_first=False)
+
+
+async def recent_orders(conn: Connection, *, customer_id: uuid.UUID) -> list[OrderMessage]:
+    """The customer's latest decided orders as `order` messages, oldest first: what a
+    socket that may have missed some decisions is sent again."""
+    ids = [r["id"] for r in await conn.fetch(Q.recent_orders_of_customer, customer_id, SNAPSHOT_ORDERS)]
+    found = await orders.load_orders(conn, order_ids=ids)
+    return [OrderMessage(type="order", order=found[i].order) for i in reversed(ids)
+            if i in found and found[i].order.status != "queued"]  # fmt: skip
 
 
 async def serve_event(
@@ -151,13 +215,17 @@ async def serve_event(
     """`/api/events/{id}/live`: the current counters first, then stock and purchases as
     they happen. An unknown event closes the socket with code 4404."""
     await socket.accept()
-    try:
+
+    async def stock_now() -> list[StockMessage]:
         async with res.pool.acquire() as conn:
-            first = await current_stock(conn, res.redis, event_id=event_id)
+            return [await current_stock(conn, res.redis, event_id=event_id)]
+
+    try:
+        await stock_now()
     except EventNotFound:
         await socket.close(code=4404, reason="No event with this id.")
         return
-    await relay(socket, channels, channel=keys.event_live_channel(event_id), kind="event", first=[first])
+    await relay(socket, channels, channel=keys.event_live_channel(event_id), kind="event", snapshot=stock_now)
 
 
 def buyer_label(name: str) -> str:

@@ -59,6 +59,12 @@ class RetryLater(Exception):
         super().__init__(reason)
 
 
+class WaitForProvider(RetryLater):
+    """The payment provider is away (no answer, or its circuit open): the order keeps its
+    tickets and is charged again after `delay_s`, until its deadline (PAYMENTS_DEADLINE_S
+    after acceptance). Not a failure: it does not count as a try."""
+
+
 class WaitForEarlier(RetryLater):
     """Earlier orders of the event need the tickets left and are not reserved yet: try
     again in a moment (not a failure: it does not count as a try)."""
@@ -126,6 +132,7 @@ async def reserve_orders(
     *,
     intents: Sequence[Intent],
     lock_timeout_ms: int,
+    statement_timeout_ms: int | None = None,
     hold_s: int = ORDER_HOLD_S,
     ahead: Mapping[uuid.UUID, Sequence[tuple[int, int]]] | None = None,
 ) -> tuple[dict[uuid.UUID, Reservation], set[uuid.UUID]]:
@@ -142,7 +149,7 @@ async def reserve_orders(
     changed: set[uuid.UUID] = set()
     already: list[uuid.UUID] = []
     async with conn.transaction():
-        await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        await tickets.set_lock_timeout(conn, lock_timeout_ms, statement_ms=statement_timeout_ms)
         for event_id in sorted({i.event_id for i in ordered}):
             await conn.execute(Q.lock_event_reserves, event_id)
         await conn.execute(
@@ -353,7 +360,11 @@ async def _hold_tickets(
 
 
 async def settle_orders(
-    conn: Connection, *, settlements: Sequence[Settlement], lock_timeout_ms: int
+    conn: Connection,
+    *,
+    settlements: Sequence[Settlement],
+    lock_timeout_ms: int,
+    statement_timeout_ms: int | None = None,
 ) -> tuple[dict[uuid.UUID, Settled], set[uuid.UUID]]:
     """Confirm (book + purchases) or reject (release) reserved orders in one transaction.
 
@@ -369,7 +380,7 @@ async def settle_orders(
     already: list[uuid.UUID] = []
     changed: set[uuid.UUID] = set()
     async with conn.transaction():
-        await tickets.set_lock_timeout(conn, lock_timeout_ms)
+        await tickets.set_lock_timeout(conn, lock_timeout_ms, statement_ms=statement_timeout_ms)
         rows = {r["id"]: r for r in await conn.fetch(Q.lock_order_holds, ids)}
         for order_id in ids:
             s, row = unique[order_id], rows.get(order_id)
@@ -450,7 +461,7 @@ async def reject_stranded_order(
     conn: Connection, *, order_id: uuid.UUID, reason: str, lock_timeout_ms: int
 ) -> Decided | None:
     """Reject a written, undecided order that can no longer be charged (its Redis record
-    with the card number is gone), giving back its tickets if it holds some."""
+    with the payment method is gone), giving back its tickets if it holds some."""
     async with conn.transaction():
         await tickets.set_lock_timeout(conn, lock_timeout_ms)
         rows = await conn.fetch(Q.lock_orders, [order_id])

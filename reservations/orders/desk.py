@@ -12,15 +12,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 
 import asyncpg
+import msgspec
 from arq.connections import ArqRedis
 
 from core import payments
-from core.ops import ORDER_DECISION_SECONDS, ORDER_REJECTIONS, ORDERS
+from core.ops import (
+    ORDER_DECISION_SECONDS,
+    ORDER_REJECTIONS,
+    ORDERS,
+    ORDERS_WAITING_PAYMENT,
+    PAYMENTS_CIRCUIT_OPEN,
+)
 from core.resources import Resources
 from reservations import keys
 from reservations.inventory.stock import stock_changed
@@ -28,6 +38,7 @@ from reservations.live import service as live
 from reservations.orders.batching import Batcher
 from reservations.orders.decisions import (
     DECIDED_RECORD_TTL_S,
+    ORDER_HOLD_S,
     PAYMENT_TRIES,
     Decided,
     Intent,
@@ -38,12 +49,19 @@ from reservations.orders.decisions import (
     Settled,
     Settlement,
     WaitForEarlier,
+    WaitForProvider,
     Waiting,
     reject_stranded_order,
     reserve_orders,
     settle_orders,
 )
-from reservations.orders.service import S, earlier_unreserved, release_unreserved
+from reservations.orders.service import (
+    PROVIDER_SLOW_NOTICE,
+    S,
+    earlier_unreserved,
+    order_from_record,
+    release_unreserved,
+)
 
 log = logging.getLogger("crowdpass.orders")
 
@@ -66,6 +84,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(
         exc,
         asyncpg.LockNotAvailableError
+        | asyncpg.QueryCanceledError
         | asyncpg.DeadlockDetectedError
         | asyncpg.SerializationError
         | asyncpg.PostgresConnectionError
@@ -79,8 +98,10 @@ def _is_transient(exc: BaseException) -> bool:
 class OrderDesk:
     """Per worker process: the batchers in front of PostgreSQL and the decision flow."""
 
-    def __init__(self, res: Resources, *, max_batch: int = 200) -> None:
+    def __init__(self, res: Resources, *, max_batch: int = 200, name: str | None = None) -> None:
         self.res = res
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._published: str = "closed"  # the breaker state last put in Redis
         self.reserve = Batcher(self._reserve_batch, max_size=max_batch)
         self.settle = Batcher(self._settle_batch, max_size=max_batch)
 
@@ -89,7 +110,11 @@ class OrderDesk:
         ahead = await self._ahead(intents)  # read before the reserve step counts the tickets
         async with self.res.pool.acquire() as conn:
             out, changed = await reserve_orders(
-                conn, intents=intents, lock_timeout_ms=self.res.settings.lock_timeout_ms, ahead=ahead
+                conn,
+                intents=intents,
+                lock_timeout_ms=self.res.settings.lock_timeout_ms,
+                statement_timeout_ms=self.res.settings.decision_statement_timeout_ms,
+                ahead=ahead,
             )
         # Committed: PostgreSQL now shows these orders' tickets IN_PROGRESS (or the orders
         # rejected), so the gate stops counting them as unreserved. Waiting ones still count.
@@ -122,7 +147,10 @@ class OrderDesk:
     async def _settle_batch(self, settlements: list[Settlement]) -> list[Settled | None]:
         async with self.res.pool.acquire() as conn:
             out, changed = await settle_orders(
-                conn, settlements=settlements, lock_timeout_ms=self.res.settings.lock_timeout_ms
+                conn,
+                settlements=settlements,
+                lock_timeout_ms=self.res.settings.lock_timeout_ms,
+                statement_timeout_ms=self.res.settings.decision_statement_timeout_ms,
             )
         for event_id in changed:
             await stock_changed(self.res.redis, event_id=event_id)
@@ -162,8 +190,10 @@ class OrderDesk:
         settled = await self.settle.submit(settlement)
         if settled is None:
             raise RuntimeError(f"order {order_id} vanished while settling")
+        if b"notice" in record:  # it waited for the provider: no longer
+            await self.res.redis.zrem(keys.orders_waiting_payment(), str(order_id))
         if settled.hold_lost and settlement.payment_id is not None:
-            await payments.refund(self.res.http, charge_id=settlement.payment_id)
+            await payments.refund(self.res.http, charge_id=settlement.payment_id, breaker=self.res.breaker)
             log.warning(
                 "order hold ended before settlement; charge refunded", extra={"order_id": str(order_id)}
             )
@@ -178,26 +208,91 @@ class OrderDesk:
             charge = await payments.charge(
                 self.res.http,
                 amount_cents=reserved.total_cents,
-                card_number=record[b"card_number"].decode(),
+                payment_method=record[b"payment_method"].decode(),
                 description=f"order {order_id}",
                 idempotency_key=f"order-{order_id}",
                 retries=settings.payments_retries,
                 timeout_s=settings.payments_timeout_s,
+                breaker=self.res.breaker,
             )
         except payments.CardDeclined:
             return Settlement(order_id, reserved.hold_id, None, "payment_declined")
-        except (payments.ProviderUnavailable, payments.ProviderRejected) as exc:
+        except payments.ProviderUnavailable as exc:
+            await self._publish_breaker()
+            return await self._wait_for_provider(order_id, record, reserved, exc)
+        except payments.ProviderRejected as exc:
             if job_try < PAYMENT_TRIES:
                 raise RetryLater(f"payment provider: {exc}", delay_s=min(2.0**job_try, 30.0)) from exc
             log.error(
-                "payment provider failed %d times; rejecting", job_try, extra={"order_id": str(order_id)}
+                "payment provider refused %d times; rejecting", job_try, extra={"order_id": str(order_id)}
             )
             return Settlement(order_id, reserved.hold_id, None, "payment_unavailable")
+        finally:
+            if self.res.breaker.state != self._published:
+                await self._publish_breaker()
         return Settlement(order_id, reserved.hold_id, charge.id)
+
+    async def _wait_for_provider(
+        self,
+        order_id: uuid.UUID,
+        record: Mapping[bytes, bytes],
+        reserved: Reserved,
+        exc: payments.ProviderUnavailable,
+    ) -> Settlement:
+        """The provider gave no answer: keep the tickets and try again later (backoff growing
+        with the order's age, at most PAYMENTS_BACKOFF_MAX_S), telling the buyer once; past
+        the order's deadline (PAYMENTS_DEADLINE_S after acceptance) reject it."""
+        settings = self.res.settings
+        accepted_s = int(record[b"accepted_ms"]) / 1000
+        # Never past the order's hold (ORDER_HOLD_S), which the sweeper would end meanwhile.
+        deadline_s = accepted_s + min(settings.payments_deadline_s, ORDER_HOLD_S - 60)
+        now = time.time()
+        if now >= deadline_s:
+            log.error(
+                "payment provider away until the order's deadline; rejecting",
+                extra={"order_id": str(order_id)},
+            )
+            return Settlement(order_id, reserved.hold_id, None, "payment_unavailable")
+        if b"notice" not in record:
+            await self._tell_waiting(order_id, record, deadline_ms=int(deadline_s * 1000))
+        delay = min(max(0.25 * (now - accepted_s), 0.2), settings.payments_backoff_max_s, deadline_s - now)
+        if isinstance(exc, payments.CircuitOpen):
+            delay = min(max(delay, exc.retry_in_s), deadline_s - now)
+        raise WaitForProvider(f"payment provider: {exc}", delay_s=max(delay, 0.05)) from exc
+
+    async def _tell_waiting(
+        self, order_id: uuid.UUID, record: Mapping[bytes, bytes], *, deadline_ms: int
+    ) -> None:
+        """Mark the order as waiting for the provider (its record, the monitor's set) and,
+        the first time, tell the buyer their place is kept."""
+        redis = self.res.redis
+        key = keys.order(order_id)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "notice", PROVIDER_SLOW_NOTICE)
+            pipe.hset(key, "pay_until_ms", str(deadline_ms))
+            pipe.zadd(keys.orders_waiting_payment(), {str(order_id): deadline_ms})
+            first, *_ = await pipe.execute()
+        if not first:
+            return
+        fresh = await redis.hgetall(key)  # type: ignore[misc]
+        if not fresh or fresh.get(b"status") != b"queued":
+            return
+        order = order_from_record(order_id, fresh)
+        customer_id = uuid.UUID(record[b"customer_id"].decode())
+        await live.publish_order(self.res.publisher, customer_id=customer_id, order=order)
+        ORDERS_WAITING_PAYMENT.inc()
+        log.warning("order waits for the payment provider", extra={"order_id": str(order_id)})
+
+    async def _publish_breaker(self) -> None:
+        """Put this process's breaker where the job monitor reads it."""
+        status = self.res.breaker.status()
+        self._published = status.state
+        PAYMENTS_CIRCUIT_OPEN.set(0 if status.state == "closed" else 1)
+        await self.res.redis.hset(keys.payments_breakers(), self.name, msgspec.json.encode(status).decode())  # type: ignore[misc]
 
     async def _decide_without_record(self, order_id: uuid.UUID) -> str:
         """The Redis record is gone: decided long ago, or lost with Redis. A written order
-        still undecided cannot be charged any more (the card number was in the record)."""
+        still undecided cannot be charged any more (the payment method was in the record)."""
         async with self.res.pool.acquire() as conn:
             decided = await reject_stranded_order(
                 conn,

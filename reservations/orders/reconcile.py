@@ -14,7 +14,7 @@ sure no accepted order is left off the orders stream.
   worker gave up on it after its tries, or Redis lost the entry) is added to the stream
   again; the decision is idempotent, so a spare entry costs nothing. Orders PostgreSQL has
   as undecided but Redis has forgotten get an entry too, which rejects them
-  (`payment_unavailable`): the card number went with Redis.
+  (`payment_unavailable`): the payment method went with Redis.
 """
 
 from __future__ import annotations

@@ -8,17 +8,17 @@ from typing import Annotated
 
 import msgspec
 
+from core.payments import PaymentMethodId
 from core.schemas import Out, Struct
 
 MAX_TICKETS_PER_ORDER = 10
 
-CardNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{12,19}$", description="12 to 19 digits")]
 IdempotencyKeyText = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
 
 class OrderCreate(Struct, frozen=True):
     event_id: uuid.UUID
-    card_number: CardNumber
+    payment_method: PaymentMethodId
     quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_ORDER)] = 1
 
 
@@ -56,6 +56,10 @@ class Order(Out, frozen=True, omit_defaults=True):
     reason: str | None = None
     total_cents: int | None = None
     purchases: list[OrderPurchase] | None = None
+    # While queued and waiting for the payment provider: what to tell the buyer, and until
+    # when the order keeps its tickets and is retried (then rejected `payment_unavailable`).
+    notice: str | None = None
+    payment_deadline: dt.datetime | None = None
 
 
 class DecisionRecord(msgspec.Struct, frozen=True, kw_only=True):

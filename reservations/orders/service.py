@@ -33,7 +33,9 @@ from typing import Any
 import asyncpg
 import msgspec
 from arq.connections import ArqRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core import limits, queues
 from core.addresses import limit_subject
@@ -61,6 +63,7 @@ META_MISS_TIMEOUT_S = 1.0
 MAX_KEY_LENGTH = 255
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
+_ACCEPTED, _REFUSED = ORDERS.labels("accepted"), ORDERS.labels("refused")  # looked up once
 log = logging.getLogger("crowdpass.orders")
 
 
@@ -138,7 +141,7 @@ def idempotency_slot(customer_id: uuid.UUID, key: str, *, now: float) -> Idempot
     )
 
 
-def order_limits(customer_id: uuid.UUID, client_ip: str) -> list[limits.Limit]:
+def order_limits(customer_id: uuid.UUID | str, client_ip: str) -> list[limits.Limit]:
     settings = get_settings()
     window = settings.order_window_s
     return [
@@ -166,47 +169,52 @@ async def place_order(
     order_id = uuid.uuid4()
     now = time.time()
     slot = idempotency_slot(customer_id, key, now=now)
+    # Each id as text once: the keys below would format the event id eight times.
+    event, order, customer = str(data.event_id), str(order_id), str(customer_id)
     script_keys = [
         slot.hashes[0],
-        keys.event_meta(data.event_id),
-        keys.sold_out(data.event_id),
-        keys.order_counts(data.event_id),
-        keys.order(order_id),
+        keys.event_meta(event),
+        keys.sold_out(event),
+        keys.order_counts(event),
+        keys.order(order),
         keys.orders_pending(),
         queues.ORDERS_QUEUE,
-        keys.order_seq(data.event_id),
-        keys.available(data.event_id),
-        keys.orders_unreserved(data.event_id),
+        keys.order_seq(event),
+        keys.available(event),
+        keys.orders_unreserved(event),
         slot.hashes[1],
         slot.hashes[2],
-        keys.orders_unreserved_seq(data.event_id),
+        keys.orders_unreserved_seq(event),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
         IDEMPOTENCY_HASH_TTL_S,
-        str(customer_id),
+        customer,
         data.quantity,
-        str(order_id),
+        order,
         slot.field,
-        str(data.event_id),
-        data.card_number,
+        event,
+        data.payment_method,
         request_id or "",
         COUNTS_TTL_S,
     ]
     try:
         await limits.check_limits(
-            res.redis_batch, order_limits(customer_id, client_ip), detail="Too many orders"
+            res.redis_batch, order_limits(customer, client_ip), detail="Too many orders"
         )
         result = await _gate(res, script_keys, args)
         if result[0] == b"miss":
             await _fill_meta_on_miss(res, event_id=data.event_id)
             result = await _gate(res, script_keys, args)
-    except RedisError:  # down, or full (noeviction): nothing was accepted
-        log.exception("the order gate failed")
+    except RedisError as exc:  # down, or full (noeviction): nothing was accepted
+        if isinstance(exc, RedisConnectionError | RedisTimeoutError):  # an outage: one line each
+            log.warning("the order gate cannot reach Redis: %s", exc)
+        else:
+            log.exception("the order gate failed")
         raise Busy("Orders cannot be accepted right now; try again.", headers={"Retry-After": "1"}) from None
     kind = result[0].decode()
     if kind == "accepted":
-        ORDERS.labels("accepted").inc()
+        _ACCEPTED.inc()
         return _accepted(order_id, data)
     if kind == "replay":
         status, stored = int(result[1]), result[2]
@@ -215,7 +223,7 @@ async def place_order(
             return _accepted(uuid.UUID(stored.decode()), data)
         return _refused(stored)
     if kind == "refused":
-        ORDERS.labels("refused").inc()
+        _REFUSED.inc()
         return _refused(result[2])
     if kind == "reused":
         raise KeyReused()
@@ -376,17 +384,38 @@ async def load_orders(conn: Connection, *, order_ids: list[uuid.UUID]) -> dict[u
     return found
 
 
+PROVIDER_SLOW_NOTICE = "The payment provider is slow; your place is kept and we keep trying."
+
+
+def _deadline(raw: bytes | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(int(raw) / 1000, dt.UTC) if raw else None
+
+
 def order_from_record(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Order:
     """An order PostgreSQL does not have yet, from its Redis record."""
     reason = record.get(b"reason", b"").decode() or None
+    status = record[b"status"].decode()
+    waiting = status == "queued" and b"notice" in record
     return Order(
         id=order_id,
-        status=record[b"status"].decode(),
+        status=status,
         event_id=uuid.UUID(record[b"event_id"].decode()),
         quantity=int(record[b"quantity"]),
         accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
         reason=reason,
+        notice=record[b"notice"].decode() if waiting else None,
+        payment_deadline=_deadline(record.get(b"pay_until_ms")) if waiting else None,
     )
+
+
+async def with_payment_notice(redis: ArqRedis, order: Order) -> Order:
+    """A queued order waiting for the payment provider, with the notice its record keeps."""
+    if order.status != "queued":
+        return order
+    notice, until = await redis.hmget(keys.order(order.id), ["notice", "pay_until_ms"])  # type: ignore[misc]
+    if not notice:
+        return order
+    return msgspec.structs.replace(order, notice=notice.decode(), payment_deadline=_deadline(until))
 
 
 async def get_order(conn: Connection, redis: ArqRedis, *, order_id: uuid.UUID, principal: Principal) -> Order:
@@ -394,7 +423,7 @@ async def get_order(conn: Connection, redis: ArqRedis, *, order_id: uuid.UUID, p
     found = (await load_orders(conn, order_ids=[order_id])).get(order_id)
     if found is not None:
         _check_owner(principal, found.customer_id)
-        return found.order
+        return await with_payment_notice(redis, found.order)
     record = await redis.hgetall(keys.order(order_id))  # type: ignore[misc]
     if not record:
         raise OrderNotFound()

@@ -27,6 +27,7 @@ OWNERS: dict[str, Any] = {
     "atomic_join": queue.GUARDS,
     "held_in_budget": admission.GUARDS,
     "check_in_once": checkin.GUARDS,
+    "earliest_scan_wins": checkin.GUARDS,
     "refund_claim_once": refunds.GUARDS,
 }
 

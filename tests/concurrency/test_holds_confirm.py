@@ -72,7 +72,7 @@ async def test_confirm_racing_expiry(
         await asyncio.sleep(max(0.0, start_at + offset - loop.time()))
         return await client.post(
             f"/api/holds/{racing[customer_id]}/confirm",
-            json={"card_number": "4242424242424242"},
+            json={"payment_method": "pm_card_visa"},
             headers={**auth(customer_id), "Idempotency-Key": "race"},
         )
 

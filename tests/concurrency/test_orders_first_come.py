@@ -26,8 +26,8 @@ from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event, stock_counts
 from tests.integration.reservations.orders.helpers import (
-    CARD_DECLINED,
-    CARD_OK,
+    PM_DECLINED,
+    PM_OK,
     client_address,
     wait_decided,
     wait_idle,
@@ -41,12 +41,12 @@ WORKERS = 3
 
 
 async def _place(
-    res: Resources, customer: uuid.UUID, event_id: uuid.UUID, *, quantity: int = 1, card: str = CARD_OK
+    res: Resources, customer: uuid.UUID, event_id: uuid.UUID, *, quantity: int = 1, card: str = PM_OK
 ) -> uuid.UUID:
     placed = await place_order(
         res,
         customer_id=customer,
-        data=OrderCreate(event_id=event_id, card_number=card, quantity=quantity),
+        data=OrderCreate(event_id=event_id, payment_method=card, quantity=quantity),
         idempotency_key=uuid.uuid4().hex,
         request_id=None,
         client_ip=client_address(customer),
@@ -86,7 +86,7 @@ async def test_no_earlier_order_is_sold_out_while_a_later_one_is_confirmed(
                     c,
                     event_id,
                     quantity=rng.choice((1, 1, 2, 3)),
-                    card=CARD_DECLINED if rng.random() < 0.1 else CARD_OK,
+                    card=PM_DECLINED if rng.random() < 0.1 else PM_OK,
                 )
                 for c in customers[start : start + 50]
             )

@@ -16,6 +16,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customers, make_event
 from tests.integration.waitingroom.support import api_processes, join, sell_out
+from tests.wstickets import ws_url
 
 pytestmark = pytest.mark.concurrency
 
@@ -31,11 +32,8 @@ async def test_sold_out_reaches_every_socket_within_one_second(res: Resources, w
         await join(res, event_id, c)
 
     async with api_processes(res, 1) as (api,):
-        base = api.replace("http", "ws", 1)
-        sockets = [
-            await connect(f"{base}/api/events/{event_id}/queue/ws?token={issue_customer_token(c)}")
-            for c in ids
-        ]
+        path = f"/api/events/{event_id}/queue/ws"
+        sockets = [await connect(await ws_url(api, path, issue_customer_token(c))) for c in ids]
         try:
             firsts = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for ws in sockets]
 

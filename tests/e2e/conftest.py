@@ -104,6 +104,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PORT": str(api_port),
         "PAYMENTS_PORT": str(payments_port),
         "PAYMENTS_URL": f"http://127.0.0.1:{payments_port}",
+        # The checkout's page tokenises the card at the stub, from the web app's origin.
+        "PAYMENTS_CORS_ORIGINS": f"http://127.0.0.1:{api_port}",
         "FRONTEND_DIST": str(DIST),
         "LOG_JSON": "0",
         "PYTHONUNBUFFERED": "1",
@@ -175,7 +177,7 @@ class Api:
         hold = r.json()
         r = self.http.post(
             f"/api/holds/{hold['id']}/confirm",
-            json={"card_number": "4242424242424242"},
+            json={"payment_method": "pm_card_visa"},
             headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
         )
         assert r.status_code == 200, r.text

@@ -61,6 +61,8 @@ def pay(page: Any, card: str = GOOD_CARD) -> None:
 def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
     event = api.create_event(name="Buy test", capacity=5, max_per_customer=2)
     page = new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     page.goto(f"/events/{event['id']}")
     expect(page.get_by_role("heading", name="Buy test")).to_be_visible()
     expect(page.get_by_test_id("available")).to_have_text("5")
@@ -71,8 +73,21 @@ def test_buy_a_ticket(api: Api, new_page: Any, screenshots: Any) -> None:
     expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^[45]:\d\d$"))
     shoot_both(page, screenshots, "checkout")
+    sent: list[tuple[str, str]] = []  # (url, body) of every request the page makes from here
+    page.on("request", lambda r: sent.append((r.url, r.post_data or "")))
     pay(page)
     expect(page.get_by_role("heading", name="You are going!")).to_be_visible()
+    # The card went to the payment provider (the stub, another origin, through CORS) and
+    # nowhere else: CrowdPass got its payment method.
+    to_provider = [(u, b) for u, b in sent if u.endswith("/v1/payment_methods")]
+    assert len(to_provider) == 1 and GOOD_CARD in to_provider[0][1], sent
+    assert not to_provider[0][0].startswith(api.base)
+    assert not [u for u, b in sent if GOOD_CARD in u + b and u != to_provider[0][0]], sent
+    confirm = next(b for u, b in sent if u.endswith("/confirm"))
+    assert '"payment_method":"pm_' in confirm.replace(" ", "")
+    # The checkout's own socket opened with a one-use ticket; no token is ever in a socket's URL.
+    assert any("/api/ws?ticket=" in u for u in sockets), sockets
+    assert not any("token=" in u or "eyJ" in u for u in sockets), sockets
     shoot_both(page, screenshots, "checkout-paid")
 
     page.get_by_role("link", name="See my tickets").click()
@@ -194,7 +209,7 @@ def test_the_waiting_room_says_sold_out_when_the_last_ticket_goes(
     assert r.status_code == 201, r.text
     r = api.http.post(
         f"/api/holds/{r.json()['id']}/confirm",
-        json={"card_number": GOOD_CARD},
+        json={"payment_method": "pm_card_visa"},
         headers={**first, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert r.status_code == 200, r.text
@@ -216,6 +231,11 @@ def test_an_expired_hold_shows_the_expiry_and_the_tickets_return(
     expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^0:0[1-5]$"))
     assert api.event(event["id"])["held"] == 1
+    # The last minute: a warning, in the tab's title too, and the one extension on offer.
+    expect(page.get_by_text("Less than a minute left")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Extend by"))).to_be_visible()
+    assert "left to pay" in page.title()
+    shoot_both(page, screenshots, "checkout-last-minute")
 
     expect(page.get_by_role("heading", name="Time is up")).to_be_visible(timeout=9000)
     expect(page.get_by_text("the tickets went back on sale")).to_be_visible()
@@ -313,6 +333,8 @@ def test_screenshots_of_every_page(api: Api, new_page: Any, screenshots: Any) ->
         shoot("organizer", page.get_by_role("heading", name="New event"))
         page.goto(f"/organizer/events/{room['id']}")
         shoot("organizer-waiting-room", page.get_by_role("heading", name="Controls"))
+        page.goto(f"/organizer/events/{ga['id']}/manage")
+        shoot("organizer-manage", page.get_by_role("heading", name=re.compile("^Sales report")))
         page.goto("/jobs")
         shoot("jobs", page.get_by_role("heading", name="Queues"))
         page.goto("/nowhere")

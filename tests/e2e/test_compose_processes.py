@@ -7,7 +7,8 @@ No Docker engine runs here, so this is the closest check of the production shape
   addresses change (PostgreSQL and Redis are the test servers, ports are free ones in
   18600-18699, hosts are 127.0.0.1);
 - the migrate step runs, then two API instances and the payments stub; the compose
-  healthcheck command itself decides when an instance is up;
+  healthcheck command itself decides when an instance is up; the web app's build the image
+  carries (FRONTEND_DIST) is a small stand-in folder;
 - where nginx is installed, deploy/nginx.conf and frontend/nginx.conf run with only their
   upstream addresses, ports and web root rewritten.
 """
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,9 @@ VENV_BIN = Path(sys.executable).parent
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
 _taken: set[int] = set()
+
+
+ROCK = "550e8400-e29b-41d4-a716-446655440001"  # "Show de Rock", the challenge's seeded event
 
 
 def free_port() -> int:
@@ -106,6 +111,7 @@ class Stack:
     site: Path
     workdir: Path
     logs: Path
+    webapp: Path  # FRONTEND_DIST: the built web app the image carries (a stand-in here)
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _files: list[IO[bytes]] = field(default_factory=list)
@@ -116,6 +122,8 @@ class Stack:
         env |= {"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "LOG_JSON": "0"}
         # The operator's secrets: compose runs in production, which refuses public or short ones.
         env |= {name: os.environ[name] for name in ("ADMIN_TOKEN", "JWT_SECRET")}
+        if "FRONTEND_DIST" in env:
+            env["FRONTEND_DIST"] = str(self.webapp)
         if "PAYMENTS_URL" in env:
             env["PAYMENTS_URL"] = f"http://127.0.0.1:{self.ports['payments']}"
         return env | {
@@ -225,7 +233,16 @@ def stack(image_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     tmp = tmp_path_factory.mktemp("stack")
     (tmp / "app").mkdir()
     (tmp / "logs").mkdir()
-    st = Stack(site=image_site, workdir=tmp / "app", logs=tmp / "logs")
+    # nginx's workers run as an unprivileged user: the web root must be readable by anyone.
+    webapp = Path(tempfile.mkdtemp(prefix="crowdpass-html-"))
+    webapp.chmod(0o755)
+    (webapp / "assets").mkdir()
+    (webapp / "index.html").write_text(
+        "<!doctype html><html><head><title>CrowdPass</title>"
+        '<meta name="description" content="Tickets" /></head><body><div id=root></div></body></html>'
+    )
+    (webapp / "assets" / "app-1a2b.js").write_text("console.log('crowdpass')")
+    st = Stack(site=image_site, workdir=tmp / "app", logs=tmp / "logs", webapp=webapp)
     for service in ("payments", "api1", "api2"):
         st.ports[service] = free_port()
     try:
@@ -240,6 +257,7 @@ def stack(image_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield st
     finally:
         st.close()
+        shutil.rmtree(webapp)
 
 
 # --- the API and the migrate step ------------------------------------------------------------
@@ -451,18 +469,14 @@ async def test_the_balancer_carries_websockets_to_both_upstreams(stack: Stack) -
 def test_the_frontend_server_serves_the_app_and_forwards_the_api(
     stack: Stack, balancer: tuple[int, int]
 ) -> None:
-    # nginx's workers run as an unprivileged user: the web root must be readable by anyone.
-    html = Path(tempfile.mkdtemp(prefix="crowdpass-html-"))
-    html.chmod(0o755)
-    (html / "assets").mkdir()
-    (html / "index.html").write_text("<!doctype html><title>CrowdPass</title><div id=root></div>")
-    (html / "assets" / "app-1a2b.js").write_text("console.log('crowdpass')")
+    html = stack.webapp  # the same build as the API's, as both images carry it
     text = FRONTEND_CONF.read_text()
     port = free_port()
     for old, new in (
         ("listen 3000;", f"listen 127.0.0.1:{port};"),
         ("server lb:9999;", f"server 127.0.0.1:{balancer[0]};"),
         ("root /usr/share/nginx/html;", f"root {html};"),
+        ("http://payments:8100/", f"http://127.0.0.1:{stack.ports['payments']}/"),
     ):
         assert old in text
         text = text.replace(old, new)
@@ -470,10 +484,20 @@ def test_the_frontend_server_serves_the_app_and_forwards_the_api(
     try:
         wait_for_port(port)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for page in ("/", "/events/abc", "/checkout"):  # the app's own routes fall back to index.html
+            event_id = ROCK  # seeded by the migrate step, as in compose
+            # The app's pages come from the API (through the balancer), from the same build.
+            for page in ("/", f"/events/{event_id}/queue", "/checkout/abc"):
                 r = client.get(page)
                 assert r.status_code == 200 and "CrowdPass" in r.text, page
                 assert r.headers["cache-control"] == "no-cache"
+                assert r.headers["x-request-id"], page  # the API answered, not nginx's own copy
+            # An event's page carries the event's own title and Open Graph tags (link previews).
+            event = client.get(f"/events/{event_id}")
+            assert event.status_code == 200
+            assert "<title>Show de Rock · CrowdPass</title>" in event.text
+            assert '<meta property="og:title" content="Show de Rock" />' in event.text
+            unknown = client.get(f"/events/{uuid.uuid4()}", headers={"Accept": "text/html"})
+            assert unknown.status_code == 404 and "Event not found" in unknown.text
             js = client.get("/assets/app-1a2b.js")
             assert js.status_code == 200 and "javascript" in js.headers["content-type"]
             assert "immutable" in js.headers["cache-control"]
@@ -486,9 +510,16 @@ def test_the_frontend_server_serves_the_app_and_forwards_the_api(
             assert missing.status_code == 404 and missing.headers["content-type"].startswith(
                 "application/json"
             )
+            # The checkout tokenises the card through the same origin; the provider's
+            # charges and refunds are not reachable from outside.
+            card = client.post("/provider/v1/payment_methods", json={"card_number": "4242424242424242"})
+            assert card.status_code == 201 and card.json()["id"].startswith("pm_"), card.text
+            charge = {"amount_cents": 100, "payment_method": card.json()["id"]}
+            assert client.post("/provider/v1/charges", json=charge).status_code != 201
+            listing = client.get("/provider/v1/charges")  # the app's page, not the provider's list
+            assert "application/json" not in listing.headers["content-type"] and "charges" not in listing.text
     finally:
         stack.stop("frontend")
-        shutil.rmtree(html)
 
 
 # --- Redis with the compose flags ------------------------------------------------------------

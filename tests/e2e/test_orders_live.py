@@ -18,6 +18,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customer, make_event
 from tests.integration.reservations.orders.helpers import post_order, wait_idle
+from tests.wstickets import ws_url
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +47,9 @@ async def test_each_customer_hears_their_own_order_and_no_one_elses(
         alice = await make_customer(conn, name="Alice Smith")
         bob = await make_customer(conn, name="Bob Jones")
         event_id = await make_event(conn, capacity=5)
-    url = _ws(live_server, "/api/ws?token=")
     async with (
-        connect(url + issue_customer_token(alice)) as ws_a,
-        connect(url + issue_customer_token(bob)) as ws_b,
+        connect(await ws_url(live_server, "/api/ws", issue_customer_token(alice))) as ws_a,
+        connect(await ws_url(live_server, "/api/ws", issue_customer_token(bob))) as ws_b,
         httpx.AsyncClient(base_url=live_server) as http,
     ):
         assert (await _next(ws_a))["type"] == "ready"
@@ -69,12 +69,32 @@ async def test_each_customer_hears_their_own_order_and_no_one_elses(
     await wait_idle(res.redis)
 
 
-async def test_a_socket_without_a_valid_customer_token_is_closed(res: Resources, live_server: str) -> None:
-    for suffix in ("/api/ws", "/api/ws?token=not-a-jwt", f"/api/ws?token={res.settings.admin_token}"):
-        async with connect(_ws(live_server, suffix)) as ws:
+async def test_a_socket_without_a_valid_customer_ticket_is_closed(res: Resources, live_server: str) -> None:
+    async with res.pool.acquire() as conn:
+        customer = await make_customer(conn)
+    token = issue_customer_token(customer)
+    used = await ws_url(live_server, "/api/ws", token)
+    async with connect(used) as ws:
+        assert (await _next(ws))["type"] == "ready"
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        joined = await http.post(f"/api/events/{await _room(res)}/queue")
+    visitor = await ws_url(live_server, "/api/ws", joined.json()["visitor_token"])
+    for url, code in [
+        (_ws(live_server, "/api/ws"), 4401),
+        (_ws(live_server, "/api/ws?ticket=made-up"), 4401),
+        (_ws(live_server, f"/api/ws?token={token}"), 4401),  # a token in the URL opens nothing
+        (used, 4401),  # one handshake per ticket
+        (visitor, 4403),  # a visitor has no orders or holds
+    ]:
+        async with connect(url) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await _next(ws)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code in (4401, 4403)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == code, url
+
+
+async def _room(res: Resources) -> uuid.UUID:
+    async with res.pool.acquire() as conn:
+        return await make_event(conn, waiting_room=True)
 
 
 async def test_the_event_feed_shows_stock_then_purchases(

@@ -27,7 +27,7 @@ from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.e2e.processes import WorkerProcess, assert_sold_and_charged_once, payments_stub
 from tests.factories import make_customers, make_event
-from tests.integration.reservations.orders.helpers import CARD_OK, client_address
+from tests.integration.reservations.orders.helpers import PM_OK, client_address
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,7 @@ async def test_three_workers_one_killed_decide_every_order_once(
 
     # Accept every order: no stock bound at the gate (its available count is gone).
     await res.redis.delete(keys.available(event_id))
-    data = OrderCreate(event_id=event_id, card_number=CARD_OK)
+    data = OrderCreate(event_id=event_id, payment_method=PM_OK)
 
     async def place(customer: uuid.UUID) -> uuid.UUID:
         placed = await place_order(

@@ -3,7 +3,9 @@
 Five anonymous visitors (each a browser context: their own storage) and a second tab for
 the first of them queue without an account, reload, wait through a pause, are admitted one
 a second, sign up at their turn, buy; one lets the hold expire, whose ticket goes to the
-next in line; the last ticket sells and the one still waiting hears "sold out". Asserted:
+next in line, and who comes back at the front of the line within the grace window (once:
+the offer is gone after); one leaves an email address and gets "your turn" by email; the
+last ticket sells and everyone still waiting hears "sold out". Asserted:
 admissions strictly in arrival order, each visitor admitted exactly once, every tab of an
 admitted visitor out of the line, the organizer's "waiting" counting real visitors only,
 and the page of an unknown event making at most 3 requests.
@@ -25,6 +27,7 @@ from tests.e2e.test_browser import expect, pay, shoot_both, sign_up
 pytestmark = pytest.mark.e2e
 
 HOLD_TTL_S = 12
+VISITOR_TOKEN_JS = "() => JSON.parse(localStorage.getItem('crowdpass.visitor'))"
 
 
 class Visitor:
@@ -78,6 +81,12 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
     ana.pages.append(second_tab)
     carla.page.reload()
     expect(carla.page.get_by_test_id("position")).to_have_text("3")
+    # Carla leaves an address for "your turn" (optional); the mail worker sends it at her turn.
+    carla_email = f"carla-{uuid.uuid4().hex[:8]}@example.com"
+    carla.page.get_by_label("Email me when it is my turn (optional)").fill(carla_email)
+    carla.page.get_by_role("button", name="Email me").click()
+    expect(carla.page.get_by_test_id("turn-email-saved")).to_contain_text(carla_email)
+    shoot_both(carla.page, screenshots, "waiting-room-paused")
     assert api.http.get(controls, headers=api.admin()).json()["waiting"] == 5
 
     def observe() -> None:
@@ -131,15 +140,31 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
 
     expired = bruno_page.get_by_role("heading", name="Time is up")
     expect(expired).to_be_visible(timeout=(HOLD_TTL_S + 8) * 1000)
-    buy(davi, pays=True)  # the expired ticket went to the next in line
+    # The expired ticket goes to the next in line; Bruno is offered the front of the line, once.
+    wait_until("Davi's turn", lambda: davi.admitted_at is not None)
+    grace = bruno_page.get_by_test_id("grace")
+    expect(grace).to_be_visible(timeout=10_000)
+    shoot_both(bruno_page, screenshots, "checkout-expired-grace")
+    grace.get_by_role("button", name="Back to the front of the line").click()
+    expect(bruno_page).to_have_url(re.compile(r"/queue$"))
+    expect(bruno_page.get_by_test_id("position")).to_have_text("1")
+    expect(elis.page.get_by_test_id("position")).to_have_text("2", timeout=20_000)
+    shoot_both(bruno_page, screenshots, "waiting-room-back-at-front")
+    bruno_queue = bruno_page.context.request.post(
+        f"/api/events/{event_id}/queue/return",
+        headers={"Authorization": f"Bearer {bruno_page.evaluate(VISITOR_TOKEN_JS)}"},
+    )
+    assert bruno_queue.status == 409 and bruno_queue.json()["error"] == "grace_used"
+    buy(davi, pays=True)
 
-    # Sold out: the one still waiting hears it; nobody admitted is back in line.
+    # Sold out: everyone still waiting hears it; nobody admitted is back in line by accident.
     expect(elis.page.get_by_role("heading", name="Sold out")).to_be_visible(timeout=10_000)
+    expect(bruno_page.get_by_role("heading", name="Sold out")).to_be_visible(timeout=10_000)
     observe()
     live = api.event(event_id)
     assert (live["sold"], live["held"], live["available"]) == (3, 0, 0)
     stats = api.http.get(controls, headers=api.admin()).json()
-    assert stats["waiting"] == 1, stats  # Elis, and no phantom re-joins
+    assert stats["waiting"] == 2, stats  # Elis and Bruno (back by his own click), no phantom re-joins
     assert stats["admitted_total"] == 4, stats  # Ana, Bruno, Carla, Davi: once each
     assert stats["admitted_outstanding"] == 0, stats
 
@@ -155,6 +180,9 @@ def test_a_sale_through_the_waiting_room_in_the_browser(api: Api, new_page: Any,
     for v in admitted:
         for page in v.pages:
             assert page.get_by_test_id("position").count() == 0, (v.name, page.url)
+    mail = api.http.get("/api/dev/mail", params={"to": carla_email}, headers=api.admin()).json()
+    assert [m["kind"] for m in mail] == ["your_turn"], mail
+    assert f"/events/{event_id}/queue" in mail[0]["text"]
     assert time.monotonic() - started < 120
 
 

@@ -16,6 +16,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customers, make_event
 from tests.integration.waitingroom.support import admin, api_processes, auth
+from tests.wstickets import ws_ticket
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,9 @@ async def test_admission_reaches_a_socket_on_the_other_instance(res: Resources, 
             f"{api_a}/api/events/{event_id}/waiting-room", json={"paused": True}, headers=admin(res)
         )
         joined = await http.post(f"{api_a}/api/events/{event_id}/queue", headers=auth(me))
-        ws_base = api_b.replace("http", "ws", 1)
-        url = f"{ws_base}/api/events/{event_id}/queue/ws?token={issue_customer_token(me)}"
+        # The ticket is asked of instance A and opens the socket on instance B (Redis).
+        ticket = await ws_ticket(api_a, issue_customer_token(me))
+        url = f"{api_b.replace('http', 'ws', 1)}/api/events/{event_id}/queue/ws?ticket={ticket}"
         async with connect(url) as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), 5))
             # The organizer resumes on instance A; the worker admits; B's socket hears it.

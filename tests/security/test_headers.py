@@ -40,6 +40,28 @@ async def test_api_docs_still_load_under_their_policy(res: Resources, client: ht
     assert "https://cdn.jsdelivr.net" in csp  # Swagger UI's script and style
 
 
+async def test_the_web_app_may_reach_the_payment_provider_and_no_other_origin(
+    res: Resources, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The checkout tokenises the card at the provider: /api/config names it, and the
+    page's policy lets fetch reach that origin (and only it besides the app's own)."""
+    r = await client.get("/api/config")
+    assert r.status_code == 200
+    url = r.json()["payments_url"]
+    assert url == settings.payments_browser_url
+    connect = next(d for d in r.headers["content-security-policy"].split("; ") if d.startswith("connect-src"))
+    assert connect.split()[1:] == ["'self'", url.rstrip("/")]
+
+
+def test_the_policy_names_the_provider_by_origin_only() -> None:
+    from core.security import app_policy
+
+    assert "connect-src 'self' https://pay.example:8443;" in app_policy("https://pay.example:8443/v1/")
+    assert "connect-src 'self';" in app_policy("/provider")  # behind the web app's own nginx
+    assert "connect-src 'self';" in app_policy("")
+    assert "connect-src 'self';" in app_policy("javascript:alert(1)")
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
 )

@@ -96,7 +96,7 @@ async def test_sign_ups_per_address_are_limited(
 
 async def _order(client: httpx.AsyncClient, customer: uuid.UUID, event_id: uuid.UUID) -> httpx.Response:
     headers = customer_auth(customer) | {"Idempotency-Key": uuid.uuid4().hex}
-    body = {"event_id": str(event_id), "card_number": "4242424242424242"}
+    body = {"event_id": str(event_id), "payment_method": "pm_card_visa"}
     return await client.post("/api/orders", json=body, headers=headers)
 
 

@@ -29,6 +29,10 @@ from reservations.seed import demo_event_id
 # Examples per operation and generation mode; FUZZ_EXAMPLES=200 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+# Headers that frame the HTTP message itself: a made-up value (`transfer-encoding: abc`) is
+# refused by the HTTP server (uvicorn's parser, a text/plain 400) before the app sees the
+# request, so it says nothing about the API. Generated ones are dropped.
+FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length", "connection", "host", "te", "upgrade"})
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -77,6 +81,8 @@ def _fuzz(base_url: str, token: str, known: dict[str, str]) -> tuple[list[str], 
                 def run(case: Any) -> None:
                     nonlocal sent
                     sent += 1
+                    for name in [n for n in case.headers or {} if n.lower() in FRAMING_HEADERS]:
+                        del case.headers[name]
                     case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=checks)
 
                 try:
@@ -109,7 +115,7 @@ async def _known_ids(base_url: str) -> tuple[str, dict[str, str]]:
         assert hold.status_code == 201, hold.text
         order = await client.post(
             "/api/orders",
-            json={"event_id": seated, "card_number": "4242424242424242"},
+            json={"event_id": seated, "payment_method": "pm_card_visa"},
             headers={**auth, "Idempotency-Key": "fuzz-order"},
         )
         assert order.status_code == 202, order.text

@@ -6,7 +6,8 @@
 -- KEYS[3] admission_ids  hash customer -> "<jti>:<expiry ms>"
 -- KEYS[4] in_transit     sorted set "<customer>:<jti>" -> time used (ms)
 -- KEYS[5] admission_log  sorted set "<ms>:<n>:<first jti>" -> ms
--- KEYS[6] meta           hash: state, served, jti, rate, first_ms, blocked
+-- KEYS[6] meta           hash: state, served, jti, rate, first_ms, blocked, reach (how many
+--                        more visitors the stock not yet promised lets in; -1 unless open)
 -- KEYS[7] done           hash customer -> "used:<ms>" | "expired:<ms>"
 -- ARGV[1] room: floor(left to sell x admission factor) - held tickets, read from PostgreSQL
 -- ARGV[2] max admissions in any 1000 ms
@@ -100,9 +101,13 @@ local blocked = '0'
 if ARGV[3] == '1' and room - weight * (outstanding + transit) < weight then
   blocked = '1'
 end
+local reach = -1
+if ARGV[3] == '1' then
+  reach = math.max(0, math.floor((room - weight * (outstanding + transit)) / weight))
+end
 
 local previous = redis.call('HGET', KEYS[6], 'state') or ''
-redis.call('HSET', KEYS[6], 'state', ARGV[5], 'rate', rate, 'blocked', blocked)
+redis.call('HSET', KEYS[6], 'state', ARGV[5], 'rate', rate, 'blocked', blocked, 'reach', reach)
 local served = redis.call('HGET', KEYS[6], 'served') or '0'
 
 local result = {n, served, waiting, outstanding, transit, #expired, rate, previous, string.format('%.0f', now)}

@@ -23,12 +23,13 @@
 -- Returns {"admitted", "<jti>:<expiry ms>", served, state, rate}
 --      or {"done", "used:<ms>" | "expired:<ms>", served, state, rate} (ARGV[4] = '0' only)
 --      or {"waiting", rank (0-based), created (0|1), served, state, rate, prequeue (0|1),
---          blocked (0|1: every ticket left is held or promised, nobody can be admitted now)}
+--          blocked (0|1: every ticket left is held or promised, nobody can be admitted now),
+--          returned (grace returns so far), reach (how many more the stock lets in; -1: unknown)}
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local customer = ARGV[1]
-local meta = redis.call('HMGET', KEYS[5], 'served', 'state', 'rate', 'blocked')
+local meta = redis.call('HMGET', KEYS[5], 'served', 'state', 'rate', 'blocked', 'returned', 'reach')
 local served = meta[1] or '0'
 local state = meta[2] or ''
 local rate = meta[3] or '0'
@@ -70,4 +71,5 @@ local prequeue = 0
 if tonumber(score) < 4503599627370496 then
   prequeue = 1
 end
-return {'waiting', redis.call('ZRANK', KEYS[1], customer), created, served, state, rate, prequeue, blocked}
+return {'waiting', redis.call('ZRANK', KEYS[1], customer), created, served, state, rate, prequeue, blocked,
+        meta[5] or '0', meta[6] or '-1'}

@@ -5,7 +5,9 @@
 -- ARGV[1] customer id (the place's owner: a customer or an anonymous visitor)
 --
 -- Returns {"admitted", "<jti>:<expiry ms>", served, state, rate}
---      or {"waiting", rank (0-based), 0, served, state, rate, prequeue (0|1), blocked (0|1)}
+--      or {"waiting", rank (0-based), 0, served, state, rate, prequeue (0|1), blocked (0|1),
+--          returned (grace returns so far: each moved everyone waiting back one),
+--          reach (how many more visitors the stock not yet promised lets in; -1: unknown)}
 --      or {"done", "used:<ms>" | "expired:<ms>", served, state, rate}: no place, and their
 --         last admission was used (a hold) or expired unused
 --      or {"none", "", served, state, rate}
@@ -13,7 +15,7 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local customer = ARGV[1]
-local meta = redis.call('HMGET', KEYS[4], 'served', 'state', 'rate', 'blocked')
+local meta = redis.call('HMGET', KEYS[4], 'served', 'state', 'rate', 'blocked', 'returned', 'reach')
 local served = meta[1] or '0'
 local state = meta[2] or ''
 local rate = meta[3] or '0'
@@ -35,4 +37,5 @@ local prequeue = 0
 if tonumber(score) < 4503599627370496 then
   prequeue = 1
 end
-return {'waiting', redis.call('ZRANK', KEYS[1], customer), 0, served, state, rate, prequeue, blocked}
+return {'waiting', redis.call('ZRANK', KEYS[1], customer), 0, served, state, rate, prequeue, blocked,
+        meta[5] or '0', meta[6] or '-1'}

@@ -3,6 +3,8 @@
 - queue: join (one place per customer or visitor), look up, leave, rate limits, proof of work;
 - callers: who calls the queue endpoints (customer, visitor, newcomer);
 - admission: the per-event tick (advance_queue) and require_admission for holds;
+- grace: one return to the front of the line after a hold expired;
+- notify: the optional "your turn" email;
 - organizer: stats, controls, the public lottery record;
 - live: the visitor's WebSocket;
 - lottery, proof, tokens, eta: pure rules (no I/O).
@@ -16,7 +18,9 @@ from waitingroom.service.admission import (
     tick_queues,
 )
 from waitingroom.service.callers import QueueCaller, queue_caller
+from waitingroom.service.grace import grant_grace, return_to_queue, return_to_queue_as
 from waitingroom.service.live import serve_queue_socket
+from waitingroom.service.notify import queue_turn_mail, set_turn_email, set_turn_email_as
 from waitingroom.service.organizer import get_room_stats, list_lottery_draws, update_room
 from waitingroom.service.queue import (
     get_queue_place,
@@ -36,6 +40,7 @@ __all__ = [
     "get_queue_place",
     "get_queue_place_as",
     "get_room_stats",
+    "grant_grace",
     "issue_pow_challenge",
     "issue_pow_challenge_as",
     "join_queue",
@@ -44,9 +49,14 @@ __all__ = [
     "leave_queue_as",
     "list_lottery_draws",
     "queue_caller",
+    "queue_turn_mail",
     "request_advance",
     "require_admission",
+    "return_to_queue",
+    "return_to_queue_as",
     "serve_queue_socket",
+    "set_turn_email",
+    "set_turn_email_as",
     "tick_queues",
     "update_room",
 ]

@@ -98,6 +98,8 @@ class Tick(msgspec.Struct, frozen=True, tag_field="type", tag="tick"):
     waiting: int
     rate: float
     blocked: bool = False  # open, but every ticket left is held or promised: nobody moves
+    returned: int = 0  # grace returns so far: each moved everyone waiting back one
+    reach: int = -1  # more visitors the stock not yet promised lets in (open rooms; else -1)
 
 
 class Admitted(msgspec.Struct, frozen=True, tag_field="type", tag="admitted"):
@@ -255,11 +257,13 @@ async def advance_queue(
             ]
         )
         await publisher.publish(keys.admissions_channel(event_id), batch)
+        await _tell_by_email(redis, event_id=event_id, admitted=admitted)
     # Every socket of the event handles every broadcast tick, so ticks are broadcast at most
     # once per BROADCAST_EVERY_MS however often the queue advances (each hold, cancel and
     # expiry advances it too); a change of state goes out at once.
     gate_open = await redis.set(keys.broadcast_gate(event_id), b"1", nx=True, px=BROADCAST_EVERY_MS)
     if gate_open or state != result.previous_state:
+        returned = await redis.hget(keys.meta(event_id), "returned")  # type: ignore[misc]
         await publisher.publish(
             keys.event_channel(event_id),
             Tick(
@@ -268,6 +272,8 @@ async def advance_queue(
                 waiting=result.waiting,
                 rate=result.rate,
                 blocked=result.blocked,
+                returned=int(returned or 0),
+                reach=max(0, room // settings.max_per_customer) if state == "open" else -1,
             ),
         )
     if state != result.previous_state:
@@ -282,6 +288,17 @@ async def advance_queue(
     else:
         await redis.sadd(keys.live_events(), str(event_id))  # type: ignore[misc]
     return result
+
+
+async def _tell_by_email(redis: Redis, *, event_id: UUID, admitted: list[Admission]) -> None:
+    """Queue the "your turn" emails of this tick's admissions; a failure is logged (the
+    admissions stand, and the pages tell the visitors anyway)."""
+    from waitingroom.service.notify import notify_admitted  # notify -> queue -> admission
+
+    try:
+        await notify_admitted(redis, event_id=event_id, owners=[a.customer_id for a in admitted])
+    except Exception:  # the tick's work is done; an email is a courtesy
+        log.exception("could not queue the turn emails of event %s", event_id)
 
 
 async def advance_until_settled(

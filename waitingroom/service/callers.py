@@ -10,10 +10,8 @@ from typing import Any
 import msgspec
 from litestar.connection import ASGIConnection
 
-from core.auth import bearer, issue_visitor_token, principal_from_token, visitor_from_token
-from core.errors import Unauthorized
-
-VISITOR_HEADER = "Visitor-Token"
+from core.auth import bearer, issue_visitor_token
+from core.wstickets import caller_of
 
 
 class QueueCaller(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,15 +27,7 @@ class QueueCaller(msgspec.Struct, frozen=True, kw_only=True):
 def queue_caller(connection: ASGIConnection[Any, Any, Any, Any], *, newcomer_ok: bool = False) -> QueueCaller:
     """The caller of a queue endpoint. 401 for a bad or missing token (unless `newcomer_ok`),
     403 for the organizer token; a customer may add their visitor's token as `Visitor-Token`."""
-    token = bearer(connection)
-    if not token:
-        if newcomer_ok:
-            return QueueCaller(visitor_id=uuid.uuid4(), new_visitor=True)
-        raise Unauthorized()
-    try:
-        principal = principal_from_token(token)
-    except Unauthorized:
-        return QueueCaller(visitor_id=visitor_from_token(token))
-    customer_id = principal.require_customer()
-    header = connection.headers.get(VISITOR_HEADER)
-    return QueueCaller(customer_id=customer_id, visitor_id=visitor_from_token(header) if header else None)
+    if newcomer_ok and not bearer(connection):
+        return QueueCaller(visitor_id=uuid.uuid4(), new_visitor=True)
+    caller = caller_of(connection)
+    return QueueCaller(customer_id=caller.customer_id, visitor_id=caller.visitor_id)

@@ -30,6 +30,13 @@ def eta_seconds(
     return math.ceil(position / rate)
 
 
+def beyond_stock(*, position: int | None, reach: int, state: str) -> bool:
+    """Whether more visitors are ahead than the tickets not yet sold, held or promised can
+    admit (`reach`, recorded by the tick): the turn then comes only if some of them do not
+    buy, so no honest time exists. `reach` -1: not measured (no tick of the open room yet)."""
+    return state == "open" and position is not None and reach >= 0 and position > reach
+
+
 # The measured rate moves as holds are paid for, abandoned and expire: the range says so.
 LOW, HIGH = 0.8, 1.25
 

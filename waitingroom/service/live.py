@@ -4,7 +4,8 @@ moment it is issued, sold-out news at once.
 Fan-out is one broadcast per event per tick (`Tick`: state, served, waiting, rate) over
 Litestar channels on Redis, so any API instance serves any visitor. Each socket works out
 its position from the broadcast: the rank it last read exactly, minus the admissions
-issued since (admissions always take the head of the queue). Leavers ahead make that an
+issued since (admissions always take the head of the queue), plus the grace returns since
+(a returner goes to the head: service/grace.py). Leavers ahead make that an
 upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever no tick
 came for PUSH_EVERY_S, and when a lottery's pre-queue is drawn. Admission tokens travel
 on the event's admissions channel, to which only API processes subscribe: once per event
@@ -27,13 +28,15 @@ from litestar import WebSocket
 from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from core.db import Pool
 from core.errors import AppError
+from core.realtime import resubscribed
+from core.wstickets import redeem_ws_ticket
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
-from waitingroom.service.callers import queue_caller
-from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_range, eta_seconds
 from waitingroom.service.queue import Place, queue_owner, read_place
 from waitingroom.service.store import RoomSettings, derive_state, load_room
 from waitingroom.service.tokens import encode_admission, expires_at
@@ -43,6 +46,7 @@ SOLD_OUT_RECHECK_S = 10.0  # sold out: no news to push; look again now and then 
 RESYNC_MS = 15_000
 CLOSE_ADMITTED = 1000
 DISCONNECTED = None  # put in a socket's inbox when its client is gone
+RESYNC = b"resync"  # put in every socket's inbox when pub/sub came back after a Redis loss
 
 log = logging.getLogger("crowdpass.waitingroom")
 Inbox = asyncio.Queue[bytes | None]
@@ -56,6 +60,9 @@ class _Visitor:
         self.customer_id = customer_id
         self.rank = 0
         self.served_at_read = 0
+        self.returned_at_read = 0
+        self.returned = 0
+        self.reach = -1
         self.prequeue = False
         self.read_at = 0.0
         self.state = ""
@@ -66,6 +73,8 @@ class _Visitor:
     def take(self, place: Place, now_ms: int) -> None:
         self.rank = place.rank
         self.served_at_read = place.served
+        self.returned_at_read = self.returned = place.returned
+        self.reach = place.reach
         self.prequeue = place.prequeue
         self.read_at = time.monotonic()
         self.rate = place.rate
@@ -81,7 +90,8 @@ class _Visitor:
     def position(self, served: int) -> int | None:
         if self.drawn_at_opening and self.state == "scheduled":
             return None
-        return max(1, self.rank + 1 - (served - self.served_at_read))
+        moved_back = self.returned - self.returned_at_read
+        return max(1, self.rank + 1 - (served - self.served_at_read) + moved_back)
 
     def message(self, served: int, now_ms: int) -> dict[str, Any] | None:
         """The next message for the page, or None when there is nothing new to say."""
@@ -93,8 +103,9 @@ class _Visitor:
         self.sold_out_sent = False
         position = self.position(served)
         blocked = self.blocked and self.state == "open"
+        beyond = not blocked and beyond_stock(position=position, reach=self.reach, state=self.state)
         eta = None
-        if not blocked:
+        if not blocked and not beyond:
             eta = eta_seconds(
                 position=position,
                 rate=self.rate,
@@ -110,6 +121,7 @@ class _Visitor:
             "eta_range_s": eta_range(eta),
             "rate": self.rate,
             "blocked": blocked,
+            "beyond_stock": beyond,
             "state": self.state,
         }
 
@@ -223,14 +235,15 @@ async def serve_queue_socket(
 ) -> None:
     """Run one visitor's socket until they leave, are admitted, or disconnect.
 
-    `?token=` is a customer or a visitor token. Close codes: 4401 bad token, 4403 the
-    organizer's token, 4404 unknown event or no place in the queue, 4409 no waiting room,
+    `?ticket=` is a one-use ticket from `POST /api/ws-tickets` (core/wstickets.py), issued
+    to a customer, a visitor or both. Close codes: 4401 missing, unknown, used or expired
+    ticket, 4404 unknown event or no place in the queue, 4409 no waiting room,
     1000 after the admission was sent, or after `{"type": "done", status: "used" |
     "expired"}` (the owner's admission was used, maybe in another tab, or expired).
     """
     await socket.accept()
     try:
-        caller = queue_caller(socket)
+        caller = await redeem_ws_ticket(redis, socket.query_params.get("ticket"))
         async with pool.acquire() as conn:
             settings = await load_room(conn, event_id=event_id)
         customer_id = await queue_owner(
@@ -254,6 +267,8 @@ async def serve_queue_socket(
         subscriber.run_in_background(on_event, join=False),
         admission_router(channels).listen(event_id, customer_id, inbox),
     ):
+        stack = contextlib.ExitStack()  # ticks and admissions may have been missed meanwhile
+        stack.enter_context(resubscribed(channels).listen(lambda: inbox.put_nowait(RESYNC)))
         disconnected = asyncio.create_task(_wait_disconnect(socket))
         disconnected.add_done_callback(lambda _: inbox.put_nowait(DISCONNECTED))
         try:
@@ -261,14 +276,20 @@ async def serve_queue_socket(
         except WebSocketDisconnect:
             pass
         finally:
+            stack.close()
             disconnected.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await disconnected
 
 
 async def _resync(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor) -> bool:
-    """Read the exact place and push it; False when the socket is done."""
-    place = await read_place(redis, event_id=visitor.settings.event_id, customer_id=visitor.customer_id)
+    """Read the exact place and push it; False when the socket is done. While Redis is
+    away the socket stays open and reads again at the next push time."""
+    try:
+        place = await read_place(redis, event_id=visitor.settings.event_id, customer_id=visitor.customer_id)
+    except (RedisError, OSError) as exc:
+        log.info("place of a visitor not read (%s); trying again", exc)
+        return True
     now_ms = int(time.time() * 1000)
     if place.kind == "admitted":
         await _send(socket, visitor.admitted(place))
@@ -305,6 +326,11 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             continue
         if data is DISCONNECTED:
             return
+        if data is RESYNC:
+            if not await _resync(socket, redis, visitor):
+                return
+            last_push = time.monotonic()
+            continue
         event = msgspec.json.decode(data)
         kind = event.get("type")
         if kind == "admitted":
@@ -332,6 +358,8 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             visitor.state = state
             visitor.rate = float(event["rate"])
             visitor.blocked = bool(event.get("blocked", False))
+            visitor.returned = max(visitor.returned, int(event.get("returned", 0)))
+            visitor.reach = int(event.get("reach", -1))
             message = visitor.message(int(event["served"]), now_ms)
             if message is not None:
                 await _send(socket, message)

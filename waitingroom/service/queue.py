@@ -9,6 +9,7 @@ devices find it too.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +27,7 @@ from waitingroom.schemas import PowChallenge, QueueJoin, QueueStatus, QueueStatu
 from waitingroom.service import lottery, proof
 from waitingroom.service.admission import request_advance
 from waitingroom.service.callers import QueueCaller
-from waitingroom.service.eta import eta_range, eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_range, eta_seconds
 from waitingroom.service.store import (
     RoomSettings,
     S,
@@ -65,6 +66,8 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     blocked: bool = False  # open, but every ticket left is held or promised
     done: str = ""  # kind "done": "used" | "expired"
     done_ms: int = 0
+    returned: int = 0  # grace returns so far
+    reach: int = -1  # how many more visitors the stock not yet promised lets in (-1: unknown)
 
 
 def parse_place(reply: list[Any]) -> Place:
@@ -100,6 +103,8 @@ def parse_place(reply: list[Any]) -> Place:
         rate=float(reply[5]),
         prequeue=bool(int(reply[6])),
         blocked=len(reply) > 7 and text(reply[7]) == "1",
+        returned=int(reply[8]) if len(reply) > 8 else 0,
+        reach=int(reply[9]) if len(reply) > 9 else -1,
     )
 
 
@@ -140,8 +145,9 @@ def build_status(
     drawing = place.prequeue and settings.prequeue == "lottery" and state == "scheduled"
     position = None if drawing else place.rank + 1
     blocked = place.blocked and state == "open"
+    beyond = not blocked and beyond_stock(position=position, reach=place.reach, state=state)
     eta = None
-    if not blocked:
+    if not blocked and not beyond:
         eta = eta_seconds(
             position=position,
             rate=place.rate,
@@ -158,6 +164,7 @@ def build_status(
         eta_range_s=eta_range(eta),
         rate=place.rate,
         blocked=blocked,
+        beyond_stock=beyond,
         **common,
     )
 
@@ -269,17 +276,33 @@ async def join_queue(
     return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
 
 
+async def grace_offer(redis: Redis, *, event_id: UUID, owner: UUID, now_ms: int) -> dt.datetime | None:
+    """The deadline of the owner's open grace offer, if one is open now."""
+    offer = await redis.hget(keys.grace(event_id), str(owner))  # type: ignore[misc]
+    if offer is None:
+        return None
+    how, _, at = text(offer).partition(":")
+    return expires_at(int(at)) if how == "offered" and int(at) >= now_ms else None
+
+
 async def get_queue_place(
     conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID
 ) -> QueueStatus:
-    """The customer's place, admission or sold-out news; 404 when they have no place."""
+    """The customer's place, admission or sold-out news; 404 when they have no place. After
+    a used admission whose hold expired, `grace_until` says until when they may come back
+    at the front of the line (service/grace.py)."""
     settings = await load_room(conn, event_id=event_id)
     now_ms = await redis_now_ms(redis)
     seed = await lottery_seed(redis, settings, now_ms=now_ms)
     place = await read_place(redis, event_id=event_id, customer_id=customer_id)
     if place.kind == "none":
         raise NotInQueue()
-    return build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+    status = build_status(settings, place, customer_id=customer_id, now_ms=now_ms, seed=seed)
+    if place.kind == "done" and status.status == "used":
+        until = await grace_offer(redis, event_id=event_id, owner=customer_id, now_ms=now_ms)
+        if until is not None:
+            status = msgspec.structs.replace(status, grace_until=until)
+    return status
 
 
 async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, customer_id: UUID) -> None:
@@ -297,6 +320,7 @@ async def leave_queue(conn: Connection, redis: Redis, *, event_id: UUID, custome
         ],
         [str(customer_id), int(prequeue_open)],
     )
+    await redis.hdel(keys.notify(event_id), str(customer_id))  # type: ignore[misc]
     if int(removed) == 0:
         raise NotInQueue()
 

@@ -84,6 +84,13 @@ export const api = {
     request<PowChallenge>("GET", `/api/events/${enc(eventId)}/queue/challenge`, { ...auth }),
   queueMe: (eventId: string, auth: QueueAuth) =>
     request<QueueState>("GET", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
+  returnToQueue: (eventId: string, auth: QueueAuth) =>
+    request<QueueState>("POST", `/api/events/${enc(eventId)}/queue/return`, { ...auth }),
+  setQueueEmail: (eventId: string, email: string | null, auth: QueueAuth) =>
+    request<{ email: string | null }>("PUT", `/api/events/${enc(eventId)}/queue/me/email`, {
+      ...auth,
+      body: { email },
+    }),
   leaveQueue: (eventId: string, auth: QueueAuth) =>
     request<void>("DELETE", `/api/events/${enc(eventId)}/queue/me`, { ...auth }),
   waitingRoom: (eventId: string, adminToken: string) =>
@@ -111,14 +118,18 @@ export const api = {
   hold: (id: string, token: string) => request<Hold>("GET", `/api/holds/${enc(id)}`, { token }),
   extendHold: (id: string, token: string) => request<Hold>("POST", `/api/holds/${enc(id)}/extend`, { token }),
   releaseHold: (id: string, token: string) => request<void>("DELETE", `/api/holds/${enc(id)}`, { token }),
-  confirmHold: (id: string, cardNumber: string, idempotencyKey: string, token: string) =>
+  confirmHold: (id: string, paymentMethod: string, idempotencyKey: string, token: string) =>
     request<{ hold_id?: string; total_cents?: number; purchases: Purchase[] }>("POST", `/api/holds/${enc(id)}/confirm`, {
-      body: { card_number: cardNumber },
+      body: { payment_method: paymentMethod },
       token,
       headers: { "Idempotency-Key": idempotencyKey },
     }),
 
-  placeOrder: (body: { event_id: string; quantity: number; card_number: string }, idempotencyKey: string, token: string) =>
+  /** A one-use ticket to open a WebSocket (`?ticket=`), asked with the token in the header. */
+  wsTicket: (auth: QueueAuth) =>
+    request<{ ticket: string; expires_in_s: number }>("POST", "/api/ws-tickets", { ...auth }),
+
+  placeOrder: (body: { event_id: string; quantity: number; payment_method: string }, idempotencyKey: string, token: string) =>
     request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
   order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),
 

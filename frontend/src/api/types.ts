@@ -50,7 +50,15 @@ export interface EventOut {
   hold_ttl_s?: number;
   half_price?: boolean;
   waiting_room?: WaitingRoomInfo | null;
+  cancel_policy?: CancelPolicy | null;
   created_at?: string;
+}
+
+/** The organizer's cancel policy for buyers (null deadline: buyers cannot cancel). */
+export interface CancelPolicy {
+  buyer_cancel_until: string | null;
+  fee_cents: number;
+  open: boolean;
 }
 
 export type SeatStatus = "available" | "held" | "sold" | string;
@@ -144,7 +152,11 @@ export interface QueueState {
   rate?: number;
   /** Open, but every ticket left is held or promised: nobody moves until one comes back. */
   blocked?: boolean;
+  /** More people are ahead than the tickets not yet held or promised can let in: no honest time. */
+  beyond_stock?: boolean;
   done_at?: string | null;
+  /** After the visitor's hold expired: until then they may come back once at the front of the line. */
+  grace_until?: string | null;
   /** Only in the answer to an anonymous join: send it back as the bearer token. */
   visitor_token?: string | null;
   admission_token?: string | null;
@@ -248,4 +260,7 @@ export interface Order {
   reason?: "sold_out" | "limit_reached" | "payment_declined" | string | null;
   total_cents?: number | null;
   purchases?: { id: string; ticket_id: string; section?: string | null; row?: string | null; number?: number | null }[] | null;
+  /** While queued and waiting for the payment provider: what to tell the buyer, and until when it is retried. */
+  notice?: string | null;
+  payment_deadline?: string | null;
 }

@@ -5,6 +5,7 @@ import { useCallback, useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
+import { tokeniseCard } from "../api/payments";
 import type { Order } from "../api/types";
 import { formatMoney, plural } from "../lib/format";
 import { usePoll } from "../lib/hooks";
@@ -32,13 +33,18 @@ export function QuickBuy({
   const [card, setCard] = useState("");
   const [placed, setPlaced] = useState<Placed | null>(null);
   const [order, setOrder] = useState<Order | null>(null);
+  const [notice, setNotice] = useState<string | null>(null); // the provider is slow: the place is kept
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const waiting = placed !== null && order === null;
 
   const decide = useCallback(
     (o: Order) => {
-      if (!placed || o.id !== placed.id || o.status === "queued") return;
+      if (!placed || o.id !== placed.id) return;
+      if (o.status === "queued") {
+        if (o.notice) setNotice(o.notice);
+        return;
+      }
       setOrder(o);
       forgetOrderKey(eventId, placed.quantity, placed.card);
       onDecided();
@@ -51,13 +57,15 @@ export function QuickBuy({
   }, [placed, token, decide]);
 
   const socket = useLive(
-    waiting ? `/api/ws?token=${encodeURIComponent(token)}` : null,
+    waiting ? "/api/ws" : null,
     (data) => {
       if (!placed) return;
       const o = orderFromMessage(data, placed.id);
       if (o) decide(o);
     },
     () => check(),
+    undefined,
+    { token },
   );
   usePoll(check, 3000, waiting && socket !== "open");
 
@@ -71,10 +79,12 @@ export function QuickBuy({
     setBusy(true);
     setError(null);
     setOrder(null);
+    setNotice(null);
     try {
       // Same event, quantity and card = same key until decided: a repeat after a lost answer finds the same order.
       const key = orderKey(eventId, quantity, number);
-      const accepted = await api.placeOrder({ event_id: eventId, quantity, card_number: number }, key, token);
+      const method = await tokeniseCard(number); // the card goes to the payment provider only
+      const accepted = await api.placeOrder({ event_id: eventId, quantity, payment_method: method.id }, key, token);
       setPlaced({ id: accepted.id, quantity, card: number });
     } catch (err) {
       setError(err);
@@ -115,6 +125,12 @@ export function QuickBuy({
           {waiting && (
             <p className="notice notice-info" role="status" aria-live="polite">
               Order received — confirming your {plural(placed.quantity, "ticket")}…
+              {notice && (
+                <>
+                  <br />
+                  <span data-testid="order-notice">{notice}</span>
+                </>
+              )}
             </p>
           )}
           {outcome?.kind === "rejected" && (

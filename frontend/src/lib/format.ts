@@ -99,3 +99,12 @@ export function formatDuration(seconds: number | null | undefined): string {
 export function shortId(id: string): string {
   return id.length > 12 ? `${id.slice(0, 8)}…` : id;
 }
+
+/** The cancel policy in one sentence, for the event page and "My tickets". */
+export function cancelPolicyText(until: string | null | undefined, feeCents: number, open: boolean): string {
+  if (!until) return "Tickets cannot be cancelled by buyers.";
+  const fee = feeCents > 0 ? `a fee of ${formatMoney(feeCents)} is kept` : "no fee";
+  return open
+    ? `Cancel until ${formatDateTime(until)} (${fee}).`
+    : `Cancelling closed on ${formatDateTime(until)}.`;
+}

@@ -88,7 +88,9 @@ export function useCountdown(secondsLeft: number | null | undefined, receivedAt:
   }, []);
   if (typeof secondsLeft !== "number") return null;
   const deadline = receivedAt + secondsLeft * 1000;
-  return Math.max(0, Math.ceil((deadline - Math.max(now, receivedAt)) / 1000));
+  // Whole milliseconds first: (t + 120000) - t is 120000.00000001 for some t, which ceil
+  // would show as 2:01.
+  return Math.max(0, Math.ceil(Math.round(deadline - Math.max(now, receivedAt)) / 1000));
 }
 
 /** Run `tick` every `everyMs` while the page is visible (and `enabled`). */

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { renderHook } from "@testing-library/react";
 import { ApiError, friendlyMessage, request } from "../api/client";
 import { normalizeEvent } from "../api/endpoints";
 import type { EventOut } from "../api/types";
@@ -6,9 +7,10 @@ import { FakeWebSocket, fakeFetch } from "../test/fakes";
 import { DraftError, draftToBody, EMPTY_DRAFT } from "./eventForm";
 import { filterEvents, filterQuery, purchaseLimit, ticketsOwned } from "./events";
 import { extensionOffer, mergeHold } from "./holds";
+import { useCountdown } from "./hooks";
 import { orderFromMessage, orderOutcome } from "./orders";
-import { formatClock, formatDuration, formatEta, seatLabel } from "./format";
-import { LiveSocket } from "./live";
+import { cancelPolicyText, formatClock, formatDuration, formatEta, seatLabel } from "./format";
+import { LiveSocket, ticketUrl } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
 import { applySeatDelta, expandSeatMap } from "./seats";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
@@ -27,6 +29,13 @@ describe("format", () => {
     expect(formatEta(20)).toBe("less than a minute");
     expect(formatEta(185)).toBe("about 3 minutes");
     expect(formatEta(null)).toBe("calculating…");
+  });
+
+  it("states the cancel policy", () => {
+    expect(cancelPolicyText(null, 500, false)).toBe("Tickets cannot be cancelled by buyers.");
+    expect(cancelPolicyText("2031-05-30T12:00:00Z", 500, true)).toMatch(/^Cancel until .*2031.* \(a fee of R\$5\.00 is kept\)\.$/);
+    expect(cancelPolicyText("2031-05-30T12:00:00Z", 0, true)).toMatch(/\(no fee\)\.$/);
+    expect(cancelPolicyText("2020-01-01T00:00:00Z", 500, false)).toMatch(/^Cancelling closed on .*2020/);
   });
 
   it("labels seats and general admission", () => {
@@ -203,6 +212,50 @@ describe("LiveSocket", () => {
     expect(s.state).toBe("stopped");
   });
 
+  it("opens every connection with a fresh one-use ticket, never with the token", async () => {
+    vi.useFakeTimers();
+    const { calls } = fakeFetch({
+      "POST /api/ws-tickets": [
+        { status: 201, body: { ticket: "t1", expires_in_s: 30 } },
+        { status: 201, body: { ticket: "t2", expires_in_s: 30 } },
+      ],
+    });
+    const s = new LiveSocket(() => ticketUrl("/api/ws", { token: "secret-token" }), {
+      onMessage: () => undefined,
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(1));
+    FakeWebSocket.instances[0]!.open();
+    FakeWebSocket.instances[0]!.drop();
+    await vi.advanceTimersByTimeAsync(LiveSocket.delay(1, 500, 10_000, () => 1) + 1);
+    await vi.waitFor(() => expect(FakeWebSocket.instances).toHaveLength(2));
+    expect(FakeWebSocket.instances.map((w) => w.url.replace(/^wss?:\/\/[^/]+/, ""))).toEqual([
+      "/api/ws?ticket=t1",
+      "/api/ws?ticket=t2",
+    ]);
+    expect(FakeWebSocket.instances.some((w) => w.url.includes("secret-token"))).toBe(false);
+    expect(calls.map((c) => c.headers.Authorization)).toEqual(["Bearer secret-token", "Bearer secret-token"]);
+    s.stop();
+  });
+
+  it("treats a refused ticket as the socket's own refusal", async () => {
+    fakeFetch({ "POST /api/ws-tickets": { status: 401, body: { error: "unauthorized", detail: "expired" } } });
+    const codes: number[] = [];
+    const s = new LiveSocket(() => ticketUrl("/api/ws", { token: "old" }), {
+      onMessage: () => undefined,
+      onClose: (code) => {
+        codes.push(code);
+        return false;
+      },
+      WebSocketImpl: FakeWebSocket as unknown as typeof WebSocket,
+    });
+    s.start();
+    await vi.waitFor(() => expect(s.state).toBe("stopped"));
+    expect(codes).toEqual([4401]);
+    expect(FakeWebSocket.instances).toHaveLength(0);
+  });
+
   it("stops when the close code says retrying cannot help", () => {
     vi.useFakeTimers();
     const s = new LiveSocket("ws://x/q", {
@@ -352,5 +405,19 @@ describe("seat map", () => {
     expect(applySeatDelta(state, { type: "seats", since: 7, version: 9, changes: [] })).toBe(state);
     expect(applySeatDelta(state, { type: "seats", since: 11, version: 12, changes: [] })).toBe("reload");
     expect(applySeatDelta(state, { type: "seats", since: 0, version: 12, changes: [] })).toBe("reload");
+  });
+});
+
+describe("useCountdown", () => {
+  it("shows the server's seconds exactly, whatever the monotonic clock's fraction", () => {
+    // (t + 120000) - t is 120000.00000001 for this t: ceil of that showed 2:01.
+    const receivedAt = 406329.39546632784;
+    const now = vi.spyOn(performance, "now").mockReturnValue(receivedAt);
+    try {
+      const { result } = renderHook(() => useCountdown(120, receivedAt));
+      expect(result.current).toBe(120);
+    } finally {
+      now.mockRestore();
+    }
   });
 });

@@ -1,6 +1,10 @@
 // A WebSocket that comes back by itself. After every (re)connection `onOpen` runs, so a page can
 // fetch what it missed while the socket was down ("catch up"), then apply pushed messages.
+// A socket that needs a token opens with a one-use ticket (`POST /api/ws-tickets`, asked with the
+// token in the Authorization header before every connection): the token never sits in a URL.
 import { useEffect, useRef, useState } from "react";
+import { ApiError } from "../api/client";
+import { api, type QueueAuth } from "../api/endpoints";
 
 export type SocketState = "connecting" | "open" | "reconnecting" | "stopped";
 
@@ -23,15 +27,16 @@ export class LiveSocket {
   private stopped = false;
   state: SocketState = "connecting";
 
+  /** `url`: the socket's URL, or what makes a fresh one for every connection (a new ticket). */
   constructor(
-    private readonly url: string,
+    private readonly url: string | (() => Promise<string>),
     private readonly opts: LiveOptions,
   ) {}
 
   start(): void {
     this.stopped = false;
     if (typeof window !== "undefined") window.addEventListener("online", this.onOnline);
-    this.connect();
+    void this.connect();
   }
 
   stop(): void {
@@ -62,7 +67,7 @@ export class LiveSocket {
     if (this.state === "reconnecting" && this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
-      this.connect();
+      void this.connect();
     }
   };
 
@@ -72,12 +77,29 @@ export class LiveSocket {
     this.opts.onState?.(state);
   }
 
-  private connect(): void {
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let url: string;
+    try {
+      url = typeof this.url === "string" ? this.url : await this.url();
+    } catch (err) {
+      if (this.stopped) return;
+      // A refused ticket (a bad or expired token: 401, the wrong kind of token: 403) is what the
+      // socket itself would have been closed with.
+      const status = err instanceof ApiError ? err.status : 0;
+      if ((status === 401 || status === 403) && this.opts.onClose?.(4000 + status) === false) {
+        this.stopped = true;
+        this.setState("stopped");
+        return;
+      }
+      this.scheduleReconnect();
+      return;
+    }
     if (this.stopped) return;
     const Impl = this.opts.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
-      ws = new Impl(this.url);
+      ws = new Impl(url);
     } catch {
       this.scheduleReconnect();
       return;
@@ -122,7 +144,7 @@ export class LiveSocket {
     const wait = LiveSocket.delay(this.attempts, this.opts.minDelayMs, this.opts.maxDelayMs);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.connect();
+      void this.connect();
     }, wait);
   }
 }
@@ -132,25 +154,38 @@ export function wsUrl(path: string): string {
   return `${protocol === "https:" ? "wss" : "ws"}://${host}${path}`;
 }
 
+/** The URL of `path` with a fresh one-use ticket for the holder of `auth`. */
+export async function ticketUrl(path: string, auth: QueueAuth): Promise<string> {
+  const { ticket } = await api.wsTicket(auth);
+  return wsUrl(`${path}${path.includes("?") ? "&" : "?"}ticket=${encodeURIComponent(ticket)}`);
+}
+
 /**
- * Keep a live socket open while the component is mounted (and `path` is not null).
- * Handlers may change between renders without reconnecting.
+ * Keep a live socket open while the component is mounted (and `path` is not null). With `auth`
+ * (a customer's or a visitor's token, maybe a `Visitor-Token` header), every connection opens with
+ * a new ticket. Handlers may change between renders without reconnecting.
  */
 export function useLive(
   path: string | null,
   onMessage: (data: unknown) => void,
   onOpen?: (reconnected: boolean) => void,
   onClose?: (code: number) => boolean | void,
+  auth?: QueueAuth | null,
 ): SocketState {
   const handlers = useRef({ onMessage, onOpen, onClose });
   handlers.current = { onMessage, onOpen, onClose };
   const [state, setState] = useState<SocketState>("connecting");
+  const token = auth?.token ?? null;
+  const visitor = auth?.headers?.["Visitor-Token"] ?? null;
   useEffect(() => {
     if (!path) {
       setState("stopped");
       return;
     }
-    const socket = new LiveSocket(wsUrl(path), {
+    const holder: QueueAuth | null = token
+      ? { token, headers: visitor ? { "Visitor-Token": visitor } : {} }
+      : null;
+    const socket = new LiveSocket(holder ? () => ticketUrl(path, holder) : wsUrl(path), {
       onMessage: (d) => handlers.current.onMessage(d),
       onOpen: (r) => handlers.current.onOpen?.(r),
       onClose: (code) => handlers.current.onClose?.(code),
@@ -159,6 +194,6 @@ export function useLive(
     setState("connecting");
     socket.start();
     return () => socket.stop();
-  }, [path]);
+  }, [path, token, visitor]);
   return state;
 }

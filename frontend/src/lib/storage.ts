@@ -177,6 +177,25 @@ function keptKey(name: string): string {
   return fresh;
 }
 
+/**
+ * The payment method (`pm_...`) the provider made of a card, kept under a fingerprint of the
+ * number with its last four digits (never the number itself): the same card pays with the same
+ * payment method, also after a reload, so a repeated payment is the same request.
+ */
+export function rememberedPaymentMethod(cardNumber: string): { id: string; brand: string; last4: string } | null {
+  const kept = read<{ id: string; brand: string; last4: string }>(paymentMethodName(cardNumber));
+  if (!kept || typeof kept.id !== "string" || kept.last4 !== cardNumber.slice(-4)) return null;
+  return kept;
+}
+
+export function rememberPaymentMethod(cardNumber: string, method: { id: string; brand: string; last4: string }): void {
+  write(paymentMethodName(cardNumber), { id: method.id, brand: method.brand, last4: method.last4 });
+}
+
+function paymentMethodName(cardNumber: string): string {
+  return `crowdpass.pm.${fingerprint(cardNumber)}`;
+}
+
 function fingerprint(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

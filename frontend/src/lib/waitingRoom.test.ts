@@ -7,7 +7,6 @@ import {
   isNext,
   mayJoinBySelf,
   queueAuth,
-  socketToken,
   turnTitle,
   updatedAgo,
 } from "./waitingRoom";
@@ -19,8 +18,6 @@ describe("waiting room rules", () => {
     expect(queueAuth("cus", "vis")).toEqual({ token: "cus", headers: { "Visitor-Token": "vis" } });
     expect(queueAuth(null, "vis")).toEqual({ token: "vis" });
     expect(queueAuth(null, null)).toEqual({ token: null });
-    expect(socketToken(null, "vis")).toBe("vis");
-    expect(socketToken("cus", "vis")).toBe("cus");
   });
 
   it("joins by itself only a visitor who never had a turn", () => {
@@ -47,6 +44,9 @@ describe("waiting room rules", () => {
     expect(describeWait({ ...WAITING, state: "paused", eta_s: null, eta_range_s: null })).toMatch(/resume/);
     expect(describeWait({ ...WAITING, blocked: true, eta_s: null, eta_range_s: null })).toMatch(/held by other buyers/);
     expect(describeWait({ ...WAITING, eta_s: null, eta_range_s: null })).toMatch(/Not enough admissions yet/);
+    expect(describeWait({ ...WAITING, beyond_stock: true, eta_s: null, eta_range_s: null })).toMatch(
+      /more people are ahead of you than there are tickets left/i,
+    );
     expect(describeWait({ ...WAITING, state: "scheduled" }, 30)).toMatch(/when the sale opens/);
   });
 

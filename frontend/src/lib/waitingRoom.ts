@@ -12,11 +12,6 @@ export function queueAuth(customerToken: string | null | undefined, visitorToken
   return { token: visitorToken };
 }
 
-/** The token for the queue socket's `?token=`: the customer's, else the visitor's. */
-export function socketToken(customerToken: string | null | undefined, visitorToken: string | null): string | null {
-  return customerToken || visitorToken || null;
-}
-
 /**
  * Whether a page that found no place (404 `not_in_queue`) may take one by itself. Only a visitor
  * who never had a turn may: after an admission (used in some tab, or expired) or a sold-out
@@ -61,6 +56,9 @@ export function describeWait(s: QueueState, opensInS = 0): string {
   if (s.state === "sold_out" || s.state === "closed") return "Nothing is left to sell right now.";
   if (s.blocked) {
     return "Every ticket left is being held by other buyers. If they do not pay in time, tickets come back and the line moves.";
+  }
+  if (s.beyond_stock) {
+    return "More people are ahead of you than there are tickets left: your turn comes only if some of them do not buy. You keep your place.";
   }
   const range = formatEtaRange(s.eta_range_s ?? (s.eta_s !== null ? [s.eta_s, s.eta_s] : null));
   if (!range) return "Not enough admissions yet to estimate the wait: it appears once the line moves.";

@@ -1,16 +1,18 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
+import { tokeniseCard } from "../api/payments";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
 import { formatClock, formatDuration, formatMoney, plural, seatLabel } from "../lib/format";
 import { extensionOffer, mergeHold } from "../lib/holds";
-import { useCountdown, useLoad, useTitle } from "../lib/hooks";
+import { useCountdown, useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { Link, useNavigate } from "react-router";
-import { paymentKey, setSession, useSession } from "../lib/storage";
+import { getVisitorToken, paymentKey, setSession, useSession } from "../lib/storage";
+import { clock, queueAuth } from "../lib/waitingRoom";
 
 export const TEST_CARDS = [
   { number: "4242424242424242", label: "Visa test card — payment succeeds" },
@@ -91,9 +93,15 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     },
     [holdId, hold],
   );
-  useLive(`/api/ws?token=${encodeURIComponent(token)}`, onHoldMessage, (reconnected) => {
-    if (reconnected) void hold.reload(true);
-  });
+  useLive(
+    "/api/ws",
+    onHoldMessage,
+    (reconnected) => {
+      if (reconnected) void hold.reload(true);
+    },
+    undefined,
+    { token },
+  );
 
   async function pay(e: FormEvent) {
     e.preventDefault();
@@ -105,8 +113,10 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
     setPaying(true);
     setPayError(null);
     try {
+      // The card goes to the payment provider only; CrowdPass gets its payment method.
+      const method = await tokeniseCard(number);
       // Same hold + same card = same key: pressing Pay again after a lost answer cannot pay twice.
-      const res = await api.confirmHold(holdId, number, paymentKey(holdId, number), token);
+      const res = await api.confirmHold(holdId, method.id, paymentKey(holdId, number), token);
       setOutcome({ kind: "paid", purchases: res.purchases ?? [] });
     } catch (err) {
       if (err instanceof ApiError) {
@@ -201,6 +211,9 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         <Notice kind="warning" role="alert">
           <p>{text.body}</p>
         </Notice>
+        {outcome.kind === "expired" && ev.data?.waiting_room?.enabled && (
+          <GraceOffer eventId={h.event_id} token={token} expired={h.status === "expired"} />
+        )}
         <div className="actions">
           <Link className="btn btn-primary" to={eventLink}>
             {outcome.kind === "sold_out" ? "Back to the event" : "Try again"}
@@ -299,6 +312,75 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
         </button>
       </section>
     </div>
+  );
+}
+
+/**
+ * After a hold of a waiting-room sale expired: one return to the front of the line, within the
+ * grace window the server offers (`grace_until`). Asked once the server has expired the hold (the
+ * offer comes with the expiry), with two more looks a second apart in case it is a moment late.
+ */
+function GraceOffer({ eventId, token, expired }: { eventId: string; token: string; expired: boolean }) {
+  const navigate = useNavigate();
+  const auth = useMemo(() => queueAuth(token, getVisitorToken()), [token]);
+  const [until, setUntil] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const now = useNow(1000);
+
+  useEffect(() => {
+    if (!expired) return;
+    let stop = false;
+    let tries = 0;
+    const look = async () => {
+      try {
+        const place = await api.queueMe(eventId, auth);
+        if (stop) return;
+        if (place.grace_until) {
+          setUntil(Date.parse(place.grace_until));
+          return;
+        }
+      } catch {
+        /* no record of a place: no offer */
+      }
+      if (!stop && ++tries < 3) setTimeout(() => void look(), 1000);
+    };
+    void look();
+    return () => {
+      stop = true;
+    };
+  }, [expired, eventId, auth]);
+
+  async function comeBack() {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.returnToQueue(eventId, auth);
+      navigate(`/events/${eventId}/queue`);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+
+  const left = until === null ? 0 : Math.max(0, Math.ceil((until - now) / 1000));
+  if (until === null || (left === 0 && error === null)) return null;
+  return (
+    <section className="panel grace" aria-labelledby="grace-title" data-testid="grace">
+      <h2 id="grace-title">Still want them?</h2>
+      <p>
+        You can go back to the front of the line, once, for the next <strong role="timer">{clock(left)}</strong>. You
+        are let in as soon as a ticket is free.
+      </p>
+      {error !== null && (
+        <p className="small" role="alert">
+          {friendlyMessage(error)}
+        </p>
+      )}
+      <button type="button" className="btn btn-primary btn-block" onClick={() => void comeBack()} disabled={busy}>
+        {busy ? "Taking your place…" : "Back to the front of the line"}
+      </button>
+    </section>
   );
 }
 

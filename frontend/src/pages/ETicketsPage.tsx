@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import { friendlyMessage } from "../api/client";
 import { afterSale, blobUrl, type ETicket } from "../api/afterSale";
 import { ErrorBox, Loading } from "../components/ui";
-import { formatDateTime, formatMoney } from "../lib/format";
+import { cancelPolicyText, formatDateTime, formatMoney } from "../lib/format";
 import { useLoad } from "../lib/hooks";
 
 function QrImage({ ticket, token }: { ticket: ETicket; token: string }) {
@@ -45,7 +45,11 @@ export function ETicketList({ token }: { token: string }) {
   if (tickets.data.length === 0) return null;
 
   async function cancel(ticket: ETicket) {
-    if (!window.confirm(`Cancel your ticket for ${ticket.event_name}?`)) return;
+    const fee = ticket.cancel_fee_cents ?? 0;
+    const terms = fee > 0
+      ? `A fee of ${formatMoney(fee)} is kept: ${formatMoney(ticket.cancel_refund_cents ?? 0)} comes back to your card.`
+      : `The full ${formatMoney(ticket.price_cents)} comes back to your card.`;
+    if (!window.confirm(`Cancel your ticket for ${ticket.event_name}? ${terms}`)) return;
     try {
       const r = await afterSale.refundTicket(ticket.id, token);
       setMessage(`Cancelled: ${formatMoney(r.refund_cents)} refunded${r.fee_cents ? ` (fee ${formatMoney(r.fee_cents)})` : ""}.`);
@@ -74,6 +78,11 @@ export function ETicketList({ token }: { token: string }) {
                 State: <span data-testid="eticket-state">{t.state.replace(/_/g, " ")}</span>
                 {t.checked_in_at && ` at ${formatDateTime(t.checked_in_at)} (${t.checked_in_door})`}
               </p>
+              {t.state === "valid" && (
+                <p className="muted" data-testid="eticket-cancel-policy">
+                  {cancelPolicyText(t.cancel_until, t.cancel_fee_cents ?? 0, t.cancellable ?? false)}
+                </p>
+              )}
               <details>
                 <summary>Code</summary>
                 <code className="code" data-testid="eticket-code">
@@ -84,9 +93,10 @@ export function ETicketList({ token }: { token: string }) {
                 <button type="button" className="btn" onClick={() => void openPage(t, token)}>
                   Printable ticket
                 </button>
-                {t.state === "valid" && (
+                {t.cancellable && (
                   <button type="button" className="btn" onClick={() => void cancel(t)}>
                     Cancel ticket
+                    {t.cancel_fee_cents ? ` (fee ${formatMoney(t.cancel_fee_cents)})` : ""}
                   </button>
                 )}
               </div>

@@ -7,7 +7,7 @@ import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
-import { formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
+import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { Link, useNavigate } from "react-router";
@@ -199,6 +199,14 @@ function Details({ event }: { event: EventOut }) {
           <dt>Per person</dt>
           <dd>up to {plural(event.max_per_customer ?? 1, "ticket")}</dd>
         </div>
+        {event.cancel_policy && (
+          <div>
+            <dt>Cancellation</dt>
+            <dd data-testid="cancel-policy">
+              {cancelPolicyText(event.cancel_policy.buyer_cancel_until, event.cancel_policy.fee_cents, event.cancel_policy.open)}
+            </dd>
+          </div>
+        )}
         {event.hold_ttl_s ? (
           <div>
             <dt>Time to pay</dt>

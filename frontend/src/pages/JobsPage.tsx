@@ -47,7 +47,19 @@ interface Overview {
     soonest: { id: string; event_id: string; quantity: number; expires_at: string; seconds_left: number }[];
   };
   last_invariant_check?: { checked_at: string; ok: boolean; events: number; violations: unknown[] } | null;
+  payments?: Payments | null;
   [key: string]: unknown;
+}
+
+/** The payment provider as the orders workers see it (docs/reliability.md). */
+interface Payments {
+  deadline_s: number;
+  backoff_max_s: number;
+  breaker_failures: number;
+  breaker_cooldown_s: number;
+  circuits: { process: string; state: string; since: string; failures: number; opened: number }[];
+  orders_waiting: number;
+  next_deadline: string | null;
 }
 
 const KNOWN = new Set([
@@ -60,6 +72,7 @@ const KNOWN = new Set([
   "crons",
   "holds",
   "last_invariant_check",
+  "payments",
 ]);
 
 function Jobs({ token }: { token: string }) {
@@ -122,6 +135,7 @@ function Jobs({ token }: { token: string }) {
           </div>
         </dl>
       </section>
+      {o.payments && <PaymentsPanel value={o.payments} />}
       <section className="panel" aria-labelledby="jobs-queues">
         <h2 id="jobs-queues">Queues</h2>
         <Table
@@ -241,6 +255,30 @@ function InvariantBanner({ value }: { value: Overview["last_invariant_check"] })
       </p>
       {!value.ok && <Value value={value.violations} />}
     </Notice>
+  );
+}
+
+function PaymentsPanel({ value }: { value: Payments }) {
+  const away = value.circuits.filter((c) => c.state !== "closed");
+  return (
+    <section className="panel" aria-labelledby="jobs-payments">
+      <h2 id="jobs-payments">Payment provider</h2>
+      <p data-testid="payments-state">
+        {away.length
+          ? `Not answering: circuit ${away.map((c) => c.state.replace("_", " ")).join(", ")} since ${formatDateTime(away[0]!.since)}.`
+          : "Answering (every circuit closed)."}{" "}
+        {value.orders_waiting > 0
+          ? `${num(value.orders_waiting)} order${value.orders_waiting === 1 ? "" : "s"} waiting with their tickets kept; the first is rejected at ${
+              value.next_deadline ? formatDateTime(value.next_deadline) : "—"
+            } if the provider is still away.`
+          : "No order is waiting for it."}
+      </p>
+      <p className="muted small">
+        Orders wait up to {formatDuration(value.deadline_s)} after acceptance (retried at most every{" "}
+        {formatDuration(value.backoff_max_s)}); the circuit opens after {num(value.breaker_failures)} failed calls in a row
+        and probes again after {formatDuration(value.breaker_cooldown_s)}.
+      </p>
+    </section>
   );
 }
 

@@ -1,8 +1,8 @@
-// Organizer: edit, close, cancel an event, refund a ticket, the sales report; the dev mail page;
-// password reset for customers.
+// Organizer: edit, close, cancel an event, its purchases with a Refund button each, the sales
+// report; the dev mail page; password reset for customers.
 import { useState, type FormEvent } from "react";
 import { friendlyMessage } from "../api/client";
-import { afterSale } from "../api/afterSale";
+import { afterSale, type EventPurchase } from "../api/afterSale";
 import { AdminGate } from "../components/AdminGate";
 import { ErrorBox, Loading, PageHeader } from "../components/ui";
 import { formatDateTime, formatMoney } from "../lib/format";
@@ -19,7 +19,6 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
   const report = useLoad("sales-report", () => afterSale.report(eventId, token), [eventId, token, version]);
   const [message, setMessage] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
-  const [refundId, setRefundId] = useState("");
   const [doorName, setDoorName] = useState("Main");
   const [doorToken, setDoorToken] = useState<string | null>(null);
 
@@ -140,16 +139,7 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
           </button>
         </div>
       </section>
-      <section className="panel">
-        <h2>Refund a ticket</h2>
-        <form onSubmit={(e) => { e.preventDefault(); void act(async () => { const x = await afterSale.refundTicket(refundId.trim(), token); return `Refunded ${formatMoney(x.refund_cents)}.`; }); }}>
-          <div className="field">
-            <label htmlFor="refund-id">Ticket id</label>
-            <input id="refund-id" value={refundId} onChange={(e) => setRefundId(e.target.value)} />
-          </div>
-          <button type="submit" className="btn">Refund</button>
-        </form>
-      </section>
+      <PurchaseList eventId={eventId} token={token} version={version} onRefunded={(text) => { setMessage(text); setVersion((v) => v + 1); }} />
       <section className="panel">
         <h2>Door staff</h2>
         <div className="field">
@@ -162,6 +152,108 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
         {doorToken && <code className="code" data-testid="door-token">{doorToken}</code>}
       </section>
     </div>
+  );
+}
+
+const PURCHASES_PER_PAGE = 20;
+
+/** The event's purchases, searchable and paginated, with a Refund button on each. */
+function PurchaseList({
+  eventId,
+  token,
+  version,
+  onRefunded,
+}: {
+  eventId: string;
+  token: string;
+  version: number;
+  onRefunded: (message: string) => void;
+}) {
+  const [search, setSearch] = useState("");
+  const [query, setQuery] = useState("");
+  const [page, setPage] = useState(1);
+  const [error, setError] = useState<string | null>(null);
+  const list = useLoad(
+    "event-purchases",
+    () => afterSale.eventPurchases(eventId, { q: query, page, limit: PURCHASES_PER_PAGE }, token),
+    [eventId, token, query, page, version],
+  );
+  const data = list.data;
+  const pages = data ? Math.max(1, Math.ceil(data.total / data.limit)) : 1;
+
+  async function refund(p: EventPurchase) {
+    if (!window.confirm(`Refund ${p.buyer_name}'s ticket (${p.seat}) in full, ${formatMoney(p.price_cents)}? The ticket goes back on sale.`)) return;
+    setError(null);
+    try {
+      const r = await afterSale.refundTicket(p.id, token);
+      onRefunded(`Refunded ${formatMoney(r.refund_cents)} to ${p.buyer_name}.`);
+    } catch (err) {
+      setError(friendlyMessage(err));
+    }
+  }
+
+  return (
+    <section className="panel" aria-labelledby="purchases-title">
+      <h2 id="purchases-title">Purchases</h2>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setPage(1);
+          setQuery(search);
+        }}
+      >
+        <div className="field">
+          <label htmlFor="purchase-search">Search by buyer email, name, ticket id or code</label>
+          <input id="purchase-search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        </div>
+        <button type="submit" className="btn">Search</button>
+      </form>
+      {error && <p role="alert">{error}</p>}
+      {list.error != null && <ErrorBox title="Could not load the purchases">{friendlyMessage(list.error)}</ErrorBox>}
+      {list.loading && !data && <Loading />}
+      {data && (
+        <>
+          <p className="muted" data-testid="purchases-count">
+            {data.total} purchase(s){query ? ` matching “${query}”` : ""} · page {data.page} of {pages}
+          </p>
+          <table>
+            <thead>
+              <tr><th>Buyer</th><th>Email</th><th>Seat</th><th>Price</th><th>Bought</th><th>State</th><th /></tr>
+            </thead>
+            <tbody>
+              {data.items.map((p) => (
+                <tr key={p.id} data-testid="purchase-row" data-id={p.id}>
+                  <td>{p.buyer_name}</td>
+                  <td>{p.buyer_email}</td>
+                  <td>{p.seat}</td>
+                  <td>{formatMoney(p.price_cents)}</td>
+                  <td>{formatDateTime(p.purchased_at)}</td>
+                  <td data-testid="purchase-state">
+                    {p.state.replace(/_/g, " ")}
+                    {p.refunded_at && ` (${formatMoney(p.refund_cents)} back)`}
+                  </td>
+                  <td>
+                    {p.state !== "refunded" && (
+                      <button type="button" className="btn" onClick={() => void refund(p)}>
+                        Refund
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className="actions">
+            <button type="button" className="btn" disabled={page <= 1} onClick={() => setPage((n) => n - 1)}>
+              Previous page
+            </button>
+            <button type="button" className="btn" disabled={page >= pages} onClick={() => setPage((n) => n + 1)}>
+              Next page
+            </button>
+          </div>
+        </>
+      )}
+    </section>
   );
 }
 

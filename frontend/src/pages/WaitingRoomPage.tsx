@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import type { QueueAuth } from "../api/endpoints";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, QueueState } from "../api/types";
@@ -28,7 +29,6 @@ import {
   isNext,
   mayJoinBySelf,
   queueAuth,
-  socketToken,
   turnTitle,
   updatedAgo,
 } from "../lib/waitingRoom";
@@ -41,6 +41,7 @@ type QueueMessage =
       eta_range_s?: [number, number] | null;
       rate?: number;
       blocked?: boolean;
+      beyond_stock?: boolean;
       state?: QueueState["state"];
     }
   | { type: "admitted"; admission_token: string; admission_expires_at?: string }
@@ -170,12 +171,9 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
     [event.id, catchUp],
   );
 
-  const wsToken = socketToken(customerToken, visitorToken);
   const listening = state !== null && (state.status === "waiting" || state.status === "sold_out");
   const live = useLive(
-    listening && wsToken
-      ? `/api/events/${encodeURIComponent(event.id)}/queue/ws?token=${encodeURIComponent(wsToken)}`
-      : null,
+    listening && auth.token ? `/api/events/${encodeURIComponent(event.id)}/queue/ws` : null,
     (data) => {
       const msg = data as QueueMessage;
       if (msg?.type === "position") {
@@ -186,6 +184,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
           eta_range_s: msg.eta_range_s ?? null,
           rate: msg.rate ?? 0,
           blocked: msg.blocked ?? false,
+          beyond_stock: msg.beyond_stock ?? false,
           ...(msg.state ? { state: msg.state } : {}),
         });
       } else if (msg?.type === "admitted") {
@@ -213,6 +212,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
       }
       return true;
     },
+    auth,
   );
 
   // Without a live socket, ask every few seconds; with one, now and then as a safety net.
@@ -463,6 +463,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
               <input type="checkbox" checked={alerts} onChange={(e) => toggleAlerts(e.target.checked)} /> Alert me with a
               sound and a notification when it is my turn
             </label>
+            <TurnEmailForm eventId={event.id} auth={auth} />
           </section>
         </>
       )}
@@ -487,6 +488,63 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
         </button>
       )}
     </div>
+  );
+}
+
+/** Optional: an address the server emails "your turn" to, for a visitor who closes the page. */
+function TurnEmailForm({ eventId, auth }: { eventId: string; auth: QueueAuth }) {
+  const [email, setEmail] = useState("");
+  const [saved, setSaved] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const kept = await api.setQueueEmail(eventId, email.trim() || null, auth);
+      setSaved(kept.email);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (saved) {
+    return (
+      <p className="small" role="status" data-testid="turn-email-saved">
+        We will email <strong>{saved}</strong> when it is your turn.{" "}
+        <button type="button" className="link-button" onClick={() => setSaved(null)}>
+          Change
+        </button>
+      </p>
+    );
+  }
+  return (
+    <form className="turn-email" onSubmit={save}>
+      <label htmlFor="turn-email">Email me when it is my turn (optional)</label>
+      <div className="inline-field">
+        <input
+          id="turn-email"
+          type="email"
+          autoComplete="email"
+          placeholder="you@example.com"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+          aria-invalid={error instanceof ApiError && error.field === "email" ? true : undefined}
+        />
+        <button type="submit" className="btn" disabled={busy || !email.trim()}>
+          {busy ? "Saving…" : "Email me"}
+        </button>
+      </div>
+      {error !== null && (
+        <p className="small" role="alert">
+          {friendlyMessage(error)}
+        </p>
+      )}
+    </form>
   );
 }
 

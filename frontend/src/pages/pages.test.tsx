@@ -39,6 +39,38 @@ const HOLD: Hold = {
   total_cents: 5000,
 };
 
+const PAYMENTS = "http://pay.test";
+
+/** The provider's tokenisation: a new payment method per card, named by its last digits. */
+function provider() {
+  return {
+    "GET /api/config": { body: { payments_url: PAYMENTS } },
+    [`POST ${PAYMENTS}/v1/payment_methods`]: (call: { body: unknown }) => {
+      const card = (call.body as { card_number: string }).card_number;
+      return { status: 201, body: { id: `pm_${card.slice(-4)}`, brand: "visa", last4: card.slice(-4) } };
+    },
+  };
+}
+
+/** Every call to CrowdPass (not the provider) is free of the card number. */
+function noCardSentToCrowdPass(calls: { url: string; body: unknown }[], card: string) {
+  const ours = calls.filter((c) => !c.url.startsWith(PAYMENTS));
+  expect(ours.length).toBeGreaterThan(0);
+  for (const c of ours) expect(JSON.stringify(c.body ?? null) + c.url).not.toContain(card);
+}
+
+let ticketCount = 0;
+
+/** `POST /api/ws-tickets`: a ticket named after the token it was asked with (`tk-<token>-<n>`). */
+function tickets() {
+  return {
+    "POST /api/ws-tickets": (call: { headers: Record<string, string> }) => {
+      const token = (call.headers.Authorization ?? "").replace(/^Bearer /, "");
+      return { status: token ? 201 : 401, body: { ticket: `tk-${token}-${++ticketCount}`, expires_in_s: 30 } };
+    },
+  };
+}
+
 function signIn() {
   setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
 }
@@ -57,6 +89,7 @@ describe("StatusBadge", () => {
 describe("EventsPage", () => {
   it("lists events with badges and asks the API for a status filter", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events": [
         { body: [EVENT, { ...EVENT, id: "e2", name: "Jazz", live: { ...EVENT.live, available: 0, status: "sold_out" } }] },
         { body: [{ ...EVENT, id: "e2", name: "Jazz", live: { ...EVENT.live, available: 0, status: "sold_out" } }] },
@@ -82,6 +115,7 @@ describe("EventsPage", () => {
 describe("EventPage", () => {
   it("updates the counters from the live socket and catches up after a reconnection", async () => {
     fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": [{ body: EVENT }, { body: { ...EVENT, live: { ...EVENT.live, sold: 40, available: 55 } } }],
     });
     renderPage(<EventPage eventId="e1" />);
@@ -111,6 +145,7 @@ describe("EventPage", () => {
       purchases: Array.from({ length: n }, (_, i) => ({ id: `p${i}`, event_id: "e1", status: "confirmed" })),
     });
     fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
       "GET /api/customers/c1": [{ body: owns(2) }],
     });
@@ -123,6 +158,7 @@ describe("EventPage", () => {
     first.unmount();
 
     fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: { ...EVENT, max_per_customer: 4 } },
       "GET /api/customers/c1": { body: owns(4) },
     });
@@ -134,6 +170,8 @@ describe("EventPage", () => {
   it("buys in one step through POST /api/orders, the result arriving over /api/ws", async () => {
     const accepted = { id: "o1", status: "queued", event_id: "e1", quantity: 2 };
     const { calls } = fakeFetch({
+      ...tickets(),
+      ...provider(),
       "GET /api/events/e1": { body: EVENT },
       "POST /api/orders": [{ status: 503, body: { error: "busy", detail: "try again" } }, { status: 202, body: accepted }],
       "GET /api/orders/o1": { body: { ...accepted, accepted_at: "2030-01-01T00:00:00Z" } },
@@ -149,12 +187,20 @@ describe("EventPage", () => {
     expect(await screen.findByText(/Order received/)).toBeTruthy();
     const posts = calls.filter((c) => c.method === "POST" && c.url === "/api/orders");
     expect(posts).toHaveLength(2);
-    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, card_number: "4242424242424242" });
+    expect(posts[0]!.body).toEqual({ event_id: "e1", quantity: 2, payment_method: "pm_4242" });
+    expect(posts[1]!.body).toEqual(posts[0]!.body); // the retry pays with the same payment method
+    const tokenised = calls.filter((c) => c.url === `${PAYMENTS}/v1/payment_methods`);
+    expect(tokenised.map((c) => c.body)).toEqual([{ card_number: "4242424242424242" }]); // once
+    noCardSentToCrowdPass(calls, "4242424242424242");
     expect(posts[0]!.headers["Idempotency-Key"]).toBeTruthy();
     expect(posts[1]!.headers["Idempotency-Key"]).toBe(posts[0]!.headers["Idempotency-Key"]);
-    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?ticket=tk-tok-"))!;
     act(() => ws.open()); // the page asks once, in case the decision came before the socket
     await waitFor(() => expect(calls.some((c) => c.url === "/api/orders/o1")).toBe(true));
+    const notice = "The payment provider is slow; your place is kept and we keep trying.";
+    act(() => ws.receive({ type: "order", order: { ...accepted, notice } })); // still queued: told why
+    expect((await screen.findByTestId("order-notice")).textContent).toBe(notice);
+    expect(screen.getByText(/Order received/)).toBeTruthy();
     act(() => ws.receive({ type: "order", order: { ...accepted, status: "confirmed", total_cents: 10000 } }));
     expect(await screen.findByText("You are going!")).toBeTruthy();
     expect(screen.getByText(/2 tickets bought for/)).toBeTruthy();
@@ -162,6 +208,7 @@ describe("EventPage", () => {
 
   it("asks to sign in inline, then holds and goes to the checkout", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: EVENT },
       "POST /api/sessions": { body: { token: "tok", customer: { id: "c1", name: "Ana", email: "a@b.co" } } },
       "POST /api/events/e1/holds": { status: 201, body: HOLD },
@@ -180,6 +227,7 @@ describe("EventPage", () => {
 
   it("shows the sold-out message when the last ticket goes", async () => {
     fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: EVENT },
       "POST /api/events/e1/holds": { status: 409, body: { error: "sold_out", detail: "none left" } },
     });
@@ -239,6 +287,8 @@ describe("EventPage seat map", () => {
 describe("CheckoutPage", () => {
   it("counts down from seconds_left and retries a failed payment with the same key", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
+      ...provider(),
       "GET /api/holds/h1": { body: HOLD },
       "GET /api/events/e1": { body: EVENT },
       "POST /api/holds/h1/confirm": [
@@ -262,11 +312,16 @@ describe("CheckoutPage", () => {
     expect(keys).toHaveLength(3);
     expect(keys[1]).toBe(keys[2]); // the retry of the same card repeats the key
     expect(keys[0]).not.toBe(keys[1]); // another card is another payment attempt
+    const methods = calls.filter((c) => c.url.endsWith("/confirm")).map((c) => c.body);
+    expect(methods).toEqual([{ payment_method: "pm_0002" }, { payment_method: "pm_4242" }, { payment_method: "pm_4242" }]);
+    noCardSentToCrowdPass(calls, "4242424242424242");
+    noCardSentToCrowdPass(calls, "4000000000000002");
   });
 
   it("offers one extension in the last minute", async () => {
     const last = { ...HOLD, seconds_left: 50, extension_s: 300, extended_at: null };
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/holds/h1": [{ body: { ...HOLD, extension_s: 300, extended_at: null } }, { body: last }],
       "GET /api/events/e1": { body: EVENT },
       "POST /api/holds/h1/extend": { body: { ...last, seconds_left: 350, extension_s: 0, extended_at: "2030-01-01T00:04:10Z" } },
@@ -287,6 +342,8 @@ describe("CheckoutPage", () => {
 
   it("tells the buyer when the hold expired", async () => {
     fakeFetch({
+      ...tickets(),
+      ...provider(),
       "GET /api/holds/h1": { body: HOLD },
       "GET /api/events/e1": { body: EVENT },
       "POST /api/holds/h1/confirm": { status: 410, body: { error: "hold_expired", detail: "expired" } },
@@ -301,13 +358,45 @@ describe("CheckoutPage", () => {
   });
 
   it("shows the expiry pushed by the server", async () => {
-    fakeFetch({ "GET /api/holds/h1": { body: HOLD }, "GET /api/events/e1": { body: EVENT } });
+    fakeFetch({ ...tickets(), "GET /api/holds/h1": { body: HOLD }, "GET /api/events/e1": { body: EVENT } });
     signIn();
     renderPage(<CheckoutPage holdId="h1" />);
     await screen.findByTestId("countdown");
-    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?token=tok"))!;
+    const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/ws?ticket=tk-tok-"))!;
     act(() => ws.receive({ type: "hold", hold: { ...HOLD, status: "expired", seconds_left: 0 } }));
     expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+  });
+
+  it("offers the front of the line after an expiry in a waiting-room sale, within the grace window", async () => {
+    const grace = new Date(Date.now() + 90_000).toISOString();
+    const { calls } = fakeFetch({
+      "GET /api/holds/h1": { body: { ...HOLD, status: "expired", seconds_left: 0 } },
+      "GET /api/events/e1": { body: { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } } },
+      "GET /api/events/e1/queue/me": { body: { status: "used", position: null, eta_s: null, grace_until: grace } },
+      "POST /api/events/e1/queue/return": { body: { status: "waiting", position: 1, eta_s: 2 } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+    const back = await screen.findByRole("button", { name: "Back to the front of the line" });
+    expect(screen.getByRole("timer").textContent).toMatch(/^1:(2|3)\d$/);
+    fireEvent.click(back);
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/queue/return"))).toBe(true));
+    const asked = calls.find((c) => c.url.endsWith("/queue/me"))!;
+    expect(asked.headers.Authorization).toBe("Bearer tok");
+  });
+
+  it("offers nothing when the server has no grace for this visitor", async () => {
+    fakeFetch({
+      "GET /api/holds/h1": { body: { ...HOLD, status: "expired", seconds_left: 0 } },
+      "GET /api/events/e1": { body: { ...EVENT, waiting_room: { ...EVENT.waiting_room, enabled: true } } },
+      "GET /api/events/e1/queue/me": { body: { status: "used", position: null, eta_s: null } },
+    });
+    signIn();
+    renderPage(<CheckoutPage holdId="h1" />);
+    expect(await screen.findByRole("heading", { name: "Time is up" })).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByRole("button", { name: "Back to the front of the line" })).toBeNull();
   });
 });
 
@@ -344,6 +433,7 @@ describe("WaitingRoomPage", () => {
 
   it("queues an anonymous visitor, keeps the visitor token and asks to sign in only at the turn", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: ROOM },
       "POST /api/events/e1/queue": { body: { ...PLACE, visitor_token: "vis.tok.en" } },
     });
@@ -352,7 +442,7 @@ describe("WaitingRoomPage", () => {
     expect((await screen.findByTestId("position")).textContent).toBe("3");
     expect(JSON.parse(localStorage.getItem("crowdpass.visitor")!)).toBe("vis.tok.en");
     expect(calls.find((c) => c.url.endsWith("/queue"))!.headers.Authorization).toBeUndefined();
-    const ws = await queueSocket("/queue/ws?token=vis.tok.en");
+    const ws = await queueSocket("/queue/ws?ticket=tk-vis.tok.en-");
     act(() => ws.open());
     act(() =>
       ws.receive({ type: "position", position: 2, eta_s: 40, eta_range_s: [32, 50], rate: 0.05, blocked: false, state: "open" }),
@@ -367,6 +457,7 @@ describe("WaitingRoomPage", () => {
 
   it("never joins again after the turn was used in another tab", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: ROOM },
       "POST /api/events/e1/queue": { body: PLACE },
       "GET /api/events/e1/queue/me": { status: 404, body: { error: "not_in_queue", detail: "no" } },
@@ -383,6 +474,7 @@ describe("WaitingRoomPage", () => {
 
   it("says 'You are next' only when a ticket can be had", async () => {
     fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: ROOM },
       "POST /api/events/e1/queue": { body: { ...PLACE, position: 1, eta_s: null, blocked: true } },
     });
@@ -395,6 +487,7 @@ describe("WaitingRoomPage", () => {
 
   it("shows the place, follows it live, and goes to the checkout when admitted", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: ROOM },
       "POST /api/events/e1/queue": { body: PLACE },
       "POST /api/events/e1/holds": { status: 201, body: HOLD },
@@ -403,7 +496,7 @@ describe("WaitingRoomPage", () => {
     localStorage.setItem("crowdpass.intent.e1", JSON.stringify({ quantity: 2, half_price: 1 }));
     renderPage(<WaitingRoomPage eventId="e1" />);
     expect((await screen.findByTestId("position")).textContent).toBe("3");
-    const ws = await queueSocket("/api/events/e1/queue/ws?token=tok");
+    const ws = await queueSocket("/api/events/e1/queue/ws?ticket=tk-tok-");
     act(() => ws.open());
     act(() => ws.receive({ type: "position", position: 1, eta_s: 5, state: "open" }));
     expect(screen.getByTestId("position").textContent).toBe("1");
@@ -416,7 +509,7 @@ describe("WaitingRoomPage", () => {
   });
 
   it("says sold out when the tickets run out first", async () => {
-    fakeFetch({ "GET /api/events/e1": { body: ROOM }, "POST /api/events/e1/queue": { body: PLACE } });
+    fakeFetch({ ...tickets(), "GET /api/events/e1": { body: ROOM }, "POST /api/events/e1/queue": { body: PLACE } });
     signIn();
     renderPage(<WaitingRoomPage eventId="e1" />);
     await screen.findByTestId("position");
@@ -428,6 +521,7 @@ describe("WaitingRoomPage", () => {
 
   it("solves the join puzzle when the event asks for one", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/events/e1": { body: ROOM },
       "POST /api/events/e1/queue": [
         { status: 403, body: { error: "pow_required", detail: "solve" } },
@@ -462,6 +556,7 @@ describe("LotteryInfo", () => {
 describe("Organizer pages", () => {
   it("asks for the organizer token once, then creates an event", async () => {
     const { calls } = fakeFetch({
+      ...tickets(),
       "GET /api/admin/jobs": { body: { queues: [] } },
       "GET /api/events": { body: [] },
       "POST /api/events": { status: 201, body: { ...EVENT, id: "new", name: "Novo Show" } },
@@ -510,6 +605,7 @@ describe("Organizer pages", () => {
       error: "boom",
     };
     fakeFetch({
+      ...tickets(),
       "GET /api/admin/jobs": {
         body: {
           generated_at: "2030-01-01T00:00:02Z",
@@ -521,6 +617,15 @@ describe("Organizer pages", () => {
           crons: [],
           holds: { active: 4, expiring_within_60s: 1, soonest: [] },
           last_invariant_check: { checked_at: "2030-01-01T00:00:00Z", ok: false, events: 3, violations: [{ event: "x" }] },
+          payments: {
+            deadline_s: 600,
+            backoff_max_s: 15,
+            breaker_failures: 5,
+            breaker_cooldown_s: 5,
+            circuits: [{ process: "w:1", state: "open", since: "2030-01-01T00:00:00Z", failures: 7, opened: 1 }],
+            orders_waiting: 12,
+            next_deadline: "2030-01-01T00:10:00Z",
+          },
         },
       },
     });
@@ -530,6 +635,10 @@ describe("Organizer pages", () => {
     expect(screen.getByText("ticket_orders")).toBeTruthy();
     expect(screen.getByText("boom")).toBeTruthy();
     expect(screen.getByText("9")).toBeTruthy();
+    const payments = screen.getByTestId("payments-state").textContent!;
+    expect(payments).toMatch(/Not answering: circuit open since/);
+    expect(payments).toMatch(/12 orders waiting with their tickets kept/);
+    expect(screen.getByText(/Orders wait up to/)).toBeTruthy();
   });
 
   it("names events, says durations in words and keeps full ids to hover and copy", async () => {
@@ -550,6 +659,7 @@ describe("Organizer pages", () => {
       error: null,
     };
     fakeFetch({
+      ...tickets(),
       "GET /api/admin/jobs": {
         body: {
           queues: [],

@@ -38,6 +38,6 @@ if ARGV[2] == 'rejected' then
   end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'reason', ARGV[3])
-redis.call('HDEL', KEYS[1], 'card_number')
+redis.call('HDEL', KEYS[1], 'payment_method')
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1

@@ -25,7 +25,7 @@
 -- ARGV[1] request fingerprint (8 bytes)  ARGV[2] idempotency hash ttl (s)
 -- ARGV[3] customer id                ARGV[4] quantity
 -- ARGV[5] order id                   ARGV[6] the key's field: digest of (customer, key)
--- ARGV[7] event id                   ARGV[8] card number
+-- ARGV[7] event id                   ARGV[8] payment method id
 -- ARGV[9] request id                 ARGV[10] order counts ttl (s)
 -- ARGV[11] absent in production. Test-only (Guards in service.py switched off): 'lookup'
 --          runs only the key's lookup and returns {"fresh"} when the key is unused;
@@ -113,7 +113,7 @@ redis.call('EXPIRE', KEYS[4], ARGV[10])
 local seq = redis.call('INCR', KEYS[8])
 local entry = redis.call('XADD', KEYS[7], '*', 'order_id', ARGV[5], 'request_id', ARGV[9])
 redis.call('HSET', KEYS[5], 'customer_id', ARGV[3], 'event_id', ARGV[7], 'quantity', qty,
-  'card_number', ARGV[8], 'request_id', ARGV[9], 'accepted_ms', now, 'status', 'queued',
+  'payment_method', ARGV[8], 'request_id', ARGV[9], 'accepted_ms', now, 'status', 'queued',
   'seq', seq, 'entry', entry)
 redis.call('ZADD', KEYS[6], now, ARGV[5])
 redis.call('HSET', KEYS[10], ARGV[5], qty)

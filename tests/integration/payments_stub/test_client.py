@@ -16,7 +16,10 @@ import uvicorn
 
 from core import payments
 from payments_stub.app import create_app
-from payments_stub.service import DECLINES, SLOW, SUCCEEDS, StubConfig
+from payments_stub.service import PM_DECLINES as DECLINES
+from payments_stub.service import PM_SLOW as SLOW
+from payments_stub.service import PM_SUCCEEDS as SUCCEEDS
+from payments_stub.service import StubConfig
 
 PORTS = range(18200, 18300)
 
@@ -54,7 +57,7 @@ async def test_retries_503_with_the_same_key_and_charges_once() -> None:
         charge = await payments.charge(
             http,
             amount_cents=700,
-            card_number=SUCCEEDS,
+            payment_method=SUCCEEDS,
             description="retry-503",
             idempotency_key="idem-503",
             retries=20,
@@ -67,7 +70,7 @@ async def test_retries_503_with_the_same_key_and_charges_once() -> None:
         again = await payments.charge(
             http,
             amount_cents=700,
-            card_number=SUCCEEDS,
+            payment_method=SUCCEEDS,
             description="retry-503",
             idempotency_key="idem-503",
             retries=20,
@@ -84,7 +87,7 @@ async def test_gives_up_after_the_retries() -> None:
             await payments.charge(
                 http,
                 amount_cents=1,
-                card_number=SUCCEEDS,
+                payment_method=SUCCEEDS,
                 description="down",
                 idempotency_key="k",
                 retries=2,
@@ -99,19 +102,19 @@ async def test_decline_and_rejection_are_not_retried() -> None:
     async with asgi_client(StubConfig(), counted) as http:
         with pytest.raises(payments.CardDeclined) as declined:
             await payments.charge(
-                http, amount_cents=1, card_number=DECLINES, description="d", idempotency_key="d", retries=5
+                http, amount_cents=1, payment_method=DECLINES, description="d", idempotency_key="d", retries=5
             )
         assert declined.value.charge.status == "declined"
         with pytest.raises(payments.ProviderRejected):
             await payments.charge(
-                http, amount_cents=2, card_number=DECLINES, description="d", idempotency_key="d", retries=5
+                http, amount_cents=2, payment_method=DECLINES, description="d", idempotency_key="d", retries=5
             )
         assert counted.statuses == Counter({201: 1, 422: 1})
         refunded = await payments.refund(
             http,
             charge_id=(
                 await payments.charge(
-                    http, amount_cents=3, card_number=SUCCEEDS, description="r", idempotency_key="r"
+                    http, amount_cents=3, payment_method=SUCCEEDS, description="r", idempotency_key="r"
                 )
             ).id,
         )
@@ -157,7 +160,7 @@ async def test_retries_timeouts_with_the_same_key_and_charges_once(slow_stub: st
         charge = await payments.charge(
             http,
             amount_cents=990,
-            card_number=SLOW,
+            payment_method=SLOW,
             description="retry-timeout",
             idempotency_key="idem-timeout",
             retries=8,
@@ -173,7 +176,7 @@ async def test_retries_timeouts_with_the_same_key_and_charges_once(slow_stub: st
             await payments.charge(
                 http,
                 amount_cents=991,
-                card_number=SLOW,
+                payment_method=SLOW,
                 description="give-up",
                 idempotency_key="idem-give-up",
                 retries=0,
@@ -182,7 +185,7 @@ async def test_retries_timeouts_with_the_same_key_and_charges_once(slow_stub: st
         later = await payments.charge(
             http,
             amount_cents=991,
-            card_number=SLOW,
+            payment_method=SLOW,
             description="give-up",
             idempotency_key="idem-give-up",
             retries=0,

@@ -11,7 +11,7 @@ from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customer, make_event
 
-GOOD_CARD = "4242424242424242"
+PM_OK = "pm_card_visa"
 
 
 def auth(customer_id: uuid.UUID) -> dict[str, str]:
@@ -43,7 +43,7 @@ async def buy(
     hold_id = r.json()["id"]
     r = await client.post(
         f"/api/holds/{hold_id}/confirm",
-        json={"card_number": GOOD_CARD},
+        json={"payment_method": PM_OK},
         headers={**auth(customer_id), "Idempotency-Key": f"buy-{hold_id}"},
     )
     assert r.status_code == 200, r.text

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 
 from core.auth import issue_customer_token
 from core.resources import Resources
 from tests.factories import make_customer, make_customers, make_event
-from tests.integration.waitingroom.support import admin, auth, in_seconds, tick
+from tests.integration.waitingroom.support import admin, auth, in_seconds, join, tick
 from waitingroom import keys
 from waitingroom.service import proof
 
@@ -247,3 +248,23 @@ async def test_concurrent_tokens_are_independent(res: Resources, client: httpx.A
         )
     )
     assert sorted(a.json()["position"] for a in answers) == list(range(1, 21))
+
+
+async def test_a_visitor_beyond_what_the_stock_can_admit_gets_no_time(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=5, max_admit_per_s=2)
+        ids = await make_customers(conn, 7)
+    for c in ids:
+        await join(res, event_id, c)
+    admitted = (await tick(res, event_id)).admitted  # 2 of 5 tickets promised: 3 more can come in
+
+    def me(c: uuid.UUID) -> Any:
+        return client.get(f"/api/events/{event_id}/queue/me", headers=auth(c))
+
+    third, fifth = (await me(ids[4])).json(), (await me(ids[5])).json()  # positions 3 and 4
+
+    assert len(admitted) == 2
+    assert third["position"] == 3 and third["beyond_stock"] is False and third["eta_s"] is not None
+    assert fifth["position"] == 4 and fifth["beyond_stock"] is True and fifth["eta_s"] is None

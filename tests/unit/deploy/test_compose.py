@@ -183,7 +183,18 @@ def test_nginx_forwards_websocket_upgrades(conf: Any) -> None:
     assert re.search(r"default\s+upgrade\s*;", mapping)
 
 
-def test_the_frontend_serves_3000_and_forwards_the_api_paths_to_the_balancer() -> None:
+def test_the_frontend_forwards_card_tokenisation_and_nothing_else_to_the_provider() -> None:
+    """The browser sends the card to the provider through the web app's origin; the
+    provider's charges and refunds stay internal, and the API is told that address."""
+    (server,) = nginx_blocks(FRONTEND_CONF.read_text(), "server")
+    to_provider = [p for p in directives(server, "proxy_pass") if "payments" in p]
+    assert to_provider == ["http://payments:8100/v1/payment_methods"]
+    assert re.search(r"location\s+=\s+/provider/v1/payment_methods\s*\{", server)
+    for name in ("api1", "api2", "worker"):
+        assert environment(services()[name])["PAYMENTS_PUBLIC_URL"] == "/provider"
+
+
+def test_the_frontend_serves_3000_and_forwards_the_api_paths_and_pages_to_the_balancer() -> None:
     text = FRONTEND_CONF.read_text()
     (server,) = nginx_blocks(text, "server")
     assert directives(server, "listen") == ["3000"]
@@ -196,7 +207,11 @@ def test_the_frontend_serves_3000_and_forwards_the_api_paths_to_the_balancer() -
         assert pattern.match(path), path
     for path in ("/", "/assets/index.js", "/events/1", "/healthy", "/apis"):
         assert not pattern.match(path), path
-    assert "$uri /index.html" in directives(server, "try_files")
+    # Every other path: a file of the build, else the API answers the app's page (webapp.py),
+    # an event's with its own Open Graph tags.
+    assert "$uri @app" in directives(server, "try_files")
+    (app,) = nginx_blocks(server, "location @app")
+    assert directives(app, "proxy_pass") == ["http://balancer"]
 
 
 # --- Redis, PostgreSQL and the pools ------------------------------------------------------
@@ -345,8 +360,11 @@ def test_every_image_is_built_from_the_project_base(dockerfile: str) -> None:
     text = (ROOT / dockerfile).read_text()
     assert f"ARG BASE_IMAGE={BASE_IMAGE}" in text
     stages = re.findall(r"(?m)^FROM \S+ AS (\S+)", text)
+    # The app's image also copies the web app's build out of the project's own frontend image
+    # (itself FROM the base, below).
+    web = "${WEB_IMAGE}" if "ARG WEB_IMAGE=crowdpass-frontend:latest" in text else None
     for image in _froms(dockerfile):
-        assert image == "${BASE_IMAGE}" or image in stages, (dockerfile, image)
+        assert image in ("${BASE_IMAGE}", web) or image in stages, (dockerfile, image)
     # Nothing is fetched but packages: no curl/wget/ADD of a URL.
     assert not re.search(r"(?m)\b(curl|wget)\b|^ADD\s+https?:", text), dockerfile
 
@@ -361,7 +379,10 @@ def test_the_base_image_script_pulls_the_official_slim_image_or_debootstraps() -
 
 def test_the_python_image_installs_the_project_and_drops_root() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert _froms("Dockerfile") == ["${BASE_IMAGE}", "python", "python"]
+    assert _froms("Dockerfile") == ["${WEB_IMAGE}", "${BASE_IMAGE}", "python", "python"]
+    # The web app's build, for the API to answer the app's pages (FRONTEND_DIST in compose).
+    assert "COPY --from=web /usr/share/nginx/html /srv/webapp" in text
+    assert environment(services()["api1"])["FRONTEND_DIST"] == "/srv/webapp"
     assert "python3" in text
     assert "pip install --no-deps ." in text
     users = re.findall(r"(?m)^USER (\S+)", text)

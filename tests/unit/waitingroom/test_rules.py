@@ -14,7 +14,7 @@ from waitingroom import keys
 from waitingroom.errors import AdmissionRequired, RateLimited
 from waitingroom.service import lottery, proof
 from waitingroom.service.admission import admission_limit, room_state
-from waitingroom.service.eta import eta_seconds
+from waitingroom.service.eta import beyond_stock, eta_seconds
 from waitingroom.service.tokens import decode_admission, encode_admission
 
 
@@ -150,3 +150,11 @@ def test_every_event_key_shares_the_hash_tag() -> None:
 def test_rate_limited_rounds_retry_after_up() -> None:
     assert RateLimited(1).headers == {"Retry-After": "1"}
     assert RateLimited(2001).headers == {"Retry-After": "3"}
+
+
+def test_beyond_stock_only_past_the_reach_of_an_open_room() -> None:
+    assert beyond_stock(position=4, reach=3, state="open")
+    assert not beyond_stock(position=3, reach=3, state="open")
+    assert not beyond_stock(position=4, reach=-1, state="open")  # not measured yet
+    assert not beyond_stock(position=4, reach=3, state="paused")
+    assert not beyond_stock(position=None, reach=0, state="open")

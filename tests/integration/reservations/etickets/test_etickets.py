@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import httpx
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from core.resources import Resources
-from reservations.etickets.codes import TicketCode, event_key, read_code, sign_code
+from reservations.etickets.codes import TicketCode, event_public_key, read_code, sign_code
 from tests.integration.reservations.sale_helpers import admin, auth, buy, new_customer, new_event
 
 
@@ -25,7 +29,7 @@ async def test_the_holder_gets_the_ticket_qr_and_page(res: Resources, client: ht
     assert ticket["state"] == "valid"
     code = read_code(ticket["code"])
     assert code is not None and str(code.purchase_id) == purchase["id"] and code.event_id == event_id
-    assert read_code(ticket["code"], key=event_key(event_id)) == code  # what a door checks offline
+    assert read_code(ticket["code"], public_key=event_public_key(event_id)) == code  # a door, offline
 
     png = await client.get(ticket["qr_png"], headers=auth(buyer))
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
@@ -58,6 +62,22 @@ def test_a_changed_code_is_refused() -> None:
         TicketCode(purchase_id=ticket.purchase_id, event_id=ticket.event_id, holder="Bob", seat="x")
     )
     assert read_code(f"{prefix}.{tampered.split('.')[1]}.{signature}") is None
-    assert read_code(code, key=event_key(uuid.uuid4())) is None  # another event's key
-    for bad in ("", "CP1", "CP1.x.y", "XX1.a.b", code + "A", "CP1.!!.??"):
+    assert read_code(code, public_key=event_public_key(uuid.uuid4())) is None  # another event's key
+    assert read_code(code, public_key=b"short") is None
+    for bad in ("", "CP2", "CP2.x.y", "XX1.a.b", code + "A", "CP2.!!.??", f"CP2.{_payload}.AAAA", "CP2.é.é"):
         assert read_code(bad) is None
+
+
+def test_a_code_is_a_standard_ed25519_signature_under_the_events_public_key() -> None:
+    """What a door checks offline is plain Ed25519 over `CP2.<payload>` (the browser's
+    @noble/curves does the same); the public key cannot sign, and other events' keys differ."""
+    ticket = TicketCode(purchase_id=uuid.uuid4(), event_id=uuid.uuid4(), holder="Ana", seat="Section A")
+    code = sign_code(ticket)
+    prefix, payload, signature = code.split(".")
+    public = Ed25519PublicKey.from_public_bytes(event_public_key(ticket.event_id))
+    raw_signature = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    public.verify(raw_signature, f"{prefix}.{payload}".encode())  # raises when wrong
+    with pytest.raises(InvalidSignature):
+        public.verify(raw_signature, f"{prefix}.{payload}A".encode())
+    assert len(event_public_key(ticket.event_id)) == 32
+    assert event_public_key(ticket.event_id) != event_public_key(uuid.uuid4())

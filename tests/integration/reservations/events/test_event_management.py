@@ -74,7 +74,7 @@ async def test_closing_sales_reaches_the_order_gate(res: Resources, client: http
     assert await res.redis.hget(keys.event_meta(event_id), "closed") == b"1"
     r = await client.post(
         "/api/orders",
-        json={"event_id": str(event_id), "payment_method": "4242424242424242"},
+        json={"event_id": str(event_id), "payment_method": "pm_card_visa"},
         headers={**auth(buyer), "Idempotency-Key": "k-closed"},
     )
     assert r.status_code >= 400, r.text

@@ -9,10 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from core.queues import DEFAULT_QUEUE
 from core.resources import Resources
 from reservations import keys
+from reservations.holds import service as holds_service
 from tests.factories import make_customer
 from tests.integration.reservations.holds.test_holds import admin, auth, confirm, create_hold, setup
 
@@ -124,11 +126,13 @@ async def test_no_extension_after_expiry_or_once_ended(client: httpx.AsyncClient
 
 
 async def test_the_expiry_job_honours_the_new_expiry(
-    client: httpx.AsyncClient, res: Resources, worker: Any
+    client: httpx.AsyncClient, res: Resources, worker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A job that starts a little early waits for its hold (5 s in production; 1 s here) ...
+    monkeypatch.setattr(holds_service, "EARLY_RUN_WAIT_S", 1.0)
     event_id, customer_id = await setup(res, capacity=1, hold_ttl_s=5)
-    # Longer than a job's early-run wait (5 s), so only a job deferred to the new time expires it.
-    await res.pool.execute("UPDATE events SET hold_extension_s = 8 WHERE id = $1", event_id)
+    # ... and the extension is longer, so only a job deferred to the new time expires it.
+    await res.pool.execute("UPDATE events SET hold_extension_s = 3 WHERE id = $1", event_id)
     hold = (await create_hold(client, event_id, customer_id)).json()
     hold_id = uuid.UUID(hold["id"])
     r = await extend(client, hold["id"], auth(customer_id))

@@ -57,7 +57,7 @@ async def test_receipt_then_refund_notice(
     [purchase] = await buy(client, event_id, buyer)
     [receipt] = await wait_for_mail(sink, 1, kind="receipt")
     assert receipt.subject == "Your tickets for Jazz night" and "Ana Souza" in receipt.text
-    assert purchase["id"] in receipt.text and "CP1." in receipt.text
+    assert purchase["id"] in receipt.text and "CP2." in receipt.text
     assert [a.content_type for a in receipt.attachments] == ["image/png"]
 
     listed = (await client.get("/api/dev/mail", headers=admin(res))).json()

@@ -13,8 +13,8 @@ import httpx
 from core.auth import issue_customer_token
 from core.db import Pool
 
-CARD_OK = "4242424242424242"
-CARD_DECLINED = "4000000000000002"
+PM_OK = "pm_card_visa"
+PM_DECLINED = "pm_card_chargeDeclined"
 
 
 def client_address(customer_id: uuid.UUID) -> str:
@@ -27,8 +27,8 @@ def auth(customer_id: uuid.UUID) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_customer_token(customer_id)}"}
 
 
-def order_body(event_id: uuid.UUID, *, quantity: int | None = None, card: str = CARD_OK) -> dict[str, Any]:
-    body: dict[str, Any] = {"event_id": str(event_id), "card_number": card}
+def order_body(event_id: uuid.UUID, *, quantity: int | None = None, card: str = PM_OK) -> dict[str, Any]:
+    body: dict[str, Any] = {"event_id": str(event_id), "payment_method": card}
     if quantity is not None:
         body["quantity"] = quantity
     return body
@@ -41,7 +41,7 @@ async def post_order(
     *,
     key: str | None = None,
     quantity: int | None = None,
-    card: str = CARD_OK,
+    card: str = PM_OK,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     h = auth(customer_id) | {"Idempotency-Key": key or uuid.uuid4().hex} | (headers or {})

@@ -19,8 +19,8 @@ from reservations.orders.reconcile import reconcile
 from reservations.orders.service import release_unreserved, unreserved_tickets
 from tests.factories import make_customers, make_event
 from tests.integration.reservations.orders.helpers import (
-    CARD_DECLINED,
-    CARD_OK,
+    PM_DECLINED,
+    PM_OK,
     create_event,
     post_order,
     wait_decided,
@@ -58,7 +58,7 @@ async def test_a_declined_payment_gives_its_ticket_back_and_the_gate_reopens(
 ) -> None:
     (first, second, third), event_id = await _event(res, capacity=1, customers=3)
     await orders_worker.pause()
-    declined = await post_order(client, first, event_id, card=CARD_DECLINED)
+    declined = await post_order(client, first, event_id, card=PM_DECLINED)
     assert declined.status_code == 202
     # The one ticket is spoken for by an order the worker has not reached yet.
     refused = await post_order(client, second, event_id)
@@ -85,7 +85,7 @@ async def test_the_count_returns_to_zero_once_every_order_is_decided(
     res: Resources, client: httpx.AsyncClient, orders_worker: Any
 ) -> None:
     people, event_id = await _event(res, capacity=3, customers=3)
-    cards = [CARD_DECLINED, CARD_OK, CARD_OK]
+    cards = [PM_DECLINED, PM_OK, PM_OK]
     placed = [await post_order(client, c, event_id, card=card) for c, card in zip(people, cards, strict=True)]
     ids = [uuid.UUID(r.json()["id"]) for r in placed]
     rows = await wait_decided(res.pool, ids)

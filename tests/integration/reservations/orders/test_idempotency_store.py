@@ -15,7 +15,7 @@ from reservations.orders import service as orders
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import idempotency_slot, place_order
 from tests.factories import make_customer, make_event
-from tests.integration.reservations.orders.helpers import CARD_OK, post_order
+from tests.integration.reservations.orders.helpers import PM_OK, post_order
 
 DAY = 86400
 
@@ -71,7 +71,7 @@ async def test_a_refused_key_costs_tens_of_bytes(
     monkeypatch.setattr(keys, "ORDER_KEY_SHARDS", 16)
     _, event_id = await _setup(res)
     await res.redis.set(keys.sold_out(event_id), b"1")
-    data = OrderCreate(event_id=event_id, card_number=CARD_OK)
+    data = OrderCreate(event_id=event_id, payment_method=PM_OK)
     for i in range(2_000):
         placed = await place_order(
             res,
@@ -99,4 +99,4 @@ async def test_an_accepted_answer_fits_a_listpack_value(res: Resources, client: 
     stored = await res.redis.hget(slot.hashes[0], slot.field)
     assert stored is not None and stored.endswith(r.json()["id"].encode())
     assert len(stored) <= 64  # Redis's hash-max-listpack-value
-    assert len(orders.fingerprint(OrderCreate(event_id=event_id, card_number=CARD_OK))) == 8
+    assert len(orders.fingerprint(OrderCreate(event_id=event_id, payment_method=PM_OK))) == 8

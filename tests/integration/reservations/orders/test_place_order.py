@@ -65,7 +65,7 @@ async def test_same_body_written_differently_is_the_same_request(
     customer, event_id = await _setup(res)
     h = auth(customer) | {"Idempotency-Key": "k-2", "Content-Type": "application/json"}
     a = await client.post("/api/orders", json=order_body(event_id), headers=h)
-    raw = f'{{ "quantity": 1, "card_number": "4242424242424242", "event_id": "{event_id}" }}'
+    raw = f'{{ "quantity": 1, "payment_method": "pm_card_visa", "event_id": "{event_id}" }}'
     b = await client.post("/api/orders", content=raw, headers=h)
     assert a.status_code == b.status_code == 202
     assert a.json() == b.json()
@@ -101,9 +101,10 @@ async def test_bad_input_is_400_naming_the_field(res: Resources, client: httpx.A
     malformed = await client.post("/api/orders", content=b'{"event_id": ', headers=hk)
     assert malformed.status_code == 400 and malformed.json()["error"] == "invalid_input"
     cases = {
-        "event_id": {"card_number": "4242424242424242"},
-        "card_number": {"event_id": str(event_id), "card_number": "4242-4242"},
-        "quantity": {"event_id": str(event_id), "card_number": "4242424242424242", "quantity": 0},
+        "event_id": {"payment_method": "pm_card_visa"},
+        "payment_method": {"event_id": str(event_id), "payment_method": "4242424242424242"},
+        "card_number": {"event_id": str(event_id), "card_number": "4242424242424242"},
+        "quantity": {"event_id": str(event_id), "payment_method": "pm_card_visa", "quantity": 0},
     }
     for field, body in cases.items():
         r = await client.post("/api/orders", json=body, headers=hk)
@@ -238,7 +239,7 @@ async def test_redis_down_is_503_busy_and_nothing_accepted(res: Resources) -> No
             await place_order(
                 dataclasses.replace(res, redis=dead),
                 customer_id=customer,
-                data=OrderCreate(event_id=event_id, card_number="4242424242424242"),
+                data=OrderCreate(event_id=event_id, payment_method="pm_card_visa"),
                 idempotency_key="k-down",
                 request_id=None,
                 client_ip="127.0.0.1",

@@ -10,15 +10,15 @@ import uuid
 from core.queues import ORDERS_GROUP, ORDERS_QUEUE
 from core.resources import Resources
 from jobs.orders_worker import OrdersConsumer
-from payments_stub.service import SLOW as SLOW_CARD
+from payments_stub.service import PM_SLOW as SLOW_CARD
 from reservations import keys
 from reservations.orders.schemas import OrderCreate
 from reservations.orders.service import place_order
 from tests.factories import make_customers, make_event
-from tests.integration.reservations.orders.helpers import CARD_OK, client_address, wait_decided
+from tests.integration.reservations.orders.helpers import PM_OK, client_address, wait_decided
 
 
-async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str = CARD_OK) -> list[uuid.UUID]:
+async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str = PM_OK) -> list[uuid.UUID]:
     async with res.pool.acquire() as conn:
         customers = await make_customers(conn, n)
         event_id = await make_event(conn, capacity=capacity)
@@ -27,7 +27,7 @@ async def _place_many(res: Resources, n: int, *, capacity: int = 10, card: str =
         placed = await place_order(
             res,
             customer_id=c,
-            data=OrderCreate(event_id=event_id, card_number=card),
+            data=OrderCreate(event_id=event_id, payment_method=card),
             idempotency_key=uuid.uuid4().hex,
             request_id=None,
             client_ip=client_address(c),

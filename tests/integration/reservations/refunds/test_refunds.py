@@ -78,6 +78,55 @@ async def test_a_buyer_cancels_within_the_policy(res: Resources, client: httpx.A
     assert (await ticket_counts(res, event_id))["AVAILABLE"] == 100
 
 
+async def test_buyers_see_the_cancel_policy_on_the_event_and_the_ticket(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    """What the event page and "My tickets" show: until when, the fee, and whether the buyer
+    may cancel now; it agrees with what the refund answers."""
+    event_id = await new_event(res, price_cents=5000)
+    buyer = await new_customer(res)
+    [purchase] = await buy(client, event_id, buyer)
+
+    async def shown() -> tuple[dict[str, Any], dict[str, Any]]:
+        event = (await client.get(f"/api/events/{event_id}")).json()
+        ticket = (await client.get(f"/api/tickets/{purchase['id']}", headers=auth(buyer))).json()
+        [listed] = (await client.get("/api/tickets", headers=auth(buyer))).json()
+        assert {k: listed[k] for k in ticket if k.startswith("cancel")} == {
+            k: v for k, v in ticket.items() if k.startswith("cancel")
+        }
+        return event["cancel_policy"], ticket
+
+    policy, ticket = await shown()
+    assert policy == {"buyer_cancel_until": None, "fee_cents": 0, "open": False}
+    assert ticket["cancellable"] is False and ticket["cancel_until"] is None
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await set_policy(res, event_id, until=past, fee=750)
+    policy, ticket = await shown()
+    assert policy["open"] is False and dt.datetime.fromisoformat(policy["buyer_cancel_until"]) == past
+    assert ticket["cancellable"] is False and ticket["cancel_fee_cents"] == 750
+
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    r = await client.patch(
+        f"/api/events/{event_id}",
+        json={"buyer_cancel_until": until.isoformat(), "cancel_fee_cents": 7500},
+        headers=admin(res),
+    )
+    assert r.status_code == 200, r.text
+    policy, ticket = await shown()
+    assert policy == {"buyer_cancel_until": policy["buyer_cancel_until"], "fee_cents": 7500, "open": True}
+    # The fee kept is at most the ticket's price.
+    assert ticket["cancellable"] is True and ticket["cancel_fee_cents"] == 5000
+    assert ticket["cancel_refund_cents"] == 0
+    await set_policy(res, event_id, until=until, fee=750)
+    ticket = (await shown())[1]
+    assert ticket["cancel_fee_cents"] == 750 and ticket["cancel_refund_cents"] == 4250
+    r = await client.post(f"/api/tickets/{purchase['id']}/refund", headers=auth(buyer))
+    assert r.json()["fee_cents"] == 750 and r.json()["refund_cents"] == 4250
+    ticket = (await shown())[1]
+    assert ticket["state"] == "refunded" and ticket["cancellable"] is False
+
+
 async def test_one_ticket_of_a_larger_purchase_is_refunded_alone(
     res: Resources, client: httpx.AsyncClient
 ) -> None:
