@@ -80,7 +80,10 @@ bench-flash: install ## (b) flash sale: 1,000,000 order attempts for 50,000 tick
 bench-waitingroom: install ## (c) waiting room: 100,000 visitors join at the opening (SCALE=1)
 	$(PY) -m bench.run waitingroom --scale $(SCALE) $(BENCH_ARGS)
 
-.PHONY: bench-challenge bench-flash bench-waitingroom
+bench-holds: install ## (d) seat-map read storms, a hold storm, 2,000 customers for 208 seats (SCALE=1)
+	$(PY) -m bench.run holds --scale $(SCALE) $(BENCH_ARGS)
+
+.PHONY: bench-challenge bench-flash bench-waitingroom bench-holds
 
 # docker-compose.yml run for real (deploy/compose.sh): a Docker engine (DOCKER_HOST) and
 # Debian's docker-compose; images built FROM the project's Debian base (deploy/base-image.sh).

@@ -132,7 +132,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         plugins=[channels],
         middleware=[request_id_middleware, metrics_middleware, authentication_middleware],
         before_send=[add_headers],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024, exclude=["/api/ws"]),
+        # Seat maps come gzipped once per version (reservations/events/seatmap.py).
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, exclude=["/api/ws", "/api/events/[^/]+/seats"]
+        ),
         request_max_body_size=64 * 1024,
         openapi_config=OpenAPIConfig(
             title="CrowdPass",

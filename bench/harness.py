@@ -1,7 +1,10 @@
 """What every scenario (`async def run(h: Harness) -> Report`) shares: this process pinned
 to the load core; the data reset (`manage.py reset-db` on the run's own databases); the
 system started by core/launcher.py as `make run` starts it, the API on the API core; the
-ceiling (bench/hello.py) served the same way; memory; and everything stopped at the end.
+ceiling (bench/hello.py) served the same way; what the machine is; memory; and everything
+stopped at the end. Memory is the proportional set size (PSS) of the backend's processes,
+in which a page shared by n processes counts 1/n in each (PostgreSQL's shared buffers
+count once, not once per backend as RSS would).
 """
 
 from __future__ import annotations
@@ -9,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import os
+import platform
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -26,20 +28,102 @@ import asyncpg
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from bench.httpclient import HttpPool, Response
-from bench.loadgen import LoadResult, Request, drive
-from bench.machine import MemorySampler, machine_info, postgres_pids
-from bench.report import Figure, Report, target
-from core.launcher import ROOT, Command, Launcher, all_cpus, pinned, system_commands, uvicorn
+from bench.report import Figure, Report, at_most
+from core.launcher import ROOT, Launcher, all_cpus, pinned, system_commands
 from core.limits import LOAD_TEST_LIMITS
 from core.redis import create_redis
 
 RESULTS = ROOT / "bench" / "results"
 ADMISSION_TTL_S = 120
-# The ceiling answers the scenario's own requests, at least 50,000 (a short burst would
-# flatter it), at most 200,000.
-CEILING_MIN, CEILING_MAX = 50_000, 200_000
 MEMORY_TARGET_MIB = 512
+ZERO_EVENT = "00000000-0000-4000-8000-000000000000"  # the ceiling's requests name no real event
+JSON = {"Content-Type": "application/json"}
+MIB = 1024 * 1024
+BACKEND = ("api", "workers", "redis", "postgres")
+
+
+def machine_info() -> dict[str, str | int]:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    model = names[0] if names else platform.processor() or "unknown"
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+    return {
+        "nproc": os.cpu_count() or 0,
+        "model": model,
+        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "kernel": platform.release(),
+        "loadavg": f"{os.getloadavg()[0]:.2f}",
+        "python": platform.python_version(),
+        "commit": commit or "unknown",
+    }
+
+
+def pss(pid: int) -> int:
+    """Proportional set size of one process in bytes (its RSS when PSS is unreadable)."""
+    try:
+        p = psutil.Process(pid)
+        try:
+            return int(p.memory_full_info().pss)
+        except (psutil.AccessDenied, AttributeError):
+            return int(p.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return 0
+
+
+@dataclass
+class MemoryPeaks:
+    groups: dict[str, float] = field(default_factory=dict)  # MiB
+    backend: float = 0.0  # MiB, the BACKEND groups at one instant
+    samples: int = 0
+
+
+class MemorySampler:
+    """Every `interval_s`, the PSS of each group (a name -> a function giving its pids)."""
+
+    def __init__(self, groups: dict[str, Callable[[], Sequence[int]]], *, interval_s: float = 0.25) -> None:
+        self.groups = groups
+        self.interval_s = interval_s
+        self.peaks = MemoryPeaks(groups=dict.fromkeys(groups, 0.0))
+        self._task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        now = {name: sum(pss(pid) for pid in pids()) / MIB for name, pids in self.groups.items()}
+        for name, mib in now.items():
+            self.peaks.groups[name] = max(self.peaks.groups[name], mib)
+        self.peaks.backend = max(self.peaks.backend, sum(now.get(g, 0.0) for g in BACKEND))
+        self.peaks.samples += 1
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> MemoryPeaks:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.sample()
+        return self.peaks
+
+
+def postgres_pids(postmaster: int, database: str) -> list[int]:
+    """The postmaster, its auxiliary processes and the backends of one database (a client
+    backend's title reads "postgres: [cluster:] <user> <database> <host(port)|[local]> ...")."""
+    pids = [postmaster]
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(postmaster).children():
+            with contextlib.suppress(psutil.Error):
+                words = " ".join(child.cmdline()).split()
+                at = next((i for i, w in enumerate(words) if w.endswith(")") or w == "[local]"), None)
+                if at is None or words[at - 1] == database:
+                    pids.append(child.pid)
+    return pids
 
 
 @dataclass
@@ -136,9 +220,7 @@ class Harness:
         self.machine["redis"], self._redis_pid = str(server["redis_version"]), int(server["process_id"])
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._sampler is not None:
             await self._sampler.stop()
         await self._closing.aclose()
@@ -159,19 +241,20 @@ class Harness:
             await asyncio.sleep(poll_s)
         return True
 
-    def _api_cpus(self) -> frozenset[int]:
+    def cpu_s(self, name: str) -> float:
+        """CPU seconds (user + system) the system process `name` has used so far."""
+        return float(sum(psutil.Process(self.processes.pid(name) or -1).cpu_times()[:2]))
+
+    def api_cpus(self) -> frozenset[int]:
         core = self.opts.api_core
         return frozenset({core}) if core is not None and core < (os.cpu_count() or 1) else all_cpus()
 
     async def start_system(self) -> None:
         """The system's processes (the API on its core, the rest on every core, not only on
         the load core this process is pinned to), then the memory sampler."""
-        ports = self.api_port, self.payments_port
-        self.processes.start(
-            *system_commands(
-                api_port=ports[0], payments_port=ports[1], api_cpus=self._api_cpus(), other_cpus=all_cpus()
-            )
-        )
+        api, payments, cpus = self.api_port, self.payments_port, self.api_cpus()
+        commands = system_commands(api_port=api, payments_port=payments, api_cpus=cpus, other_cpus=all_cpus())
+        self.processes.start(*commands)
         for url in (f"{self.api_url}/health", f"http://127.0.0.1:{self.payments_port}/schema/openapi.json"):
             await asyncio.to_thread(self.processes.wait_http, url)
         database = urlparse(self.opts.database_url).path.lstrip("/")
@@ -197,56 +280,10 @@ class Harness:
         peaks, self._sampler = await self._sampler.stop(), None
         g = peaks.groups
         parts = ", ".join(f"{name} {g[name]:.0f}" for name in ("api", "workers", "redis", "postgres"))
-        report.figures.append(
-            Figure(
-                "peak memory of the backend (PSS, MiB)",
-                f"{peaks.backend:.0f} ({parts}; payments stub {g['payments stub']:.0f} not counted)",
-                target=target(peaks.backend <= MEMORY_TARGET_MIB, f"≤ {MEMORY_TARGET_MIB} MiB"),
-            )
-        )
+        used = f"{peaks.backend:.0f} ({parts}; payments stub {g['payments stub']:.0f} not counted)"
+        ok = at_most(peaks.backend, MEMORY_TARGET_MIB, f"≤ {MEMORY_TARGET_MIB} MiB")
+        report.figures.append(Figure("peak memory of the backend (PSS, MiB)", used, target=ok))
         report.raw["memory"] = {"backend_mib": peaks.backend, **g, "samples": peaks.samples}
-
-    async def load(
-        self,
-        requests: Iterator[Request],
-        *,
-        budget_s: float,
-        port: int = 0,
-        sources: list[str] | None = None,
-        on_response: Callable[[Request, Response], None] | None = None,
-    ) -> LoadResult:
-        """Send `requests` to the API (or `port`) over `connections` connections, from
-        several source addresses in turn when given."""
-        n = self.opts.connections
-        http = HttpPool("127.0.0.1", port or self.api_port, size=n, sources=sources)
-        server, cpu_s = "hello" if port else "api", self.cpu_s("hello" if port else "api")
-        try:
-            result = await drive(http, requests, concurrency=n, budget_s=budget_s, on_response=on_response)
-        finally:
-            await http.close()
-        result.cpu_s = self.cpu_s(server) - cpu_s
-        return result
-
-    def cpu_s(self, name: str) -> float:
-        """CPU seconds (user + system) the system process `name` has used so far."""
-        return float(sum(psutil.Process(self.processes.pid(name) or -1).cpu_times()[:2]))
-
-    async def ceiling(
-        self, make: Callable[[], Iterator[Request]], count: int, sources: list[str] | None = None
-    ) -> LoadResult | None:
-        """The same requests (repeated from `make()` up to the bounds) from the same driver
-        and settings against the raw ASGI hello, served like the API on the API's core."""
-        if not self.opts.ceiling:
-            return None
-        hello = uvicorn("bench.hello:create_app", host="127.0.0.1", port=self.hello_port, factory=True)
-        self.processes.start(Command("hello", hello, self._api_cpus()))
-        try:
-            await asyncio.to_thread(self.processes.wait_http, f"http://127.0.0.1:{self.hello_port}/")
-            n = max(CEILING_MIN, min(count, CEILING_MAX))
-            stream = itertools.islice(itertools.chain.from_iterable(make() for _ in itertools.count()), n)
-            return await self.load(stream, budget_s=300, port=self.hello_port, sources=sources)
-        finally:
-            await asyncio.to_thread(self.processes.stop, "hello")
 
     def admin(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
@@ -272,15 +309,9 @@ class Harness:
         opts = self.opts
         pins = f"API on core {opts.api_core}, load on core {opts.load_core} (taskset)"
         where = "embedded servers" if opts.embedded else "the machine's PostgreSQL and Redis"
-        return Report(
-            scenario=opts.scenario,
-            title=title,
-            scale=opts.scale,
-            command=opts.command,
-            machine=self.machine,
-            settings=f"asyncio driver, {opts.connections} connections; {pins}; {where}"
-            + (f"; {opts.note}" if opts.note else ""),
-        )
+        settings = f"asyncio driver, {opts.connections} connections; {pins}; {where}"
+        settings += f"; {opts.note}" if opts.note else ""
+        return Report(opts.scenario, title, opts.scale, opts.command, self.machine, settings)
 
     def finish(self, report: Report) -> Path:
         path = self.opts.out / f"{self.name}.json"

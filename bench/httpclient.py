@@ -55,20 +55,12 @@ def source_addresses(count: int, *, first: str = "127.1.0.1") -> list[str]:
 class HttpPool:
     """At most `size` requests in flight to one server, over reused connections."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        size: int = 64,
-        sources: list[str] | None = None,
-        rotate_after: int = 50,
-        timeout_s: float = 30.0,
-    ) -> None:
+    rotate_after = 50  # requests per connection while spreading over source addresses
+    timeout_s = 30.0
+
+    def __init__(self, host: str, port: int, *, size: int = 64, sources: list[str] | None = None) -> None:
         self.host = host
         self.port = port
-        self.timeout_s = timeout_s
-        self.rotate_after = rotate_after
         self._sources: Iterator[str] | None = itertools.cycle(sources) if sources else None
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Conn] = []

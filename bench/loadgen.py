@@ -14,12 +14,14 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.httpclient import HttpError, HttpPool, Response
 from bench.stats import percentile
 
 Request = tuple[str, str, dict[str, str], bytes | None]  # method, path, headers, body
+OnMessage = Callable[[Any, float], bool | None]  # a socket's message and when it came; True: stop
 
 
 @dataclass
@@ -89,19 +91,48 @@ async def drive(
 
 class Sockets:
     """WebSockets the load side opens (`parallel` handshakes at a time), each read by a task
-    of its own; `close()` ends them all."""
+    of its own (or by its opener); `close()` ends them all. Failures are counted by kind."""
 
     def __init__(self, parallel: int = 64) -> None:
         self.open: set[ClientConnection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False
+        self.errors: dict[str, int] = {}
         self._handshakes = asyncio.Semaphore(parallel)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
 
     async def connect(self, url: str) -> ClientConnection:
         async with self._handshakes:
             ws = await connect(url, compression=None, ping_interval=None, open_timeout=60)
         self.open.add(ws)
         return ws
+
+    async def listen(self, url: str, on_message: OnMessage, *, wait: bool = False) -> ClientConnection | None:
+        """Open `url`, then hand each message (decoded, time received) to `on_message` until
+        it returns True or the socket ends: in a task of its own, or before returning (`wait`)."""
+        try:
+            ws = await self.connect(url)
+        except Exception as exc:
+            self.error(f"ws connect: {type(exc).__name__}")
+            return None
+        reader = self._read(ws, on_message)
+        await reader if wait else self.spawn(reader)
+        return ws
+
+    async def _read(self, ws: ClientConnection, on_message: OnMessage) -> None:
+        try:
+            async for raw in ws:
+                if on_message(msgspec.json.decode(raw), time.time()):
+                    break
+        except Exception as exc:
+            if not self.closing:
+                self.error(f"ws: {type(exc).__name__}")
+        finally:
+            self.open.discard(ws)
+            with contextlib.suppress(Exception):
+                await ws.close()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

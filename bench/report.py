@@ -9,8 +9,6 @@ from pathlib import Path
 
 import msgspec
 
-from bench.loadgen import LoadResult
-
 
 @dataclass
 class Figure:
@@ -51,33 +49,6 @@ class Report:
     def correct(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def load_figures(self, name: str, result: LoadResult, ceiling: LoadResult | None) -> None:
-        """Answers by status, rate (and its share of the ceiling), latency of one load; the
-        ceiling's own figures (the raw ASGI hello: same uvicorn flags, core, driver, settings)."""
-        statuses = ", ".join(f"{k}: {num(v)}" for k, v in sorted(result.statuses.items()))
-        c = ceiling
-        self.ceiling.append(
-            f"{name}: {num(c.rate)} req/s ({num(c.per_cpu_s)} per CPU-s), p50 {ms(c.latency_ms['p50'])}, "
-            f"p99 {ms(c.latency_ms['p99'])} ({num(c.requests)} requests)"
-            if c
-            else f"{name}: not measured"
-        )
-        rates = (c.rate, c.per_cpu_s) if c else (None, None)
-        self.figures += [
-            Figure(
-                f"{name}: answers (by status)", f"{num(result.requests)} ({statuses}); errors {result.errors}"
-            ),
-            Figure(
-                f"{name}: rate; per CPU-second of the API process (ratios: to the ceiling's)",
-                f"{num(result.rate)} req/s over {result.seconds:.1f} s; {num(result.per_cpu_s)} per CPU-s",
-                f"{pct(result.rate, rates[0])}; {pct(result.per_cpu_s, rates[1])}",
-            ),
-            Figure(
-                f"{name}: latency p50 / p95 / p99 / max",
-                " / ".join(ms(result.latency_ms.get(k)) for k in ("p50", "p95", "p99", "max")),
-            ),
-        ]
-
     def summary(self) -> str:
         m = self.machine
         lines = [
@@ -112,3 +83,7 @@ def pct(a: float | None, b: float | None) -> str:
 
 def target(ok: bool, text: str) -> str:
     return f"{text} {'✅' if ok else '❌'}"
+
+
+def at_most(v: float | None, limit: float, text: str) -> str:
+    return target(v is not None and v <= limit, text)

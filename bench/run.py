@@ -1,4 +1,4 @@
-"""Run one load scenario: `python -m bench.run challenge|flash|waitingroom [--scale s] [options]`.
+"""Run one load scenario: `python -m bench.run challenge|flash|waitingroom|holds [--scale s] [options]`.
 
 Each run starts the system afresh, measures the ceiling (bench/hello.py on the API's core)
 with the same driver and settings, runs the scenario, checks the outcome in PostgreSQL and
@@ -20,9 +20,10 @@ import uvloop
 
 from bench.harness import RESULTS, Harness, Options
 from bench.report import Report
-from bench.scenarios import challenge, flash, waitingroom
+from bench.scenarios import challenge, flash, holds, waitingroom
 
 SCENARIOS = {"challenge": challenge.run, "flash": flash.run, "waitingroom": waitingroom.run}
+SCENARIOS["holds"] = holds.run
 
 
 def _core(value: str) -> int | None:

@@ -48,9 +48,7 @@ class Minter:
         return (signing_input + b"." + _b64(signature)).decode()
 
 
-async def insert_customers(
-    conn: asyncpg.Connection, *, kind: str, count: int, with_cpf: bool = False
-) -> None:
+async def insert_customers(pg: asyncpg.Connection, *, kind: str, count: int, with_cpf: bool = False) -> None:
     """Write customers 0..count-1 of one population (bulk, chunked, memory-bounded)."""
     prefix = PREFIX[kind]
     # With a CPF: the challenge's clients (its face sees only its own); else product accounts.
@@ -63,4 +61,4 @@ async def insert_customers(
         ON CONFLICT (id) DO NOTHING
     """  # noqa: S608 (prefix and kind come from PREFIX, not from input)
     for start in range(0, count, CHUNK):
-        await conn.execute(sql, start, min(count, start + CHUNK) - 1)
+        await pg.execute(sql, start, min(count, start + CHUNK) - 1)

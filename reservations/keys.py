@@ -28,6 +28,29 @@ def stock(event_id: UUID | str) -> str:
     return f"cp:stock:{{{event_id}}}"
 
 
+def seat_version(event_id: UUID | str) -> str:
+    """The event's stock version (an integer): moved on by every committed change of its
+    ticket states (`inventory/stock.py`, `stock_changed`); names its seat-map snapshot."""
+    return f"cp:seatver:{{{event_id}}}"
+
+
+def seat_map(event_id: UUID | str) -> str:
+    """The event's newest seat-map snapshot (msgpack: version, seats, statuses), shared by
+    every API instance so one version has one body and one ETag."""
+    return f"cp:seatmap:{{{event_id}}}"
+
+
+def seat_map_pushed(event_id: UUID | str) -> str:
+    """The snapshot the last `seats` delta on the event's live channel led to: the base of
+    the next delta."""
+    return f"cp:seatmap:pushed:{{{event_id}}}"
+
+
+def hold_idempotency(customer_id: UUID | str, digest: str) -> str:
+    """A customer's hold request by Idempotency-Key (a digest of the key)."""
+    return f"cp:idem:hold:{customer_id}:{digest}"
+
+
 def stock_last(event_id: UUID | str) -> str:
     """The last stock counters read from PostgreSQL, kept longer: what a read answers while
     PostgreSQL is busy (a lock, a stall) instead of 503."""

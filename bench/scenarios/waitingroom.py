@@ -4,17 +4,16 @@ fifo room (scale s; admission factor 1.0, at most 50 admissions a second).
 The room is paused while every visitor joins (from 1,024 loopback addresses: the room
 limits joins per address), so each place is an arrival number. 1,000 watchers spread over
 the queue and the 2,000 visitors at its head (a window moving with the admissions) open
-the queue WebSocket. The room opens; each admitted visitor holds a ticket with their
-Admission-Token, then confirms (70%) or cancels (30%: i % 10 < 3). Checked: fairness
-(Kendall's tau of arrival and admission order, from each token's `jti`), the admission bound
-(`admission_bound`), the ETA's error (first estimate shown vs admission); docs/benchmarks.md.
+the queue WebSocket (a one-use ticket each). The room opens; each admitted visitor holds a
+ticket with their Admission-Token, then confirms (70%) or cancels (30%: i % 10 < 3). Checked:
+fairness (Kendall's tau of arrival and admission order, from each token's `jti`), the admission
+bound (`admission_bound`), the ETA's error (first estimate shown vs admission); docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -23,29 +22,25 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from websockets.asyncio.client import ClientConnection
 
-from bench.checks import check_sold_once, ticket_counts
 from bench.harness import ADMISSION_TTL_S, Harness, scaled
 from bench.httpclient import HttpError, HttpPool, Response, source_addresses
-from bench.loadgen import LoadResult, Request, Sockets
+from bench.loadgen import Request, Sockets
 from bench.report import Figure, Report, ms, num, target
 from bench.stats import kendall_tau, percentile, summary_ms
+from bench.storms import Storm, check_sold_once, load, measure_ceilings, report_storm, ticket_counts
 from bench.tokens import Minter, customer_id_text, insert_customers
 
-VISITORS = 100_000
-TICKETS = 10_000
+VISITORS, TICKETS = 100_000, 10_000
 # The organizer's knob that protects the backend: about what one API process serves of
 # holds and confirms on this machine (at 1,000 a second the full-size sale stalled: the
 # stock bound let 10,000 admitted buyers at the API at once; docs/benchmarks.md).
 MAX_ADMIT_PER_S = 50
 WINDOW = 2_000  # visitors at the head of the queue with their socket open
 FACTOR = 1.0
-WATCHERS = 1_000
-SOURCES = 1_024
+WATCHERS, SOURCES = 1_000, 1_024  # watchers spread over the queue; loopback addresses joining
 ETA_MIN_WAIT_S = 5.0  # ETA error over waits at least this long (estimates are whole seconds)
 CONFIRM = b'{"payment_method":"pm_card_visa"}'  # the stub's test payment method of 4242...
-ZERO_EVENT = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass
@@ -81,12 +76,8 @@ class Room(Sockets):
         self.served_seen = 0
         self.next_arrival = 1
         self.actions = HttpPool("127.0.0.1", h.api_port, size=h.opts.connections)
-        self.errors: dict[str, int] = {}
         self.done = {"ticket": 0, "hold": 0, "confirm": 0, "cancel": 0}
         self.ws_base = f"ws://127.0.0.1:{h.api_port}/api/events/{event_id}/queue/ws?ticket="
-
-    def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
 
     async def open_watchers_and_window(self) -> None:
         for v in self.visitors:
@@ -108,48 +99,31 @@ class Room(Sockets):
                 self.spawn(self._socket(v))
 
     async def _socket(self, v: Visitor) -> None:
-        try:
-            auth = {"Authorization": f"Bearer {v.token}"}  # a one-use ticket opens the socket
-            ticket = msgspec.json.decode(await self._step("ticket", 201, "POST", "/api/ws-tickets", auth))
-            ws = await self.connect(self.ws_base + ticket["ticket"])
-        except Exception as exc:
-            self.error(f"ws connect: {type(exc).__name__}")
-            return
-        v.connected_at = time.time()
-        if v.watcher:
-            self.spawn(self._listen(ws, v))
-        else:
-            await self._listen(ws, v)
+        auth = {"Authorization": f"Bearer {v.token}"}  # a one-use ticket opens the socket
+        ticket = await self._step("ticket", 201, "POST", "/api/ws-tickets", auth)
+        url = self.ws_base + msgspec.json.decode(ticket)["ticket"] if ticket else ""
+        if url and await self.listen(url, lambda msg, now: self._heard(v, msg, now)):
+            v.connected_at = time.time()  # before the reader task reads anything
 
-    async def _listen(self, ws: ClientConnection, v: Visitor) -> None:
-        try:
-            async for raw in ws:
-                now = time.time()
-                msg = msgspec.json.decode(raw)
-                kind = msg.get("type")
-                if kind == "position" and msg.get("position") is not None:
-                    v.positions.append((now, int(msg["position"])))
-                    if v.first_eta is None and msg.get("eta_s") is not None:
-                        v.first_eta = (now, int(msg["eta_s"]))
-                elif kind == "admitted":
-                    v.admitted_heard = now
-                    v.jti = _jti(msg["admission_token"])
-                    expires = dt.datetime.fromisoformat(msg["admission_expires_at"]).timestamp()
-                    v.admitted_at = expires - ADMISSION_TTL_S
-                    if v.jti > self.served_seen:
-                        self.served_seen = v.jti
-                        self.slide()
-                    self.spawn(self._buy(v, msg["admission_token"]))
-                    break
-                elif kind == "sold_out":
-                    v.sold_out_heard = v.sold_out_heard or now
-        except Exception as exc:
-            if not self.closing:
-                self.error(f"ws: {type(exc).__name__}")
-        finally:
-            self.open.discard(ws)
-            with contextlib.suppress(Exception):
-                await ws.close()
+    def _heard(self, v: Visitor, msg: Any, now: float) -> bool:
+        kind = msg.get("type")
+        if kind == "position" and msg.get("position") is not None:
+            v.positions.append((now, int(msg["position"])))
+            if v.first_eta is None and msg.get("eta_s") is not None:
+                v.first_eta = (now, int(msg["eta_s"]))
+        elif kind == "admitted":
+            v.admitted_heard = now
+            v.jti = _jti(msg["admission_token"])
+            expires = dt.datetime.fromisoformat(msg["admission_expires_at"]).timestamp()
+            v.admitted_at = expires - ADMISSION_TTL_S
+            if v.jti > self.served_seen:
+                self.served_seen = v.jti
+                self.slide()
+            self.spawn(self._buy(v, msg["admission_token"]))
+            return True
+        elif kind == "sold_out":
+            v.sold_out_heard = v.sold_out_heard or now
+        return False
 
     async def _step(self, step: str, ok: int, method: str, path: str, headers: dict[str, str]) -> bytes:
         """One request of a visitor's purchase; its body, or b"" (and an error) when not `ok`."""
@@ -175,9 +149,8 @@ class Room(Sockets):
         if v.index % 10 < 3:  # abandons
             await self._step("cancel", 204, "DELETE", path, auth)
         else:
-            await self._step(
-                "confirm", 200, "POST", f"{path}/confirm", {**auth, "Idempotency-Key": f"c-{v.index}"}
-            )
+            key = {"Idempotency-Key": f"c-{v.index}"}
+            await self._step("confirm", 200, "POST", f"{path}/confirm", {**auth, **key})
 
     async def close(self) -> None:
         await super().close()
@@ -232,59 +205,43 @@ def admission_bound(
     return bound
 
 
-def _joins(event_id: str, visitors: list[Visitor]) -> Iterator[Request]:
-    path = f"/api/events/{event_id}/queue"
-    return (("POST", path, {"Authorization": f"Bearer {v.token}"}, None) for v in visitors)
-
-
-async def _join_all(h: Harness, event_id: str, visitors: list[Visitor]) -> LoadResult:
+def _storm(visitors: list[Visitor]) -> Storm:
     """Every visitor joins once; each keeps the place (arrival number) it was given."""
     by_auth = {f"Bearer {v.token}": v for v in visitors}
+
+    def joins(event_id: str) -> Iterator[Request]:
+        path = f"/api/events/{event_id}/queue"
+        return (("POST", path, {"Authorization": auth}, None) for auth in by_auth)
 
     def placed(req: Request, r: Response) -> None:
         if r.status == 200:
             by_auth[req[2]["Authorization"]].arrival = int(msgspec.json.decode(r.body)["position"])
 
-    budget_s = h.budget(max(120.0, len(visitors) / 100))
-    return await h.load(
-        _joins(event_id, visitors), budget_s=budget_s, sources=source_addresses(SOURCES), on_response=placed
-    )
+    n = len(visitors)
+    sources = source_addresses(SOURCES)
+    return Storm("joins", joins, n, {200: n}, on_response=placed, sources=sources)
 
 
 async def run(h: Harness) -> Report:
-    scale = h.opts.scale
-    n = scaled(VISITORS, scale, 100)
-    tickets = scaled(TICKETS, scale, 10)
+    n, tickets = scaled(VISITORS, h.opts.scale, 100), scaled(TICKETS, h.opts.scale, 10)
     budget_s = h.budget(max(300.0, n / 50))
     report = h.new_report("waiting room")
     report.settings += f"; joins from {SOURCES:,} loopback addresses"
-    minter = Minter(h.jwt_secret)
 
     await insert_customers(h.pg, kind="visitor", count=n)
-    every = max(1, n // WATCHERS)
-    visitors = [
-        Visitor(index=i, token=minter.token(customer_id_text("visitor", i)), watcher=i % every == 0)
-        for i in range(n)
-    ]
-    ceiling = await h.ceiling(lambda: _joins(ZERO_EVENT, visitors), n, source_addresses(SOURCES))
+    every, token = max(1, n // WATCHERS), Minter(h.jwt_secret).token
+    visitors = [Visitor(i, token(customer_id_text("visitor", i)), watcher=i % every == 0) for i in range(n)]
+    storm = _storm(visitors)
+    await measure_ceilings(h, [storm])
 
     await h.start_system()
+    wr = dict(enabled=True, admission_factor=FACTOR, prequeue="fifo", max_admit_per_s=MAX_ADMIT_PER_S)
     event_id = await h.create_event(
-        name="Waiting room sale",
-        venue="Bench Hall",
-        capacity=tickets,
-        max_per_customer=1,
-        hold_ttl_s=120,
-        waiting_room={
-            "enabled": True,
-            "admission_factor": FACTOR,
-            "prequeue": "fifo",
-            "max_admit_per_s": MAX_ADMIT_PER_S,
-        },
-    )
+        name="Waiting room sale", venue="Bench Hall", capacity=tickets, hold_ttl_s=120, waiting_room=wr
+    )  # one ticket per customer: the default max_per_customer
     await _pause(h, event_id, paused=True)
 
-    joins = await _join_all(h, event_id, visitors)
+    await load(h, storm, event_id, h.budget(max(120.0, n / 100)))
     arrivals = sorted(v.arrival for v in visitors if v.arrival)
 
     room = Room(h, event_id, visitors, window=WINDOW)
@@ -317,9 +274,7 @@ async def run(h: Harness) -> Report:
     # admissions up to number a - p; that admission's tick happened at admitted_at.
     admitted_time = {v.jti: v.admitted_at for v in admitted}
     position_lat: list[float] = []
-    for v in visitors:
-        if not v.watcher:
-            continue
+    for v in filter(lambda v: v.watcher, visitors):
         seen = -1
         for t_recv, p in v.positions:
             served = v.arrival - p
@@ -327,30 +282,23 @@ async def run(h: Harness) -> Report:
                 if seen >= 0 and served in admitted_time:
                     position_lat.append(max(0.0, t_recv - admitted_time[served]))
                 seen = served
-    admit_lat = [
-        v.admitted_heard - v.admitted_at
-        for v in admitted
-        if v.connected_at and v.connected_at < v.admitted_at
-    ]
-    sold_lat = [
-        v.sold_out_heard - last_sale.timestamp() for v in waiting_watchers if v.sold_out_heard and last_sale
-    ]
+    admit_lat = [v.admitted_heard - v.admitted_at for v in admitted if 0 < v.connected_at < v.admitted_at]
+    last = last_sale.timestamp() if last_sale else 0.0
+    sold_lat = [v.sold_out_heard - last for v in waiting_watchers if v.sold_out_heard and last]
     pos_s, adm_s, sold_s = summary_ms(position_lat), summary_ms(admit_lat), summary_ms(sold_lat)
     # ETA honesty: all joined while paused (no estimate then); the first one shown after the opening.
     waits = [(e, v.admitted_at - t) for v in admitted if v.first_eta for t, e in [v.first_eta]]
     eta_err = [abs(e - w) / w for e, w in waits if w >= ETA_MIN_WAIT_S]
     eta_p = {f"p{p}": percentile(eta_err, p) for p in (50, 90)}
 
-    outcome = await _outcome(h, event_id)
-    holds = await h.pg.fetch(
-        "SELECT customer_id, status, created_at, ended_at FROM holds WHERE event_id = $1", event_id
-    )
+    outcome = dict(await h.pg.fetchrow(OUTCOME, event_id) or {})
+    holds = await h.pg.fetch(HOLDS, event_id)
     bound = admission_bound(visitors, list(holds), capacity=tickets, factor=FACTOR, opened=opened)
     room_settings = f"≤ {MAX_ADMIT_PER_S} admitted/s, factor {FACTOR}"
     report.figures.append(Figure("visitors / tickets", f"{num(n)} / {num(tickets)} ({room_settings})"))
-    report.load_figures("joins", joins, ceiling)
+    report_storm(report, storm)
     sell_out = f"{sell_out_s:.1f} s" if sell_out_s is not None else "not sold out"
-    done = " / ".join(map(num, (len(admitted), *room.done.values())))
+    done = " / ".join(map(num, (len(admitted), *(room.done[k] for k in ("hold", "confirm", "cancel")))))
     bound_text = f"{bound.max_ratio:.3f} over {num(bound.points)} instants {bound.at}"
     eta_text = " / ".join("n/a" if x is None else f"{x:.1%}" for x in eta_p.values())
     goals = [target(bound.max_ratio <= 1.0, "≤ 1.0"), target(tau == 1.0, "1.0 (fifo)")]
@@ -366,27 +314,22 @@ async def run(h: Harness) -> Report:
         (f"ETA error p50 / p90 (waits ≥ {ETA_MIN_WAIT_S:.0f} s; n = {len(eta_err)})", eta_text, goals[2]),
     ]
     report.figures += [Figure(name, value, "", goal) for name, value, goal in rows]
-    report.check("every visitor joined (200)", n, joins.statuses.get(200, 0))
     report.check("places given are the arrival numbers 1..n", True, arrivals == list(range(1, n + 1)))
     report.check("sold out within the budget", True, sold_out)
-    report.check(
-        "tickets sold (BOOKED) = purchases = confirmed holds",
-        (tickets,) * 3,
-        (outcome["booked"], outcome["purchases"], outcome["confirmed_holds"]),
-    )
+    sold = (outcome["booked"], outcome["purchases"], outcome["confirmed_holds"])
+    report.check("tickets sold (BOOKED) = purchases = confirmed holds", (tickets,) * 3, sold)
     await check_sold_once(report, h.pg, event_id, who="visitors")
     report.check("holds left active", 0, outcome["active_holds"])
     report.check("admission bound never exceeded (instants over 1.0)", 0, bound.over)
     report.check("fairness: Kendall tau (fifo)", 1.0, tau)
     report.check("admitted visitors are exactly the first arrivals", True, prefix_ok)
-    finished = room.done["confirm"] + room.done["cancel"]
-    report.check("every admitted visitor got a hold and finished", len(admitted), finished)
+    ended = room.done["confirm"] + room.done["cancel"]
+    report.check("every admitted visitor got a hold and finished", len(admitted), ended)
     report.check("load-side errors", {}, room.errors)
     report.raw.update(visitors=n, tickets=tickets, sell_out_s=sell_out_s, tau=tau, admitted=len(admitted))
-    report.raw.update(joins=joins.figures(), ceiling=ceiling.figures() if ceiling else None, outcome=outcome)
-    report.raw.update(bound={"max": bound.max_ratio, "points": bound.points, "at": bound.at})
-    report.raw.update(position=pos_s, admission=adm_s, sold_out=sold_s)
-    report.raw.update(eta_error={**eta_p, "n": len(eta_err), "min_wait_s": ETA_MIN_WAIT_S})
+    report.raw.update(position=pos_s, admission=adm_s, sold_out=sold_s, outcome=outcome)
+    report.raw["bound"] = {"max": bound.max_ratio, "points": bound.points, "at": bound.at}
+    report.raw["eta_error"] = {**eta_p, "n": len(eta_err), "min_wait_s": ETA_MIN_WAIT_S}
     return report
 
 
@@ -401,15 +344,9 @@ async def _pause(h: Harness, event_id: str, *, paused: bool) -> None:
         raise RuntimeError(f"setting paused={paused} answered {r.status_code}: {r.text[:200]}")
 
 
-async def _outcome(h: Harness, event_id: str) -> dict[str, Any]:
-    return dict(
-        await h.pg.fetchrow(
-            """SELECT count(*) FILTER (WHERE status = 'confirmed') AS confirmed_holds,
-                      count(*) FILTER (WHERE status = 'active') AS active_holds,
-                      (SELECT count(*) FROM purchases WHERE event_id = $1) AS purchases,
-                      (SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'BOOKED') AS booked
-               FROM holds WHERE event_id = $1""",
-            event_id,
-        )
-        or {}
-    )
+OUTCOME = """SELECT count(*) FILTER (WHERE status = 'confirmed') AS confirmed_holds,
+    count(*) FILTER (WHERE status = 'active') AS active_holds,
+    (SELECT count(*) FROM purchases WHERE event_id = $1) AS purchases,
+    (SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'BOOKED') AS booked
+    FROM holds WHERE event_id = $1"""
+HOLDS = "SELECT customer_id, status, created_at, ended_at FROM holds WHERE event_id = $1"

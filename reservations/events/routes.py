@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, patch, post
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from core import auth
-from core.deps import ConnDep, RedisDep
+from core.deps import ConnDep, RedisDep, ResDep
 from core.errors import Unauthorized, error_responses
 from core.openapi import answers
 from core.schemas import StrictBody, check_no_nul
-from reservations.events import management
+from reservations.events import management, seatmap
 from reservations.events import service as events
 from reservations.events.management import EventPatch
-from reservations.events.schemas import EventCreate, EventStatus, EventView, Seat, parse_instant
+from reservations.events.schemas import EventCreate, EventStatus, EventView, Seat, SeatMap, parse_instant
 from reservations.limits import limit_event_creation
 
 
@@ -99,16 +102,62 @@ class EventController(Controller):
         operation_id="listSeats",
         tags=["events"],
         summary="Labelled seats and their state",
+        description=(
+            "The seat map from the event's current snapshot: `[{id, section, row, number, price_cents,"
+            " status}]`, or with `format=compact` sections of rows, each with its seat numbers, ids"
+            " and one status letter per seat (`a` available, `h` held, `s` sold). The `ETag` names"
+            " the snapshot's version: send it back in `If-None-Match` for a 304 while nothing"
+            " changed. Gzipped when the client accepts it. Kept current by the `seats` deltas of"
+            " `/api/events/{id}/live`."
+        ),
+        responses={
+            200: ResponseSpec(
+                data_container=list[Seat] | SeatMap,
+                description="`list[Seat]` (default) or, with `format=compact`, a `SeatMap`.",
+            ),
+            304: ResponseSpec(data_container=None, description="Not modified since the `ETag` sent."),
+            **error_responses(400, 404),
+        },
     )
     async def list_seats(
         self,
-        conn: ConnDep,
+        request: Request[Any, Any, Any],
+        res: ResDep,
         event_id: FromPath[UUID],
         section: Annotated[str | None, QueryParameter(max_length=100)] = None,
-    ) -> list[Seat]:
+        seat_format: Annotated[
+            seatmap.SeatFormat,
+            QueryParameter(name="format", description="`list` (default) or `compact`"),
+        ] = "list",
+        if_none_match: Annotated[str | None, HeaderParameter(name="If-None-Match", max_length=1000)] = None,
+    ) -> Response[bytes]:
         if section is not None:
             check_no_nul(section, field="section")
-        return await events.list_seats(conn, event_id=event_id, section=section)
+        encoded = await seatmap.seat_map(res.pool, res.redis, event_id=event_id)
+        part = f"-{zlib.crc32(section.encode()):08x}" if section is not None else ""
+        tag = f'"{encoded.snapshot.etag}-{seat_format}{part}"'
+        headers = {"ETag": tag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if if_none_match and (if_none_match.strip() == "*" or tag in if_none_match.replace("W/", "")):
+            return Response(content=b"", status_code=304, headers=headers)
+        # Accept-Encoding is read, not declared: clients and proxies set it, not the caller.
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        if section is not None:  # a part of the map: made for this request
+            body = msgspec.json.encode(seatmap.seat_list(encoded.snapshot, section))
+            gzipped = False
+        else:
+            body = encoded.body(seat_format, event_id, gzipped=gzipped)
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(content=body, status_code=200, headers=headers, media_type="application/json")
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether `Accept-Encoding` allows gzip (`gzip;q=0` refuses it)."""
+    for part in (accept_encoding or "").lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
 
 
 def _window(starts_from: str | None, starts_to: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:

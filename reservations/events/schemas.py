@@ -159,3 +159,29 @@ class Seat(Out, frozen=True, kw_only=True):
     number: int | None
     price_cents: int
     status: SeatStatus
+
+
+class SeatMapRow(Out, frozen=True, kw_only=True):
+    label: str
+    numbers: list[int]
+    ids: list[uuid.UUID]
+    status: str  # one letter per seat, in `ids` order: a available, h held, s sold
+
+
+class SeatMapSection(Out, frozen=True, kw_only=True):
+    name: str | None
+    price_cents: int
+    rows: list[SeatMapRow]
+
+
+class SeatMap(Out, frozen=True, kw_only=True):
+    """The compact seat map (`?format=compact`): sections, rows, a status letter per seat."""
+
+    event_id: uuid.UUID
+    version: int
+    sections: list[SeatMapSection]
+
+
+class SeatChange(Out, frozen=True, kw_only=True):
+    id: uuid.UUID
+    status: SeatStatus

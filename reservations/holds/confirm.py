@@ -18,7 +18,7 @@ from core import idempotency, payments
 from core.auth import Principal
 from core.config import get_settings
 from core.db import Connection, Pool
-from core.errors import AppError, BadRequest, Busy, ErrorBody
+from core.errors import Busy
 from core.ops import HOLDS
 from reservations import keys
 from reservations.customers import service as customers
@@ -44,7 +44,6 @@ from reservations.inventory import service as tickets
 from reservations.live import service as live
 
 PAYMENT_ATTEMPT_TTL_S = 2 * 24 * 3600
-MAX_IDEMPOTENCY_KEY = 255
 SETTLE_RETRY_WAITS_S = (0.05, 0.2)  # between settle tries when the hold row stays locked
 
 
@@ -55,17 +54,6 @@ def payment_key(hold_id: UUID, attempt: int) -> str:
 
 def payment_description(hold_id: UUID) -> str:
     return f"CrowdPass hold {hold_id}"
-
-
-def _idempotency_key(value: str | None) -> str:
-    if value is None or not value.strip():
-        raise BadRequest("The Idempotency-Key header is required.", field="Idempotency-Key")
-    if len(value) > MAX_IDEMPOTENCY_KEY:
-        raise BadRequest(
-            f"The Idempotency-Key header is at most {MAX_IDEMPOTENCY_KEY} characters.",
-            field="Idempotency-Key",
-        )
-    return value
 
 
 async def confirm_hold(
@@ -89,53 +77,28 @@ async def confirm_hold(
     refused (422). Answers that leave the outcome open (502 provider unavailable, 503
     busy) are not stored, so the client can retry with the same key.
     """
-    key = _idempotency_key(idempotency_key)
+    key = idempotency.check_key(idempotency_key)
     hold = await pool.fetchrow(Q.get_hold, hold_id)
     if hold is None:
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=False)
     scope = keys.confirm_idempotency(hold_id, key)
     fp = idempotency.fingerprint(f"confirm:{hold_id}", payment_method.encode())
-    stored = await idempotency.begin(redis, scope, fp)
-    if stored is not None:
-        return _replay(stored)
-    try:
-        confirmed = await _confirm(
+    return await idempotency.run_once(
+        redis,
+        scope,
+        fp,
+        lambda: _confirm(
             pool, redis, http=http, hold_id=hold_id, payment_method=payment_method, breaker=breaker
-        )
-    except AppError as exc:
-        if exc.status_code >= 500:
-            await asyncio.shield(idempotency.abandon(redis, scope))
-            raise
-        refusal = _refusal_enc.encode(ErrorBody(error=exc.code, detail=exc.detail, field=exc.field))
-        await idempotency.finish(redis, scope, fp, status=exc.status_code, body=refusal)
-        raise
-    except BaseException:
-        await asyncio.shield(idempotency.abandon(redis, scope))
-        raise
-    await idempotency.finish(redis, scope, fp, status=200, body=_confirmed_enc.encode(confirmed))
-    return confirmed
+        ),
+        status=200,
+        encode=_confirmed_enc.encode,
+        decode=_confirmed_dec.decode,
+    )
 
 
 _confirmed_enc = msgspec.json.Encoder()
-_refusal_enc = msgspec.json.Encoder()
 _confirmed_dec = msgspec.json.Decoder(HoldConfirmed)
-_refusal_dec = msgspec.json.Decoder(ErrorBody)
-
-
-class StoredRefusal(AppError):
-    """The refusal a first confirm under this Idempotency-Key got, raised again as it was."""
-
-    def __init__(self, status: int, body: ErrorBody) -> None:
-        super().__init__(body.detail, field=body.field)
-        self.status_code = status  # type: ignore[misc]
-        self.code = body.error  # type: ignore[misc]
-
-
-def _replay(stored: idempotency.Stored) -> HoldConfirmed:
-    if stored.status == 200:
-        return _confirmed_dec.decode(stored.body)
-    raise StoredRefusal(stored.status, _refusal_dec.decode(stored.body))
 
 
 async def _confirm(
@@ -343,7 +306,7 @@ async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None
             await _release(conn, ended)
             outcome = "expired_now"
         elif outcome == "active":
-            held = _priced(await conn.fetch(Q.hold_tickets, hold_id), hold["half_price_count"])
+            held = _priced(await conn.fetch(Q.tickets_of_hold, hold_id), hold["half_price_count"])
             booked = await tickets.book_hold(conn, hold_id=hold_id)
             if len(booked) != hold["quantity"]:
                 raise RuntimeError(f"hold {hold_id} booked {len(booked)} of {hold['quantity']} tickets")

@@ -2,20 +2,6 @@
 -- A hold row changes status exactly once (active -> confirmed | cancelled | expired);
 -- every change is an UPDATE guarded by `status = 'active'` on the locked row.
 
--- name: hold_event_terms
--- What a hold request needs to know about its event.
-SELECT id, max_per_customer, hold_ttl_s, half_price, closed,
-       sales_open_at IS NOT NULL AND sales_open_at > now() AS before_sale
-FROM events
-WHERE id = $1;
-
--- name: insert_hold
--- $1 event, $2 customer, $3 quantity, $4 half-price count, $5 total, $6 ttl seconds.
-INSERT INTO holds (event_id, customer_id, quantity, half_price_count, total_cents, expires_at)
-VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
-RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
-          created_at, ended_at, payment_id;
-
 -- name: get_hold
 -- With what an extension would add now: the event's hold_extension_s (NULL: its hold_ttl_s),
 -- 0 once extended or when ended.
@@ -34,7 +20,7 @@ FROM holds
 WHERE id = $1
 FOR UPDATE;
 
--- name: hold_tickets
+-- name: tickets_of_hold
 -- The tickets of a hold: held ones, or once confirmed the ones it bought. Sorted as they
 -- were claimed, so the first `half_price_count` are the half-price ones.
 SELECT t.id, t.section, t.row_label, t.seat_number, t.price_cents
@@ -93,6 +79,116 @@ WHERE id IN (
 )
 RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
           created_at, ended_at, payment_id;
+
+-- name: hold_tickets
+-- A new hold in one statement (reservations/holds/service.py `hold_tickets`, inside its
+-- transaction): the event's terms, the per-customer allowance, the claim, the hold row and
+-- the tickets marked held. Lock order as everywhere: the allowance row first (the claims
+-- run only once it is counted: an uncorrelated EXISTS is a one-time filter), then tickets.
+-- $1 event, $2 customer, $3 how many, $4 named seats (NULL: any $3 seats),
+-- $5 half-price count, $6 limit (NULL: the event's max_per_customer; tests pass a bound
+-- to switch the allowance guard off).
+-- Returns one row per claimed ticket (or one row of NULL ticket columns), each carrying
+-- the verdict columns and the new hold (with what an extension would add); the caller
+-- rolls back unless `marked` = $3.
+WITH ev AS (
+    SELECT id, max_per_customer, hold_ttl_s, hold_extension_s, half_price, closed,
+           sales_open_at IS NOT NULL AND sales_open_at > now() AS before_sale
+    FROM events
+    WHERE id = $1
+), sellable AS (
+    SELECT * FROM ev WHERE NOT closed AND NOT before_sale AND ($5::int = 0 OR half_price)
+), allowance AS (
+    INSERT INTO allowances (customer_id, event_id, taken)
+    SELECT $2::uuid, id, $3::int FROM sellable WHERE $3::int <= coalesce($6::int, max_per_customer)
+    ON CONFLICT (customer_id, event_id)
+    DO UPDATE SET taken = allowances.taken + EXCLUDED.taken
+    WHERE allowances.taken + EXCLUDED.taken <= (SELECT coalesce($6::int, max_per_customer) FROM sellable)
+    RETURNING taken
+), claimed_any AS (
+    SELECT id, section, row_label, seat_number, price_cents
+    FROM tickets
+    WHERE event_id = $1 AND status = 'AVAILABLE' AND $4::uuid[] IS NULL
+      AND EXISTS (SELECT 1 FROM allowance)
+    ORDER BY section, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), claimed_named AS (
+    SELECT id, section, row_label, seat_number, price_cents, status
+    FROM tickets
+    WHERE event_id = $1 AND id = ANY($4::uuid[]) AND EXISTS (SELECT 1 FROM allowance)
+    ORDER BY id
+    FOR UPDATE
+), claimed AS (
+    SELECT id, section, row_label, seat_number, price_cents FROM claimed_any
+    UNION ALL
+    SELECT id, section, row_label, seat_number, price_cents FROM claimed_named WHERE status = 'AVAILABLE'
+), priced AS (
+    -- The first $5 in seat order are half price; "C" collation orders as Python does.
+    SELECT price_cents,
+           row_number() OVER (ORDER BY section IS NOT NULL, section COLLATE "C", row_label IS NOT NULL,
+                              row_label COLLATE "C", seat_number IS NOT NULL, seat_number, id) AS n
+    FROM claimed
+), hold AS (
+    INSERT INTO holds (event_id, customer_id, quantity, half_price_count, total_cents, expires_at)
+    SELECT $1, $2, $3, $5,
+           (SELECT coalesce(sum(CASE WHEN n <= $5 THEN price_cents / 2 ELSE price_cents END), 0) FROM priced),
+           now() + make_interval(secs => hold_ttl_s)
+    FROM sellable
+    WHERE (SELECT count(*) FROM claimed) = $3
+    RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
+              created_at, ended_at, payment_id
+), marked AS (
+    UPDATE tickets t SET status = 'IN_PROGRESS', hold_id = hold.id, customer_id = $2
+    FROM hold
+    WHERE t.id IN (SELECT id FROM claimed) AND t.status = 'AVAILABLE'
+    RETURNING t.id
+), verdict AS (
+    SELECT EXISTS (SELECT 1 FROM ev) AS found,
+           EXISTS (SELECT 1 FROM ev WHERE NOT closed AND NOT before_sale) AS on_sale,
+           EXISTS (SELECT 1 FROM sellable) AS sellable,
+           (SELECT max_per_customer FROM ev) AS max_per_customer,
+           EXISTS (SELECT 1 FROM allowance) AS allowed,
+           (SELECT count(*) FROM claimed_named) AS named,
+           (SELECT count(*) FROM claimed) AS claimed,
+           (SELECT count(*) FROM marked) AS marked
+)
+SELECT v.*, h.id AS hold_id, h.event_id, h.customer_id, h.status, h.quantity, h.half_price_count,
+       h.total_cents, h.expires_at, h.created_at, h.ended_at, h.payment_id,
+       (SELECT coalesce(hold_extension_s, hold_ttl_s) FROM ev) AS extension_s,
+       c.id, c.section, c.row_label, c.seat_number, c.price_cents
+FROM verdict v
+LEFT JOIN hold h ON true
+LEFT JOIN claimed c ON true;
+
+-- name: customer_holds
+-- A customer's holds (not the holds orders reserve under), newest first: $2 per page,
+-- before the (created_at, id) of $3/$4 when given. `ticket_rows` are the held or bought
+-- tickets of each.
+SELECT h.id, h.event_id, h.customer_id, h.status, h.quantity, h.half_price_count, h.total_cents,
+       h.expires_at, h.created_at, h.ended_at, h.payment_id
+FROM holds h
+WHERE h.customer_id = $1
+  AND ($3::timestamptz IS NULL OR (h.created_at, h.id) < ($3, $4::uuid))
+  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = h.id)
+ORDER BY h.created_at DESC, h.id DESC
+LIMIT $2;
+
+-- name: holds_tickets
+-- The tickets of several holds (held ones, or once confirmed the ones they bought).
+SELECT t.hold_id, t.id, t.section, t.row_label, t.seat_number, t.price_cents
+FROM tickets t
+WHERE t.hold_id = ANY($1::uuid[])
+UNION ALL
+SELECT p.hold_id, t.id, t.section, t.row_label, t.seat_number, t.price_cents
+FROM purchases p JOIN tickets t ON t.id = p.ticket_id
+WHERE p.hold_id = ANY($1::uuid[]);
+
+-- name: event_limit
+SELECT max_per_customer FROM events WHERE id = $1;
+
+-- name: customer_allowance
+SELECT taken FROM allowances WHERE customer_id = $1 AND event_id = $2;
 
 -- name: mark_charging
 -- The confirm's reserve step, on the locked active hold: its card is about to be charged.

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from core.deps import ConnDep, PrincipalDep, RedisDep, ResDep
 from core.errors import error_responses
 from core.schemas import StrictBody
-from reservations import hooks
 from reservations.holds import confirm
 from reservations.holds import service as holds
 from reservations.holds.schemas import Hold, HoldConfirm, HoldConfirmed, HoldCreate
@@ -27,6 +27,10 @@ VisitorToken = Annotated[
     HeaderParameter(
         name="Visitor-Token", description="The anonymous visitor the admission names (waiting room)."
     ),
+]
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", description="Optional. Same key and body, same hold."),
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -44,7 +48,7 @@ class HoldController(Controller):
         dto=StrictBody[HoldCreate],
         return_dto=None,
         status_code=201,
-        responses=error_responses(400, 401, 403, 404, 409),
+        responses=error_responses(400, 401, 403, 404, 409, 422),
     )
     async def create_hold(
         self,
@@ -55,24 +59,50 @@ class HoldController(Controller):
         principal: PrincipalDep,
         admission_token: AdmissionToken = None,
         visitor_token: VisitorToken = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> Hold:
-        await hooks.admission_check(
-            conn,
-            redis,
-            event_id=event_id,
-            customer_id=principal.require_customer(),
-            token=admission_token,
-            visitor_token=visitor_token,
-        )
         return await holds.hold_tickets(
             conn,
             redis,
             event_id=event_id,
             customer_id=principal.require_customer(),
-            quantity=data.quantity,
-            seat_ids=data.seat_ids,
-            half_price=data.half_price,
+            request=data,
+            admission_token=admission_token,
+            visitor_token=visitor_token,
+            idempotency_key=idempotency_key,
         )
+
+    @get(
+        "/holds",
+        operation_id="listHolds",
+        tags=["holds"],
+        summary="The signed-in customer's holds, newest first",
+        description=(
+            "Active and ended holds (not the ones asynchronous orders reserve under), newest"
+            " first, `limit` per page. The `X-Next-Cursor` header, when present, is the `cursor`"
+            " of the next page."
+        ),
+        responses=error_responses(400, 401, 403),
+        response_headers=[
+            ResponseHeader(
+                name="X-Next-Cursor",
+                documentation_only=True,
+                description="The `cursor` of the next page; absent on the last page.",
+            )
+        ],
+    )
+    async def list_holds(
+        self,
+        conn: ConnDep,
+        principal: PrincipalDep,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[list[Hold]]:
+        page = await holds.list_holds(
+            conn, customer_id=principal.require_customer(), limit=limit, cursor=cursor
+        )
+        headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
+        return Response(content=page.holds, headers=headers)
 
     @get(
         "/holds/{hold_id:uuid}",

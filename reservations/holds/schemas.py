@@ -88,3 +88,10 @@ class HoldConfirmed(Out, frozen=True):
     payment_id: str | None
     total_cents: int
     purchases: list[Purchase]
+
+
+class HoldPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a customer's holds and the cursor of the next (None on the last)."""
+
+    holds: list[Hold]
+    next_cursor: str | None

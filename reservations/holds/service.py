@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from arq.connections import ArqRedis
 
+from core import idempotency
 from core.auth import Principal
 from core.config import get_settings
 from core.db import Connection, queries_beside
@@ -44,9 +47,11 @@ from reservations.errors import (
     HoldNotActive,
     HoldNotExtendable,
     HoldNotFound,
+    LimitReached,
     NotOnSale,
+    SoldOut,
 )
-from reservations.holds.schemas import HeldTicket, Hold
+from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
 from reservations.inventory import stock
 
@@ -55,6 +60,7 @@ Q = queries_beside(__file__)
 log = logging.getLogger("crowdpass.holds")
 
 SWEEP_BATCH = 500
+CLAIM_ATTEMPTS = 4
 EARLY_RUN_WAIT_S = 5.0
 
 
@@ -112,7 +118,7 @@ def _render(hold: Any, held: list[HeldTicket]) -> Hold:
 
 
 async def _load(conn: Connection, hold: Any) -> Hold:
-    rows = await conn.fetch(Q.hold_tickets, hold["id"])
+    rows = await conn.fetch(Q.tickets_of_hold, hold["id"])
     return _render(hold, _priced(rows, hold["half_price_count"]))
 
 
@@ -189,50 +195,147 @@ async def _schedule_expiry(redis: ArqRedis, hold: Hold, *, extended: bool = Fals
 # ---------------------------------------------------------------------------- create
 
 
+class _Again(Exception):
+    """Fewer tickets claimed than asked while others are only locked by claims in flight."""
+
+
+_CLAIM_ANY_LOCK = "FOR UPDATE SKIP LOCKED"
+_MARK_GUARD = " AND t.status = 'AVAILABLE'"
+
+
+def _take_query() -> str:
+    """`Q.hold_tickets`, or with the guards tests switch off (inventory.GUARDS) taken out."""
+    query = Q.hold_tickets
+    if not tickets.GUARDS.claim_skip_locked:
+        query = query.replace(_CLAIM_ANY_LOCK, "", 1)
+    if not tickets.GUARDS.book_only_available:
+        query = query.replace(_MARK_GUARD, "", 1)
+    return query
+
+
+async def _unguarded_limit(conn: Connection, *, event_id: UUID, customer_id: UUID, count: int) -> int | None:
+    """None (the statement counts against the event's limit) unless a test switched the
+    allowance guard off: then the limit is checked here first and counted later."""
+    if tickets.GUARDS.allowance_upsert:
+        return None
+    limit = await conn.fetchval(Q.event_limit, event_id) or 0
+    before = await conn.fetchval(Q.customer_allowance, customer_id, event_id) or 0
+    return 2**31 - 1 if before + count <= limit else -1
+
+
+async def _refuse(
+    conn: Connection, v: Any, *, event_id: UUID, count: int, seat_ids: Sequence[UUID] | None, last: bool
+) -> None:
+    """Raise why `Q.hold_tickets` held nothing (`v`: its verdict columns)."""
+    if not v["found"]:
+        raise EventNotFound()
+    if not v["on_sale"]:
+        raise NotOnSale()
+    if not v["sellable"]:
+        raise BadRequest("This event sells no half-price tickets.", field="half_price")
+    if not v["allowed"]:
+        raise LimitReached(f"At most {v['max_per_customer']} ticket(s) per customer for this event.")
+    if seat_ids is not None:
+        await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids)  # raises which seat
+    elif v["claimed"] < count and not last:
+        left = await conn.fetchval(tickets.Q.count_available, event_id, None)
+        if left > v["claimed"]:  # some only locked by claims in flight, which may roll back
+            raise _Again()
+    raise SoldOut()
+
+
 async def hold_tickets(
     conn: Connection,
     redis: ArqRedis,
     *,
     event_id: UUID,
     customer_id: UUID,
-    quantity: int | None = None,
-    seat_ids: Sequence[UUID] | None = None,
-    half_price: int = 0,
+    request: HoldCreate,
+    admission_token: str | None = None,
+    visitor_token: str | None = None,
+    idempotency_key: str | None = None,
+) -> Hold:
+    """The plugged-in admission check (`hooks.admission_check`), then `take_hold`; with an
+    Idempotency-Key (per customer) both run once: the same key and body get the first
+    answer again, the same hold or refusal; another body is refused (KeyReused, 422).
+    A duplicate arriving while the first runs waits for its answer."""
+
+    async def admit_and_hold() -> Hold:
+        await hooks.admission_check(
+            conn,
+            redis,
+            event_id=event_id,
+            customer_id=customer_id,
+            token=admission_token,
+            visitor_token=visitor_token,
+        )
+        return await take_hold(conn, redis, event_id=event_id, customer_id=customer_id, request=request)
+
+    if idempotency_key is None:
+        return await admit_and_hold()
+    digest = hashlib.sha256(idempotency.check_key(idempotency_key).encode()).hexdigest()[:32]
+    return await idempotency.run_once(
+        redis,
+        keys.hold_idempotency(customer_id, digest),
+        idempotency.fingerprint(f"hold:{event_id}", _request_enc.encode(request)),
+        admit_and_hold,
+        status=201,
+        encode=_hold_enc.encode,
+        decode=_hold_dec.decode,
+    )
+
+
+_request_enc = msgspec.json.Encoder()
+_hold_enc = msgspec.json.Encoder()
+_hold_dec = msgspec.json.Decoder(Hold)
+
+
+async def take_hold(
+    conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, request: HoldCreate
 ) -> Hold:
     """Hold `quantity` any tickets or the named seats for the event's `hold_ttl_s`.
 
-    Raises EventNotFound, NotOnSale, LimitReached, SoldOut, SeatNotFound, SeatTaken.
+    One statement does the work (`Q.hold_tickets`: terms, allowance, claim, hold row,
+    tickets marked) in a short transaction, and one batched Redis step follows the commit
+    (`_after_create`). Raises EventNotFound, NotOnSale, LimitReached, SoldOut,
+    SeatNotFound, SeatTaken.
     """
-    count = quantity if quantity is not None else len(seat_ids or ())
-    async with conn.transaction():
-        await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
-        event = await conn.fetchrow(Q.hold_event_terms, event_id)
-        if event is None:
-            raise EventNotFound()
-        if event["closed"] or event["before_sale"]:
-            raise NotOnSale()
-        if half_price and not event["half_price"]:
-            raise BadRequest("This event sells no half-price tickets.", field="half_price")
-        await tickets.take_allowance(
-            conn, customer_id=customer_id, event_id=event_id, quantity=count, limit=event["max_per_customer"]
-        )
-        if seat_ids is None:
-            claimed = await tickets.claim_any(conn, event_id=event_id, quantity=count)
-        else:
-            claimed = await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids)
-        held = _priced(claimed, half_price)
-        total = sum(t.price_cents for t in held)
-        hold = await conn.fetchrow(
-            Q.insert_hold, event_id, customer_id, count, half_price, total, float(event["hold_ttl_s"])
-        )
-        await tickets.mark_held(
-            conn, ticket_ids=[t.id for t in held], hold_id=hold["id"], customer_id=customer_id
-        )
-    result = _render(hold, held)
+    count, seat_ids, half_price = request.count, request.seat_ids, request.half_price
+    named = sorted(set(seat_ids)) if seat_ids is not None else None
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            async with conn.transaction():
+                await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
+                limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
+                if named is not None and not tickets.GUARDS.seats_in_id_order:
+                    await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
+                rows = await conn.fetch(_take_query(), event_id, customer_id, count, named, half_price, limit)
+                if rows[0]["marked"] != count:
+                    last = attempt == CLAIM_ATTEMPTS - 1
+                    await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
+            break
+        except _Again:
+            await asyncio.sleep(0.01 * (attempt + 1))
+    hold = {**dict(rows[0]), "id": rows[0]["hold_id"]}
+    result = _render(hold, _priced([r for r in rows if r["id"] is not None], half_price))
     HOLDS.labels("created").inc()
-    await _schedule_expiry(redis, result)
-    await _after_commit(redis, event_ids={event_id}, holds=[result])
+    await _after_create(redis, result)
     return result
+
+
+async def _after_create(redis: ArqRedis, hold: Hold) -> None:
+    """A new hold's Redis work, sent together: its expiry job, the stock version and cache
+    with the coalesced live push (`stock.stock_changed`), and the customer's message.
+    Failures are logged: the sweeper expires a hold whose job was not enqueued."""
+    message = {"type": "hold", "hold": hold}
+    try:
+        await asyncio.gather(
+            _schedule_expiry(redis, hold),
+            stock.stock_changed(redis, event_id=hold.event_id, tickets_back=False),
+            publisher_for(redis).publish(keys.customer_channel(hold.customer_id), message),
+        )
+    except Exception:  # committed is committed; see the docstring
+        log.exception("after-commit work of new hold %s failed", hold.id)
 
 
 # ---------------------------------------------------------------------------- read, cancel
@@ -245,6 +348,39 @@ async def get_hold(conn: Connection, *, hold_id: UUID, principal: Principal) -> 
         raise HoldNotFound()
     _check_owner(hold, principal, organizer_may=True)
     return await _load(conn, hold)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _cursor(value: str | None) -> tuple[dt.datetime | None, UUID | None]:
+    """`<created_at in µs>.<hold id>` of the last hold of the previous page, or a 400."""
+    if value is None:
+        return None, None
+    try:
+        micros, _, hold_id = value.partition(".")
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), UUID(hold_id)
+    except (ValueError, OverflowError, OSError):
+        raise BadRequest("Not a cursor this listing gave.", field="cursor") from None
+
+
+async def list_holds(
+    conn: Connection, *, customer_id: UUID, limit: int, cursor: str | None = None
+) -> HoldPage:
+    """The customer's holds, newest first, `limit` per page (not the holds orders reserve
+    under)."""
+    after, after_id = _cursor(cursor)
+    rows = await conn.fetch(Q.customer_holds, customer_id, limit + 1, after, after_id)
+    page = rows[:limit]
+    by_hold: dict[UUID, list[Any]] = {h["id"]: [] for h in page}
+    for t in await conn.fetch(Q.holds_tickets, list(by_hold)):
+        by_hold[t["hold_id"]].append(t)
+    holds = [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    last = page[-1] if len(rows) > limit else None
+    micros = (last["created_at"] - _EPOCH) // _MICROSECOND if last else 0
+    next_cursor = f"{micros}.{last['id']}" if last else None
+    return HoldPage(holds=holds, next_cursor=next_cursor)
 
 
 async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, principal: Principal) -> None:

@@ -2,13 +2,18 @@
 every change of ticket state calls.
 
 PostgreSQL is the truth; the cache only answers reads fast. `stock_changed` drops the
-cache, enqueues the coalesced live push (`keys.PUSH_STOCK_JOB`; a job id per event makes a
-burst of changes enqueue it once) and tells the listeners plugged in through
-`reservations.hooks` (the waiting room's advance).
+cache and moves the event's stock version on in one Redis step (`lua/stock_changed.lua`,
+batched with the other calls of the loop turn; the seat map is a snapshot per version:
+`events/seatmap.py`), enqueues the coalesced live push with arq's `enqueue_job`
+(`keys.PUSH_STOCK_JOB`; a job id per event makes a burst of changes enqueue it once), and
+tells the listeners plugged in through `reservations.hooks` (the waiting room's advance).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from pathlib import Path
 from uuid import UUID
 
 import msgspec
@@ -16,6 +21,7 @@ from arq.connections import ArqRedis
 from redis.asyncio.client import Pipeline
 
 from core.db import DATABASE_BUSY, Connection
+from core.redis import Scripts, batcher_for
 from reservations import hooks, keys
 from reservations.errors import EventNotFound
 from reservations.inventory import service as tickets
@@ -24,6 +30,8 @@ CACHE_TTL_MS = 1000
 # How long the last counters read from PostgreSQL may stand in for it while it is busy.
 LAST_KNOWN_TTL_S = 300
 LIVE_PUSH_DELAY_S = 0.25
+
+S = Scripts(Path(__file__).resolve().parent / "lua")
 
 
 class Stock(msgspec.Struct, frozen=True):
@@ -67,16 +75,35 @@ async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
     return Stock(capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"])
 
 
-async def stock_changed(redis: ArqRedis, *, event_id: UUID) -> None:
-    """Call after a transaction that changed ticket states of `event_id` has committed."""
-    await redis.delete(keys.stock(event_id))
-    await redis.enqueue_job(
-        keys.PUSH_STOCK_JOB,
-        str(event_id),
-        _job_id=keys.push_stock_job_id(event_id),
-        _defer_by=LIVE_PUSH_DELAY_S,
+async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool = True) -> int:
+    """Call after a transaction that changed ticket states of `event_id` has committed.
+    Returns the event's new stock version.
+
+    `tickets_back=False` (a new hold: tickets only left the sale) skips the listeners,
+    which act on tickets coming back.
+    """
+    script_keys = [keys.stock(event_id), keys.seat_version(event_id)]
+    version, _ = await asyncio.gather(
+        batcher_for(redis).call(S.stock_changed, script_keys, [time.time_ns() // 1000]),
+        redis.enqueue_job(
+            keys.PUSH_STOCK_JOB,
+            str(event_id),
+            _job_id=keys.push_stock_job_id(event_id),
+            _defer_by=LIVE_PUSH_DELAY_S,
+        ),
     )
-    await hooks.stock_changed(redis, event_id)
+    if tickets_back:
+        await hooks.stock_changed(redis, event_id)
+    return int(version)
+
+
+async def stock_version(redis: ArqRedis, *, event_id: UUID) -> int:
+    """The event's stock version now; a missing counter is started (above any earlier one)."""
+    raw = await batcher_for(redis).command("GET", keys.seat_version(event_id))
+    if raw is None:
+        await redis.set(keys.seat_version(event_id), time.time_ns() // 1000, nx=True)
+        raw = await redis.get(keys.seat_version(event_id))
+    return int(raw or 0)
 
 
 def queue_gate_stock(pipe: Pipeline, *, event_id: UUID, available: int) -> None:

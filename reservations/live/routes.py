@@ -51,8 +51,10 @@ class LiveController(Controller):
     async def event_socket(
         self, socket: WebSocket[Any, Any, Any], event_id: FromPath[UUID], channels: ChannelsDep, res: ResDep
     ) -> None:
-        """Pushes `{"type": "stock", sold, held, available, status}` (a few per second at most)
-        and `{"type": "purchase", buyer, at}`. Public."""
+        """Pushes `{"type": "stock", sold, held, available, status}` (a few per second at most),
+        `{"type": "seats", since, version, changes: [{id, status}]}` (seated events: the seats
+        changed from map version `since` to `version`) and `{"type": "purchase", buyer, at}`.
+        Public."""
         await live.serve_event(socket, channels, res, event_id=event_id)
 
 

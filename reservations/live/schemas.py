@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 
 from core.schemas import Out
+from reservations.events.schemas import SeatChange
 from reservations.orders.schemas import Order
 
 
@@ -22,6 +23,16 @@ class StockMessage(Out, frozen=True):
     held: int
     available: int
     status: str  # scheduled | on_sale | sold_out | closed
+
+
+class SeatsMessage(Out, frozen=True):
+    """The seats that changed between two stock versions: a page whose map is at `since`
+    applies `changes` and is then at `version`; any other page reloads the map."""
+
+    type: str  # "seats"
+    since: int
+    version: int
+    changes: list[SeatChange]
 
 
 class PurchaseMessage(Out, frozen=True):

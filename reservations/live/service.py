@@ -31,13 +31,16 @@ from core.resources import Resources
 from core.wstickets import redeem_ws_ticket
 from reservations import keys
 from reservations.errors import EventNotFound
+from reservations.events import seatmap
 from reservations.events import service as events
+from reservations.events.schemas import Event
 from reservations.inventory import stock
 from reservations.live.schemas import (
     OrderMessage,
     PurchaseMessage,
     ReadyMessage,
     RecentPurchase,
+    SeatsMessage,
     StockMessage,
 )
 from reservations.orders import service as orders
@@ -74,10 +77,12 @@ async def publish_order(publisher: Publisher, *, customer_id: uuid.UUID, order: 
     await publisher.publish(keys.customer_channel(customer_id), OrderMessage(type="order", order=order))
 
 
-async def current_stock(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID) -> StockMessage:
+async def current_stock(
+    conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID, event: Event | None = None
+) -> StockMessage:
     """Fresh counters and status of an event; keeps the order gate's stock (available
     count, sold-out flag) in step."""
-    event = await events.get_event(conn, event_id=event_id)
+    event = event or await events.get_event(conn, event_id=event_id)
     counts = await stock.read_stock(conn, event_id=event_id)
     status = events.event_status(event, available=counts.available, now=dt.datetime.now(dt.UTC))
     await stock.cache_gate_stock(redis, event_id=event_id, available=counts.available)
@@ -87,12 +92,19 @@ async def current_stock(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUI
 
 
 async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *, event_id: uuid.UUID) -> bool:
-    """Publish an event's counters on its live channel (the `live.push_stock` job)."""
+    """Publish an event's counters on its live channel (the `live.push_stock` job), and for
+    a seated event the seats that changed since the last push (`{"type": "seats"}`)."""
     try:
-        message = await current_stock(conn, redis, event_id=event_id)
+        event = await events.get_event(conn, event_id=event_id)
+        message = await current_stock(conn, redis, event_id=event_id, event=event)
+        delta = await seatmap.seat_changes(conn, redis, event_id=event_id) if event.seated else None
     except EventNotFound:
         return False
     await publisher.publish(keys.event_live_channel(event_id), message)
+    if delta is not None:
+        since, version, changes = delta
+        seats = SeatsMessage(type="seats", since=since, version=version, changes=changes)
+        await publisher.publish(keys.event_live_channel(event_id), seats)
     return True
 
 

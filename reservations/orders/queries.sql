@@ -200,6 +200,17 @@ GROUP BY t.event_id, t.customer_id, e.max_per_customer
 HAVING count(*) > e.max_per_customer
 LIMIT $1;
 
+-- name: check_held_tickets_match_holds
+-- Holds whose IN_PROGRESS tickets do not match them: an active hold without exactly
+-- `quantity` tickets, or an ended one still keeping some (a hold ends exactly once).
+SELECT h.id, h.status, h.quantity, count(t.id) AS held
+FROM holds h
+LEFT JOIN tickets t ON t.hold_id = h.id AND t.status = 'IN_PROGRESS'
+WHERE h.status = 'active' OR t.id IS NOT NULL
+GROUP BY h.id
+HAVING count(t.id) <> CASE WHEN h.status = 'active' THEN h.quantity ELSE 0 END
+LIMIT $1;
+
 -- name: check_confirmed_orders
 -- Confirmed orders without exactly `quantity` purchases, or without a payment.
 SELECT o.id, o.quantity, count(p.id) AS purchases, o.payment_id

@@ -8,7 +8,8 @@ sure no accepted order is left off the orders stream.
 - The invariant check records one row in `invariant_checks` per run: per event
   sold + held + available = capacity and purchases = sold; no ticket sold twice; no
   purchase of a ticket that is not booked to its buyer; no customer over the event's
-  limit; every confirmed order has its purchases and a payment; no charge used twice.
+  limit; every active hold keeps exactly its tickets and no ended one keeps any; every
+  confirmed order has its purchases and a payment; no charge used twice.
 - An accepted order still undecided after STALE_ORDER_S whose stream entry is gone (a
   worker gave up on it after its tries, or Redis lost the entry) is added to the stream
   again; the decision is idempotent, so a spare entry costs nothing. Orders PostgreSQL has
@@ -192,6 +193,9 @@ async def check_invariants(conn: Connection, *, counts: list[Any] | None = None)
                     "limit": r["max_per_customer"],
                 }
             )
+        for r in await conn.fetch(Q.check_held_tickets_match_holds, MAX_LISTED):
+            held = {k: r[k] for k in ("status", "quantity", "held")}
+            violations.append({"check": "held_tickets_match_holds", "hold_id": str(r["id"]), **held})
         for r in await conn.fetch(Q.check_confirmed_orders, MAX_LISTED):
             violations.append(
                 {

@@ -1,4 +1,5 @@
-"""The 1/100-size flash sale (b) and waiting room (c) of bench/, as correctness smoke tests.
+"""The 1/100-size flash sale (b), waiting room (c) and holds (d) of bench/, as correctness
+smoke tests.
 
 Each runs `python -m bench.run <scenario> --scale 0.01 --no-record --no-ceiling` exactly as
 an operator would (reset-db, API + both workers + payments stub as processes, the load
@@ -107,7 +108,7 @@ def test_flash_sale_at_one_hundredth(tmp_path: Path) -> None:
     accepted = check(report, "accepted orders (API counter) all in PostgreSQL")
     assert accepted["expected"] == accepted["actual"] >= 500
     # Every attempt got an answer: 202 (accepted or a retry's replay) or 409 (sold out).
-    statuses = raw["load"]["statuses"]
+    statuses = raw["order attempts"]["statuses"]
     assert statuses.get("202", 0) + statuses.get("409", 0) == raw["attempts"]
 
 
@@ -127,6 +128,19 @@ def test_waiting_room_at_one_hundredth(tmp_path: Path) -> None:
     assert raw["bound"]["points"] > 100  # an admission, a hold start and a hold end per visitor
     # More visitors were admitted than tickets exist: the 30% who abandoned gave theirs back.
     assert raw["admitted"] > 100
+
+
+def test_holds_and_seat_maps_at_one_hundredth(tmp_path: Path) -> None:
+    report = run_scenario("holds", tmp_path)
+    raw = report["raw"]
+    assert raw["seat map reads (gzip)"]["statuses"] == {"200": 2_000}
+    assert raw["seat map reads (If-None-Match)"]["statuses"] == {"304": 2_000}
+    assert raw["holds (one seat each)"]["statuses"] == {"201": 500}
+    assert raw["contention (400 for 208)"]["statuses"] == {"201": 208, "409": 192}
+    assert check(report, "contention: tickets (sold, held)")["actual"] == [0, 208]
+    assert check(report, "hold storm: tickets (sold, held)")["actual"] == [0, 500]
+    assert check(report, "active holds without exactly their tickets")["actual"] == 0
+    assert 0 < raw["map_bytes_gzip"] < 12_000
 
 
 # --- the harness's own pieces (no servers) ---------------------------------------------------

@@ -437,3 +437,30 @@ def test_buy_now_in_one_step_through_the_orders_pipeline(api: Api, new_page: Any
     assert api.event(event["id"])["sold"] == 2
     # What the buyer owns now counts: 2 of 4, so at most 2 more.
     expect(page.get_by_text("you already own 2, so up to 2 more")).to_be_visible()
+
+
+def test_the_seat_map_follows_holds_by_deltas(api: Api, new_page: Any) -> None:
+    """Another customer holds a seat: the open page shows it taken from the live socket's
+    `seats` delta, without reading the map again."""
+    event = api.create_event(
+        name="Seat deltas", sections=[{"name": "Plateia", "price_cents": 5000, "rows": 2, "seats_per_row": 5}]
+    )
+    page = new_page(1280, 900)
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/seats" in r.url else None)
+    page.goto(f"/events/{event['id']}")
+    first = page.get_by_role("button", name=re.compile(r"row A, seat 1,"))
+    expect(first).to_be_enabled()
+    expect(page.locator(".live-open")).to_be_visible()
+    seats = api.http.get(f"/api/events/{event['id']}/seats").json()
+    seat = next(s for s in seats if s["row"] == "A" and s["number"] == 1)
+    other = api.sign_up("Delta Buyer")
+    r = api.http.post(
+        f"/api/events/{event['id']}/holds",
+        json={"seat_ids": [seat["id"]]},
+        headers={"Authorization": f"Bearer {other['token']}"},
+    )
+    assert r.status_code == 201, r.text
+    expect(first).to_be_disabled(timeout=10_000)
+    assert [u for u in reads if "format=compact" in u] == reads
+    assert len(reads) <= 2  # the first read, and one more at most if the first push laid the base

@@ -1,4 +1,5 @@
 // One function per API call the web app makes (API.md §2).
+import { expandSeatMap } from "../lib/seats";
 import { asList, request } from "./client";
 import type {
   CustomerDetail,
@@ -10,7 +11,7 @@ import type {
   PowChallenge,
   Purchase,
   QueueState,
-  Seat,
+  SeatMapCompact,
   Session,
   WaitingRoomPatch,
   WaitingRoomStats,
@@ -66,8 +67,9 @@ export const api = {
     ).map(normalizeEvent),
   event: async (id: string, signal?: AbortSignal) =>
     normalizeEvent(await request<unknown>("GET", `/api/events/${enc(id)}`, { signal })),
-  seats: async (id: string, signal?: AbortSignal) =>
-    asList<Seat>(await request<unknown>("GET", `/api/events/${enc(id)}/seats`, { signal }), "seats"),
+  /** The compact seat map with its version (a few kB gzipped), kept live by `seats` deltas. */
+  seatMap: async (id: string, signal?: AbortSignal) =>
+    expandSeatMap(await request<SeatMapCompact>("GET", `/api/events/${enc(id)}/seats?format=compact`, { signal })),
   createEvent: async (body: unknown, adminToken: string) =>
     normalizeEvent(await request<unknown>("POST", "/api/events", { body, token: adminToken })),
 

@@ -72,6 +72,25 @@ export interface Seat {
   status: SeatStatus;
 }
 
+/** `GET /api/events/{id}/seats?format=compact`: a status letter per seat (a, h, s). */
+export interface SeatMapCompact {
+  event_id: string;
+  version: number;
+  sections: {
+    name: string | null;
+    price_cents: number;
+    rows: { label: string; numbers: number[]; ids: string[]; status: string }[];
+  }[];
+}
+
+/** Seats changed from map version `since` to `version` (the event's live socket). */
+export interface SeatsMessage {
+  type: "seats";
+  since: number;
+  version: number;
+  changes: { id: string; status: SeatStatus }[];
+}
+
 export interface Ticket {
   id: string;
   section?: string | null;
@@ -184,7 +203,7 @@ export interface PurchaseMessage {
   quantity?: number;
 }
 
-export type LiveMessage = StockMessage | PurchaseMessage;
+export type LiveMessage = StockMessage | PurchaseMessage | SeatsMessage;
 
 export interface LotteryInfo {
   commitment: string;

@@ -12,6 +12,7 @@ import { orderFromMessage, orderOutcome } from "./orders";
 import { cancelPolicyText, formatClock, formatDuration, formatEta, seatLabel } from "./format";
 import { LiveSocket, ticketUrl } from "./live";
 import { legacyHashPath, redirectLegacyHash, section } from "./router";
+import { applySeatDelta, expandSeatMap } from "./seats";
 import { leadingZeroBits, sha256, sha256Hex, solveChallenge } from "./sha256";
 import { firstPosition, paymentKey } from "./storage";
 
@@ -371,6 +372,39 @@ describe("event form: hold extension", () => {
     expect(draftToBody({ ...base, holdExtension: "0" }).hold_extension_s).toBe(0);
     expect(draftToBody({ ...base, holdExtension: "120" }).hold_extension_s).toBe(120);
     expect(() => draftToBody({ ...base, holdExtension: "4000" })).toThrow(DraftError);
+  });
+});
+
+describe("seat map", () => {
+  const map = expandSeatMap({
+    event_id: "e1",
+    version: 7,
+    sections: [
+      { name: "VIP", price_cents: 9000, rows: [{ label: "A", numbers: [1, 2, 3], ids: ["s1", "s2", "s3"], status: "ahs" }] },
+      { name: "Pista", price_cents: 4000, rows: [{ label: "B", numbers: [5], ids: ["s4"], status: "a" }] },
+    ],
+  });
+
+  it("expands the compact map into seats", () => {
+    expect(map.version).toBe(7);
+    expect(map.seats.map((s) => [s.id, s.section, s.row, s.number, s.price_cents, s.status])).toEqual([
+      ["s1", "VIP", "A", 1, 9000, "available"],
+      ["s2", "VIP", "A", 2, 9000, "held"],
+      ["s3", "VIP", "A", 3, 9000, "sold"],
+      ["s4", "Pista", "B", 5, 4000, "available"],
+    ]);
+  });
+
+  it("applies a delta from its version, ignores an old one and asks to reload on a gap", () => {
+    const next = applySeatDelta(map, { type: "seats", since: 7, version: 9, changes: [{ id: "s1", status: "held" }] });
+    expect(next).not.toBe("reload");
+    const state = next as typeof map;
+    expect(state.version).toBe(9);
+    expect(state.seats[0]!.status).toBe("held");
+    expect(state.seats[3]).toBe(map.seats[3]); // untouched seats keep their identity
+    expect(applySeatDelta(state, { type: "seats", since: 7, version: 9, changes: [] })).toBe(state);
+    expect(applySeatDelta(state, { type: "seats", since: 11, version: 12, changes: [] })).toBe("reload");
+    expect(applySeatDelta(state, { type: "seats", since: 0, version: 12, changes: [] })).toBe("reload");
   });
 });
 

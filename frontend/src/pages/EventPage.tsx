@@ -11,6 +11,7 @@ import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plu
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { Link, useNavigate } from "react-router";
+import { applySeatDelta, type SeatMapState } from "../lib/seats";
 import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
 const NO_SEATS: Seat[] = [];
@@ -20,15 +21,18 @@ export function EventPage({ eventId }: { eventId: string }) {
   const event = ev.data;
   useTitle(event?.name ?? "Event");
   const seated = event ? isSeated(event) : false;
-  // null until the seats of a seated event are in.
-  const seats = useLoad<Seat[] | null>("seats", (signal) => (seated ? api.seats(eventId, signal) : Promise.resolve(null)), [
-    eventId,
-    seated,
-  ]);
+  // null until the seat map of a seated event is in; then kept current by `seats` deltas.
+  const seats = useLoad<SeatMapState | null>(
+    "seatmap",
+    (signal) => (seated ? api.seatMap(eventId, signal) : Promise.resolve(null)),
+    [eventId, seated],
+  );
+  const seatMap = useRef<SeatMapState | null>(null);
+  seatMap.current = seats.data ?? null;
+  const newestDelta = useRef(0); // a map that arrives older than a delta seen meanwhile is re-read
   const [buyers, setBuyers] = useState<PurchaseMessage[]>([]);
-  const lastStock = useRef<string | null>(null);
 
-  // Seats are re-read at most once a second while stock changes arrive.
+  // The whole map is re-read only on a version gap (or a reconnection), at most every 400 ms.
   const seatTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const refreshSeats = useCallback(() => {
     if (!seated || seatTimer.current) return;
@@ -40,6 +44,9 @@ export function EventPage({ eventId }: { eventId: string }) {
   useEffect(() => () => {
     if (seatTimer.current) clearTimeout(seatTimer.current);
   }, []);
+  useEffect(() => {
+    if (seats.data && seats.data.version < newestDelta.current) refreshSeats();
+  }, [seats.data, refreshSeats]);
 
   // Only for an event that exists: an unknown id gets its one 404 and no socket (that socket
   // used to be refused and reopened, re-reading the event, twice a second for ever).
@@ -49,10 +56,15 @@ export function EventPage({ eventId }: { eventId: string }) {
       const msg = data as LiveMessage;
       if (msg?.type === "stock") {
         ev.setData((old) => (old ? applyStock(old, msg) : old));
-        // Seats change only when the counters do (the first message repeats what we have).
-        const sig = `${msg.sold}/${msg.held}/${msg.available}`;
-        if (lastStock.current !== null && lastStock.current !== sig) refreshSeats();
-        lastStock.current = sig;
+      } else if (msg?.type === "seats") {
+        newestDelta.current = Math.max(newestDelta.current, msg.version);
+        if (!seatMap.current) return;
+        const next = applySeatDelta(seatMap.current, msg);
+        if (next === "reload") refreshSeats();
+        else if (next !== seatMap.current) {
+          seatMap.current = next;
+          seats.setData(next);
+        }
       } else if (msg?.type === "purchase") {
         setBuyers((list) => [msg, ...list].slice(0, 5));
       }
@@ -112,7 +124,7 @@ export function EventPage({ eventId }: { eventId: string }) {
         <div className="event-side">
           <BuyPanel
             event={event}
-            seats={seats.data ?? NO_SEATS}
+            seats={seats.data?.seats ?? NO_SEATS}
             seatsLoading={seated && seats.loading && !seats.data}
             seatsError={seats.error}
             reloadEvent={() => void ev.reload(true)}

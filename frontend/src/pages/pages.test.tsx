@@ -241,6 +241,49 @@ describe("EventPage", () => {
   });
 });
 
+describe("EventPage seat map", () => {
+  const SEATED = {
+    ...EVENT,
+    seated: true,
+    sections: [{ name: "VIP", price_cents: 9000, capacity: 2 }],
+    live: { capacity: 2, sold: 0, held: 0, available: 2, status: "on_sale" },
+  };
+  const MAP = {
+    event_id: "e1",
+    version: 3,
+    sections: [{ name: "VIP", price_cents: 9000, rows: [{ label: "A", numbers: [1, 2], ids: ["s1", "s2"], status: "aa" }] }],
+  };
+
+  it("applies seat deltas from the socket and re-reads the map only on a version gap", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: SEATED },
+      "GET /api/events/e1/seats": [
+        { body: MAP },
+        { body: { ...MAP, version: 20, sections: [{ ...MAP.sections[0], rows: [{ ...MAP.sections[0]!.rows[0]!, status: "ss" }] }] } },
+      ],
+    });
+    signIn();
+    renderPage(<EventPage eventId="e1" />);
+    const seat1 = await screen.findByRole("button", { name: /row A, seat 1,/ });
+    expect((seat1 as HTMLButtonElement).disabled).toBe(false);
+    const seatReads = () => calls.filter((c) => c.url.includes("/seats")).length;
+    expect(calls.find((c) => c.url.includes("/seats"))!.url).toContain("format=compact");
+    const ws = FakeWebSocket.instances.find((w) => w.url.endsWith("/api/events/e1/live"))!;
+    act(() => ws.open());
+    act(() => ws.receive({ type: "seats", since: 3, version: 4, changes: [{ id: "s1", status: "held" }] }));
+    // The query cache tells its observers on its next tick.
+    await waitFor(() =>
+      expect((screen.getByRole("button", { name: /row A, seat 1,/ }) as HTMLButtonElement).disabled).toBe(true),
+    );
+    expect(seatReads()).toBe(1); // no refetch for a delta that follows on
+    act(() => ws.receive({ type: "seats", since: 10, version: 11, changes: [] }));
+    await waitFor(() => expect(seatReads()).toBe(2));
+    await waitFor(() =>
+      expect((screen.getByRole("button", { name: /row A, seat 2,/ }) as HTMLButtonElement).disabled).toBe(true),
+    );
+  });
+});
+
 describe("CheckoutPage", () => {
   it("counts down from seconds_left and retries a failed payment with the same key", async () => {
     const { calls } = fakeFetch({

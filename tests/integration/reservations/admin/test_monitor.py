@@ -23,10 +23,17 @@ async def test_jobs_overview_from_arqs_records(
     async with res.pool.acquire() as conn:
         customers = await make_customers(conn, 3)
         event_id = await make_event(conn, capacity=5, hold_ttl_s=60)
-        await conn.execute(
+        hold_id = await conn.fetchval(
             "INSERT INTO holds (event_id, customer_id, quantity, total_cents, expires_at)"
-            " VALUES ($1, $2, 1, 100, now() + interval '20 seconds')",
+            " VALUES ($1, $2, 1, 100, now() + interval '20 seconds') RETURNING id",
             event_id,
+            customers[0],
+        )
+        await conn.execute(  # the hold keeps its ticket, as the invariant check expects
+            "UPDATE tickets SET status = 'IN_PROGRESS', hold_id = $2, customer_id = $3"
+            " WHERE id = (SELECT id FROM tickets WHERE event_id = $1 LIMIT 1)",
+            event_id,
+            hold_id,
             customers[0],
         )
     placed = [await post_order(client, c, event_id) for c in customers[1:]]

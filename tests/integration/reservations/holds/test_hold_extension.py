@@ -37,6 +37,7 @@ async def extend(client: httpx.AsyncClient, hold_id: str, headers: dict[str, str
 async def test_the_owner_extends_once_by_the_hold_ttl(client: httpx.AsyncClient, res: Resources) -> None:
     event_id, customer_id = await setup(res, capacity=2, hold_ttl_s=300)
     hold = (await create_hold(client, event_id, customer_id)).json()
+    assert (hold["extension_s"], hold["extended_at"]) == (300, None)  # the creation's answer says it too
     seen = (await client.get(f"/api/holds/{hold['id']}", headers=auth(customer_id))).json()
     assert (seen["extension_s"], seen["extended_at"]) == (300, None)
 
@@ -74,12 +75,14 @@ async def test_the_organizer_setting_decides_what_an_extension_adds(
     async with res.pool.acquire() as conn:
         customer_id = await make_customer(conn)
     hold = (await create_hold(client, uuid.UUID(created.json()["id"]), customer_id)).json()
+    assert hold["extension_s"] == 45
     r = await extend(client, hold["id"], auth(customer_id))
     assert r.status_code == 200, r.text
     assert abs((at(r.json()["expires_at"]) - at(hold["expires_at"])).total_seconds() - 45) < 0.01
 
     off = await client.post("/api/events", json={**body, "hold_extension_s": 0}, headers=admin(res))
     hold = (await create_hold(client, uuid.UUID(off.json()["id"]), customer_id)).json()
+    assert hold["extension_s"] == 0
     seen = (await client.get(f"/api/holds/{hold['id']}", headers=auth(customer_id))).json()
     assert seen["extension_s"] == 0
     r = await extend(client, hold["id"], auth(customer_id))
