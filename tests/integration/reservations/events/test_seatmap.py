@@ -22,7 +22,7 @@ from reservations.inventory.stock import stock_changed, stock_version
 from reservations.live import service as live
 from tests.factories import make_customer, make_customers, make_event
 
-GOOD_CARD = "4242424242424242"
+PM_OK = "pm_card_visa"  # the stub's test payment method of a card that succeeds
 SECTIONS = [
     {"name": "Plateia", "price_cents": 5000, "rows": 13, "seats_per_row": 16},  # 208 seats
 ]
@@ -126,7 +126,7 @@ async def test_version_moves_on_hold_cancel_confirm_and_expiry(
     hold = await hold_seat(seat)
     r = await client.post(
         f"/api/holds/{hold['id']}/confirm",
-        json={"card_number": GOOD_CARD},
+        json={"payment_method": PM_OK},
         headers={**auth(buyer), "Idempotency-Key": "k"},
     )
     assert r.status_code == 200
