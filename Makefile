@@ -96,7 +96,10 @@ compose-down: ## stop docker-compose.yml (KEEP_VOLUMES=0 deletes its data too)
 compose-smoke: install ## fresh compose: up, the challenge contract suite and a load test through :9999, down
 	deploy/compose.sh smoke
 
+compose-failover: install ## fresh compose with Redis replica + Sentinel: a sale whose Redis primary is killed midway, down
+	deploy/compose.sh failover
+
 compose-load: install ## the challenge load scenario against the running compose (SCALE=0.02), docker stats sampled
 	deploy/compose.sh load
 
-.PHONY: compose-up compose-down compose-smoke compose-load
+.PHONY: compose-up compose-down compose-smoke compose-failover compose-load

@@ -24,20 +24,32 @@ KeyT = str | bytes
 ArgT = str | bytes | int | float
 
 
+# A primary that died with its host (or container) answers nothing, not even a refusal:
+# without these bounds a connection attempt, or a command on a connection opened before,
+# waits for the kernel's TCP timeouts (minutes). With them it fails within seconds, the
+# connection is dropped, and the next one asks the sentinels for the current primary.
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 5.0  # above every blocking read of ours (the orders worker's 1 s XREADGROUP)
+SENTINEL_TIMEOUTS = {"socket_connect_timeout": CONNECT_TIMEOUT_S, "socket_timeout": CONNECT_TIMEOUT_S}
+
+
 def create_redis(
     url: str, *, max_connections: int = 200, sentinels: str = "", sentinel_master: str = "mymaster"
 ) -> Redis:
     """A client of `url`, or, with `sentinels` ("host:port,..."), of the primary the
     sentinels name for `sentinel_master` (database and password from `url`): after a
-    failover its next connection goes to the new primary."""
+    failover its next connection goes to the new primary. (No command timeout: this client
+    also serves pub/sub, which waits for messages as long as there are none.)"""
     if sentinels:
         parsed = urlparse(url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             sentinel_addresses(sentinels),
+            sentinel_kwargs=SENTINEL_TIMEOUTS,
             db=int(parsed.path.strip("/") or 0),
             password=parsed.password,
             max_connections=max_connections,
             health_check_interval=30,
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
         )
         primary: Redis = sentinel.master_for(sentinel_master)
         return primary

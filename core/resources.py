@@ -7,16 +7,25 @@ function sees the same things wherever it runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.asyncio.sentinel import Sentinel
 
 from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
 from core.payments import CircuitBreaker
 from core.realtime import Publisher, publisher_for
-from core.redis import RedisBatcher, batcher_for, sentinel_addresses
+from core.redis import (
+    COMMAND_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    SENTINEL_TIMEOUTS,
+    RedisBatcher,
+    batcher_for,
+    sentinel_addresses,
+)
 
 
 @dataclass(slots=True)
@@ -55,6 +64,26 @@ def redis_settings_of(settings: Settings) -> RedisSettings:
     )
 
 
+async def create_arq_redis(settings: Settings) -> ArqRedis:
+    """arq's client of the configured Redis. Behind sentinels it is made here rather than by
+    `arq.create_pool`, which gives the primary's connections no timeouts: a primary gone
+    with its host would hang every request on it (core/redis.py, CONNECT_TIMEOUT_S)."""
+    if not settings.redis_sentinels:
+        return await create_pool(redis_settings_of(settings))
+    parsed = urlparse(settings.redis_url)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel_addresses(settings.redis_sentinels),
+        sentinel_kwargs=SENTINEL_TIMEOUTS,
+        db=int(parsed.path.strip("/") or 0),
+        password=parsed.password,
+        max_connections=500,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=COMMAND_TIMEOUT_S,
+    )
+    redis: ArqRedis = sentinel.master_for(settings.redis_sentinel_master, redis_class=ArqRedis)
+    return redis
+
+
 async def open_resources(
     settings: Settings,
     *,
@@ -65,7 +94,7 @@ async def open_resources(
     """The clients of one process. The API's connections default to the read class of
     timeouts (READ_LOCK_TIMEOUT_MS, API_STATEMENT_TIMEOUT_MS); a worker's (`worker=True`) to
     the jobs' (LOCK_TIMEOUT_MS, WORKER_STATEMENT_TIMEOUT_MS). Writes set their own."""
-    redis = await create_pool(redis_settings_of(settings))
+    redis = await create_arq_redis(settings)
     pool = await create_pg_pool(
         settings.database_url,
         max_size=pool_max or settings.db_pool_max,

@@ -8,6 +8,9 @@
 #   deploy/compose.sh smoke   fresh volumes; up; the challenge contract suite and a short
 #                             load test through :9999; down -v (KEEP=1: leave it running)
 #   deploy/compose.sh load    the load test alone (SCALE=, default 0.02), docker stats sampled
+#   deploy/compose.sh failover  fresh volumes; up with docker-compose.sentinel.yml too; a sale
+#                             whose Redis primary is killed midway (tests/compose/test_failover.py);
+#                             down -v
 #
 # Environment: DOCKER_HOST (the engine), COMPOSE (default `docker-compose`; `docker compose`
 # works too), COMPOSE_PROJECT_NAME (default crowdpass), BASE_IMAGE (deploy/base-image.sh),
@@ -101,11 +104,30 @@ smoke() {
   return $status
 }
 
+failover() {
+  local status=0
+  secrets
+  export COMPOSE_FILE=docker-compose.yml:docker-compose.sentinel.yml
+  KEEP_VOLUMES=0 down >/dev/null 2>&1 || true
+  up
+  trap 'KEEP_VOLUMES=0 down >/dev/null 2>&1 || true' EXIT
+  local dcs="${compose_cmd[*]} --env-file $ENV_FILE -p $COMPOSE_PROJECT_NAME"
+  # shellcheck disable=SC1090
+  COMPOSE_ADMIN_TOKEN=$(. "$ENV_FILE"; echo "${ADMIN_TOKEN:-}") \
+  COMPOSE_FAILOVER=1 COMPOSE_BASE_URL=$BASE_URL \
+  COMPOSE_KILL_PRIMARY="$dcs kill redis" \
+  COMPOSE_ASK_SENTINEL="$dcs exec -T sentinel1 redis-cli -p 26379 sentinel get-master-addr-by-name mymaster" \
+    "$PY" -m pytest --noconftest -q -p no:cacheprovider tests/compose/test_failover.py || status=1
+  echo "compose-failover: $([ $status = 0 ] && echo PASSED || echo FAILED)"
+  return $status
+}
+
 case "${1:-}" in
   env) secrets ;;
   up) up ;;
   down) down ;;
   smoke) smoke ;;
   load) load ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  failover) failover ;;
+  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
 esac

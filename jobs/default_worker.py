@@ -23,6 +23,9 @@ from typing import Any
 
 from arq.worker import Worker
 
+from core.config import get_settings
+from core.resources import create_arq_redis
+
 log = logging.getLogger("crowdpass.jobs.worker")
 
 RESTART_FIRST_S = 0.1
@@ -55,7 +58,11 @@ class DefaultWorker:
     async def run(self) -> None:
         delay = RESTART_FIRST_S
         while not self._signalled:
-            worker = self.worker = Worker(**self.kwargs)
+            kwargs = dict(self.kwargs)
+            settings = get_settings()
+            if settings.redis_sentinels:  # arq's own pool behind sentinels has no timeouts
+                kwargs["redis_pool"] = await create_arq_redis(settings)
+            worker = self.worker = Worker(**kwargs)
             worker.on_stop = self._on_stop
             started = time.monotonic()
             try:
