@@ -107,7 +107,7 @@ async def open_resources(
         http = httpx.AsyncClient(
             base_url=settings.payments_url,
             timeout=httpx.Timeout(settings.payments_timeout_s),
-            limits=httpx.Limits(max_connections=100),
+            limits=httpx.Limits(max_connections=settings.payments_max_connections),
         )
     return Resources(
         settings=settings,
