@@ -39,6 +39,7 @@ from core.embedded import start_postgres
 from core.launcher import Command, Launcher, system_commands
 from reservations.orders.reconcile import check_invariants
 from tests.conftest import REDIS_URL
+from tests.e2e.processes import flush_redis
 from tests.factories import make_customers, stock_counts
 from tests.integration.reservations.orders.helpers import auth, order_body
 from tests.ports import any_free_port
@@ -78,7 +79,6 @@ class System:
 
 async def _prepare(url: str) -> None:
     from core.db import migrate
-    from core.redis import create_redis
     from reservations.seed import seed
 
     conn = await asyncpg.connect(url)
@@ -87,11 +87,7 @@ async def _prepare(url: str) -> None:
         await seed(conn)
     finally:
         await conn.close()
-    redis = create_redis(REDIS_URL)
-    try:
-        await redis.flushdb()
-    finally:
-        await redis.aclose()
+    await flush_redis(REDIS_URL)
 
 
 @pytest.fixture(scope="module")

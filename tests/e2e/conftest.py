@@ -26,6 +26,7 @@ import pytest
 from core.launcher import Launcher, system_commands
 from core.mailsink import start_sink
 from tests.conftest import DB_URL, REDIS_URL
+from tests.e2e.processes import flush_redis
 from tests.ports import any_free_port, first_free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,6 @@ async def _reset_data() -> None:
     import asyncpg
 
     from core.db import migrate
-    from core.redis import create_redis
     from reservations.seed import seed
 
     conn = await asyncpg.connect(DB_URL)
@@ -63,11 +63,7 @@ async def _reset_data() -> None:
         await seed(conn)
     finally:
         await conn.close()
-    redis = create_redis(REDIS_URL)
-    try:
-        await redis.flushdb()
-    finally:
-        await redis.aclose()
+    await flush_redis(REDIS_URL)
 
 
 def _layout_ports() -> int:

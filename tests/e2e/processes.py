@@ -72,6 +72,17 @@ def payments_stub(log_path: Path, *, latency_ms: int = 20) -> Iterator[str]:
             proc.wait(10)
 
 
+async def flush_redis(url: str) -> None:
+    """Empty the Redis database of `url` (a system's processes start from nothing there)."""
+    from core.redis import create_redis
+
+    redis = create_redis(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
 class ChildProcess:
     """A process a test starts itself (`self.proc`): `kill()` is SIGKILL, `stop()` asks it to
     end and kills it after 10 s."""
