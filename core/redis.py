@@ -13,7 +13,7 @@ import hashlib
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from redis.asyncio import Redis
@@ -21,6 +21,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import DataError, NoScriptError, ResponseError
 
 KeyT = str | bytes
+R = TypeVar("R", bound=Redis)
 ArgT = str | bytes | int | float
 
 
@@ -37,26 +38,43 @@ def create_redis(
     url: str, *, max_connections: int = 200, sentinels: str = "", sentinel_master: str = "mymaster"
 ) -> Redis:
     """A client of `url`, or, with `sentinels` ("host:port,..."), of the primary the
-    sentinels name for `sentinel_master` (database and password from `url`): after a
-    failover its next connection goes to the new primary. (No command timeout: this client
-    also serves pub/sub, which waits for messages as long as there are none.)"""
+    sentinels name for `sentinel_master` (`sentinel_primary`). No command timeout: this
+    client also serves pub/sub, which waits for messages as long as there are none."""
     if sentinels:
-        parsed = urlparse(url)
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            sentinel_addresses(sentinels),
-            sentinel_kwargs=SENTINEL_TIMEOUTS,
-            db=int(parsed.path.strip("/") or 0),
-            password=parsed.password,
-            max_connections=max_connections,
-            health_check_interval=30,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
+        return sentinel_primary(
+            url, sentinels, sentinel_master, max_connections=max_connections, health_check_interval=30
         )
-        primary: Redis = sentinel.master_for(sentinel_master)
-        return primary
     client: Redis = Redis.from_url(
         url, decode_responses=False, max_connections=max_connections, health_check_interval=30
     )
     return client
+
+
+def sentinel_primary(
+    url: str,
+    sentinels: str,
+    master: str,
+    *,
+    max_connections: int,
+    redis_class: type[R] = Redis,  # type: ignore[assignment]
+    **connection: Any,
+) -> R:
+    """A client of the primary that `sentinels` ("host:port,...") name for `master`, with the
+    database and password of `url`: after a failover its next connection goes to the new
+    primary. Connection attempts are bounded (CONNECT_TIMEOUT_S); `connection` adds
+    options of the primary's connections (`socket_timeout=COMMAND_TIMEOUT_S`, say)."""
+    parsed = urlparse(url)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel_addresses(sentinels),
+        sentinel_kwargs=SENTINEL_TIMEOUTS,
+        db=int(parsed.path.strip("/") or 0),
+        password=parsed.password,
+        max_connections=max_connections,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        **connection,
+    )
+    primary: R = sentinel.master_for(master, redis_class=redis_class)
+    return primary
 
 
 def sentinel_addresses(sentinels: str) -> list[tuple[str, int]]:

@@ -7,11 +7,9 @@ function sees the same things wherever it runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.asyncio.sentinel import Sentinel
 
 from core.config import Settings
 from core.db import Pool
@@ -20,11 +18,10 @@ from core.payments import CircuitBreaker
 from core.realtime import Publisher, publisher_for
 from core.redis import (
     COMMAND_TIMEOUT_S,
-    CONNECT_TIMEOUT_S,
-    SENTINEL_TIMEOUTS,
     RedisBatcher,
     batcher_for,
     sentinel_addresses,
+    sentinel_primary,
 )
 
 
@@ -70,18 +67,14 @@ async def create_arq_redis(settings: Settings) -> ArqRedis:
     with its host would hang every request on it (core/redis.py, CONNECT_TIMEOUT_S)."""
     if not settings.redis_sentinels:
         return await create_pool(redis_settings_of(settings))
-    parsed = urlparse(settings.redis_url)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
-        sentinel_addresses(settings.redis_sentinels),
-        sentinel_kwargs=SENTINEL_TIMEOUTS,
-        db=int(parsed.path.strip("/") or 0),
-        password=parsed.password,
+    return sentinel_primary(
+        settings.redis_url,
+        settings.redis_sentinels,
+        settings.redis_sentinel_master,
         max_connections=500,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        redis_class=ArqRedis,
         socket_timeout=COMMAND_TIMEOUT_S,
     )
-    redis: ArqRedis = sentinel.master_for(settings.redis_sentinel_master, redis_class=ArqRedis)
-    return redis
 
 
 async def open_resources(
