@@ -42,6 +42,14 @@ def _door(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return auth.door_of(token, event_id=connection.path_params["event_id"])
 
 
+def _scanning_door(connection: ASGIConnection[Any, Any, Any, Any], named: str | None) -> str:
+    """The door a scan is made at: a door token's own, else the one the organizer names."""
+    door = _door(connection) or named
+    if door is None:
+        raise BadRequest("The organizer names the door.", field="door")
+    return door
+
+
 def door_staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard: a door token of this event, or the organizer token."""
     _door(connection)
@@ -68,9 +76,7 @@ class CheckinController(Controller):
         event_id: FromPath[UUID],
         data: JSONBody[CheckinCreate],
     ) -> Checkin:
-        door = _door(request) or data.door
-        if door is None:
-            raise BadRequest("The organizer names the door.", field="door")
+        door = _scanning_door(request, data.door)
         return await checkin.check_in(conn, event_id=event_id, code=data.code, door=door)
 
     @post(
@@ -92,9 +98,7 @@ class CheckinController(Controller):
         event_id: FromPath[UUID],
         data: JSONBody[OfflineScansCreate],
     ) -> OfflineScans:
-        door = _door(request) or data.door
-        if door is None:
-            raise BadRequest("The organizer names the door.", field="door")
+        door = _scanning_door(request, data.door)
         return await checkin.check_in_offline(conn, event_id=event_id, scans=data.scans, door=door)
 
     @post(
