@@ -42,6 +42,7 @@ from reservations.orders import fast_route
 from reservations.orders.routes import route_handlers as order_routes
 from reservations.passwords.routes import route_handlers as password_routes
 from reservations.refunds.routes import route_handlers as refund_routes
+from reservations.waitlist.routes import route_handlers as waitlist_routes
 from waitingroom.plug import plug_into_reservations
 from waitingroom.routes import route_handlers as waitingroom_routes
 from webapp import frontend_routes, not_found_handler
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *event_management_routes,
             *mail_routes,
             *password_routes,
+            *waitlist_routes,
             *waitingroom_routes,
             *_frontend_routes(dist),
         ],

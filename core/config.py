@@ -60,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     hold_charge_grace_s: float = 60.0
     customer_token_ttl_s: int = 7 * 24 * 3600
     admission_ttl_s: int = 120
+    # How long a waitlist offer keeps its returned tickets for the entry it called (seconds).
+    waitlist_offer_ttl_s: int = 600
     # How long a WebSocket ticket (POST /api/ws-tickets) may wait for its one handshake.
     ws_ticket_ttl_s: int = 30
     # After a hold of a waiting-room sale expires, its visitor may come back at the front of

@@ -16,7 +16,7 @@ from core.credentials import refuse_unsafe_secrets
 from core.logs import configure_logging
 from core.resources import open_resources, redis_settings_of
 from core.runtime import settle_heap
-from jobs.tasks import holds, mail, orders, refunds, waitingroom
+from jobs.tasks import holds, mail, orders, refunds, waitingroom, waitlist
 from waitingroom.plug import plug_into_reservations
 
 _metrics_served = False
@@ -51,12 +51,14 @@ class WorkerSettings:
         *orders.default_functions,
         *mail.functions,
         *refunds.functions,
+        *waitlist.functions,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         *holds.cron_jobs,
         *waitingroom.cron_jobs,
         *orders.cron_jobs,
         *mail.cron_jobs,
+        *waitlist.cron_jobs,
     ]
     redis_settings = redis_settings_of(get_settings())
     on_startup = startup

@@ -2,7 +2,9 @@
 startup): holds of an event sold through a queue need an admission, every change of an
 event's stock asks for an advance of its queue, and a new event's room settings are kept
 in the waiting room's own table; an expired hold offers its visitor one return to the
-front of the line (service/grace.py)."""
+front of the line (service/grace.py). The waitlist's offer rounds (reservations/waitlist/
+offers.py) hear of returned tickets the same way, plugged here so every process that
+plugs the waiting room in (API, workers, seed) plugs them too."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from uuid import UUID
 from arq.connections import ArqRedis
 
 from reservations import hooks
+from reservations.waitlist.offers import offer_on_stock_change
 from waitingroom.service.admission import request_advance, require_admission
 from waitingroom.service.grace import grant_grace_on_expiry
 from waitingroom.service.store import RoomStore
@@ -25,3 +28,4 @@ def plug_into_reservations() -> None:
     hooks.on_stock_change(advance_on_stock_change)
     hooks.keep_waiting_rooms_in(RoomStore())
     hooks.on_hold_expired(grant_grace_on_expiry)
+    hooks.on_stock_change(offer_on_stock_change)

@@ -51,7 +51,7 @@ LIMIT $3;
 SELECT event_id,
        count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
        count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
+       count(*) FILTER (WHERE status = 'AVAILABLE' AND NOT waitlist_kept) AS available
 FROM tickets
 WHERE event_id = ANY($1::uuid[])
 GROUP BY event_id;

@@ -87,7 +87,8 @@ RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_c
 -- run only once it is counted: an uncorrelated EXISTS is a one-time filter), then tickets.
 -- $1 event, $2 customer, $3 how many, $4 named seats (NULL: any $3 seats),
 -- $5 half-price count, $6 limit (NULL: the event's max_per_customer; tests pass a bound
--- to switch the allowance guard off).
+-- to switch the allowance guard off), $7 the waitlist offer (an entry) whose kept tickets this
+-- hold may take (NULL: none; tickets kept for the waitlist are no one else's).
 -- Returns one row per claimed ticket (or one row of NULL ticket columns), each carrying
 -- the verdict columns and the new hold (with what an extension would add); the caller
 -- rolls back unless `marked` = $3.
@@ -109,12 +110,14 @@ WITH ev AS (
     SELECT id, section, row_label, seat_number, price_cents
     FROM tickets
     WHERE event_id = $1 AND status = 'AVAILABLE' AND $4::uuid[] IS NULL
+      AND (NOT waitlist_kept OR offer_id = $7::uuid)
       AND EXISTS (SELECT 1 FROM allowance)
     ORDER BY section, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), claimed_named AS (
-    SELECT id, section, row_label, seat_number, price_cents, status
+    SELECT id, section, row_label, seat_number, price_cents,
+           CASE WHEN waitlist_kept AND offer_id IS DISTINCT FROM $7::uuid THEN 'KEPT' ELSE status END AS status
     FROM tickets
     WHERE event_id = $1 AND id = ANY($4::uuid[]) AND EXISTS (SELECT 1 FROM allowance)
     ORDER BY id

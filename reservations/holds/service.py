@@ -54,6 +54,7 @@ from reservations.errors import (
 from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
 from reservations.inventory import stock
+from reservations.waitlist import admission as waitlist
 
 Q = queries_beside(__file__)
 
@@ -201,6 +202,7 @@ class _Again(Exception):
 
 _CLAIM_ANY_LOCK = "FOR UPDATE SKIP LOCKED"
 _MARK_GUARD = " AND t.status = 'AVAILABLE'"
+_KEPT_GUARD = "AND (NOT waitlist_kept OR offer_id = $7::uuid)"
 
 
 def _take_query() -> str:
@@ -210,6 +212,8 @@ def _take_query() -> str:
         query = query.replace(_CLAIM_ANY_LOCK, "", 1)
     if not tickets.GUARDS.book_only_available:
         query = query.replace(_MARK_GUARD, "", 1)
+    if not tickets.GUARDS.skip_waitlist_kept:
+        query = query.replace(_KEPT_GUARD, "AND ($7::uuid IS NULL OR true)", 1)
     return query
 
 
@@ -261,15 +265,22 @@ async def hold_tickets(
     A duplicate arriving while the first runs waits for its answer."""
 
     async def admit_and_hold() -> Hold:
-        await hooks.admission_check(
-            conn,
-            redis,
-            event_id=event_id,
-            customer_id=customer_id,
-            token=admission_token,
-            visitor_token=visitor_token,
+        # A waitlist offer's admission stands in for the waiting room's (reservations/waitlist/).
+        offer_id = await waitlist.admit_offer(
+            conn, event_id=event_id, customer_id=customer_id, token=admission_token
         )
-        return await take_hold(conn, redis, event_id=event_id, customer_id=customer_id, request=request)
+        if offer_id is None:
+            await hooks.admission_check(
+                conn,
+                redis,
+                event_id=event_id,
+                customer_id=customer_id,
+                token=admission_token,
+                visitor_token=visitor_token,
+            )
+        return await take_hold(
+            conn, redis, event_id=event_id, customer_id=customer_id, request=request, offer_id=offer_id
+        )
 
     if idempotency_key is None:
         return await admit_and_hold()
@@ -291,7 +302,13 @@ _hold_dec = msgspec.json.Decoder(Hold)
 
 
 async def take_hold(
-    conn: Connection, redis: ArqRedis, *, event_id: UUID, customer_id: UUID, request: HoldCreate
+    conn: Connection,
+    redis: ArqRedis,
+    *,
+    event_id: UUID,
+    customer_id: UUID,
+    request: HoldCreate,
+    offer_id: UUID | None = None,
 ) -> Hold:
     """Hold `quantity` any tickets or the named seats for the event's `hold_ttl_s`.
 
@@ -309,7 +326,9 @@ async def take_hold(
                 limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
                 if named is not None and not tickets.GUARDS.seats_in_id_order:
                     await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
-                rows = await conn.fetch(_take_query(), event_id, customer_id, count, named, half_price, limit)
+                rows = await conn.fetch(
+                    _take_query(), event_id, customer_id, count, named, half_price, limit, offer_id
+                )
                 if rows[0]["marked"] != count:
                     last = attempt == CLAIM_ATTEMPTS - 1
                     await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)

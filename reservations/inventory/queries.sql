@@ -22,13 +22,15 @@ WHERE customer_id = $1 AND event_id = $2;
 SELECT id, section, row_label, seat_number, price_cents
 FROM tickets
 WHERE event_id = $1 AND status = 'AVAILABLE' AND ($3::text IS NULL OR section = $3)
+  AND NOT waitlist_kept  -- kept for the waitlist's offers (reservations/waitlist/)
 ORDER BY section, id
 LIMIT $2
 FOR UPDATE SKIP LOCKED;
 
 -- name: count_available
+-- On sale to anyone: tickets kept for the waitlist's offers are not.
 SELECT count(*) FROM tickets
-WHERE event_id = $1 AND status = 'AVAILABLE' AND ($2::text IS NULL OR section = $2);
+WHERE event_id = $1 AND status = 'AVAILABLE' AND ($2::text IS NULL OR section = $2) AND NOT waitlist_kept;
 
 -- name: claim_seats
 -- Named seats, locked in one fixed order (by id) so that two buyers asking for
@@ -73,7 +75,8 @@ RETURNING id, event_id, customer_id, ticket_id, price_cents, half_price, created
 SELECT e.capacity,
        count(*) FILTER (WHERE t.status = 'BOOKED')      AS sold,
        count(*) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE t.status = 'AVAILABLE')   AS available
+       count(*) FILTER (WHERE t.status = 'AVAILABLE' AND NOT t.waitlist_kept) AS available,
+       count(*) FILTER (WHERE t.waitlist_kept)          AS kept
 FROM events e LEFT JOIN tickets t ON t.event_id = e.id
 WHERE e.id = $1
 GROUP BY e.id;

@@ -33,6 +33,7 @@ class Guards:
     book_only_available: bool = True  # mark_held, mark_booked: AND status = 'AVAILABLE'
     seats_in_id_order: bool = True  # claim_seats: one statement, rows locked in id order
     allowance_upsert: bool = True  # take_allowance: check and count in one conditional upsert
+    skip_waitlist_kept: bool = True  # holds' hold_tickets: a kept ticket is its offer's only
 
 
 GUARDS = Guards()

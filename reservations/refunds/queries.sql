@@ -32,7 +32,7 @@ WHERE id = $1 AND refunded_at IS NULL AND refund_claimed_at IS NOT NULL
 RETURNING id, event_id, customer_id, ticket_id, refunded_at, refund_cents, refund_reason;
 
 -- name: count_available
-SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE';
+SELECT count(*) FROM tickets WHERE event_id = $1 AND status = 'AVAILABLE' AND NOT waitlist_kept;
 
 -- name: cancel_event
 UPDATE events SET closed = true, cancelled_at = coalesce(cancelled_at, now())
