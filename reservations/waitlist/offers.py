@@ -22,6 +22,7 @@ offer's expiry, and every few seconds by the sweep (the safety net).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 from uuid import UUID
@@ -46,7 +47,32 @@ Q = queries_beside(__file__)
 log = logging.getLogger("crowdpass.waitlist")
 
 ENTRIES_PER_ROUND = 1000
-EXPIRY_SLACK_S = 0.2
+
+
+@dataclasses.dataclass
+class Guards:
+    """The race guard of the offer rounds, on in production. Only tests switch it off
+    (`without_guard` in tests/concurrency/conftest.py); nothing else sets it."""
+
+    # One round per event at a time (advisory lock, kept tickets locked), a ticket pinned
+    # only while unpinned, an entry offered only while waiting: a returned ticket is
+    # offered (and its buyer called) once.
+    rounds_serialised: bool = True
+
+
+GUARDS = Guards()
+
+
+def _without(query: str, guard: str) -> str:
+    if guard not in query:
+        raise ValueError(f"{guard!r} is not in the query")
+    return query.replace(guard, "")
+
+
+# The same statements with the guard taken out, for the switch above.
+_FREE_UNLOCKED = _without(Q.free_kept_tickets, "FOR UPDATE")
+_PIN_ANY = _without(Q.pin_tickets, " AND offer_id IS NULL AND status = 'AVAILABLE'")
+_OFFER_ANY = _without(Q.make_offer, " AND status = 'waiting'")
 
 
 class OfferRound(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,11 +101,16 @@ async def offer_returned_tickets(conn: Connection, redis: ArqRedis, *, event_id:
     try:
         async with conn.transaction():
             await tickets.set_lock_timeout(conn, settings.lock_timeout_ms)
-            await conn.execute(Q.lock_event_waitlist, event_id)
+            serialised = GUARDS.rounds_serialised
+            if serialised:
+                await conn.execute(Q.lock_event_waitlist, event_id)
             ended = await conn.fetch(Q.expire_due_offers, event_id)
             if ended:
                 await conn.execute(Q.unpin_offers, [e["id"] for e in ended])
-            free = list(await conn.fetch(Q.free_kept_tickets, event_id))
+            free_query = Q.free_kept_tickets if serialised else _FREE_UNLOCKED
+            pin_query = Q.pin_tickets if serialised else _PIN_ANY
+            offer_query = Q.make_offer if serialised else _OFFER_ANY
+            free = list(await conn.fetch(free_query, event_id))
             enabled = await conn.fetchval(Q.waitlist_enabled, event_id)
             made: list[Any] = []
             waiting: list[Any] = []
@@ -93,14 +124,15 @@ async def offer_returned_tickets(conn: Connection, redis: ArqRedis, *, event_id:
                     if not match:
                         continue
                     ids = [t["id"] for t in match]
-                    await conn.execute(Q.pin_tickets, entry["id"], ids)
-                    made.append(
-                        await conn.fetchrow(
-                            Q.make_offer, entry["id"], len(ids), settings.waitlist_offer_ttl_s
-                        )
-                    )
                     taken = set(ids)
                     free = [t for t in free if t["id"] not in taken]
+                    pinned = int((await conn.execute(pin_query, entry["id"], ids)).split()[-1])
+                    if pinned == 0:
+                        continue
+                    ttl = settings.waitlist_offer_ttl_s
+                    offer = await conn.fetchrow(offer_query, entry["id"], pinned, ttl)
+                    if offer is not None:
+                        made.append(offer)
             # Left over: no waiting entry wants them (unless the page of entries was full).
             released = 0
             if free and len(waiting) < ENTRIES_PER_ROUND:

@@ -16,6 +16,7 @@ from reservations.checkin import service as checkin
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
 from reservations.refunds import service as refunds
+from reservations.waitlist import offers
 from waitingroom.service import admission, queue
 
 OWNERS: dict[str, Any] = {
@@ -29,6 +30,8 @@ OWNERS: dict[str, Any] = {
     "check_in_once": checkin.GUARDS,
     "earliest_scan_wins": checkin.GUARDS,
     "refund_claim_once": refunds.GUARDS,
+    "skip_waitlist_kept": inventory.GUARDS,
+    "rounds_serialised": offers.GUARDS,
 }
 
 
