@@ -48,6 +48,7 @@ ALTER TABLE tickets
 ALTER TABLE tickets ADD CONSTRAINT tickets_offer_kept CHECK (offer_id IS NULL OR waitlist_kept);
 ALTER TABLE tickets ADD CONSTRAINT tickets_kept_available CHECK (NOT waitlist_kept OR status = 'AVAILABLE');
 CREATE INDEX tickets_waitlist_kept ON tickets (event_id, id) WHERE waitlist_kept;
+CREATE INDEX tickets_offer ON tickets (offer_id) WHERE offer_id IS NOT NULL;
 
 -- Every path that puts a ticket back on sale (a hold expired or cancelled, an order's
 -- payment declined, a refund, a reconcile) changes its status to AVAILABLE: here, in that

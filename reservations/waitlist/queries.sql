@@ -38,8 +38,11 @@ ORDER BY seq
 LIMIT 1;
 
 -- name: entry
--- One entry with its place among the waiting (1 = next).
-SELECT w.id, w.event_id, w.customer_id, w.email, w.ticket_type, w.quantity, w.status,
+-- One entry with its place among the waiting (1 = next). An offer whose every pinned ticket
+-- its holder has held reads `used` at once (the round records it when the offer's time ends).
+SELECT w.id, w.event_id, w.customer_id, w.email, w.ticket_type, w.quantity,
+       CASE WHEN w.status = 'offered' AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.offer_id = w.id)
+            THEN 'used' ELSE w.status END AS status,
        w.offered_quantity, w.offered_at, w.offer_expires_at, w.created_at,
        CASE WHEN w.status = 'waiting' THEN
            (SELECT count(*) FROM waitlist_entries a
@@ -68,7 +71,10 @@ WHERE offer_id = ANY($1::uuid[]) AND status = 'AVAILABLE';
 
 -- name: list_entries
 -- The organizer's view: open entries first in line order, then ended ones, newest first.
-SELECT w.id, w.customer_id, w.email, w.ticket_type, w.quantity, w.status, w.offered_quantity,
+SELECT w.id, w.customer_id, w.email, w.ticket_type, w.quantity,
+       CASE WHEN w.status = 'offered' AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.offer_id = w.id)
+            THEN 'used' ELSE w.status END AS status,
+       w.offered_quantity,
        w.offered_at, w.offer_expires_at, w.created_at,
        CASE WHEN w.status = 'waiting' THEN
            row_number() OVER (PARTITION BY w.status = 'waiting' ORDER BY w.seq)

@@ -4,13 +4,15 @@ import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
 import { QuickBuy } from "../components/QuickBuy";
+import { WaitlistOffer, WaitlistPanel } from "../components/Waitlist";
+import { offerFromSearch } from "../lib/waitlist";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
-import { Link, useNavigate } from "react-router";
+import { Link, useLocation, useNavigate } from "react-router";
 import { applySeatDelta, type SeatMapState } from "../lib/seats";
 import { getAdmission, getVisitorToken, setAdmission, setIntent, setSession, useSession } from "../lib/storage";
 
@@ -234,6 +236,7 @@ function BuyPanel({
   reloadSeats: () => void;
 }) {
   const navigate = useNavigate();
+  const { search } = useLocation();
   const session = useSession();
   const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
@@ -333,6 +336,8 @@ function BuyPanel({
     }
   }
 
+  const offer = offerFromSearch(search);
+  if (offer) return <WaitlistOffer event={event} offerToken={offer} />;
   if (event.status === "sold_out") {
     return (
       <section className="panel buy-panel" aria-labelledby="buy-title">
@@ -343,6 +348,7 @@ function BuyPanel({
             sale and this page shows it at once.
           </p>
         </Notice>
+        <WaitlistPanel event={event} />
         <Link className="btn btn-block" to="/">
           See other events
         </Link>

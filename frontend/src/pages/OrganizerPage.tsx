@@ -3,6 +3,7 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, WaitingRoomPatch } from "../api/types";
 import { AdminGate, AdminSignOut } from "../components/AdminGate";
+import { WaitlistAdmin } from "../components/Waitlist";
 import { ErrorBox, Loading, Notice, PageHeader, StatusBadge } from "../components/ui";
 import { DraftError, draftToBody, EMPTY_DRAFT, type EventDraft, type SectionDraft } from "../lib/eventForm";
 import { applyStock, hasWaitingRoom } from "../lib/events";
@@ -343,7 +344,14 @@ export function OrganizerEventPage({ eventId }: { eventId: string }) {
         <Link to={`/organizer/events/${eventId}/manage`}>Edit, refunds, report</Link> ·{" "}
         <Link to={`/door/${eventId}`}>Door</Link>
       </nav>
-      <AdminGate>{(token) => <WaitingRoomControls eventId={eventId} token={token} />}</AdminGate>
+      <AdminGate>
+        {(token) => (
+          <>
+            <WaitingRoomControls eventId={eventId} token={token} />
+            <WaitlistAdmin eventId={eventId} token={token} />
+          </>
+        )}
+      </AdminGate>
     </>
   );
 }

@@ -1,0 +1,112 @@
+"""The waitlist in Debian's Chromium against the whole running system (tests/e2e/conftest.py):
+a sold-out event, a buyer joins its waitlist in the browser, a ticket comes back, the first
+in line is called (banner and email), opens the email's link and buys the ticket.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ADMIN_TOKEN, Api
+from tests.e2e.test_browser import expect, log_in, pay
+
+pytestmark = pytest.mark.e2e
+
+PRICE_CENTS = 8000
+
+
+def mail_to(api: Api, email: str, kind: str, *, within_s: float = 30) -> dict[str, Any]:
+    """The first email of `kind` to `email` in the mail sink (the worker sends it over SMTP)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        sunk = api.http.get("/api/dev/mail", params={"to": email}, headers=api.admin()).json()
+        found = next((m for m in sunk if m["kind"] == kind), None)
+        if found:
+            return dict(found)
+        time.sleep(0.5)
+    raise AssertionError(f"no {kind} email to {email} in the mail sink")
+
+
+def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it(api: Api, new_page: Any) -> None:
+    event = api.create_event(name="Waitlist night", capacity=1, price_cents=PRICE_CENTS)
+    event_id = event["id"]
+    # Sold out: someone holds the only ticket.
+    first = api.sign_up("Primeira Pessoa")
+    held = api.http.post(
+        f"/api/events/{event_id}/holds",
+        json={"quantity": 1},
+        headers={"Authorization": f"Bearer {first['token']}"},
+    )
+    assert held.status_code == 201, held.text
+
+    # Ana joins the waitlist on the sold-out event page.
+    ana = api.sign_up("Ana Souza")
+    page = new_page()
+    page.goto("/")
+    log_in(page, ana)
+    page.goto(f"/events/{event_id}")
+    expect(page.get_by_role("heading", name="Sold out")).to_be_visible()
+    expect(page.get_by_label("Email for the waitlist")).to_have_value(ana["email"])
+    page.get_by_role("button", name="Join the waitlist").click()
+    expect(page.get_by_test_id("waitlist-position")).to_have_text("You are next in line")
+    # Someone after her, by address only.
+    later = api.http.post(f"/api/events/{event_id}/waitlist", json={"email": "bruno@example.com"})
+    assert later.status_code == 201 and later.json()["position"] == 2, later.text
+
+    # The ticket comes back: the holder cancels. Nobody else can take it now.
+    r = api.http.delete(
+        f"/api/holds/{held.json()['id']}", headers={"Authorization": f"Bearer {first['token']}"}
+    )
+    assert r.status_code == 204
+    stranger = api.sign_up("Quem Chegou Depois")
+    taken = api.http.post(
+        f"/api/events/{event_id}/holds",
+        json={"quantity": 1},
+        headers={"Authorization": f"Bearer {stranger['token']}"},
+    )
+    assert taken.status_code == 409 and taken.json()["error"] == "sold_out", taken.text
+
+    # Ana is called: the banner on the page she has open, and an email with the link.
+    expect(page.get_by_text("A ticket came back for you")).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("offer-countdown")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    mail = mail_to(api, ana["email"], "waitlist_offer")
+    link = re.search(r"(http\S+\?offer=\S+)", mail["text"]).group(1)  # type: ignore[union-attr]
+    assert link.startswith(api.base) or f"/events/{event_id}?offer=" in link
+
+    # The email's link opens the event with the offer's countdown; she buys the kept ticket.
+    page.goto(link[link.index("/events/") :])
+    expect(page.get_by_role("heading", name="Your turn from the waitlist")).to_be_visible()
+    expect(page.get_by_test_id("offer-countdown")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    page.get_by_role("button", name="Buy 1 ticket").click()
+    expect(page).to_have_url(re.compile(r"/checkout/"))
+    expect(page.get_by_test_id("countdown")).to_be_visible()
+    pay(page)
+    expect(page.get_by_role("heading", name="You are going!")).to_be_visible()
+
+    live = api.event(event_id)
+    assert (live["sold"], live["held"], live["available"]) == (1, 0, 0)
+    purchases = api.http.get(
+        f"/api/customers/{ana['customer']['id']}", headers={"Authorization": f"Bearer {ana['token']}"}
+    ).json()["purchases"]
+    assert [(p["event_id"], p["price_cents"]) for p in purchases] == [(event_id, PRICE_CENTS)]
+    listing = api.http.get(f"/api/events/{event_id}/waitlist", headers=api.admin()).json()
+    assert [(e["email"], e["status"]) for e in listing["entries"]] == [
+        (ana["email"], "used"),
+        ("bruno@example.com", "waiting"),
+    ]
+
+    # The organizer sees the list and turns it off.
+    organizer = new_page()
+    organizer.goto("/")
+    organizer.evaluate("t => localStorage.setItem('crowdpass.admin', JSON.stringify(t))", ADMIN_TOKEN)
+    organizer.goto(f"/organizer/events/{event_id}")
+    expect(organizer.get_by_role("heading", name="Waitlist")).to_be_visible()
+    expect(organizer.get_by_role("cell", name="bruno@example.com")).to_be_visible()
+    organizer.get_by_role("button", name="Turn the waitlist off").click()
+    expect(organizer.get_by_test_id("waitlist-state")).to_have_text("Off")
+    closed = api.http.post(f"/api/events/{event_id}/waitlist", json={"email": "late@example.com"})
+    assert closed.status_code == 409 and closed.json()["error"] == "waitlist_closed"
