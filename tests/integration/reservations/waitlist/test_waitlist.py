@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -9,7 +10,10 @@ import httpx
 
 from core.auth import issue_customer_token, issue_visitor_token
 from core.resources import Resources
+from reservations.holds import service as holds_service
+from reservations.holds.schemas import HoldCreate
 from reservations.waitlist import keys, offers
+from reservations.waitlist.admission import encode_offer
 from reservations.waitlist.offers import OfferRound
 from tests.factories import make_customer, make_event, stock_counts
 
@@ -323,3 +327,99 @@ async def test_a_stock_change_enqueues_a_round_the_worker_runs(
             break
         await asyncio.sleep(0.05)
     assert status == "offered"
+
+
+async def test_an_expired_hold_s_ticket_is_kept_too(res: Resources, client: httpx.AsyncClient) -> None:
+    event_id, holds, _ = await sold_out_event(res, client)
+    assert (await join(client, event_id, {"email": "w@example.com"})).status_code == 201
+    await res.pool.execute("UPDATE holds SET expires_at = now() WHERE id = $1", uuid.UUID(holds[0]))
+    async with res.pool.acquire() as conn:
+        assert await holds_service.expire_holds(conn, res.redis) == 1
+    assert len(await kept(res, event_id)) == 1
+    assert len((await round_of(res, event_id)).offered) == 1
+
+
+async def test_an_offer_stands_in_for_the_waiting_room_s_admission(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, capacity=1, waiting_room=True)
+        holder, buyer = await make_customer(conn), await make_customer(conn)
+    # Sold out through a hold taken without the queue (as an admitted buyer's would be).
+    async with res.pool.acquire() as conn:
+        hold = await holds_service.take_hold(
+            conn, res.redis, event_id=event_id, customer_id=holder, request=HoldCreate(quantity=1)
+        )
+    assert (await join(client, event_id, {}, auth(buyer))).status_code == 201
+    no_admission = await client.post(
+        f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(buyer)
+    )
+    assert no_admission.status_code == 403 and no_admission.json()["error"] == "admission_required"
+    await client.delete(f"/api/holds/{hold.id}", headers=admin(res))
+    await round_of(res, event_id)
+    entry = (await client.get(f"/api/events/{event_id}/waitlist/me", headers=auth(buyer))).json()
+    with_offer = await client.post(
+        f"/api/events/{event_id}/holds",
+        json={"quantity": 1},
+        headers={**auth(buyer), "Admission-Token": entry["offer_token"]},
+    )
+    assert with_offer.status_code == 201, with_offer.text
+
+
+async def test_forged_or_foreign_offer_tokens_are_refused(res: Resources, client: httpx.AsyncClient) -> None:
+    event_id, holds, _ = await sold_out_event(res, client)
+    other_event, _, _ = await sold_out_event(res, client)
+    async with res.pool.acquire() as conn:
+        buyer = await make_customer(conn)
+    entry = (await join(client, event_id, {}, auth(buyer))).json()
+    await client.delete(f"/api/holds/{holds[0]}", headers=admin(res))
+    await round_of(res, event_id)
+    token = (await client.get(f"/api/events/{event_id}/waitlist/me", headers=auth(buyer))).json()[
+        "offer_token"
+    ]
+    head, payload, sig = token.split(".")
+    forged = f"{head}.{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
+    past = encode_offer(
+        entry_id=uuid.UUID(entry["id"]),
+        event_id=event_id,
+        expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5),
+    )
+    for bad, target in ((forged, event_id), (token, other_event), (past, event_id)):
+        r = await client.post(
+            f"/api/events/{target}/holds",
+            json={"quantity": 1},
+            headers={**auth(buyer), "Admission-Token": bad},
+        )
+        assert r.status_code == 403 and r.json()["error"] == "offer_not_valid", r.text
+    assert await res.pool.fetchval("SELECT count(*) FROM holds WHERE customer_id = $1", buyer) == 0
+
+
+async def test_a_part_of_what_an_entry_wants_is_offered_and_a_type_may_be_sold_out_alone(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    event_id, holds, _ = await sold_out_event(res, client, capacity=3, max_per_customer=2)
+    two = (await join(client, event_id, {"email": "two@example.com", "quantity": 2})).json()
+    await client.delete(f"/api/holds/{holds[0]}", headers=admin(res))
+    await round_of(res, event_id)
+    rows = await res.pool.fetch(
+        "SELECT offered_quantity, status FROM waitlist_entries WHERE id = $1", uuid.UUID(two["id"])
+    )
+    assert [(r["offered_quantity"], r["status"]) for r in rows] == [(1, "offered")]
+
+    sections = [
+        {"name": "VIP", "price_cents": 9000, "rows": 1, "seats_per_row": 1},
+        {"name": "Pista", "price_cents": 3000, "rows": 1, "seats_per_row": 2},
+    ]
+    async with res.pool.acquire() as conn:
+        typed = await make_event(conn, sections=sections)
+        vip_buyer = await make_customer(conn)
+    vip_seat = await res.pool.fetchval(
+        "SELECT id FROM tickets WHERE event_id = $1 AND section = 'VIP'", typed
+    )
+    r = await client.post(
+        f"/api/events/{typed}/holds", json={"seat_ids": [str(vip_seat)]}, headers=auth(vip_buyer)
+    )
+    assert r.status_code == 201
+    assert (await join(client, typed, {"email": "v@example.com", "ticket_type": "VIP"})).status_code == 201
+    any_type = await join(client, typed, {"email": "p@example.com"})
+    assert any_type.status_code == 409 and any_type.json()["error"] == "waitlist_not_sold_out"
