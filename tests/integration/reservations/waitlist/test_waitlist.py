@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
 
 from core.auth import issue_customer_token, issue_visitor_token
 from core.resources import Resources
@@ -16,6 +19,7 @@ from reservations.waitlist import keys, offers
 from reservations.waitlist.admission import encode_offer
 from reservations.waitlist.offers import OfferRound
 from tests.factories import make_customer, make_event, stock_counts
+from tests.wstickets import ws_url
 
 
 def auth(customer_id: uuid.UUID) -> dict[str, str]:
@@ -313,8 +317,6 @@ async def test_an_entry_of_a_type_gets_only_that_type(res: Resources, client: ht
 async def test_a_stock_change_enqueues_a_round_the_worker_runs(
     res: Resources, client: httpx.AsyncClient, worker: Any
 ) -> None:
-    import asyncio
-
     event_id, holds, _ = await sold_out_event(res, client)
     entry = (await join(client, event_id, {"email": "w@example.com"})).json()
     assert await res.redis.exists(keys.waiting(event_id))
@@ -423,3 +425,20 @@ async def test_a_part_of_what_an_entry_wants_is_offered_and_a_type_may_be_sold_o
     assert (await join(client, typed, {"email": "v@example.com", "ticket_type": "VIP"})).status_code == 201
     any_type = await join(client, typed, {"email": "p@example.com"})
     assert any_type.status_code == 409 and any_type.json()["error"] == "waitlist_not_sold_out"
+
+
+async def test_the_called_buyer_hears_it_on_their_socket(res: Resources, live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
+        event_id, holds, _ = await sold_out_event(res, client)
+        async with res.pool.acquire() as conn:
+            buyer = await make_customer(conn)
+        entry = (await join(client, event_id, {}, auth(buyer))).json()
+        async with connect(await ws_url(live_server, "/api/ws", issue_customer_token(buyer))) as ws:
+            await asyncio.sleep(0.2)  # subscribed
+            await client.delete(f"/api/holds/{holds[0]}", headers=admin(res))
+            await round_of(res, event_id)
+            message: dict[str, Any] = {}
+            while message.get("type") != "waitlist_offer":
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["entry_id"] == entry["id"] and message["offered_quantity"] == 1
+    assert message["checkout_url"].endswith(f"/events/{event_id}?offer={message['offer_token']}")
