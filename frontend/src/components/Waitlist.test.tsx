@@ -1,0 +1,109 @@
+import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { EventPage } from "../pages/EventPage";
+import { setSession } from "../lib/storage";
+import { fakeFetch } from "../test/fakes";
+import { renderPage } from "../test/render";
+
+const SOLD_OUT = {
+  id: "e1",
+  name: "Show de Rock",
+  venue: "Arena",
+  starts_at: "2030-08-15T20:00:00Z",
+  sales_open_at: null,
+  price_cents: 5000,
+  capacity: 100,
+  seated: false,
+  sections: [],
+  max_per_customer: 2,
+  hold_ttl_s: 300,
+  half_price: false,
+  closed: false,
+  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
+  live: { capacity: 100, sold: 100, held: 0, available: 0, status: "sold_out" },
+};
+
+const ENTRY = {
+  id: "w1",
+  event_id: "e1",
+  status: "waiting",
+  position: 3,
+  email: "ana@example.com",
+  ticket_type: null,
+  quantity: 2,
+  offered_quantity: null,
+  offered_at: null,
+  offer_expires_at: null,
+  seconds_left: 0,
+  created_at: "2030-01-01T00:00:00Z",
+  entry_token: "entry-secret",
+  offer_token: null,
+  checkout_url: null,
+};
+
+function offerToken(expSeconds: number): string {
+  const payload = btoa(JSON.stringify({ sub: "w1", aud: "e1", typ: "waitlist_offer", exp: expSeconds }))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  return `eyJhbGciOiJIUzI1NiJ9.${payload}.sig`;
+}
+
+describe("Waitlist", () => {
+  it("joins a sold-out event's waitlist and shows the place in line", async () => {
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: SOLD_OUT },
+      "POST /api/events/e1/waitlist": { status: 201, body: ENTRY },
+      "GET /api/events/e1/waitlist/me": { body: ENTRY },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    expect(await screen.findByRole("heading", { name: "Sold out" })).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Email for the waitlist"), { target: { value: "ana@example.com" } });
+    fireEvent.change(screen.getByLabelText("Tickets wanted"), { target: { value: "2" } });
+    fireEvent.click(screen.getByRole("button", { name: "Join the waitlist" }));
+    expect((await screen.findByTestId("waitlist-position")).textContent).toBe("You are 3rd in line");
+    const join = calls.find((c) => c.method === "POST" && c.url.endsWith("/waitlist"))!;
+    expect(join.body).toEqual({ email: "ana@example.com", quantity: 2 });
+    expect(localStorage.getItem("crowdpass.waitlist.e1")).toBe("entry-secret");
+  });
+
+  it("shows the banner when called, and the offer's link holds with the offer as admission", async () => {
+    setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+    const token = offerToken(Math.floor(Date.now() / 1000) + 300);
+    const offered = {
+      ...ENTRY,
+      status: "offered",
+      position: null,
+      offered_quantity: 1,
+      offered_at: new Date().toISOString(),
+      offer_expires_at: new Date(Date.now() + 300_000).toISOString(),
+      seconds_left: 300,
+      offer_token: token,
+      checkout_url: `http://x/events/e1?offer=${token}`,
+    };
+    const { calls } = fakeFetch({
+      "GET /api/events/e1": { body: SOLD_OUT },
+      "GET /api/events/e1/waitlist/me": { body: offered },
+      "GET /api/customers/c1": { body: { id: "c1", name: "Ana Souza", email: "ana@example.com", purchases: [] } },
+      "POST /api/events/e1/holds": { status: 201, body: { id: "h1" } },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    expect(await screen.findByText("A ticket came back for you")).toBeTruthy();
+    expect(screen.getByTestId("offer-countdown").textContent).toMatch(/^[45]:\d\d$/);
+    fireEvent.click(screen.getByRole("button", { name: "Buy it now" }));
+    expect(await screen.findByRole("heading", { name: "Your turn from the waitlist" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Buy 1 ticket" }));
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/holds"))).toBe(true));
+    const hold = calls.find((c) => c.method === "POST" && c.url.endsWith("/holds"))!;
+    expect(hold.headers["Admission-Token"]).toBe(token);
+    expect(hold.body).toEqual({ quantity: 1 });
+    await waitFor(() => expect(window.location.pathname).toBe("/checkout/h1"));
+  });
+
+  it("says when an offer's link has ended", async () => {
+    window.history.replaceState(null, "", `/events/e1?offer=${offerToken(Math.floor(Date.now() / 1000) - 5)}`);
+    fakeFetch({ "GET /api/events/e1": { body: SOLD_OUT } });
+    renderPage(<EventPage eventId="e1" />);
+    expect(await screen.findByRole("heading", { name: "This offer has ended" })).toBeTruthy();
+  });
+});
