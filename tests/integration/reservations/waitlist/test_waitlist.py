@@ -19,6 +19,7 @@ from reservations.waitlist import keys, offers
 from reservations.waitlist.admission import encode_offer
 from reservations.waitlist.offers import OfferRound
 from tests.factories import make_customer, make_event, stock_counts
+from tests.integration.reservations.orders.helpers import PM_DECLINED, post_order, wait_decided
 from tests.wstickets import ws_url
 
 
@@ -442,3 +443,39 @@ async def test_the_called_buyer_hears_it_on_their_socket(res: Resources, live_se
                 message = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert message["entry_id"] == entry["id"] and message["offered_quantity"] == 1
     assert message["checkout_url"].endswith(f"/events/{event_id}?offer={message['offer_token']}")
+
+
+async def test_a_refunded_ticket_is_kept_and_offered(res: Resources, client: httpx.AsyncClient) -> None:
+    event_id, holds, buyers = await sold_out_event(res, client, capacity=1)
+    paid = await client.post(
+        f"/api/holds/{holds[0]}/confirm",
+        json={"payment_method": "pm_card_visa"},
+        headers={**auth(buyers[0]), "Idempotency-Key": "wl-refund"},
+    )
+    assert paid.status_code == 200, paid.text
+    entry = (await join(client, event_id, {"email": "w@example.com"})).json()
+    refunded = await client.post(
+        f"/api/tickets/{paid.json()['purchases'][0]['id']}/refund", headers=admin(res)
+    )
+    assert refunded.status_code == 200, refunded.text
+    assert len(await kept(res, event_id)) == 1
+    assert (await client.get(f"/api/events/{event_id}")).json()["live"]["available"] == 0
+    assert (await round_of(res, event_id)).offered == [uuid.UUID(entry["id"])]
+
+
+async def test_a_declined_order_s_ticket_is_kept_and_later_orders_are_sold_out(
+    res: Resources, client: httpx.AsyncClient, orders_worker: object
+) -> None:
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, capacity=1)
+        declined, later = await make_customer(conn), await make_customer(conn)
+    # Someone is waiting (arranged directly: the event is not sold out yet).
+    await res.pool.execute(
+        "INSERT INTO waitlist_entries (event_id, email, quantity) VALUES ($1, 'w@example.com', 1)", event_id
+    )
+    first = uuid.UUID((await post_order(client, declined, event_id, card=PM_DECLINED)).json()["id"])
+    assert (await wait_decided(res.pool, [first]))[first]["reason"] == "payment_declined"
+    assert len(await kept(res, event_id)) == 1  # back from the order's hold, kept for the waitlist
+    second = uuid.UUID((await post_order(client, later, event_id)).json()["id"])
+    assert (await wait_decided(res.pool, [second]))[second]["reason"] == "sold_out"
+    assert len((await round_of(res, event_id)).offered) == 1
