@@ -64,7 +64,9 @@ ORDER BY event_id, position;
 
 -- name: list_seats
 -- Labelled tickets of an event (of section $2 when given), in section, row and seat order.
-SELECT t.id, t.section, t.row_label, t.seat_number, t.price_cents, t.status
+-- A seat kept for the waitlist (reservations/waitlist/) is no one else's: drawn as held.
+SELECT t.id, t.section, t.row_label, t.seat_number, t.price_cents,
+       CASE WHEN t.waitlist_kept THEN 'IN_PROGRESS' ELSE t.status END AS status
 FROM tickets t
 LEFT JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
 WHERE t.event_id = $1 AND t.seat_number IS NOT NULL AND ($2::text IS NULL OR t.section = $2)

@@ -479,3 +479,12 @@ async def test_a_declined_order_s_ticket_is_kept_and_later_orders_are_sold_out(
     second = uuid.UUID((await post_order(client, later, event_id)).json()["id"])
     assert (await wait_decided(res.pool, [second]))[second]["reason"] == "sold_out"
     assert len((await round_of(res, event_id)).offered) == 1
+
+
+async def test_the_seat_map_draws_a_kept_seat_as_held(res: Resources, client: httpx.AsyncClient) -> None:
+    sections = [{"name": "A", "price_cents": 5000, "rows": 1, "seats_per_row": 1}]
+    event_id, holds, _ = await sold_out_event(res, client, capacity=1, sections=sections)
+    assert (await join(client, event_id, {"email": "w@example.com"})).status_code == 201
+    await client.delete(f"/api/holds/{holds[0]}", headers=admin(res))
+    seats = (await client.get(f"/api/events/{event_id}/seats")).json()
+    assert [s["status"] for s in seats] == ["held"]
