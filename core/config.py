@@ -97,6 +97,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_backoff_max_s: float = 900.0
     signup_limit_per_address: int = 20
     signup_window_s: int = 600
+    waitlist_limit_per_address: int = 30
+    waitlist_window_s: int = 600
     order_limit_per_customer: int = 20
     order_limit_per_address: int = 600
     order_window_s: int = 10

@@ -16,6 +16,14 @@ limit_signups = per_address_guard(
     detail="Too many sign-ups from this address",
 )
 
+# Waitlist joins: anyone may join with an address, so a script could fill a list.
+limit_waitlist_joins = per_address_guard(
+    "waitlist-address",
+    lambda s: s.waitlist_limit_per_address,
+    lambda s: s.waitlist_window_s,
+    detail="Too many waitlist joins from this address",
+)
+
 # Events and their tickets, both faces (POST /api/events, POST /eventos): one counter.
 limit_event_creation = per_address_guard(
     "event-address",

@@ -9,6 +9,10 @@ EXPIRE_OFFER_JOB = "waitlist.expire_offer"  # at an offer's expiry: pass it on
 SWEEP_JOB = "cron:waitlist.sweep"  # the safety net of both
 
 
+# The hint below lapses after a day without joins; the sweep offers kept tickets without it.
+WAITING_HINT_TTL_S = 24 * 3600
+
+
 def expire_offer_job_id(entry_id: UUID | str) -> str:
     """arq job id of an offer's expiry: one per offer."""
     return f"waitlist-expire:{entry_id}"

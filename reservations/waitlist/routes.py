@@ -14,6 +14,7 @@ from core.auth import Principal, bearer, principal_from_token, visitor_from_toke
 from core.deps import ConnDep, PrincipalDep, RedisDep
 from core.errors import Unauthorized, error_responses
 from core.schemas import StrictBody
+from reservations.limits import limit_waitlist_joins
 from reservations.waitlist import service
 from reservations.waitlist.schemas import (
     Waitlist,
@@ -62,11 +63,12 @@ class WaitlistController(Controller):
         dto=StrictBody[WaitlistJoin],
         return_dto=None,
         status_code=201,
+        guards=[limit_waitlist_joins],
         responses={
             200: ResponseSpec(
                 data_container=WaitlistEntry, description="Already on the list: the open entry."
             ),
-            **error_responses(400, 401, 404, 409),
+            **error_responses(400, 401, 404, 409, 429),
         },
     )
     async def join(

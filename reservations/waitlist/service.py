@@ -124,7 +124,7 @@ async def join_waitlist(
             return await join_waitlist(
                 conn, redis, event_id=event_id, principal=principal, request=request, visitor_id=visitor_id
             )
-    await redis.set(keys.waiting(event_id), b"1")
+    await redis.set(keys.waiting(event_id), b"1", ex=keys.WAITING_HINT_TTL_S)
     row = await _entry_row(conn, entry_id)
     owner = created or (customer_id is not None and row["customer_id"] == customer_id)
     token = encode_entry(entry_id=entry_id, event_id=event_id) if owner else None

@@ -1,7 +1,7 @@
 """Rate limits, counted in Redis so every API instance shares them: logins per address and
 per account with a growing backoff, sign-ups per address, orders per customer and per
-address, event creation per address (both faces). Each answers 429 `rate_limited` with
-Retry-After, and a refused request has no effect."""
+address, event creation per address (both faces), waitlist joins per address. Each
+answers 429 `rate_limited` with Retry-After, and a refused request has no effect."""
 
 from __future__ import annotations
 
@@ -147,3 +147,26 @@ async def test_event_creation_per_address_is_limited_on_both_faces(
     _assert_limited(refused)
     _assert_limited(organizer)
     assert await res.pool.fetchval("SELECT count(*) FROM events") == 2
+
+
+async def test_waitlist_joins_per_address_are_limited(
+    res: Resources, client: httpx.AsyncClient, setting: Callable[..., None]
+) -> None:
+    setting(WAITLIST_LIMIT_PER_ADDRESS=2)
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, capacity=1)
+        (owner,) = await make_customers(conn, 1)
+    await res.pool.execute(
+        "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE event_id = $1", event_id, owner
+    )
+    codes = [
+        (
+            await client.post(f"/api/events/{event_id}/waitlist", json={"email": f"bot{i}@example.com"})
+        ).status_code
+        for i in range(2)
+    ]
+    refused = await client.post(f"/api/events/{event_id}/waitlist", json={"email": "bot9@example.com"})
+
+    assert codes == [201, 201]
+    _assert_limited(refused)
+    assert await res.pool.fetchval("SELECT count(*) FROM waitlist_entries") == 2
