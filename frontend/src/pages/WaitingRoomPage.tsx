@@ -4,6 +4,7 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, QueueState } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import { WaitlistPanel } from "../components/Waitlist";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar } from "../components/ui";
 import { isSeated } from "../lib/events";
 import { formatDateTime, formatLongCountdown } from "../lib/format";
@@ -334,6 +335,7 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
             time their tickets return to sale, and the event page shows it at once.
           </p>
         </Notice>
+        <WaitlistPanel event={event} />
         <div className="actions">
           <Link className="btn btn-primary" to="/">
             Find another event
