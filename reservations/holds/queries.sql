@@ -87,13 +87,13 @@ RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_c
 -- run only once it is counted: an uncorrelated EXISTS is a one-time filter), then tickets.
 -- $1 event, $2 customer, $3 how many, $4 named seats (NULL: any $3 seats),
 -- $5 half-price count, $6 limit (NULL: the event's max_per_customer; tests pass a bound
--- to switch the allowance guard off).
+-- to switch the allowance guard off), $7 presale (an access code: before the sale opens too).
 -- Returns one row per claimed ticket (or one row of NULL ticket columns), each carrying
 -- the verdict columns and the new hold (with what an extension would add); the caller
 -- rolls back unless `marked` = $3.
 WITH ev AS (
     SELECT id, max_per_customer, hold_ttl_s, hold_extension_s, half_price, closed,
-           sales_open_at IS NOT NULL AND sales_open_at > now() AS before_sale
+           sales_open_at IS NOT NULL AND sales_open_at > now() AND NOT $7::boolean AS before_sale
     FROM events
     WHERE id = $1
 ), sellable AS (
@@ -211,3 +211,8 @@ UPDATE holds SET charging_since = NULL WHERE id = $1 AND charging_since = $2;
 -- name: hold_payment
 -- The charge a hold was confirmed with (NULL while unpaid).
 SELECT payment_id FROM holds WHERE id = $1;
+
+-- name: lower_hold_total
+-- A new hold's code discount ($2) off its total, in the hold's transaction (never below 0).
+UPDATE holds SET total_cents = greatest(total_cents - $2, 0) WHERE id = $1
+RETURNING total_cents;

@@ -42,6 +42,7 @@ from core.errors import BadRequest, Busy, Forbidden
 from core.ops import HOLDS
 from core.realtime import publisher_for
 from reservations import hooks, keys
+from reservations.codes import service as codes
 from reservations.errors import (
     EventNotFound,
     HoldNotActive,
@@ -119,7 +120,8 @@ def _render(hold: Any, held: list[HeldTicket]) -> Hold:
 
 async def _load(conn: Connection, hold: Any) -> Hold:
     rows = await conn.fetch(Q.tickets_of_hold, hold["id"])
-    return _render(hold, _priced(rows, hold["half_price_count"]))
+    [priced] = await codes.price_holds(conn, [_render(hold, _priced(rows, hold["half_price_count"]))])
+    return priced
 
 
 async def _after_commit(
@@ -150,6 +152,7 @@ async def _release(conn: Connection, hold: Any) -> None:
     released = await tickets.release_hold(conn, hold_id=hold["id"])
     if released != hold["quantity"]:
         log.error("hold %s released %d tickets, expected %d", hold["id"], released, hold["quantity"])
+    await codes.release_uses(conn, hold_ids=[hold["id"]])
 
 
 async def _lock(conn: Connection, hold_id: UUID) -> Any:
@@ -261,6 +264,8 @@ async def hold_tickets(
     A duplicate arriving while the first runs waits for its answer."""
 
     async def admit_and_hold() -> Hold:
+        if await codes.presale_pass(conn, event_id=event_id, code=request.code):
+            return await take_hold(conn, redis, event_id=event_id, customer_id=customer_id, request=request)
         await hooks.admission_check(
             conn,
             redis,
@@ -309,15 +314,29 @@ async def take_hold(
                 limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
                 if named is not None and not tickets.GUARDS.seats_in_id_order:
                     await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
-                rows = await conn.fetch(_take_query(), event_id, customer_id, count, named, half_price, limit)
+                code = await codes.read_code(conn, event_id=event_id, code=request.code)
+                presale = code is not None and code.presale
+                rows = await conn.fetch(
+                    _take_query(), event_id, customer_id, count, named, half_price, limit, presale
+                )
                 if rows[0]["marked"] != count:
                     last = attempt == CLAIM_ATTEMPTS - 1
                     await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
+                if code is not None:
+                    held = _priced([r for r in rows if r["id"] is not None], half_price)
+                    coded = await codes.take_use(
+                        conn, pending=code, hold_id=rows[0]["hold_id"], customer_id=customer_id, tickets=held
+                    )
+                    total = await conn.fetchval(Q.lower_hold_total, rows[0]["hold_id"], coded[1])
             break
         except _Again:
             await asyncio.sleep(0.01 * (attempt + 1))
     hold = {**dict(rows[0]), "id": rows[0]["hold_id"]}
     result = _render(hold, _priced([r for r in rows if r["id"] is not None], half_price))
+    if code is not None:
+        result = msgspec.structs.replace(
+            result, tickets=coded[0], total_cents=total, code=code.rule.code, discount_cents=coded[1]
+        )
     HOLDS.labels("created").inc()
     await _after_create(redis, result)
     return result
@@ -376,7 +395,9 @@ async def list_holds(
     by_hold: dict[UUID, list[Any]] = {h["id"]: [] for h in page}
     for t in await conn.fetch(Q.holds_tickets, list(by_hold)):
         by_hold[t["hold_id"]].append(t)
-    holds = [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    holds = await codes.price_holds(
+        conn, [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    )
     last = page[-1] if len(rows) > limit else None
     micros = (last["created_at"] - _EPOCH) // _MICROSECOND if last else 0
     next_cursor = f"{micros}.{last['id']}" if last else None
@@ -483,6 +504,7 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
                     )
                 for h in ended:
                     await tickets.release_hold(conn, hold_id=h["id"])
+                await codes.release_uses(conn, hold_ids=[h["id"] for h in ended])
         except asyncpg.LockNotAvailableError:
             log.warning("sweep stopped at a lock timeout after expiring %d holds", total)
             return total
