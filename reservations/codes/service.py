@@ -42,15 +42,18 @@ Q = queries_beside(__file__)
 
 @dataclasses.dataclass
 class Guards:
-    """The usage-limit guard, on in production; only the control test switches it off (then
-    a use is counted without checking `max_uses`, as a read-then-write would)."""
+    """The usage-limit guard, on in production; only the control test switches it off
+    (`without_guard` in tests/concurrency/conftest.py): then a use is counted as a
+    read-then-write would, from the `uses` read before the hold (`uses = <read> + 1`, no
+    `uses < max_uses` in the UPDATE)."""
 
     code_use_guarded: bool = True
 
 
 GUARDS = Guards()
 _GUARD = "AND (max_uses IS NULL OR uses < max_uses)"
-assert _GUARD in Q.take_use
+_UNGUARDED = Q.take_use.replace(_GUARD, "").replace("SET uses = uses + 1", "SET uses = $5::int + 1")
+assert _GUARD not in _UNGUARDED and "$5" in _UNGUARDED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +88,10 @@ def _rule(row: Any) -> Rule:
     )
 
 
-def discounted(tickets: Sequence[HeldTicket], rule: Rule) -> tuple[list[HeldTicket], int]:
+def discounted(tickets: Sequence[HeldTicket], code: Rule | Pending) -> tuple[list[HeldTicket], int]:
     """The tickets at their prices with the code, and the total discount. A ticket's type is
     its section's name (NULL for an event's single general-admission type)."""
+    rule = code.rule if isinstance(code, Pending) else code
     out, total = [], 0
     for t in tickets:
         off = rule.discount(t.price_cents, t.section)
@@ -225,6 +229,7 @@ class Pending:
     id: UUID
     rule: Rule
     presale: bool  # an access code: the hold may come before the sale opens
+    uses: int  # as read before the hold (only the unguarded control counts from it)
 
 
 async def read_code(conn: Connection, *, event_id: UUID, code: str | None) -> Pending | None:
@@ -232,7 +237,7 @@ async def read_code(conn: Connection, *, event_id: UUID, code: str | None) -> Pe
     if code is None:
         return None
     row = await _usable(conn, event_id=event_id, code=code)
-    return Pending(id=row["id"], rule=_rule(row), presale=row["kind"] == "access")
+    return Pending(id=row["id"], rule=_rule(row), presale=row["kind"] == "access", uses=row["uses"])
 
 
 async def presale_pass(conn: Connection, *, event_id: UUID, code: str | None) -> bool:
@@ -249,27 +254,35 @@ async def presale_pass(conn: Connection, *, event_id: UUID, code: str | None) ->
 
 
 async def take_use(
-    conn: Connection, *, pending: Pending, hold_id: UUID, customer_id: UUID, tickets: Sequence[HeldTicket]
-) -> tuple[list[HeldTicket], int]:
-    """Take one use of the code for the new hold (its transaction, after its tickets are
-    claimed): the tickets at their new prices and the discount. Raises CodeNotApplicable
-    (a discount code none of the tickets is of the type of), CodeExhausted (the last use went
-    to a concurrent hold) and CodeNotValidNow (switched off or ended meanwhile)."""
-    priced, discount = discounted(tickets, pending.rule)
+    conn: Connection,
+    *,
+    pending: Pending,
+    hold_id: UUID,
+    customer_id: UUID,
+    held: tuple[list[HeldTicket], int],
+) -> None:
+    """Take one use of the code for the new hold (`held`: its tickets and discount from
+    `discounted`), as the last statement of its transaction: the code's row stays locked
+    only until the commit that follows. Raises CodeNotApplicable (a discount code none of
+    the tickets is of the type of) and CodeExhausted (the last use went to a concurrent
+    hold, or the code was switched off or ended meanwhile)."""
+    tickets, discount = held
     if pending.rule.kind == "discount" and not any(pending.rule.applies_to(t.section) for t in tickets):
         raise CodeNotApplicable(
             f"This code applies to {pending.rule.ticket_type} tickets only.", field="code"
         )
-    query = Q.take_use if GUARDS.code_use_guarded else Q.take_use.replace(_GUARD, "")
+    args: tuple[Any, ...] = (pending.id, hold_id, customer_id, discount)
+    query = Q.take_use if GUARDS.code_use_guarded else _UNGUARDED
+    if not GUARDS.code_use_guarded:
+        args = (*args, pending.uses)
     try:
-        used = await conn.fetchval(query, pending.id, hold_id, customer_id, discount)
+        used = await conn.fetchval(query, *args)
     except asyncpg.LockNotAvailableError:
         raise Busy("Many buyers are using this code right now; retry shortly.") from None
     except asyncpg.CheckViolationError:  # only without the guard: the table's CHECK refuses
         raise CodeExhausted(field="code") from None
     if used is None:  # exhausted by concurrent holds (or switched off or ended meanwhile)
         raise CodeExhausted(field="code")
-    return priced, discount
 
 
 async def release_uses(conn: Connection, *, hold_ids: Sequence[UUID]) -> None:

@@ -323,11 +323,13 @@ async def take_hold(
                     last = attempt == CLAIM_ATTEMPTS - 1
                     await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
                 if code is not None:
-                    held = _priced([r for r in rows if r["id"] is not None], half_price)
-                    coded = await codes.take_use(
-                        conn, pending=code, hold_id=rows[0]["hold_id"], customer_id=customer_id, tickets=held
+                    held = codes.discounted(
+                        _priced([r for r in rows if r["id"] is not None], half_price), code
                     )
-                    total = await conn.fetchval(Q.lower_hold_total, rows[0]["hold_id"], coded[1])
+                    total = await conn.fetchval(Q.lower_hold_total, rows[0]["hold_id"], held[1])
+                    await codes.take_use(
+                        conn, pending=code, hold_id=rows[0]["hold_id"], customer_id=customer_id, held=held
+                    )
             break
         except _Again:
             await asyncio.sleep(0.01 * (attempt + 1))
@@ -335,7 +337,7 @@ async def take_hold(
     result = _render(hold, _priced([r for r in rows if r["id"] is not None], half_price))
     if code is not None:
         result = msgspec.structs.replace(
-            result, tickets=coded[0], total_cents=total, code=code.rule.code, discount_cents=coded[1]
+            result, tickets=held[0], total_cents=total, code=code.rule.code, discount_cents=held[1]
         )
     HOLDS.labels("created").inc()
     await _after_create(redis, result)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from reservations.checkin import service as checkin
+from reservations.codes import service as codes
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
 from reservations.refunds import service as refunds
@@ -29,6 +30,7 @@ OWNERS: dict[str, Any] = {
     "check_in_once": checkin.GUARDS,
     "earliest_scan_wins": checkin.GUARDS,
     "refund_claim_once": refunds.GUARDS,
+    "code_use_guarded": codes.GUARDS,
 }
 
 
