@@ -13,7 +13,7 @@ from core.errors import BadRequest
 from core.schemas import Out, Struct, check_instant
 
 UNSET: Any = msgspec.UNSET
-CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{3,32}$")
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
 CODE_RULE = "3 to 32 characters: letters A-Z, digits, '-' and '_' (case is ignored)"
 Instant = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 CodeText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -21,10 +21,10 @@ CodeText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 def normal_code(text: str, *, field: str = "code") -> str:
     """The code as stored (upper case, no surrounding spaces), or a 400 naming `field`."""
-    code = text.strip().upper()
-    if not CODE_PATTERN.match(code):
+    code = text.strip()
+    if not CODE_PATTERN.fullmatch(code):  # checked before upper(), which maps "ß" to "SS"
         raise BadRequest(f"A code is {CODE_RULE}.", field=field)
-    return code
+    return code.upper()
 
 
 class CodeCreate(Struct, frozen=True):

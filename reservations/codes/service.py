@@ -22,7 +22,10 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+from arq.connections import ArqRedis
 
+from core import limits
+from core.config import get_settings
 from core.db import Connection, queries_beside
 from core.errors import BadRequest, Busy
 from reservations.codes.schemas import CodeCheck, CodeCreate, CodePatch, CodeView, normal_code
@@ -230,6 +233,20 @@ class Pending:
     rule: Rule
     presale: bool  # an access code: the hold may come before the sale opens
     uses: int  # as read before the hold (only the unguarded control counts from it)
+
+
+async def limit_tries(redis: ArqRedis, *, customer_id: UUID, code: str | None) -> None:
+    """Count a hold naming a code against CODE_LIMIT_PER_CUSTOMER (429 `rate_limited` over
+    it): a customer cannot guess codes by holding with one after another."""
+    if code is None:
+        return
+    settings = get_settings()
+    limit = limits.Limit(
+        limits.key("code-customer", str(customer_id)),
+        settings.code_limit_per_customer,
+        settings.code_check_window_s,
+    )
+    await limits.check_limits(redis, [limit], detail="Too many holds with a code from this customer")
 
 
 async def read_code(conn: Connection, *, event_id: UUID, code: str | None) -> Pending | None:

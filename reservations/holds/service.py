@@ -264,6 +264,7 @@ async def hold_tickets(
     A duplicate arriving while the first runs waits for its answer."""
 
     async def admit_and_hold() -> Hold:
+        await codes.limit_tries(redis, customer_id=customer_id, code=request.code)
         if await codes.presale_pass(conn, event_id=event_id, code=request.code):
             return await take_hold(conn, redis, event_id=event_id, customer_id=customer_id, request=request)
         await hooks.admission_check(
