@@ -103,7 +103,7 @@ export const api = {
 
   createHold: (
     eventId: string,
-    body: { quantity: number; half_price?: number } | { seat_ids: string[]; half_price?: number },
+    body: ({ quantity: number } | { seat_ids: string[] }) & { half_price?: number; code?: string },
     token: string,
     admissionToken?: string | null,
     visitorToken?: string | null,

@@ -115,6 +115,9 @@ export interface Hold {
   extended_at?: string | null;
   /** Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when not read. */
   extension_s?: number | null;
+  /** The presale or discount code the hold carries, and what it took off `total_cents`. */
+  code?: string | null;
+  discount_cents?: number;
 }
 
 export interface Purchase {

@@ -399,6 +399,12 @@ function TicketList({ hold }: { hold: Hold }) {
           </li>
         ))}
       </ul>
+      {hold.code && (
+        <p className="small" data-testid="hold-code">
+          Code <strong>{hold.code}</strong>
+          {hold.discount_cents ? `: −${formatMoney(hold.discount_cents)}` : ""}
+        </p>
+      )}
       <p className="total">
         Total <strong>{formatMoney(hold.total_cents)}</strong>
       </p>

@@ -3,9 +3,12 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import type { CodeCheck } from "../api/codes";
+import { CodeInput } from "../components/CodeInput";
 import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
+import { codeDiscount, gaTickets } from "../lib/codes";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
@@ -250,6 +253,7 @@ function BuyPanel({
     if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
   }, [limit.choices.length, quantity]);
   const [half, setHalf] = useState(0);
+  const [code, setCode] = useState<CodeCheck | null>(null);
   const [selected, setSelected] = useState<string[]>([]);
   const [askAuth, setAskAuth] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -258,7 +262,7 @@ function BuyPanel({
   const opensIn = event.sales_open_at ? Math.ceil((Date.parse(event.sales_open_at) - now) / 1000) : 0;
   const waitingRoom = hasWaitingRoom(event);
   const admission = getAdmission(event.id);
-  const mayPick = !waitingRoom || admission !== null;
+  const mayPick = !waitingRoom || admission !== null || code?.presale === true;
 
   // A selected seat someone else just took is dropped from the selection.
   useEffect(() => {
@@ -285,12 +289,18 @@ function BuyPanel({
   const unitPrice = lowestPrice(event) ?? 0;
   const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
   const fullTotal = seated ? seatTotal : unitPrice * quantity;
-  const estimate = seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2);
+  const chosen = seats.filter((s) => selected.includes(s.id));
+  const priced = seated
+    ? chosen.map((s, i) => ({ price_cents: i < half ? Math.floor(s.price_cents / 2) : s.price_cents, ticket_type: s.section }))
+    : gaTickets(unitPrice, quantity, half);
+  const discount = code ? codeDiscount(priced, code) : 0;
+  const estimate = (seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2)) - discount;
+  const presale = code?.presale === true;
 
   async function buy(token = session?.token) {
     setError(null);
     const intent = { quantity: count || 1, half_price: half };
-    if (waitingRoom && !admission) {
+    if (waitingRoom && !admission && !presale) {
       // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
       navigate(`/events/${event.id}/queue`);
@@ -302,9 +312,8 @@ function BuyPanel({
     }
     setBusy(true);
     try {
-      const body = seated
-        ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
-        : { quantity, ...(half ? { half_price: half } : {}) };
+      const extra = { ...(half ? { half_price: half } : {}), ...(code ? { code: code.code } : {}) };
+      const body = seated ? { seat_ids: selected, ...extra } : { quantity, ...extra };
       const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
       navigate(`/checkout/${hold.id}`);
@@ -325,6 +334,8 @@ function BuyPanel({
           reloadEvent();
         } else if (err.code === "limit_reached") {
           void account.reload(true); // what the buyer owns may have changed in another tab
+        } else if (err.code.startsWith("code_")) {
+          setCode(null); // refused at the hold (used up meanwhile, …): the reason shows below
         }
       }
       setError(err);
@@ -372,8 +383,8 @@ function BuyPanel({
   }
 
   const scheduled = event.status === "scheduled";
-  const canBuy = !scheduled || waitingRoom;
-  const label = waitingRoom && !admission
+  const canBuy = !scheduled || waitingRoom || presale;
+  const label = waitingRoom && !admission && !presale
     ? scheduled
       ? "Join the waiting room"
       : "Get in line"
@@ -447,6 +458,8 @@ function BuyPanel({
           </p>
         </div>
       )}
+
+      <CodeInput eventId={event.id} applied={code} discountCents={discount} onApplied={setCode} />
 
       {(!seated || selected.length > 0) && mayPick && (
         <p className="total">
