@@ -48,7 +48,7 @@ class HoldController(Controller):
         dto=StrictBody[HoldCreate],
         return_dto=None,
         status_code=201,
-        responses=error_responses(400, 401, 403, 404, 409, 422),
+        responses=error_responses(400, 401, 403, 404, 409, 422, 429),
     )
     async def create_hold(
         self,
