@@ -420,3 +420,47 @@ async def test_orders_take_no_code(client: httpx.AsyncClient, res: Resources) ->
     del body["code"]
     r = await client.post("/api/orders", json=body, headers={**auth(buyer), "Idempotency-Key": "o2"})
     assert r.status_code == 202, r.text
+
+
+async def test_a_confirm_finding_its_hold_overdue_gives_the_use_back(
+    client: httpx.AsyncClient, res: Resources
+) -> None:
+    event_id = await new_event(res)
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="ONCE", kind="discount", percent_off=10, max_uses=1)
+    held = (await hold(client, event_id, buyer, code="ONCE")).json()
+    await res.pool.execute(
+        "UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1", uuid.UUID(held["id"])
+    )
+    r = await confirm(client, held["id"], buyer)
+    assert r.status_code == 410 and r.json()["error"] == "hold_expired"
+    tracked = await code_of(client, res, event_id, "ONCE")
+    assert (tracked["uses"], tracked["in_flight"], tracked["confirmed"]) == (0, 0, 0)
+
+
+async def test_the_use_comes_back_once_every_ticket_bought_with_it_is_refunded(
+    client: httpx.AsyncClient, res: Resources
+) -> None:
+    event_id = await new_event(res, price_cents=2000, max_per_customer=2)
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="PAIR", kind="discount", amount_off_cents=500, max_uses=1)
+    held = (await hold(client, event_id, buyer, quantity=2, code="PAIR")).json()
+    assert held["total_cents"] == 3000 and held["discount_cents"] == 1000
+    first, second = (await confirm(client, held["id"], buyer)).json()["purchases"]
+    assert (await client.post(f"/api/tickets/{first['id']}/refund", headers=admin(res))).status_code == 200
+    tracked = await code_of(client, res, event_id, "PAIR")
+    assert (tracked["uses"], tracked["confirmed"], tracked["revenue_cents"]) == (1, 1, 1500)
+    assert (await client.post(f"/api/tickets/{second['id']}/refund", headers=admin(res))).status_code == 200
+    tracked = await code_of(client, res, event_id, "PAIR")
+    assert (tracked["uses"], tracked["confirmed"], tracked["revenue_cents"]) == (0, 0, 0)
+
+
+async def test_after_the_sale_opens_an_access_code_does_not_skip_the_waiting_room(
+    client: httpx.AsyncClient, res: Resources
+) -> None:
+    event_id = await new_event(res, waiting_room=True)
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="FANCLUB", kind="access")
+    r = await hold(client, event_id, buyer, code="FANCLUB")
+    assert r.status_code == 403 and r.json()["error"] == "admission_required"
+    assert await res.pool.fetchval("SELECT count(*) FROM code_uses") == 0
