@@ -232,6 +232,7 @@ class Pending:
     id: UUID
     rule: Rule
     presale: bool  # an access code: the hold may come before the sale opens
+    before_sale: bool  # the event's sale has not opened (as read)
     uses: int  # as read before the hold (only the unguarded control counts from it)
 
 
@@ -254,7 +255,13 @@ async def read_code(conn: Connection, *, event_id: UUID, code: str | None) -> Pe
     if code is None:
         return None
     row = await _usable(conn, event_id=event_id, code=code)
-    return Pending(id=row["id"], rule=_rule(row), presale=row["kind"] == "access", uses=row["uses"])
+    return Pending(
+        id=row["id"],
+        rule=_rule(row),
+        presale=row["kind"] == "access",
+        before_sale=bool(row["before_sale"]),
+        uses=row["uses"],
+    )
 
 
 async def presale_pass(conn: Connection, *, event_id: UUID, code: str | None) -> bool:
@@ -281,13 +288,15 @@ async def take_use(
     """Take one use of the code for the new hold (`held`: its tickets and discount from
     `discounted`), as the last statement of its transaction: the code's row stays locked
     only until the commit that follows. Raises CodeNotApplicable (a discount code none of
-    the tickets is of the type of) and CodeExhausted (the last use went to a concurrent
+    the tickets is of the type of; before the sale, an access code of a type some ticket is
+    not of) and CodeExhausted (the last use went to a concurrent
     hold, or the code was switched off or ended meanwhile)."""
     tickets, discount = held
-    if pending.rule.kind == "discount" and not any(pending.rule.applies_to(t.section) for t in tickets):
-        raise CodeNotApplicable(
-            f"This code applies to {pending.rule.ticket_type} tickets only.", field="code"
-        )
+    rule = pending.rule
+    if rule.kind == "discount" and not any(rule.applies_to(t.section) for t in tickets):
+        raise CodeNotApplicable(f"This code applies to {rule.ticket_type} tickets only.", field="code")
+    if pending.presale and pending.before_sale and not all(rule.applies_to(t.section) for t in tickets):
+        raise CodeNotApplicable(f"This presale code is for {rule.ticket_type} tickets only.", field="code")
     args: tuple[Any, ...] = (pending.id, hold_id, customer_id, discount)
     query = Q.take_use if GUARDS.code_use_guarded else _UNGUARDED
     if not GUARDS.code_use_guarded:

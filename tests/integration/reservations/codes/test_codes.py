@@ -464,3 +464,34 @@ async def test_after_the_sale_opens_an_access_code_does_not_skip_the_waiting_roo
     r = await hold(client, event_id, buyer, code="FANCLUB")
     assert r.status_code == 403 and r.json()["error"] == "admission_required"
     assert await res.pool.fetchval("SELECT count(*) FROM code_uses") == 0
+
+
+async def test_a_presale_code_of_one_type_opens_that_type_only(
+    client: httpx.AsyncClient, res: Resources
+) -> None:
+    event_id = await new_event(
+        res,
+        sections=[
+            {"name": "Pista", "price_cents": 4000, "rows": 1, "seats_per_row": 2},
+            {"name": "VIP", "price_cents": 9000, "rows": 1, "seats_per_row": 2},
+        ],
+        max_per_customer=2,
+        sales_open_at=NOW + dt.timedelta(days=1),
+    )
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="VIPFANS", kind="access", ticket_type="VIP")
+    seats = {
+        r["section"]: str(r["id"])
+        for r in await res.pool.fetch(
+            "SELECT DISTINCT ON (section) section, id FROM tickets WHERE event_id = $1", event_id
+        )
+    }
+    url = f"/api/events/{event_id}/holds"
+    r = await client.post(
+        url, json={"seat_ids": [seats["Pista"], seats["VIP"]], "code": "VIPFANS"}, headers=auth(buyer)
+    )
+    assert r.status_code == 422 and r.json()["error"] == "code_not_applicable", r.text
+    await nothing_held(res, event_id)
+    r = await client.post(url, json={"seat_ids": [seats["VIP"]], "code": "VIPFANS"}, headers=auth(buyer))
+    assert r.status_code == 201, r.text
+    assert r.json()["total_cents"] == 9000
