@@ -121,3 +121,10 @@ class CodeNotFound(NotFound):
 class CodeTaken(Conflict):
     code = "code_taken"
     default_detail = "This event already has a code with this text (codes ignore case)."
+
+
+class CodeTooLate(Conflict):
+    code = "code_too_late"
+    default_detail = (
+        "This hold already carries a code, or a payment was attempted on it: codes come before paying."
+    )

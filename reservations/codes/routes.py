@@ -10,12 +10,14 @@ from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.types import ControllerRouterHandler
 
-from core.deps import ConnDep
+from core.deps import ConnDep, PrincipalDep, RedisDep
 from core.errors import error_responses
 from core.schemas import StrictBody
 from reservations.codes import service as codes
-from reservations.codes.schemas import CodeCheck, CodeCreate, CodePatch, CodeView
+from reservations.codes.schemas import CodeApply, CodeCheck, CodeCreate, CodePatch, CodeView
 from reservations.events.routes import organizer_only
+from reservations.holds import coded
+from reservations.holds.schemas import Hold
 from reservations.limits import limit_code_checks
 
 CodePath = Annotated[
@@ -80,4 +82,28 @@ class CodeController(Controller):
         return await codes.check_code(conn, event_id=event_id, code=code)
 
 
-route_handlers: list[ControllerRouterHandler] = [CodeController]
+class HoldCodeController(Controller):
+    path = "/api/holds/{hold_id:uuid}/code"
+
+    @post(
+        "/",
+        dto=StrictBody[CodeApply],
+        return_dto=None,
+        status_code=200,
+        operation_id="applyHoldCode",
+        tags=["codes", "holds"],
+        summary="Apply a discount code to the caller's active hold (the checkout), before paying",
+        responses=error_responses(400, 401, 403, 404, 409, 422, 429),
+    )
+    async def apply_code(
+        self,
+        hold_id: FromPath[UUID],
+        data: JSONBody[CodeApply],
+        conn: ConnDep,
+        redis: RedisDep,
+        principal: PrincipalDep,
+    ) -> Hold:
+        return await coded.apply_code(conn, redis, hold_id=hold_id, principal=principal, code=data.code)
+
+
+route_handlers: list[ControllerRouterHandler] = [CodeController, HoldCodeController]

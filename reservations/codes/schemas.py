@@ -109,3 +109,9 @@ class CodeCheck(Out, frozen=True):
     amount_off_cents: int | None
     ticket_type: str | None
     presale: bool  # an access code that lets its holder buy before the sale opens (now)
+
+
+class CodeApply(Struct, frozen=True):
+    """A discount code for a hold already made (the checkout)."""
+
+    code: CodeText

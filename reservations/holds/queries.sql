@@ -216,3 +216,7 @@ SELECT payment_id FROM holds WHERE id = $1;
 -- A new hold's code discount ($2) off its total, in the hold's transaction (never below 0).
 UPDATE holds SET total_cents = greatest(total_cents - $2, 0) WHERE id = $1
 RETURNING total_cents;
+
+-- name: hold_charging
+-- Whether a payment was attempted on the hold and not settled (mark_charging's marker).
+SELECT charging_since IS NOT NULL FROM holds WHERE id = $1;

@@ -188,3 +188,31 @@ async def test_control_without_the_guarded_update_the_code_is_overused(
     state = await db_state(res, event_id)
     assert state["coded_holds"] == winners > 100
     assert state["uses"] <= 100 < state["live_uses"]
+
+
+async def test_300_checkouts_applying_a_code_limited_to_50(client: httpx.AsyncClient, res: Resources) -> None:
+    """The same limit through the checkout's path (a code applied to holds already made)."""
+    event_id, racers = await setup(client, res, capacity=300, customers=300, max_uses=50)
+    holds = await asyncio.gather(
+        *(client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(c)) for c in racers)
+    )
+    assert {r.status_code for r in holds} == {201}
+
+    async def apply(r: httpx.Response) -> httpx.Response:
+        for _ in range(BUSY_RETRIES):
+            answer = await client.post(
+                f"/api/holds/{r.json()['id']}/code",
+                json={"code": "flash"},
+                headers=auth(uuid.UUID(r.json()["customer_id"])),
+            )
+            if answer.status_code != 503:
+                return answer
+            await asyncio.sleep(0.5)
+        return answer
+
+    answers = await asyncio.gather(*(apply(r) for r in holds))
+    outcomes = Counter(outcome(r) for r in answers)
+    assert outcomes == Counter({(200, ""): 50, (409, "code_exhausted"): 250}), outcomes
+    state = await db_state(res, event_id)
+    assert (state["uses"], state["live_uses"], state["coded_holds"], state["discounted"]) == (50, 50, 50, 50)
+    assert state["active_holds"] == 300 and state["balanced"]

@@ -66,3 +66,31 @@ def test_a_discount_code_from_the_organizers_form_to_a_paid_ticket(api: Api, new
     organizer.reload()
     expect(organizer.get_by_test_id("codes-table")).to_contain_text("1 / 10")
     expect(organizer.get_by_test_id("codes-table")).to_contain_text(re.compile(r"60[.,]00"))
+
+
+def test_a_code_applied_at_the_checkout(api: Api, new_page: Any) -> None:
+    event = api.create_event(name="Checkout code night", capacity=5, price_cents=8000)
+    r = api.http.post(
+        f"/api/events/{event['id']}/codes",
+        json={"code": "LATE-10", "kind": "discount", "amount_off_cents": 1000},
+        headers=api.admin(),
+    )
+    assert r.status_code == 201, r.text
+
+    buyer = new_page()
+    buyer.goto(f"/events/{event['id']}")
+    buyer.get_by_role("button", name=re.compile(r"^Buy")).click()
+    buyer.get_by_label("Your name", exact=True).fill("Tito Tarde")
+    buyer.get_by_label("Email", exact=True).fill(f"{uuid.uuid4().hex[:10]}@example.com")
+    buyer.get_by_label("Password", exact=True).fill("correct-horse")
+    buyer.get_by_role("button", name="Create account and continue").click()
+    expect(buyer.locator("p.total")).to_contain_text(re.compile(r"80[.,]00"))
+    buyer.get_by_label("Have a discount code?").fill("late-10")
+    buyer.get_by_role("button", name="Apply").click()
+    expect(buyer.get_by_test_id("hold-code")).to_contain_text("LATE-10")
+    expect(buyer.locator("p.total")).to_contain_text(re.compile(r"70[.,]00"))
+    buyer.get_by_label("Card number", exact=True).fill("4242424242424242")
+    buyer.get_by_role("button", name=re.compile(r"^Pay")).click()
+    expect(buyer.get_by_role("heading", name="You are going!")).to_be_visible()
+    [listed] = api.http.get(f"/api/events/{event['id']}/codes", headers=api.admin()).json()
+    assert (listed["confirmed"], listed["revenue_cents"], listed["discount_cents"]) == (1, 7000, 1000)

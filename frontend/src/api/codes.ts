@@ -1,5 +1,6 @@
 // Presale and discount codes (docs/codes.md): the organizer's calls and the buyer's check.
 import { request } from "./client";
+import type { Hold } from "./types";
 
 export type CodeKind = "access" | "discount";
 
@@ -49,6 +50,9 @@ export const codesApi = {
     request<CodeView[]>("GET", `/api/events/${enc(eventId)}/codes`, { token: adminToken }),
   create: (eventId: string, body: CodeCreate, adminToken: string) =>
     request<CodeView>("POST", `/api/events/${enc(eventId)}/codes`, { body, token: adminToken }),
+  /** A discount code for the caller's hold already made (the checkout), before paying. */
+  applyToHold: (holdId: string, code: string, token: string) =>
+    request<Hold>("POST", `/api/holds/${enc(holdId)}/code`, { body: { code }, token }),
   update: (eventId: string, code: string, body: { active?: boolean; max_uses?: number | null }, adminToken: string) =>
     request<CodeView>("PATCH", `/api/events/${enc(eventId)}/codes/${enc(code)}`, { body, token: adminToken }),
 };

@@ -2,6 +2,7 @@
 // shows what it does, or why it was refused (docs/codes.md). The hold carries the code.
 import { useState, type FormEvent } from "react";
 import { codesApi, type CodeCheck } from "../api/codes";
+import type { Hold } from "../api/types";
 import { codeRefusal, describeCode, normalizeCode } from "../lib/codes";
 import { formatMoney } from "../lib/format";
 
@@ -73,6 +74,56 @@ export function CodeInput({
       </div>
       {reason && (
         <p className="hint error" id="code-reason" role="alert">
+          {reason}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** The checkout's "Have a discount code?": applies it to the hold (before paying). */
+export function HoldCodeForm({ holdId, token, onApplied }: { holdId: string; token: string; onApplied: (hold: Hold) => void }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [reason, setReason] = useState<string | null>(null);
+
+  async function apply(e: FormEvent) {
+    e.preventDefault();
+    setReason(null);
+    const code = normalizeCode(text);
+    if (!code) {
+      setReason("A code is 3 to 32 letters, digits, '-' or '_'.");
+      return;
+    }
+    setBusy(true);
+    try {
+      onApplied(await codesApi.applyToHold(holdId, code, token));
+    } catch (err) {
+      setReason(codeRefusal(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="field code-input" onSubmit={(e) => void apply(e)}>
+      <label htmlFor="hold-code-text">Have a discount code?</label>
+      <div className="row">
+        <input
+          id="hold-code-text"
+          value={text}
+          autoComplete="off"
+          autoCapitalize="characters"
+          maxLength={64}
+          aria-describedby={reason ? "hold-code-reason" : undefined}
+          onChange={(e) => setText(e.target.value)}
+        />
+        <button type="submit" className="btn" disabled={busy || !text.trim()}>
+          {busy ? "Applying…" : "Apply"}
+        </button>
+      </div>
+      {reason && (
+        <p className="hint error" id="hold-code-reason" role="alert">
           {reason}
         </p>
       )}

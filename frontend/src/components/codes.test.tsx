@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { CodeCheck } from "../api/codes";
 import { fakeFetch } from "../test/fakes";
 import { renderPage } from "../test/render";
-import { CodeInput } from "./CodeInput";
+import { CodeInput, HoldCodeForm } from "./CodeInput";
 import { CodesPanel } from "./CodesPanel";
 
 const EVENT = "11111111-1111-1111-1111-111111111111";
@@ -90,5 +90,36 @@ describe("CodesPanel", () => {
     const post = calls.find((c) => c.method === "POST")!;
     expect(post.body).toEqual({ code: "VIP5", kind: "discount", amount_off_cents: 500, ticket_type: "VIP" });
     expect(post.headers.Authorization).toBe("Bearer admin");
+  });
+});
+
+describe("HoldCodeForm", () => {
+  it("applies a code to the hold and hands back the repriced hold, or says why not", async () => {
+    const repriced = {
+      id: "h1",
+      event_id: "e1",
+      status: "active",
+      expires_at: "2030-01-01T00:05:00Z",
+      seconds_left: 120,
+      tickets: [{ id: "t1", section: null, row: null, number: null, price_cents: 4500, half_price: false }],
+      total_cents: 4500,
+      code: "TEN",
+      discount_cents: 500,
+    };
+    const { calls } = fakeFetch({
+      "POST /api/holds/h1/code": [
+        { status: 409, body: { error: "code_too_late", detail: "late", field: "code" } },
+        { status: 200, body: repriced },
+      ],
+    });
+    const got: unknown[] = [];
+    renderPage(<HoldCodeForm holdId="h1" token="tok" onApplied={(h) => got.push(h)} />);
+    fireEvent.change(screen.getByLabelText("Have a discount code?"), { target: { value: "ten" } });
+    fireEvent.click(screen.getByRole("button", { name: "Apply" }));
+    expect((await screen.findByRole("alert")).textContent).toMatch(/before paying/);
+    fireEvent.click(screen.getByRole("button", { name: "Apply" }));
+    await waitFor(() => expect(got).toEqual([repriced]));
+    expect(calls.map((c) => c.body)).toEqual([{ code: "TEN" }, { code: "TEN" }]);
+    expect(calls[0]!.headers.Authorization).toBe("Bearer tok");
   });
 });

@@ -45,7 +45,8 @@ const REASONS: Record<string, string> = {
   code_unknown: "This event has no such code (or it was switched off). Check the spelling.",
   code_not_valid_now: "This code is not valid right now.",
   code_exhausted: "This code has been used up. Uses come back when others' holds expire, so try again later.",
-  code_not_applicable: "This code is for another ticket type.",
+  code_not_applicable: "This code is for another ticket type (or, for a presale code, works when choosing tickets).",
+  code_too_late: "Codes go before paying: this hold already has a code, or a payment was tried on it.",
   rate_limited: "Too many codes tried. Wait a minute and try again.",
 };
 

@@ -5,6 +5,7 @@ import { api } from "../api/endpoints";
 import { tokeniseCard } from "../api/payments";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import { HoldCodeForm } from "../components/CodeInput";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
 import { formatClock, formatDuration, formatMoney, plural, seatLabel } from "../lib/format";
 import { extensionOffer, mergeHold } from "../lib/holds";
@@ -262,6 +263,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
       </section>
 
       <TicketList hold={h} />
+      {!h.code && <HoldCodeForm holdId={holdId} token={token} onApplied={(held) => hold.setData(held)} />}
 
       <section className="panel" aria-labelledby="pay-title">
         <h2 id="pay-title">Payment</h2>

@@ -495,3 +495,62 @@ async def test_a_presale_code_of_one_type_opens_that_type_only(
     r = await client.post(url, json={"seat_ids": [seats["VIP"]], "code": "VIPFANS"}, headers=auth(buyer))
     assert r.status_code == 201, r.text
     assert r.json()["total_cents"] == 9000
+
+
+# ---------------------------------------------------------------------------- at the checkout
+
+
+async def apply(client: httpx.AsyncClient, hold_id: str, customer_id: uuid.UUID, code: str) -> httpx.Response:
+    return await client.post(f"/api/holds/{hold_id}/code", json={"code": code}, headers=auth(customer_id))
+
+
+async def test_a_code_applied_at_the_checkout_lowers_the_charge(
+    client: httpx.AsyncClient, res: Resources
+) -> None:
+    event_id = await new_event(res, price_cents=6000)
+    buyer, other = await new_customer(res), await new_customer(res)
+    await create_code(client, res, event_id, code="TEN", kind="discount", percent_off=10, max_uses=5)
+    await create_code(client, res, event_id, code="FIVE", kind="discount", amount_off_cents=500)
+    await create_code(client, res, event_id, code="FANS", kind="access")
+    held = (await hold(client, event_id, buyer)).json()
+    assert held["code"] is None and held["total_cents"] == 6000
+
+    r = await apply(client, held["id"], other, "TEN")
+    assert r.status_code == 403
+    r = await apply(client, held["id"], buyer, "FANS")
+    assert r.status_code == 422 and r.json()["error"] == "code_not_applicable"
+    r = await apply(client, held["id"], buyer, "NOSUCH")
+    assert r.status_code == 422 and r.json()["error"] == "code_unknown"
+    assert await res.pool.fetchval("SELECT count(*) FROM code_uses") == 0
+
+    r = await apply(client, held["id"], buyer, "ten")
+    assert r.status_code == 200, r.text
+    assert (r.json()["code"], r.json()["total_cents"], r.json()["discount_cents"]) == ("TEN", 5400, 600)
+    assert r.json()["tickets"][0]["price_cents"] == 5400
+    again = await apply(client, held["id"], buyer, "TEN")
+    assert again.status_code == 200 and again.json()["total_cents"] == 5400
+    r = await apply(client, held["id"], buyer, "FIVE")
+    assert r.status_code == 409 and r.json()["error"] == "code_too_late" and r.json()["field"] == "code"
+    assert (await code_of(client, res, event_id, "TEN"))["uses"] == 1
+
+    r = await confirm(client, held["id"], buyer)
+    assert r.status_code == 200, r.text
+    assert (await charge_of(res, r.json()["purchases"][0]["id"]))["amount_cents"] == 5400
+    r = await apply(client, held["id"], buyer, "FIVE")
+    assert r.status_code == 409 and r.json()["error"] == "hold_not_active"
+
+
+async def test_no_code_after_a_payment_was_attempted(client: httpx.AsyncClient, res: Resources) -> None:
+    event_id = await new_event(res, price_cents=6000)
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="TEN", kind="discount", percent_off=10)
+    held = (await hold(client, event_id, buyer)).json()
+    r = await client.post(
+        f"/api/holds/{held['id']}/confirm",
+        json={"payment_method": "pm_card_chargeDeclined"},
+        headers={**auth(buyer), "Idempotency-Key": "declined"},
+    )
+    assert r.status_code == 402
+    r = await apply(client, held["id"], buyer, "TEN")
+    assert r.status_code == 409 and r.json()["error"] == "code_too_late"
+    assert await res.pool.fetchval("SELECT total_cents FROM holds") == 6000
