@@ -17,7 +17,7 @@ from core.auth import Principal
 from core.db import Connection
 from reservations.codes import service as codes
 from reservations.codes.schemas import normal_code
-from reservations.errors import CodeNotApplicable, CodeTooLate, HoldNotActive
+from reservations.errors import CodeNotApplicable, CodeTooLate, HoldNotActive, HoldNotFound
 from reservations.holds.schemas import Hold
 from reservations.holds.service import Q, _after_commit, _load, _lock_own, _priced
 
@@ -32,6 +32,8 @@ async def apply_code(
     await codes.limit_tries(redis, customer_id=principal.require_customer(), code=code)
     async with conn.transaction():
         hold = await _lock_own(conn, hold_id, principal, organizer_may=False)
+        if await conn.fetchval(Q.hold_of_an_order, hold_id):  # orders take no code (docs/codes.md)
+            raise HoldNotFound()
         if hold["status"] != "active" or hold["overdue"]:
             raise HoldNotActive("This hold has ended; its tickets are back on sale.")
         current = await _load(conn, hold)

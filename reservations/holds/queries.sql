@@ -220,3 +220,7 @@ RETURNING total_cents;
 -- name: hold_charging
 -- Whether a payment was attempted on the hold and not settled (mark_charging's marker).
 SELECT charging_since IS NOT NULL FROM holds WHERE id = $1;
+
+-- name: hold_of_an_order
+-- Whether the hold is one an asynchronous order reserves under (its price is the order's).
+SELECT EXISTS (SELECT 1 FROM orders WHERE hold_id = $1);

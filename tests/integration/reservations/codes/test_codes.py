@@ -554,3 +554,20 @@ async def test_no_code_after_a_payment_was_attempted(client: httpx.AsyncClient, 
     r = await apply(client, held["id"], buyer, "TEN")
     assert r.status_code == 409 and r.json()["error"] == "code_too_late"
     assert await res.pool.fetchval("SELECT total_cents FROM holds") == 6000
+
+
+async def test_the_hold_of_an_order_takes_no_code(client: httpx.AsyncClient, res: Resources) -> None:
+    event_id = await new_event(res)
+    buyer = await new_customer(res)
+    await create_code(client, res, event_id, code="TEN", kind="discount", percent_off=10)
+    held = (await hold(client, event_id, buyer)).json()
+    await res.pool.execute(
+        "INSERT INTO orders (id, event_id, customer_id, quantity, hold_id) VALUES ($1, $2, $3, 1, $4)",
+        uuid.uuid4(),
+        event_id,
+        buyer,
+        uuid.UUID(held["id"]),
+    )
+    r = await apply(client, held["id"], buyer, "TEN")
+    assert r.status_code == 404 and r.json()["error"] == "hold_not_found"
+    assert await res.pool.fetchval("SELECT count(*) FROM code_uses") == 0
