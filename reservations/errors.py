@@ -84,3 +84,21 @@ class AdmissionRequired(Forbidden):
 
     code = "admission_required"
     default_detail = "This event has a waiting room: present a valid, unused admission token."
+
+
+class UnknownTicketType(AppError):
+    status_code = 422
+    code = "unknown_ticket_type"
+    default_detail = "This event has no ticket type of this name."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)
+
+
+class TicketTypeMismatch(AppError):
+    status_code = 422
+    code = "ticket_type_mismatch"
+    default_detail = "A requested seat is not a ticket of the requested type."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)

@@ -11,8 +11,10 @@ RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seat
           closed, face, created_at;
 
 -- name: insert_section
-INSERT INTO sections (event_id, name, price_cents, capacity, position)
-VALUES ($1, $2, $3, $4, $5);
+-- A ticket type (docs/ticket-types.md): $6 kind, $7/$8 its sale window, $9 its limit.
+INSERT INTO sections (event_id, name, price_cents, capacity, position, kind, sales_open_at,
+                      sales_close_at, max_per_customer)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: insert_unlabeled_tickets
 -- $4 unlabeled tickets (general admission, or a section sold without seat numbers).
@@ -57,10 +59,20 @@ WHERE event_id = ANY($1::uuid[])
 GROUP BY event_id;
 
 -- name: list_sections
-SELECT event_id, name, price_cents, capacity
+SELECT event_id, name, price_cents, capacity, kind, sales_open_at, sales_close_at, max_per_customer
 FROM sections
 WHERE event_id = ANY($1::uuid[])
 ORDER BY event_id, position;
+
+-- name: list_types_stock
+-- Ticket counts per type (section) of several events at once.
+SELECT event_id, section AS name,
+       count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
+       count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
+       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
+FROM tickets
+WHERE event_id = ANY($1::uuid[]) AND section IS NOT NULL
+GROUP BY event_id, section;
 
 -- name: list_seats
 -- Labelled tickets of an event (of section $2 when given), in section, row and seat order.

@@ -34,7 +34,8 @@ from reservations.events.schemas import (
     WaitingRoom,
     WaitingRoomConfig,
 )
-from reservations.inventory.stock import Stock, cache_gate_stock, get_stock
+from reservations.events.types import check_type_terms, ticket_types
+from reservations.inventory.stock import Stock, TypeStock, cache_gate_stock, get_stock
 from reservations.orders.service import refresh_event_meta
 
 Q = queries_beside(__file__)
@@ -125,7 +126,18 @@ async def insert_event(
         await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total, timeout=bulk_s)
         return _event(row)
     for position, s in enumerate(sections):
-        await conn.execute(Q.insert_section, event_id, s.name, s.price_cents, _section_capacity(s), position)
+        await conn.execute(
+            Q.insert_section,
+            event_id,
+            s.name,
+            s.price_cents,
+            _section_capacity(s),
+            position,
+            "general" if s.capacity is not None else "seated",
+            s.sales_open_at,
+            s.sales_close_at,
+            s.max_per_customer,
+        )
         if s.capacity is not None:
             await conn.execute(
                 Q.insert_unlabeled_tickets, event_id, s.name, s.price_cents, s.capacity, timeout=bulk_s
@@ -170,7 +182,7 @@ def check_event(data: EventCreate) -> EventCreate:
             raise BadRequest("Give either `capacity` or `sections`, not both.", field="capacity")
         if data.price_cents is not None:
             raise BadRequest("With sections, each section carries its price.", field="price_cents")
-        sections = _check_sections(data.sections)
+        sections = _check_sections(data.sections, starts_at=starts_at)
     return EventCreate(
         name=clean_text(data.name, field="name"),
         venue=_clean_venue(data.venue),
@@ -193,7 +205,7 @@ def _clean_venue(venue: str) -> str:
     return venue.strip()
 
 
-def _check_sections(sections: Sequence[SectionCreate]) -> list[SectionCreate]:
+def _check_sections(sections: Sequence[SectionCreate], *, starts_at: dt.datetime) -> list[SectionCreate]:
     cleaned: list[SectionCreate] = []
     seen: set[str] = set()
     total = 0
@@ -210,12 +222,19 @@ def _check_sections(sections: Sequence[SectionCreate]) -> list[SectionCreate]:
             raise BadRequest("Give `capacity` or `rows` and `seats_per_row`.", field=f"{at}.rows")
         elif s.seats_per_row is None:
             raise BadRequest("`rows` needs `seats_per_row`.", field=f"{at}.seats_per_row")
-        section = SectionCreate(
-            name=name,
-            price_cents=s.price_cents,
-            capacity=s.capacity,
-            rows=s.rows,
-            seats_per_row=s.seats_per_row,
+        section = check_type_terms(
+            SectionCreate(
+                name=name,
+                price_cents=s.price_cents,
+                capacity=s.capacity,
+                rows=s.rows,
+                seats_per_row=s.seats_per_row,
+                sales_open_at=s.sales_open_at,
+                sales_close_at=s.sales_close_at,
+                max_per_customer=s.max_per_customer,
+            ),
+            at=at,
+            starts_at=starts_at,
         )
         total += _section_capacity(section)
         cleaned.append(section)
@@ -259,7 +278,10 @@ async def _fresh_view(conn: Connection, event: Event) -> EventView:
     """The view of an event just written in this transaction: every ticket available."""
     sections = await _sections_of(conn, [event.id]) if event.seated else {}
     rooms = await hooks.waiting_rooms.read(conn, event_ids=[event.id]) if event.waiting_room else {}
-    stock = Stock(capacity=event.capacity, sold=0, held=0, available=event.capacity)
+    types = tuple(
+        TypeStock(name=r["name"], sold=0, held=0, available=r["capacity"]) for r in sections.get(event.id, [])
+    )
+    stock = Stock(capacity=event.capacity, sold=0, held=0, available=event.capacity, types=types)
     return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC), _room(event, rooms))
 
 
@@ -280,7 +302,7 @@ def _room(event: Event, rooms: dict[uuid.UUID, WaitingRoom]) -> WaitingRoom:
 
 
 def _view(
-    event: Event, sections: list[Section], stock: Stock, now: dt.datetime, room: WaitingRoom
+    event: Event, rows: list[asyncpg.Record], stock: Stock, now: dt.datetime, room: WaitingRoom
 ) -> EventView:
     return EventView(
         id=event.id,
@@ -291,7 +313,10 @@ def _view(
         price_cents=event.price_cents,
         capacity=event.capacity,
         seated=event.seated,
-        sections=sections,
+        sections=[
+            Section(name=r["name"], price_cents=r["price_cents"], capacity=r["capacity"]) for r in rows
+        ],
+        ticket_types=ticket_types(event, rows, stock.types, now),
         max_per_customer=event.max_per_customer,
         hold_ttl_s=event.hold_ttl_s,
         half_price=event.half_price,
@@ -315,12 +340,11 @@ def _view(
     )
 
 
-async def _sections_of(conn: Connection, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Section]]:
-    found: dict[uuid.UUID, list[Section]] = {}
+async def _sections_of(conn: Connection, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """The sections (ticket types) of the events, in their order."""
+    found: dict[uuid.UUID, list[asyncpg.Record]] = {}
     for r in await conn.fetch(Q.list_sections, event_ids):
-        found.setdefault(r["event_id"], []).append(
-            Section(name=r["name"], price_cents=r["price_cents"], capacity=r["capacity"])
-        )
+        found.setdefault(r["event_id"], []).append(r)
     return found
 
 
@@ -351,6 +375,11 @@ async def list_events(
     ids = [e.id for e in events]
     counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
     sections = await _sections_of(conn, [e.id for e in events if e.seated])
+    by_type: dict[uuid.UUID, list[TypeStock]] = {}
+    for r in await conn.fetch(Q.list_types_stock, list(sections)):
+        by_type.setdefault(r["event_id"], []).append(
+            TypeStock(name=r["name"], sold=r["sold"], held=r["held"], available=r["available"])
+        )
     rooms = await hooks.waiting_rooms.read(conn, event_ids=[e.id for e in events if e.waiting_room])
     now = dt.datetime.now(dt.UTC)
     views = []
@@ -361,6 +390,7 @@ async def list_events(
             sold=c["sold"] if c else 0,
             held=c["held"] if c else 0,
             available=c["available"] if c else 0,
+            types=tuple(by_type.get(event.id, ())),
         )
         view = _view(event, sections.get(event.id, []), stock, now, _room(event, rooms))
         if status is None or view.live.status == status:

@@ -50,6 +50,8 @@ from reservations.errors import (
     LimitReached,
     NotOnSale,
     SoldOut,
+    TicketTypeMismatch,
+    UnknownTicketType,
 )
 from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
@@ -147,6 +149,7 @@ async def _release(conn: Connection, hold: Any) -> None:
     await tickets.release_allowance(
         conn, customer_id=hold["customer_id"], event_id=hold["event_id"], quantity=hold["quantity"]
     )
+    await tickets.release_type_allowances(conn, hold_ids=[hold["id"]])
     released = await tickets.release_hold(conn, hold_id=hold["id"])
     if released != hold["quantity"]:
         log.error("hold %s released %d tickets, expected %d", hold["id"], released, hold["quantity"])
@@ -224,21 +227,36 @@ async def _unguarded_limit(conn: Connection, *, event_id: UUID, customer_id: UUI
 
 
 async def _refuse(
-    conn: Connection, v: Any, *, event_id: UUID, count: int, seat_ids: Sequence[UUID] | None, last: bool
+    conn: Connection,
+    v: Any,
+    *,
+    event_id: UUID,
+    count: int,
+    seat_ids: Sequence[UUID] | None,
+    ticket_type: str | None,
+    last: bool,
 ) -> None:
     """Raise why `Q.hold_tickets` held nothing (`v`: its verdict columns)."""
     if not v["found"]:
         raise EventNotFound()
+    if not v["type_found"]:
+        raise UnknownTicketType(f"This event has no ticket type {ticket_type!r}.")
     if not v["on_sale"]:
         raise NotOnSale()
     if not v["sellable"]:
         raise BadRequest("This event sells no half-price tickets.", field="half_price")
     if not v["allowed"]:
         raise LimitReached(f"At most {v['max_per_customer']} ticket(s) per customer for this event.")
+    if v["type_over"] is not None:
+        raise LimitReached(f"At most {v['type_limit']} {v['type_over']} ticket(s) per customer.")
     if seat_ids is not None:
+        if v["other_type"]:
+            raise TicketTypeMismatch(f"A requested seat is not a {ticket_type} ticket.")
+        if v["closed_type"]:
+            raise NotOnSale("A requested seat's ticket type is not on sale now.")
         await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids)  # raises which seat
     elif v["claimed"] < count and not last:
-        left = await conn.fetchval(tickets.Q.count_available, event_id, None)
+        left = await conn.fetchval(tickets.Q.count_available, event_id, ticket_type)
         if left > v["claimed"]:  # some only locked by claims in flight, which may roll back
             raise _Again()
     raise SoldOut()
@@ -309,10 +327,19 @@ async def take_hold(
                 limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
                 if named is not None and not tickets.GUARDS.seats_in_id_order:
                     await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
-                rows = await conn.fetch(_take_query(), event_id, customer_id, count, named, half_price, limit)
+                rows = await conn.fetch(
+                    _take_query(), event_id, customer_id, count, named, half_price, limit, request.ticket_type
+                )
                 if rows[0]["marked"] != count:
-                    last = attempt == CLAIM_ATTEMPTS - 1
-                    await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
+                    await _refuse(
+                        conn,
+                        rows[0],
+                        event_id=event_id,
+                        count=count,
+                        seat_ids=named,
+                        ticket_type=request.ticket_type,
+                        last=attempt == CLAIM_ATTEMPTS - 1,
+                    )
             break
         except _Again:
             await asyncio.sleep(0.01 * (attempt + 1))
@@ -481,6 +508,7 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
                     await tickets.release_allowance(
                         conn, customer_id=customer_id, event_id=event_id, quantity=quantity
                     )
+                await tickets.release_type_allowances(conn, hold_ids=[h["id"] for h in ended])
                 for h in ended:
                     await tickets.release_hold(conn, hold_id=h["id"])
         except asyncpg.LockNotAvailableError:

@@ -34,11 +34,21 @@ LIVE_PUSH_DELAY_S = 0.25
 S = Scripts(Path(__file__).resolve().parent / "lua")
 
 
+class TypeStock(msgspec.Struct, frozen=True):
+    """The counters of one ticket type (a section) of the event."""
+
+    name: str
+    sold: int
+    held: int
+    available: int
+
+
 class Stock(msgspec.Struct, frozen=True):
     capacity: int
     sold: int
     held: int
     available: int
+    types: tuple[TypeStock, ...] = ()  # per ticket type, by name; empty without sections
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -72,7 +82,13 @@ async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
     row = await tickets.event_stock(conn, event_id=event_id)
     if row is None:
         raise EventNotFound()
-    return Stock(capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"])
+    types = tuple(
+        TypeStock(name=r["name"], sold=r["sold"], held=r["held"], available=r["available"])
+        for r in await tickets.type_stock(conn, event_id=event_id)
+    )
+    return Stock(
+        capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"], types=types
+    )
 
 
 async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool = True) -> int:
