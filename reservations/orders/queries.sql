@@ -200,6 +200,28 @@ GROUP BY t.event_id, t.customer_id, e.max_per_customer
 HAVING count(*) > e.max_per_customer
 LIMIT $1;
 
+-- name: check_type_counts
+-- Per ticket type (docs/ticket-types.md) whose tickets do not add up to its capacity:
+-- its tickets by status.
+SELECT s.event_id, s.name, s.capacity,
+       count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
+       count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
+       count(t.id) FILTER (WHERE t.status = 'AVAILABLE')   AS available
+FROM sections s
+LEFT JOIN tickets t ON t.event_id = s.event_id AND t.section = s.name
+GROUP BY s.event_id, s.name, s.capacity
+HAVING count(t.id) <> s.capacity
+LIMIT $1;
+
+-- name: check_customers_over_type_limit
+-- Customers holding or owning more tickets of a type than the type's own limit.
+SELECT t.event_id, t.section, t.customer_id, count(*) AS tickets, s.max_per_customer
+FROM tickets t JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
+WHERE t.customer_id IS NOT NULL AND s.max_per_customer IS NOT NULL
+GROUP BY t.event_id, t.section, t.customer_id, s.max_per_customer
+HAVING count(*) > s.max_per_customer
+LIMIT $1;
+
 -- name: check_held_tickets_match_holds
 -- Holds whose IN_PROGRESS tickets do not match them: an active hold without exactly
 -- `quantity` tickets, or an ended one still keeping some (a hold ends exactly once).

@@ -193,6 +193,27 @@ async def check_invariants(conn: Connection, *, counts: list[Any] | None = None)
                     "limit": r["max_per_customer"],
                 }
             )
+        for r in await conn.fetch(Q.check_type_counts, MAX_LISTED):
+            counted = {k: r[k] for k in ("capacity", "sold", "held", "available")}
+            violations.append(
+                {
+                    "check": "type_stock_adds_up",
+                    "event_id": str(r["event_id"]),
+                    "ticket_type": r["name"],
+                    **counted,
+                }
+            )
+        for r in await conn.fetch(Q.check_customers_over_type_limit, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "per_type_limit",
+                    "event_id": str(r["event_id"]),
+                    "ticket_type": r["section"],
+                    "customer_id": str(r["customer_id"]),
+                    "tickets": r["tickets"],
+                    "limit": r["max_per_customer"],
+                }
+            )
         for r in await conn.fetch(Q.check_held_tickets_match_holds, MAX_LISTED):
             held = {k: r[k] for k in ("status", "quantity", "held")}
             violations.append({"check": "held_tickets_match_holds", "hold_id": str(r["id"]), **held})

@@ -15,6 +15,8 @@ from core.auth import issue_customer_token
 from core.config import Settings
 from core.resources import Resources
 from reservations.inventory import service as inventory
+from reservations.live import service as live
+from reservations.orders.reconcile import check_invariants
 from tests.factories import make_customer
 
 NOW = dt.datetime.now(dt.UTC)
@@ -214,3 +216,37 @@ async def test_orders_and_any_claims_skip_types_with_their_own_limit(
         assert await inventory.count_available(conn, event_id=event_id) == 2
         rows = await inventory.claim_up_to(conn, event_id=event_id, quantity=5)
         assert {r["section"] for r in rows} == {"Pista"} and len(rows) == 2
+
+
+async def test_the_invariant_check_counts_per_type(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """A ticket moved from VIP to Pista leaves the event's totals right; the per-type check sees it."""
+    event = await create_event(client, admin, PISTA, VIP | {"max_per_customer": 1}, max_per_customer=4)
+    event_id = uuid.UUID(event["id"])
+    async with res.pool.acquire() as conn:
+        assert (await check_invariants(conn)).ok
+        await conn.execute(
+            "UPDATE tickets SET section = 'Pista' WHERE id = (SELECT id FROM tickets"
+            " WHERE event_id = $1 AND section = 'VIP' LIMIT 1)",
+            event_id,
+        )
+        check = await check_invariants(conn)
+    assert not check.ok
+    assert {(v["check"], v["ticket_type"], v["capacity"]) for v in check.violations} == {
+        ("type_stock_adds_up", "Pista", 50),
+        ("type_stock_adds_up", "VIP", 10),
+    }
+
+
+async def test_the_live_counters_are_per_type(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    event = await create_event(client, admin)
+    me = await customer(res)
+    assert (await hold(client, event["id"], me, quantity=1, ticket_type="VIP")).status_code == 201
+    async with res.pool.acquire() as conn:
+        message = await live.current_stock(conn, res.redis, event_id=uuid.UUID(event["id"]))
+    assert message.types is not None
+    assert [(t.name, t.held, t.available) for t in message.types] == [("Pista", 0, 50), ("VIP", 1, 9)]
+    assert (message.held, message.available) == (1, 59)
