@@ -103,7 +103,7 @@ export const api = {
 
   createHold: (
     eventId: string,
-    body: { quantity: number; half_price?: number } | { seat_ids: string[]; half_price?: number },
+    body: { quantity: number; half_price?: number; ticket_type?: string } | { seat_ids: string[]; half_price?: number },
     token: string,
     admissionToken?: string | null,
     visitorToken?: string | null,

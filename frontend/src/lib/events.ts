@@ -8,6 +8,8 @@ export function lowestPrice(event: EventOut): number | undefined {
 }
 
 export function isSeated(event: EventOut): boolean {
+  // An event whose ticket types are all general admission sells by quantity, not by seat.
+  if (event.ticket_types?.length) return event.ticket_types.some((t) => t.kind === "seated");
   if (typeof event.seated === "boolean") return event.seated;
   return (event.sections ?? []).some((s) => (s.rows ?? 0) > 0 && (s.seats_per_row ?? 0) > 0);
 }
@@ -49,9 +51,24 @@ export function filterEvents(events: EventOut[], f: EventFilter): EventOut[] {
 
 export function applyStock<T extends EventOut>(
   event: T,
-  stock: { sold: number; held: number; available: number; status: EventStatus },
+  stock: {
+    sold: number;
+    held: number;
+    available: number;
+    status: EventStatus;
+    types?: { name: string; sold: number; held: number; available: number }[];
+  },
 ): T {
-  return { ...event, sold: stock.sold, held: stock.held, available: stock.available, status: stock.status };
+  const next = { ...event, sold: stock.sold, held: stock.held, available: stock.available, status: stock.status };
+  if (stock.types && event.ticket_types) {
+    const counts = new Map(stock.types.map((t) => [t.name, t]));
+    next.ticket_types = event.ticket_types.map((t) => {
+      const c = counts.get(t.name);
+      // A type that was on sale stays so while tickets are left; a window change needs a reload.
+      return c ? { ...t, sold: c.sold, held: c.held, available: c.available, on_sale: t.on_sale && c.available > 0 } : t;
+    });
+  }
+  return next;
 }
 
 /** The list's query for the API: local calendar days become exact instants. */

@@ -5,6 +5,7 @@ import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types"
 import { AuthForm } from "../components/AuthForm";
 import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
+import { TicketTypePicker, pickType } from "../components/TicketTypePicker";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
@@ -244,7 +245,13 @@ function BuyPanel({
     [session?.customer.id, session?.token],
   );
   const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
-  const limit = purchaseLimit(max, owned, event.available);
+  // General-admission ticket types: the buyer picks one (components/TicketTypePicker).
+  const types = seated ? [] : (event.ticket_types ?? []);
+  const [typeName, setTypeName] = useState<string | null>(null);
+  const ticketType = types.find((t) => t.name === pickType(types, typeName)) ?? null;
+  const limit = ticketType
+    ? purchaseLimit(Math.min(max, ticketType.max_per_customer ?? max), owned, ticketType.available)
+    : purchaseLimit(max, owned, event.available);
   const [quantity, setQuantity] = useState(1);
   useEffect(() => {
     if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
@@ -282,7 +289,7 @@ function BuyPanel({
     if (half > count) setHalf(count);
   }, [count, half]);
 
-  const unitPrice = lowestPrice(event) ?? 0;
+  const unitPrice = ticketType?.price_cents ?? lowestPrice(event) ?? 0;
   const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
   const fullTotal = seated ? seatTotal : unitPrice * quantity;
   const estimate = seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2);
@@ -304,7 +311,7 @@ function BuyPanel({
     try {
       const body = seated
         ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
-        : { quantity, ...(half ? { half_price: half } : {}) };
+        : { quantity, ...(ticketType ? { ticket_type: ticketType.name } : {}), ...(half ? { half_price: half } : {}) };
       const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
       navigate(`/checkout/${hold.id}`);
@@ -413,6 +420,8 @@ function BuyPanel({
           )
         )
       ) : (
+        <>
+        {types.length > 0 && <TicketTypePicker types={types} value={ticketType?.name ?? null} onChange={setTypeName} />}
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
@@ -428,6 +437,7 @@ function BuyPanel({
             </p>
           )}
         </div>
+        </>
       )}
 
       {event.half_price && (
@@ -488,13 +498,13 @@ function BuyPanel({
         <button
           type="button"
           className="btn btn-primary btn-block btn-large"
-          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0)}
+          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0) || (types.length > 0 && !ticketType)}
           onClick={() => void buy()}
         >
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
-      {!seated && !waitingRoom && event.status === "on_sale" && session && limit.left > 0 && (
+      {!seated && !waitingRoom && types.length === 0 && event.status === "on_sale" && session && limit.left > 0 && (
         <QuickBuy
           eventId={event.id}
           quantity={quantity}
