@@ -47,8 +47,10 @@ export function TicketTypePicker({
             />
             <span className="type-name">{t.name}</span>
             <span className="type-price">{formatMoney(t.price_cents)}</span>
-            <span className="muted small type-left">{typeNote(t)}</span>
-            {t.max_per_customer ? <span className="muted small"> · up to {t.max_per_customer} per person</span> : null}
+            <span className="muted small type-left">
+              {typeNote(t)}
+              {t.max_per_customer ? ` · up to ${t.max_per_customer} per person` : ""}
+            </span>
           </label>
         );
       })}
