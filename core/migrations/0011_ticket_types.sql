@@ -27,3 +27,11 @@ CREATE TABLE type_allowances (
     PRIMARY KEY (customer_id, event_id, ticket_type),
     FOREIGN KEY (event_id, ticket_type) REFERENCES sections (event_id, name) ON DELETE CASCADE
 );
+
+-- Orders name a type too (NULL: any type any buyer may take now). First come, first served
+-- holds per type: the first order rejected `sold_out` is remembered per event and type
+-- ('' = orders without a type).
+ALTER TABLE orders ADD COLUMN ticket_type text CHECK (length(ticket_type) BETWEEN 1 AND 100);
+ALTER TABLE order_sold_out ADD COLUMN ticket_type text NOT NULL DEFAULT '';
+ALTER TABLE order_sold_out DROP CONSTRAINT order_sold_out_pkey;
+ALTER TABLE order_sold_out ADD PRIMARY KEY (event_id, ticket_type);

@@ -268,7 +268,9 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
         view = await _fresh_view(conn, event)
     try:
         await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
-        await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
+        # Every ticket is on sale, of every type.
+        types = {t.name: t.capacity for t in view.ticket_types}
+        await cache_gate_stock(redis, event_id=event.id, available=event.capacity, types=types)
     except Exception:  # the gate reads PostgreSQL on a miss; the reconcile cron rebuilds these
         log.warning("event %s created; caching it in Redis failed", event.id, exc_info=True)
     return view

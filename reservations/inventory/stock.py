@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import UUID
 
@@ -122,18 +123,26 @@ async def stock_version(redis: ArqRedis, *, event_id: UUID) -> int:
     return int(raw or 0)
 
 
-def queue_gate_stock(pipe: Pipeline, *, event_id: UUID, available: int) -> None:
+def queue_gate_stock(
+    pipe: Pipeline, *, event_id: UUID, available: int, types: Mapping[str, int] | None = None
+) -> None:
     """Add to `pipe` what the order gate keeps of the stock: the AVAILABLE count it bounds
-    accepted, unreserved orders by, and the sold-out flag when nothing is left."""
+    accepted, unreserved orders by (per ticket type too, when `types` is given), and the
+    sold-out flag when nothing is left."""
     pipe.set(keys.available(event_id), available)
+    for name, count in (types or {}).items():
+        pipe.set(keys.available_type(event_id, name), count)
     if available == 0:
         pipe.set(keys.sold_out(event_id), b"1")
     else:
         pipe.delete(keys.sold_out(event_id))
 
 
-async def cache_gate_stock(redis: ArqRedis, *, event_id: UUID, available: int) -> None:
-    """Write the order gate's stock of one event from a fresh PostgreSQL count."""
+async def cache_gate_stock(
+    redis: ArqRedis, *, event_id: UUID, available: int, types: Mapping[str, int] | None = None
+) -> None:
+    """Write the order gate's stock of one event (and of its ticket types) from a fresh
+    PostgreSQL count."""
     async with redis.pipeline(transaction=True) as pipe:
-        queue_gate_stock(pipe, event_id=event_id, available=available)
+        queue_gate_stock(pipe, event_id=event_id, available=available, types=types)
         await pipe.execute()

@@ -86,7 +86,12 @@ async def current_stock(
     event = event or await events.get_event(conn, event_id=event_id)
     counts = await stock.read_stock(conn, event_id=event_id)
     status = events.event_status(event, available=counts.available, now=dt.datetime.now(dt.UTC))
-    await stock.cache_gate_stock(redis, event_id=event_id, available=counts.available)
+    await stock.cache_gate_stock(
+        redis,
+        event_id=event_id,
+        available=counts.available,
+        types={t.name: t.available for t in counts.types},
+    )
     return StockMessage(
         type="stock",
         sold=counts.sold,

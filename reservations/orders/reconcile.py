@@ -115,7 +115,13 @@ async def recount_unreserved(conn: Connection, redis: ArqRedis, *, event_ids: li
         counted = [f.decode() for f in table if f != b"total"]
         gone = await _no_longer_unreserved(conn, redis, counted)
         before, after = await S.recount_unreserved(
-            redis, [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)], gone
+            redis,
+            [
+                keys.orders_unreserved(event_id),
+                keys.orders_unreserved_seq(event_id),
+                keys.orders_unreserved_types(event_id),
+            ],
+            gone,
         )
         repaired += int(before) != int(after)
     return repaired

@@ -28,7 +28,11 @@ _DETAILS = {
 # its thin ASGI twin, fast_route.py, answer with these bytes).
 REFUSAL_BODIES: dict[str, bytes] = {
     error.code: msgspec.json.encode(
-        ErrorBody(error=error.code, detail=_DETAILS.get(error.code, error.default_detail))
+        ErrorBody(
+            error=error.code,
+            detail=_DETAILS.get(error.code, error.default_detail),
+            field="ticket_type" if error.code == "unknown_ticket_type" else None,
+        )
     )
     for error in orders.REFUSALS.values()
 }
