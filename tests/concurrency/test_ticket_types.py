@@ -18,6 +18,7 @@ import pytest
 from core.auth import issue_customer_token
 from core.config import Settings
 from core.resources import Resources
+from reservations import keys
 from reservations.orders.reconcile import check_invariants
 from tests.factories import make_customers
 
@@ -174,6 +175,95 @@ async def test_one_customer_s_burst_stays_within_the_type_limit(
     assert Counter(outcome(r) for r in answers) == Counter({(201, ""): 2, (409, "limit_reached"): 38})
     assert (await by_type(res, event_id))[("VIP", "IN_PROGRESS")] == 2
     assert await res.pool.fetchval("SELECT taken FROM type_allowances WHERE customer_id = $1", me) == 2
+    async with res.pool.acquire() as conn:
+        check = await check_invariants(conn)
+    assert check.ok, check.violations
+
+
+async def test_400_orders_for_the_last_10_vip_while_pista_sells(
+    client: httpx.AsyncClient, res: Resources, settings: Settings, orders_worker: Any, worker: Any
+) -> None:
+    """The same race through POST /api/orders and the orders worker: 200 VIP orders for the
+    last 10 VIP, 200 Pista orders for 150 Pista. Exactly 10 VIP and 150 Pista are sold,
+    each of its type, and within a type no order is refused while a later one is served."""
+    admin = {"Authorization": f"Bearer {settings.admin_token}"}
+    body = {
+        "name": "Festival",
+        "starts_at": LATER,
+        "sections": [
+            {"name": "Pista", "price_cents": 10000, "capacity": PISTA},
+            {"name": "VIP", "price_cents": 30000, "capacity": VIP_SOLD_BEFORE + VIP_LEFT},
+        ],
+    }
+    event_id = (await client.post("/api/events", json=body, headers=admin)).json()["id"]
+    async with res.pool.acquire() as conn:
+        early = await make_customers(conn, VIP_SOLD_BEFORE)
+        buyers = await make_customers(conn, BUYERS)
+    for c in early:
+        r = await client.post(
+            f"/api/events/{event_id}/holds", json={"quantity": 1, "ticket_type": "VIP"}, headers=auth(c)
+        )
+        assert r.status_code == 201
+    # The live push (arq worker) brings the gate's VIP count down to what is left.
+    deadline = asyncio.get_running_loop().time() + 10
+    while await res.redis.get(keys.available_type(event_id, "VIP")) != str(VIP_LEFT).encode():
+        assert asyncio.get_running_loop().time() < deadline, "the gate's VIP stock was not refreshed"
+        await asyncio.sleep(0.05)
+    wants = ["VIP" if i % 2 == 0 else "Pista" for i in range(BUYERS)]
+
+    def address(c: uuid.UUID) -> str:  # a flash sale comes from many addresses
+        return "10.{}.{}.{}".format(*c.bytes[:3])
+
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                "/api/orders",
+                json={"event_id": event_id, "payment_method": "pm_card_visa", "ticket_type": t},
+                headers=auth(c) | {"Idempotency-Key": uuid.uuid4().hex, "X-Forwarded-For": address(c)},
+            )
+            for c, t in zip(buyers, wants, strict=True)
+        )
+    )
+    assert {r.status_code for r in answers} <= {202, 409}, Counter(r.status_code for r in answers)
+    accepted = [uuid.UUID(r.json()["id"]) for r in answers if r.status_code == 202]
+    # The gate bounds each type by its own stock: no VIP order is accepted against Pista's.
+    assert Counter((t, r.status_code) for t, r in zip(wants, answers, strict=True)) == Counter(
+        {
+            ("VIP", 202): VIP_LEFT,
+            ("VIP", 409): BUYERS // 2 - VIP_LEFT,
+            ("Pista", 202): PISTA,
+            ("Pista", 409): BUYERS // 2 - PISTA,
+        }
+    )
+    deadline = asyncio.get_running_loop().time() + 60
+    while await res.pool.fetchval(
+        "SELECT count(*) FROM orders WHERE id = ANY($1) AND status <> 'queued'", accepted
+    ) < len(accepted):
+        assert asyncio.get_running_loop().time() < deadline, "orders undecided"
+        await asyncio.sleep(0.1)
+    rows = await res.pool.fetch(
+        "SELECT ticket_type, status, reason, seq FROM orders WHERE event_id = $1", uuid.UUID(event_id)
+    )
+    assert len(rows) == len(accepted)
+    confirmed = Counter(r["ticket_type"] for r in rows if r["status"] == "confirmed")
+    assert confirmed == Counter({"VIP": VIP_LEFT, "Pista": PISTA})
+    assert {r["reason"] for r in rows if r["status"] == "rejected"} <= {"sold_out"}
+    for t in ("VIP", "Pista"):
+        served = [r["seq"] for r in rows if r["ticket_type"] == t and r["status"] == "confirmed"]
+        refused = [r["seq"] for r in rows if r["ticket_type"] == t and r["status"] == "rejected"]
+        assert not refused or min(refused) > max(served), t  # first come, first served per type
+    counts = await by_type(res, event_id)
+    assert counts == {
+        ("VIP", "IN_PROGRESS"): VIP_SOLD_BEFORE,
+        ("VIP", "BOOKED"): VIP_LEFT,
+        ("Pista", "BOOKED"): PISTA,
+    }
+    sold = await res.pool.fetch(
+        "SELECT o.ticket_type, t.section FROM purchases p JOIN orders o ON o.id = p.order_id"
+        " JOIN tickets t ON t.id = p.ticket_id WHERE p.event_id = $1",
+        uuid.UUID(event_id),
+    )
+    assert all(r["ticket_type"] == r["section"] for r in sold) and len(sold) == VIP_LEFT + PISTA
     async with res.pool.acquire() as conn:
         check = await check_invariants(conn)
     assert check.ok, check.violations
