@@ -98,6 +98,16 @@ UPDATE events SET name = $2, venue = $3, starts_at = $4, sales_open_at = $5, max
                   cancel_fee_cents = $11, price_cents = $12, capacity = $13
 WHERE id = $1;
 
+-- name: lock_ticket_type
+-- A ticket type's own terms, locked for a change (docs/ticket-types.md).
+SELECT name, sales_open_at, sales_close_at, max_per_customer
+FROM sections WHERE event_id = $1 AND name = $2
+FOR UPDATE;
+
+-- name: update_ticket_type
+UPDATE sections SET sales_open_at = $3, sales_close_at = $4, max_per_customer = $5
+WHERE event_id = $1 AND name = $2;
+
 -- name: reprice_tickets
 UPDATE tickets SET price_cents = $2 WHERE event_id = $1 AND status = 'AVAILABLE';
 

@@ -7,12 +7,62 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+
+from core.db import Connection, queries_beside
 from core.errors import BadRequest
-from core.schemas import check_instant
-from reservations.events.schemas import Event, SectionCreate, TicketType
+from core.schemas import Struct, check_instant
+from reservations.errors import UnknownTicketType
+from reservations.events.schemas import Event, PerCustomer, SectionCreate, TicketType
 from reservations.inventory.stock import TypeStock
+
+Q = queries_beside(__file__)
+UNSET: Any = msgspec.UNSET
+Instant = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+
+
+class TicketTypePatch(Struct, frozen=True, kw_only=True):
+    """A change of one ticket type's own terms (`PATCH /api/events/{id}` `ticket_types`):
+    only the fields given change; null puts back the event's."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="The type to change.")]
+    sales_open_at: Instant | msgspec.UnsetType | None = UNSET
+    sales_close_at: Instant | msgspec.UnsetType | None = UNSET
+    max_per_customer: PerCustomer | msgspec.UnsetType | None = UNSET
+
+
+async def update_ticket_types(
+    conn: Connection, *, event_id: Any, starts_at: dt.datetime, patches: list[TicketTypePatch]
+) -> None:
+    """Apply the changes inside the caller's transaction; a bad one is a 400 (or 422 for an
+    unknown name) naming `ticket_types[i]...`, and the caller's transaction rolls back.
+    A lower limit refuses new tickets above it; tickets already held or sold stay."""
+    for i, p in enumerate(patches):
+        at = f"ticket_types[{i}]"
+        row = await conn.fetchrow(Q.lock_ticket_type, event_id, p.name)
+        if row is None:
+            raise UnknownTicketType(f"This event has no ticket type {p.name!r}.", field=f"{at}.name")
+        terms = check_type_terms(
+            SectionCreate(
+                name=p.name,
+                price_cents=0,
+                capacity=1,
+                sales_open_at=row["sales_open_at"]
+                if isinstance(p.sales_open_at, msgspec.UnsetType)
+                else p.sales_open_at,
+                sales_close_at=row["sales_close_at"]
+                if isinstance(p.sales_close_at, msgspec.UnsetType)
+                else p.sales_close_at,
+            ),
+            at=at,
+            starts_at=starts_at,
+        )
+        limit = row["max_per_customer"] if p.max_per_customer is UNSET else p.max_per_customer
+        await conn.execute(
+            Q.update_ticket_type, event_id, p.name, terms.sales_open_at, terms.sales_close_at, limit
+        )
 
 
 def check_type_terms(section: SectionCreate, *, at: str, starts_at: dt.datetime) -> SectionCreate:

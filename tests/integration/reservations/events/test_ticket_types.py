@@ -250,3 +250,64 @@ async def test_the_live_counters_are_per_type(
     assert message.types is not None
     assert [(t.name, t.held, t.available) for t in message.types] == [("Pista", 0, 50), ("VIP", 1, 9)]
     assert (message.held, message.available) == (1, 59)
+
+
+async def test_the_organizer_changes_a_type_s_window_and_limit(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    event = await create_event(client, admin, max_per_customer=4)
+    url = f"/api/events/{event['id']}"
+    later = (NOW + dt.timedelta(days=3)).replace(microsecond=0)
+    r = await client.patch(
+        url,
+        json={"ticket_types": [{"name": "VIP", "sales_open_at": later.isoformat(), "max_per_customer": 1}]},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    vip = next(t for t in r.json()["ticket_types"] if t["name"] == "VIP")
+    assert (vip["on_sale"], vip["max_per_customer"]) == (False, 1)
+    assert dt.datetime.fromisoformat(vip["sales_open_at"]) == later
+    me = await customer(res)
+    # The order gate knows the new window at once.
+    r = await client.post(
+        "/api/orders",
+        json={"event_id": event["id"], "payment_method": "pm_card_visa", "ticket_type": "VIP"},
+        headers=auth(me) | {"Idempotency-Key": "k-vip"},
+    )
+    assert r.status_code == 409 and r.json()["error"] == "not_on_sale"
+    r = await hold(client, event["id"], me, quantity=1, ticket_type="VIP")
+    assert r.status_code == 409 and r.json()["error"] == "not_on_sale"
+    # Back to the event's window (null); the limit stays.
+    r = await client.patch(
+        url, json={"ticket_types": [{"name": "VIP", "sales_open_at": None}]}, headers=admin
+    )
+    assert r.status_code == 200
+    assert (await hold(client, event["id"], me, quantity=1, ticket_type="VIP")).status_code == 201
+    r = await hold(client, event["id"], me, quantity=1, ticket_type="VIP")
+    assert r.status_code == 409 and r.json()["error"] == "limit_reached"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"name": "Camarote", "max_per_customer": 2}, 422, "ticket_types[0].name"),
+        ({"name": "VIP", "sales_open_at": "2026-06-02T00:00:00Z", "sales_close_at": "2026-06-01T00:00:00Z"},
+         400, "ticket_types[0].sales_close_at"),
+    ],
+)  # fmt: skip
+async def test_a_bad_type_change_is_refused_and_changes_nothing(
+    res: Resources,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    change: dict[str, Any],
+    status: int,
+    field: str,
+) -> None:
+    event = await create_event(client, admin)
+    r = await client.patch(
+        f"/api/events/{event['id']}", json={"name": "Renamed", "ticket_types": [change]}, headers=admin
+    )
+    assert (r.status_code, r.json()["field"]) == (status, field)
+    after = (await client.get(f"/api/events/{event['id']}")).json()
+    assert after["name"] == "Festival"
+    assert [t["sales_open_at"] for t in after["ticket_types"]] == [None, None]
