@@ -124,9 +124,29 @@ describe("ticket types", () => {
     await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/holds"))).toBe(true));
     const post = calls.find((c) => c.method === "POST" && c.url.endsWith("/holds"))!;
     expect(post.body).toEqual({ quantity: 2, ticket_type: "VIP" });
-    // The one-step order cannot choose a type: it is not offered for an event with types.
-    expect(screen.queryByText("Buy now in one step")).toBeNull();
     const ws = FakeWebSocket.instances.find((w) => w.url.includes("/api/events/e1/live"));
     if (ws) act(() => ws.open());
+  });
+
+  it("send the chosen type with a one-step order too", async () => {
+    const accepted = { id: "o1", status: "queued", event_id: "e1", quantity: 1 };
+    const { calls } = fakeFetch({
+      "POST /api/ws-tickets": { status: 201, body: { ticket: "tk", expires_in_s: 30 } },
+      "GET /api/config": { body: { payments_url: "http://pay.test" } },
+      "POST http://pay.test/v1/payment_methods": { status: 201, body: { id: "pm_4242", brand: "visa", last4: "4242" } },
+      "GET /api/events/e1": { body: EVENT },
+      "GET /api/customers/c1": { body: { id: "c1", name: "Ana Souza", email: "ana@example.com", purchases: [] } },
+      "POST /api/orders": { status: 202, body: accepted },
+      "GET /api/orders/o1": { body: { ...accepted, accepted_at: "2030-01-01T00:00:00Z" } },
+    });
+    setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+    renderPage(<EventPage eventId="e1" />);
+    fireEvent.click(await screen.findByLabelText(/^VIP/));
+    fireEvent.click(await screen.findByText("Buy now in one step"));
+    fireEvent.change(screen.getByLabelText("Card number"), { target: { value: "4242 4242 4242 4242" } });
+    fireEvent.click(screen.getByRole("button", { name: "Buy 1 ticket now" }));
+    expect(await screen.findByText(/Order received/)).toBeTruthy();
+    const post = calls.find((c) => c.method === "POST" && c.url === "/api/orders")!;
+    expect(post.body).toEqual({ event_id: "e1", quantity: 1, payment_method: "pm_4242", ticket_type: "VIP" });
   });
 });

@@ -296,7 +296,7 @@ function BuyPanel({
 
   async function buy(token = session?.token) {
     setError(null);
-    const intent = { quantity: count || 1, half_price: half };
+    const intent = { quantity: count || 1, half_price: half, ...(ticketType ? { ticket_type: ticketType.name } : {}) };
     if (waitingRoom && !admission) {
       // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
@@ -504,10 +504,11 @@ function BuyPanel({
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
-      {!seated && !waitingRoom && types.length === 0 && event.status === "on_sale" && session && limit.left > 0 && (
+      {!seated && !waitingRoom && (types.length === 0 || ticketType) && event.status === "on_sale" && session && limit.left > 0 && (
         <QuickBuy
           eventId={event.id}
           quantity={quantity}
+          ticketType={ticketType?.name ?? null}
           token={session.token}
           onDecided={() => {
             void account.reload(true);
