@@ -232,14 +232,19 @@ async def _reserve_event(
     )
     type_limit = rows[0]["type_limit"]
     if allowed and ticket_type is not None and type_limit is not None:
-        allowed = await _take_type_allowances(
+        # The type's own limit, after the event's: the orders over it give the event's back.
+        fit = await _take_allowances(
             conn,
             event_id=event_id,
-            ticket_type=ticket_type,
             rows=allowed,
             limit=type_limit,
             out_rejected=out_rejected,
+            ticket_type=ticket_type,
         )
+        over = [r for r in allowed if r["id"] in out_rejected]
+        if over:
+            await _give_back(conn, event_id=event_id, ticket_type=None, type_limit=None, rows=over)
+        allowed = fit
     if not allowed:
         return reserved
     serve, wait, sold_out = await _first_come_first_served(
@@ -276,9 +281,12 @@ async def _take_allowances(
     rows: list[asyncpg.Record],
     limit: int,
     out_rejected: dict[uuid.UUID, str],
+    ticket_type: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Count the orders against their customers' allowance; a customer appears once per
-    round so that one upsert never touches a row twice. Returns the orders that fit."""
+    """Count the orders against their customers' allowance (the event's, or with
+    `ticket_type` the type's own); a customer appears once per round so that one upsert
+    never touches a row twice. Returns the orders that fit; the others are rejected
+    `limit_reached`."""
     allowed: list[asyncpg.Record] = []
     pending = rows
     while pending:
@@ -290,16 +298,14 @@ async def _take_allowances(
             seen.add(r["customer_id"])
         pending = later
         by_customer = sorted(this_round, key=lambda r: r["customer_id"])
-        fit = {
-            r["customer_id"]
-            for r in await conn.fetch(
-                Q.take_order_allowances,
-                [r["customer_id"] for r in by_customer],
-                event_id,
-                [r["quantity"] for r in by_customer],
-                limit,
+        customers, quantities = [r["customer_id"] for r in by_customer], [r["quantity"] for r in by_customer]
+        if ticket_type is None:
+            taken = await conn.fetch(Q.take_order_allowances, customers, event_id, quantities, limit)
+        else:
+            taken = await conn.fetch(
+                Q.take_order_type_allowances, customers, event_id, ticket_type, quantities, limit
             )
-        }
+        fit = {r["customer_id"] for r in taken}
         for r in this_round:
             if r["customer_id"] in fit:
                 allowed.append(r)
@@ -325,51 +331,6 @@ async def _give_back(
     await conn.execute(Q.release_order_allowances, customers, event_id, quantities)
     if ticket_type is not None and type_limit is not None:
         await conn.execute(Q.release_order_type_allowances, customers, event_id, ticket_type, quantities)
-
-
-async def _take_type_allowances(
-    conn: Connection,
-    *,
-    event_id: uuid.UUID,
-    ticket_type: str,
-    rows: list[asyncpg.Record],
-    limit: int,
-    out_rejected: dict[uuid.UUID, str],
-) -> list[asyncpg.Record]:
-    """`_take_allowances` for a ticket type with its own limit, after the event's: the
-    orders refused here give their event allowance back and are rejected `limit_reached`."""
-    allowed: list[asyncpg.Record] = []
-    refused: list[asyncpg.Record] = []
-    pending = rows
-    while pending:
-        seen: set[uuid.UUID] = set()
-        this_round: list[asyncpg.Record] = []
-        later: list[asyncpg.Record] = []
-        for r in pending:
-            (later if r["customer_id"] in seen else this_round).append(r)
-            seen.add(r["customer_id"])
-        pending = later
-        by_customer = sorted(this_round, key=lambda r: r["customer_id"])
-        fit = {
-            r["customer_id"]
-            for r in await conn.fetch(
-                Q.take_order_type_allowances,
-                [r["customer_id"] for r in by_customer],
-                event_id,
-                ticket_type,
-                [r["quantity"] for r in by_customer],
-                limit,
-            )
-        }
-        for r in this_round:
-            if r["customer_id"] in fit:
-                allowed.append(r)
-            else:
-                refused.append(r)
-                out_rejected[r["id"]] = "limit_reached"
-    if refused:
-        await _give_back(conn, event_id=event_id, ticket_type=None, type_limit=None, rows=refused)
-    return allowed
 
 
 def _order_key(r: asyncpg.Record) -> tuple[float, dt.datetime]:
