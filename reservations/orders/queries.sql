@@ -230,6 +230,13 @@ FROM events e
 LEFT JOIN tickets t ON t.event_id = e.id
 GROUP BY e.id;
 
+-- name: all_types_available
+-- Every ticket type's AVAILABLE tickets (the order gate's per-type bound, rebuilt by reconcile).
+SELECT s.event_id, s.name, count(t.id) FILTER (WHERE t.status = 'AVAILABLE') AS available
+FROM sections s
+LEFT JOIN tickets t ON t.event_id = s.event_id AND t.section = s.name
+GROUP BY s.event_id, s.name;
+
 -- name: check_tickets_sold_twice
 -- A ticket with more than one purchase (UNIQUE forbids it; checked all the same).
 SELECT ticket_id, count(*) AS purchases FROM purchases GROUP BY ticket_id HAVING count(*) > 1 LIMIT $1;

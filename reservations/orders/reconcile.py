@@ -73,7 +73,10 @@ async def reconcile(
             log.warning("reconcile skipped event %s: a stored instant is infinite", m["id"])
     await cache_event_meta(redis, rows=metas)
     counts = await conn.fetch(Q.check_event_counts)
-    sold_out = await _rebuild_gate_stock(redis, counts)
+    types: dict[uuid.UUID, dict[str, int]] = {}
+    for t in await conn.fetch(Q.all_types_available):
+        types.setdefault(t["event_id"], {})[t["name"]] = t["available"]
+    sold_out = await _rebuild_gate_stock(redis, counts, types)
     repaired = await recount_unreserved(conn, redis, event_ids=[m["id"] for m in metas])
     check = await check_invariants(conn, counts=counts)
     requeued = await requeue_stale_orders(conn, redis, older_than_s=stale_order_s)
@@ -87,11 +90,13 @@ async def reconcile(
     )
 
 
-async def _rebuild_gate_stock(redis: ArqRedis, counts: list[Any]) -> int:
+async def _rebuild_gate_stock(
+    redis: ArqRedis, counts: list[Any], types: dict[uuid.UUID, dict[str, int]]
+) -> int:
     flagged = 0
     async with redis.pipeline(transaction=False) as pipe:
         for c in counts:
-            queue_gate_stock(pipe, event_id=c["id"], available=c["available"])
+            queue_gate_stock(pipe, event_id=c["id"], available=c["available"], types=types.get(c["id"]))
             flagged += c["available"] == 0
         await pipe.execute()
     return flagged

@@ -160,3 +160,16 @@ async def test_reconcile_rebuilds_the_type_counts_of_unreserved_orders(
     assert await res.redis.hget(table, "t:VIP") is None
     assert await res.redis.hget(table, "t:Pista") == b"2"
     orders_worker.resume()
+
+
+async def test_reconcile_rebuilds_the_gate_s_stock_of_each_type(
+    res: Resources, client: httpx.AsyncClient
+) -> None:
+    event_id = await typed_event(client, res, PISTA, VIP)
+    assert await res.redis.get(keys.available_type(event_id, "VIP")) == b"2"  # written at creation
+    await res.redis.delete(keys.available_type(event_id, "VIP"))
+    await res.redis.set(keys.available_type(event_id, "Pista"), 0)  # wrong
+    async with res.pool.acquire() as conn:
+        await reconcile(conn, res.redis)
+    assert await res.redis.get(keys.available_type(event_id, "VIP")) == b"2"
+    assert await res.redis.get(keys.available_type(event_id, "Pista")) == b"5"
