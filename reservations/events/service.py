@@ -13,13 +13,11 @@ from arq.connections import ArqRedis
 
 from core.config import get_settings
 from core.db import CLIENT_MARGIN_S, Connection, queries_beside
-from core.errors import BadRequest
-from core.schemas import EARLIEST, LATEST, check_instant
+from core.schemas import EARLIEST, LATEST
 from reservations import hooks
-from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
+from reservations.events.checks import check_event, section_capacity
 from reservations.events.schemas import (
-    MAX_CAPACITY,
     CancelPolicy,
     Event,
     EventCreate,
@@ -34,7 +32,7 @@ from reservations.events.schemas import (
     WaitingRoom,
     WaitingRoomConfig,
 )
-from reservations.events.types import check_type_terms, ticket_types
+from reservations.events.types import ticket_types
 from reservations.inventory.stock import Stock, TypeStock, cache_gate_stock, get_stock
 from reservations.orders.service import refresh_event_meta
 
@@ -96,7 +94,7 @@ async def insert_event(
     await conn.execute(Q.set_bulk_timeout, f"{bulk_ms}ms")
     bulk_s = bulk_ms / 1000 + CLIENT_MARGIN_S
     if sections:
-        total = sum(_section_capacity(s) for s in sections)
+        total = sum(section_capacity(s) for s in sections)
         price = min(s.price_cents for s in sections)
     else:
         assert capacity is not None and price_cents is not None
@@ -131,7 +129,7 @@ async def insert_event(
             event_id,
             s.name,
             s.price_cents,
-            _section_capacity(s),
+            section_capacity(s),
             position,
             "general" if s.capacity is not None else "seated",
             s.sales_open_at,
@@ -153,94 +151,6 @@ async def insert_event(
                 timeout=bulk_s,
             )
     return _event(row)
-
-
-def _section_capacity(section: SectionCreate) -> int:
-    if section.capacity is not None:
-        return section.capacity
-    assert section.rows is not None and section.seats_per_row is not None
-    return section.rows * section.seats_per_row
-
-
-def check_event(data: EventCreate) -> EventCreate:
-    """Rules msgspec cannot express; each failure is a 400 naming the field. Returns the
-    body with its text trimmed and its instants in UTC."""
-    starts_at = check_instant(data.starts_at, field="starts_at")
-    sales_open_at = data.sales_open_at
-    if sales_open_at is not None:
-        sales_open_at = check_instant(sales_open_at, field="sales_open_at")
-    if sales_open_at is not None and sales_open_at > starts_at:
-        raise BadRequest("Sales must open before the event starts.", field="sales_open_at")
-    if data.sections is None:
-        if data.capacity is None:
-            raise BadRequest("Give `capacity` (general admission) or `sections`.", field="capacity")
-        if data.price_cents is None:
-            raise BadRequest("A general-admission event needs `price_cents`.", field="price_cents")
-        sections = None
-    else:
-        if data.capacity is not None:
-            raise BadRequest("Give either `capacity` or `sections`, not both.", field="capacity")
-        if data.price_cents is not None:
-            raise BadRequest("With sections, each section carries its price.", field="price_cents")
-        sections = _check_sections(data.sections, starts_at=starts_at)
-    return EventCreate(
-        name=clean_text(data.name, field="name"),
-        venue=_clean_venue(data.venue),
-        starts_at=starts_at,
-        sales_open_at=sales_open_at,
-        price_cents=data.price_cents,
-        capacity=data.capacity,
-        sections=sections,
-        max_per_customer=data.max_per_customer,
-        hold_ttl_s=data.hold_ttl_s,
-        hold_extension_s=data.hold_extension_s,
-        half_price=data.half_price,
-        waiting_room=data.waiting_room,
-    )
-
-
-def _clean_venue(venue: str) -> str:
-    if "\x00" in venue:
-        raise BadRequest("Must not contain NUL characters.", field="venue")
-    return venue.strip()
-
-
-def _check_sections(sections: Sequence[SectionCreate], *, starts_at: dt.datetime) -> list[SectionCreate]:
-    cleaned: list[SectionCreate] = []
-    seen: set[str] = set()
-    total = 0
-    for i, s in enumerate(sections):
-        at = f"sections[{i}]"
-        name = clean_text(s.name, field=f"{at}.name")
-        if name in seen:
-            raise BadRequest(f"Section name {name!r} is used twice.", field=f"{at}.name")
-        seen.add(name)
-        if s.capacity is not None:
-            if s.rows is not None or s.seats_per_row is not None:
-                raise BadRequest("Give `capacity` or `rows` and `seats_per_row`, not both.", field=at)
-        elif s.rows is None:
-            raise BadRequest("Give `capacity` or `rows` and `seats_per_row`.", field=f"{at}.rows")
-        elif s.seats_per_row is None:
-            raise BadRequest("`rows` needs `seats_per_row`.", field=f"{at}.seats_per_row")
-        section = check_type_terms(
-            SectionCreate(
-                name=name,
-                price_cents=s.price_cents,
-                capacity=s.capacity,
-                rows=s.rows,
-                seats_per_row=s.seats_per_row,
-                sales_open_at=s.sales_open_at,
-                sales_close_at=s.sales_close_at,
-                max_per_customer=s.max_per_customer,
-            ),
-            at=at,
-            starts_at=starts_at,
-        )
-        total += _section_capacity(section)
-        cleaned.append(section)
-    if total > MAX_CAPACITY:
-        raise BadRequest(f"At most {MAX_CAPACITY} tickets per event (got {total}).", field="sections")
-    return cleaned
 
 
 async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) -> EventView:
