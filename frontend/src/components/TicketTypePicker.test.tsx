@@ -149,4 +149,33 @@ describe("ticket types", () => {
     const post = calls.find((c) => c.method === "POST" && c.url === "/api/orders")!;
     expect(post.body).toEqual({ event_id: "e1", quantity: 1, payment_method: "pm_4242", ticket_type: "VIP" });
   });
+
+  it("show a seated type's own seats when the event also has a general type", async () => {
+    const hold = { id: "h1", event_id: "e1", status: "active", expires_at: "2030-01-01T00:05:00Z", seconds_left: 300,
+      tickets: [], total_cents: 20000 };
+    const cadeira = type("Cadeira", { kind: "seated", price_cents: 20000, capacity: 2, available: 2 });
+    const { calls } = fakeFetch({
+      "POST /api/ws-tickets": { status: 201, body: { ticket: "tk", expires_in_s: 30 } },
+      "GET /api/events/e1": { body: { ...EVENT, ticket_types: [type("Pista"), cadeira] } },
+      "GET /api/events/e1/seats": {
+        body: {
+          event_id: "e1",
+          version: 1,
+          sections: [{ name: "Cadeira", price_cents: 20000, rows: [{ label: "A", numbers: [1, 2], ids: ["s1", "s2"], status: "aa" }] }],
+        },
+      },
+      "GET /api/customers/c1": { body: { id: "c1", name: "Ana Souza", email: "ana@example.com", purchases: [] } },
+      "POST /api/events/e1/holds": { status: 201, body: hold },
+    });
+    setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+    renderPage(<EventPage eventId="e1" />);
+    expect(((await screen.findByLabelText(/^Pista/)) as HTMLInputElement).checked).toBe(true);
+    expect(screen.queryByRole("button", { name: /row A, seat 1/ })).toBeNull(); // Pista: by quantity
+    fireEvent.click(screen.getByLabelText(/^Cadeira/));
+    fireEvent.click(await screen.findByRole("button", { name: /Cadeira, row A, seat 2/ }));
+    fireEvent.click(screen.getByRole("button", { name: "Hold 1 seat" }));
+    await waitFor(() => expect(calls.some((c) => c.method === "POST" && c.url.endsWith("/holds"))).toBe(true));
+    const post = calls.find((c) => c.method === "POST" && c.url.endsWith("/holds"))!;
+    expect(post.body).toEqual({ seat_ids: ["s2"], ticket_type: "Cadeira" });
+  });
 });

@@ -236,7 +236,6 @@ function BuyPanel({
 }) {
   const navigate = useNavigate();
   const session = useSession();
-  const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
   // What the buyer already owns counts towards the per-person limit (shared with "My tickets").
   const account = useLoad(
@@ -245,10 +244,15 @@ function BuyPanel({
     [session?.customer.id, session?.token],
   );
   const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
-  // General-admission ticket types: the buyer picks one (components/TicketTypePicker).
-  const types = seated ? [] : (event.ticket_types ?? []);
+  // Ticket types: the buyer picks one (components/TicketTypePicker) when the event has a
+  // general-admission type; a seated type then shows its own seats. A purely seated event
+  // keeps its whole map.
+  const allTypes = event.ticket_types ?? [];
+  const types = allTypes.some((t) => t.kind === "general") ? allTypes : [];
   const [typeName, setTypeName] = useState<string | null>(null);
   const ticketType = types.find((t) => t.name === pickType(types, typeName)) ?? null;
+  const seated = ticketType ? ticketType.kind === "seated" : isSeated(event);
+  const shownSeats = ticketType?.kind === "seated" ? seats.filter((s) => s.section === ticketType.name) : seats;
   const limit = ticketType
     ? purchaseLimit(Math.min(max, ticketType.max_per_customer ?? max), owned, ticketType.available)
     : purchaseLimit(max, owned, event.available);
@@ -290,7 +294,7 @@ function BuyPanel({
   }, [count, half]);
 
   const unitPrice = ticketType?.price_cents ?? lowestPrice(event) ?? 0;
-  const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
+  const seatTotal = shownSeats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
   const fullTotal = seated ? seatTotal : unitPrice * quantity;
   const estimate = seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2);
 
@@ -310,7 +314,7 @@ function BuyPanel({
     setBusy(true);
     try {
       const body = seated
-        ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
+        ? { seat_ids: selected, ...(ticketType ? { ticket_type: ticketType.name } : {}), ...(half ? { half_price: half } : {}) }
         : { quantity, ...(ticketType ? { ticket_type: ticketType.name } : {}), ...(half ? { half_price: half } : {}) };
       const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
@@ -411,17 +415,26 @@ function BuyPanel({
         </Notice>
       )}
 
+      {types.length > 0 && (
+        <TicketTypePicker
+          types={types}
+          value={ticketType?.name ?? null}
+          onChange={(name) => {
+            setTypeName(name);
+            setSelected([]); // seats of another type are not this type's
+          }}
+        />
+      )}
       {seated ? (
         seatsError && !seats.length ? (
           <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
         ) : (
           mayPick && (
-            <SeatMap seats={seats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
+            <SeatMap seats={shownSeats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
           )
         )
       ) : (
         <>
-        {types.length > 0 && <TicketTypePicker types={types} value={ticketType?.name ?? null} onChange={setTypeName} />}
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
