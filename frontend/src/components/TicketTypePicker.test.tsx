@@ -73,6 +73,13 @@ describe("ticket types", () => {
     const vip = next.ticket_types!.find((t) => t.name === "VIP")!;
     expect([vip.sold, vip.available, vip.on_sale]).toEqual([10, 0, false]);
     expect(next.ticket_types![0]).toEqual(event.ticket_types![0]);
+    // Tickets come back (an expired hold): VIP is on sale again; a type before its window is not.
+    const back = applyStock(
+      { ...next, ticket_types: [...next.ticket_types!, type("Late", { sales_open_at: "2999-01-01T00:00:00Z", on_sale: false })] },
+      { sold: 9, held: 0, available: 51, status: "on_sale", types: [
+        { name: "VIP", sold: 9, held: 0, available: 1 }, { name: "Late", sold: 0, held: 0, available: 50 }] },
+    );
+    expect(back.ticket_types!.map((t) => [t.name, t.on_sale])).toEqual([["Pista", true], ["VIP", true], ["Late", false]]);
   });
 
   it("become the `sections` of the organizer's event body", () => {

@@ -49,6 +49,12 @@ export function filterEvents(events: EventOut[], f: EventFilter): EventOut[] {
     });
 }
 
+/** Whether a ticket type's own sale window (docs/ticket-types.md) is open at `now` (ms). */
+export function typeWindowOpen(t: { sales_open_at: string | null; sales_close_at: string | null }, now: number): boolean {
+  if (t.sales_open_at && Date.parse(t.sales_open_at) > now) return false;
+  return !t.sales_close_at || now < Date.parse(t.sales_close_at);
+}
+
 export function applyStock<T extends EventOut>(
   event: T,
   stock: {
@@ -64,8 +70,11 @@ export function applyStock<T extends EventOut>(
     const counts = new Map(stock.types.map((t) => [t.name, t]));
     next.ticket_types = event.ticket_types.map((t) => {
       const c = counts.get(t.name);
-      // A type that was on sale stays so while tickets are left; a window change needs a reload.
-      return c ? { ...t, sold: c.sold, held: c.held, available: c.available, on_sale: t.on_sale && c.available > 0 } : t;
+      if (!c) return t;
+      // On sale: the event sells, the type's own window is open, and tickets are left (they come back too).
+      const selling = stock.status === "on_sale" || stock.status === "sold_out";
+      const on_sale = selling && typeWindowOpen(t, Date.now()) && c.available > 0;
+      return { ...t, sold: c.sold, held: c.held, available: c.available, on_sale };
     });
   }
   return next;
