@@ -112,24 +112,16 @@ FROM unnest($5::uuid[], $6::int[], $7::bool[]) AS t(ticket_id, price_cents, half
 RETURNING id, event_id, customer_id, ticket_id, price_cents, half_price, created_at;
 
 -- name: event_stock
-SELECT e.capacity,
-       count(*) FILTER (WHERE t.status = 'BOOKED')      AS sold,
-       count(*) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE t.status = 'AVAILABLE')   AS available
+-- The event's capacity and its tickets by status, one row per ticket type (section; NULL
+-- for general admission without types). No row: no such event.
+SELECT e.capacity, t.section,
+       count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
+       count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
+       count(t.id) FILTER (WHERE t.status = 'AVAILABLE')   AS available
 FROM events e LEFT JOIN tickets t ON t.event_id = e.id
 WHERE e.id = $1
-GROUP BY e.id;
-
--- name: type_stock
--- Per ticket type (section) of event $1: tickets by status.
-SELECT section AS name,
-       count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
-       count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
-FROM tickets
-WHERE event_id = $1 AND section IS NOT NULL
-GROUP BY section
-ORDER BY section;
+GROUP BY e.capacity, t.section
+ORDER BY t.section;
 
 -- name: set_lock_timeout
 SELECT set_config('lock_timeout', $1, true);

@@ -199,12 +199,7 @@ async def insert_purchases(
     )
 
 
-async def event_stock(conn: Connection, *, event_id: UUID) -> asyncpg.Record | None:
-    """capacity, sold, held, available straight from the ticket rows."""
-    row: asyncpg.Record | None = await conn.fetchrow(Q.event_stock, event_id)
-    return row
-
-
-async def type_stock(conn: Connection, *, event_id: UUID) -> list[asyncpg.Record]:
-    """name, sold, held, available per ticket type (section), straight from the ticket rows."""
-    return list(await conn.fetch(Q.type_stock, event_id))
+async def event_stock(conn: Connection, *, event_id: UUID) -> list[asyncpg.Record]:
+    """capacity, section, sold, held, available straight from the ticket rows, one row per
+    ticket type (section); empty when there is no such event."""
+    return list(await conn.fetch(Q.event_stock, event_id))

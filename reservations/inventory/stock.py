@@ -80,15 +80,20 @@ async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Sto
 
 async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
     """Counters straight from the ticket rows, bypassing the cache."""
-    row = await tickets.event_stock(conn, event_id=event_id)
-    if row is None:
+    rows = await tickets.event_stock(conn, event_id=event_id)
+    if not rows:
         raise EventNotFound()
     types = tuple(
-        TypeStock(name=r["name"], sold=r["sold"], held=r["held"], available=r["available"])
-        for r in await tickets.type_stock(conn, event_id=event_id)
+        TypeStock(name=r["section"], sold=r["sold"], held=r["held"], available=r["available"])
+        for r in rows
+        if r["section"] is not None
     )
     return Stock(
-        capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"], types=types
+        capacity=rows[0]["capacity"],
+        sold=sum(r["sold"] for r in rows),
+        held=sum(r["held"] for r in rows),
+        available=sum(r["available"] for r in rows),
+        types=types,
     )
 
 
