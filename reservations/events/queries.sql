@@ -49,30 +49,21 @@ ORDER BY starts_at, id
 LIMIT $3;
 
 -- name: list_events_stock
--- Ticket counts of several events at once (events without tickets are absent).
-SELECT event_id,
+-- Ticket counts of several events at once, per ticket type (section; NULL for general
+-- admission without types). Events without tickets are absent.
+SELECT event_id, section,
        count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
        count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
        count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
 FROM tickets
 WHERE event_id = ANY($1::uuid[])
-GROUP BY event_id;
+GROUP BY event_id, section;
 
 -- name: list_sections
 SELECT event_id, name, price_cents, capacity, kind, sales_open_at, sales_close_at, max_per_customer
 FROM sections
 WHERE event_id = ANY($1::uuid[])
 ORDER BY event_id, position;
-
--- name: list_types_stock
--- Ticket counts per type (section) of several events at once.
-SELECT event_id, section AS name,
-       count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
-       count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE status = 'AVAILABLE')   AS available
-FROM tickets
-WHERE event_id = ANY($1::uuid[]) AND section IS NOT NULL
-GROUP BY event_id, section;
 
 -- name: list_seats
 -- Labelled tickets of an event (of section $2 when given), in section, row and seat order.

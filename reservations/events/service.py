@@ -285,24 +285,24 @@ async def list_events(
     )
     events = [e for e in map(_event, rows) if _in_window(e)]
     ids = [e.id for e in events]
-    counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
-    sections = await _sections_of(conn, [e.id for e in events if e.seated])
+    # One row per event and ticket type (section); an event's counters are their sum.
     by_type: dict[uuid.UUID, list[TypeStock]] = {}
-    for r in await conn.fetch(Q.list_types_stock, list(sections)):
+    for r in await conn.fetch(Q.list_events_stock, ids):
         by_type.setdefault(r["event_id"], []).append(
-            TypeStock(name=r["name"], sold=r["sold"], held=r["held"], available=r["available"])
+            TypeStock(name=r["section"] or "", sold=r["sold"], held=r["held"], available=r["available"])
         )
+    sections = await _sections_of(conn, [e.id for e in events if e.seated])
     rooms = await hooks.waiting_rooms.read(conn, event_ids=[e.id for e in events if e.waiting_room])
     now = dt.datetime.now(dt.UTC)
     views = []
     for event in events:
-        c = counts.get(event.id)
+        counted = by_type.get(event.id, [])
         stock = Stock(
             capacity=event.capacity,
-            sold=c["sold"] if c else 0,
-            held=c["held"] if c else 0,
-            available=c["available"] if c else 0,
-            types=tuple(by_type.get(event.id, ())),
+            sold=sum(t.sold for t in counted),
+            held=sum(t.held for t in counted),
+            available=sum(t.available for t in counted),
+            types=tuple(t for t in counted if event.seated),
         )
         view = _view(event, sections.get(event.id, []), stock, now, _room(event, rooms))
         if status is None or view.live.status == status:
