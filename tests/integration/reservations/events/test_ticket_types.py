@@ -311,3 +311,14 @@ async def test_a_bad_type_change_is_refused_and_changes_nothing(
     after = (await client.get(f"/api/events/{event['id']}")).json()
     assert after["name"] == "Festival"
     assert [t["sales_open_at"] for t in after["ticket_types"]] == [None, None]
+
+
+async def test_half_price_stays_per_type(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    event = await create_event(client, admin, max_per_customer=4, half_price=True)
+    me = await customer(res)
+    r = await hold(client, event["id"], me, quantity=2, ticket_type="VIP", half_price=1)
+    assert r.status_code == 201, r.text
+    assert sorted(t["price_cents"] for t in r.json()["tickets"]) == [15000, 30000]
+    assert r.json()["total_cents"] == 45000
