@@ -179,9 +179,7 @@ async def reserve_orders(
                 rejected[intent.order_id] = "event_closed"
             else:
                 to_claim[row["event_id"], row["ticket_type"]].append(row)
-        for (event_id, ticket_type), group in sorted(
-            to_claim.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
-        ):
+        for (event_id, ticket_type), group in sorted(to_claim.items(), key=_unit_order):
             reserved = await _reserve_event(
                 conn,
                 event_id=event_id,
@@ -348,7 +346,8 @@ async def _first_come_first_served(
     """Split the orders (in seq order) into those served now, those that wait for earlier
     orders, and those rejected `sold_out`. An order is served only from the tickets that
     every earlier unreserved order leaves; it is sold out only when no earlier order is
-    still waiting, and then every later order of the event is sold out too."""
+    still waiting, and then every later order of the event (and of its ticket type, when
+    the orders name one) is sold out too."""
     after_seq: int | None = await conn.fetchval(Q.get_sold_out_seq, event_id, ticket_type or "")
     left = await tickets.count_available(conn, event_id=event_id, section=ticket_type)
     seqs = [seq for seq, _ in ahead]
