@@ -97,9 +97,9 @@ def type_in_window(event: Event, row: Mapping[str, Any], now: dt.datetime) -> bo
     the `hold_tickets` statement's."""
     if event.closed or event.starts_at <= now:
         return False
-    opens = row["sales_open_at"] if row["sales_open_at"] is not None else event.sales_open_at
-    if opens is not None and opens > now:
-        return False
+    for opens in (event.sales_open_at, row["sales_open_at"]):  # the type's narrows the event's
+        if opens is not None and opens > now:
+            return False
     closes = row["sales_close_at"]
     return closes is None or now < closes
 

@@ -322,3 +322,18 @@ async def test_half_price_stays_per_type(
     assert r.status_code == 201, r.text
     assert sorted(t["price_cents"] for t in r.json()["tickets"]) == [15000, 30000]
     assert r.json()["total_cents"] == 45000
+
+
+async def test_a_type_window_narrows_the_event_s(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """A type opening before the event's sale still waits for it: shown and sold alike."""
+    event_opens = (NOW + dt.timedelta(days=2)).isoformat()
+    early = (NOW - dt.timedelta(days=1)).isoformat()
+    event = await create_event(
+        client, admin, PISTA, VIP | {"sales_open_at": early}, sales_open_at=event_opens
+    )
+    assert [t["on_sale"] for t in event["ticket_types"]] == [False, False]
+    me = await customer(res)
+    r = await hold(client, event["id"], me, quantity=1, ticket_type="VIP")
+    assert r.status_code == 409 and r.json()["error"] == "not_on_sale"
