@@ -337,3 +337,18 @@ async def test_a_type_window_narrows_the_event_s(
     me = await customer(res)
     r = await hold(client, event["id"], me, quantity=1, ticket_type="VIP")
     assert r.status_code == 409 and r.json()["error"] == "not_on_sale"
+
+
+async def test_one_idempotency_key_is_one_type(
+    res: Resources, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    event = await create_event(client, admin, max_per_customer=4)
+    me = await customer(res)
+    url, key = f"/api/events/{event['id']}/holds", {"Idempotency-Key": "one-key"}
+    first = await client.post(url, json={"quantity": 1, "ticket_type": "VIP"}, headers=auth(me) | key)
+    again = await client.post(url, json={"ticket_type": "VIP", "quantity": 1}, headers=auth(me) | key)
+    assert (first.status_code, again.content) == (201, first.content)
+    other = await client.post(url, json={"quantity": 1, "ticket_type": "Pista"}, headers=auth(me) | key)
+    untyped = await client.post(url, json={"quantity": 1}, headers=auth(me) | key)
+    assert (other.status_code, untyped.status_code) == (422, 422)
+    assert await res.pool.fetchval("SELECT count(*) FROM holds") == 1
