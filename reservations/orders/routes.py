@@ -59,6 +59,11 @@ class OrderController(Controller):
         "/",
         operation_id="placeOrder",
         tags=["orders"],
+        description=(
+            "`ticket_type` (optional) buys tickets of that type only (docs/ticket-types.md): 422 "
+            "`unknown_ticket_type` (field `ticket_type`) when the event has none of that name, 409 "
+            "`not_on_sale` outside its window, 409 `sold_out` when its tickets are spoken for."
+        ),
         dto=StrictBody[OrderCreate],
         return_dto=None,
         status_code=202,
