@@ -128,3 +128,21 @@ class CodeTooLate(Conflict):
     default_detail = (
         "This hold already carries a code, or a payment was attempted on it: codes come before paying."
     )
+
+
+class UnknownTicketType(AppError):
+    status_code = 422
+    code = "unknown_ticket_type"
+    default_detail = "This event has no ticket type of this name."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)
+
+
+class TicketTypeMismatch(AppError):
+    status_code = 422
+    code = "ticket_type_mismatch"
+    default_detail = "A requested seat is not a ticket of the requested type."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)

@@ -26,6 +26,19 @@ class HoldCreate(Struct, frozen=True):
     half_price: Annotated[int, msgspec.Meta(ge=0, le=MAX_TICKETS_PER_HOLD)] = 0
     # A presale or discount code of the event (docs/codes.md); case is ignored.
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # The ticket type (a section's name, docs/ticket-types.md); null: any type on sale now.
+    ticket_type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=100,
+                description="The ticket type to hold (its name); null: any type on sale now. "
+                "With `seat_ids`, every seat must be of this type.",
+            ),
+        ]
+        | None
+    ) = None
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.seat_ids is None):

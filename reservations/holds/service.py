@@ -51,6 +51,8 @@ from reservations.errors import (
     LimitReached,
     NotOnSale,
     SoldOut,
+    TicketTypeMismatch,
+    UnknownTicketType,
 )
 from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
@@ -149,6 +151,7 @@ async def _release(conn: Connection, hold: Any) -> None:
     await tickets.release_allowance(
         conn, customer_id=hold["customer_id"], event_id=hold["event_id"], quantity=hold["quantity"]
     )
+    await tickets.release_type_allowances(conn, hold_ids=[hold["id"]])
     released = await tickets.release_hold(conn, hold_id=hold["id"])
     if released != hold["quantity"]:
         log.error("hold %s released %d tickets, expected %d", hold["id"], released, hold["quantity"])
@@ -227,21 +230,36 @@ async def _unguarded_limit(conn: Connection, *, event_id: UUID, customer_id: UUI
 
 
 async def _refuse(
-    conn: Connection, v: Any, *, event_id: UUID, count: int, seat_ids: Sequence[UUID] | None, last: bool
+    conn: Connection,
+    v: Any,
+    *,
+    event_id: UUID,
+    count: int,
+    seat_ids: Sequence[UUID] | None,
+    ticket_type: str | None,
+    last: bool,
 ) -> None:
     """Raise why `Q.hold_tickets` held nothing (`v`: its verdict columns)."""
     if not v["found"]:
         raise EventNotFound()
+    if not v["type_found"]:
+        raise UnknownTicketType(f"This event has no ticket type {ticket_type!r}.")
     if not v["on_sale"]:
         raise NotOnSale()
     if not v["sellable"]:
         raise BadRequest("This event sells no half-price tickets.", field="half_price")
     if not v["allowed"]:
         raise LimitReached(f"At most {v['max_per_customer']} ticket(s) per customer for this event.")
+    if v["type_over"] is not None:
+        raise LimitReached(f"At most {v['type_limit']} {v['type_over']} ticket(s) per customer.")
     if seat_ids is not None:
+        if v["other_type"]:
+            raise TicketTypeMismatch(f"A requested seat is not a {ticket_type} ticket.")
+        if v["closed_type"]:
+            raise NotOnSale("A requested seat's ticket type is not on sale now.")
         await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids)  # raises which seat
     elif v["claimed"] < count and not last:
-        left = await conn.fetchval(tickets.Q.count_available, event_id, None)
+        left = await conn.fetchval(tickets.Q.count_available, event_id, ticket_type)
         if left > v["claimed"]:  # some only locked by claims in flight, which may roll back
             raise _Again()
     raise SoldOut()
@@ -283,7 +301,7 @@ async def hold_tickets(
     return await idempotency.run_once(
         redis,
         keys.hold_idempotency(customer_id, digest),
-        idempotency.fingerprint(f"hold:{event_id}", _request_enc.encode(request)),
+        idempotency.fingerprint(f"hold:{event_id}", _request_bytes(request)),
         admit_and_hold,
         status=201,
         encode=_hold_enc.encode,
@@ -292,6 +310,18 @@ async def hold_tickets(
 
 
 _request_enc = msgspec.json.Encoder()
+
+
+def _request_bytes(request: HoldCreate) -> bytes:
+    """The body as the key's fingerprint reads it: without `ticket_type` or `code` when
+    none was given, so a key stored before types and codes existed keeps its fingerprint."""
+    fields = msgspec.structs.asdict(request)
+    for name in ("ticket_type", "code"):
+        if fields.get(name) is None:
+            del fields[name]
+    return _request_enc.encode(fields)
+
+
 _hold_enc = msgspec.json.Encoder()
 _hold_dec = msgspec.json.Decoder(Hold)
 
@@ -318,11 +348,26 @@ async def take_hold(
                 code = await codes.read_code(conn, event_id=event_id, code=request.code)
                 presale = code is not None and code.presale
                 rows = await conn.fetch(
-                    _take_query(), event_id, customer_id, count, named, half_price, limit, presale
+                    _take_query(),
+                    event_id,
+                    customer_id,
+                    count,
+                    named,
+                    half_price,
+                    limit,
+                    request.ticket_type,
+                    presale,
                 )
                 if rows[0]["marked"] != count:
-                    last = attempt == CLAIM_ATTEMPTS - 1
-                    await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
+                    await _refuse(
+                        conn,
+                        rows[0],
+                        event_id=event_id,
+                        count=count,
+                        seat_ids=named,
+                        ticket_type=request.ticket_type,
+                        last=attempt == CLAIM_ATTEMPTS - 1,
+                    )
                 if code is not None:
                     held = codes.discounted(
                         _priced([r for r in rows if r["id"] is not None], half_price), code
@@ -505,6 +550,7 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
                     await tickets.release_allowance(
                         conn, customer_id=customer_id, event_id=event_id, quantity=quantity
                     )
+                await tickets.release_type_allowances(conn, hold_ids=[h["id"] for h in ended])
                 for h in ended:
                     await tickets.release_hold(conn, hold_id=h["id"])
                 await codes.release_uses(conn, hold_ids=[h["id"] for h in ended])

@@ -21,6 +21,18 @@ class OrderCreate(Struct, frozen=True):
     event_id: uuid.UUID
     payment_method: PaymentMethodId
     quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_ORDER)] = 1
+    ticket_type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=100,
+                description="The ticket type to buy (its name, docs/ticket-types.md); null: any type on "
+                "sale now without a per-customer limit of its own.",
+            ),
+        ]
+        | None
+    ) = None
     # Never accepted (422 `code_not_accepted`): codes go through holds (docs/codes.md). UNSET
     # is left out of the encoded body, so idempotency fingerprints are as before.
     code: (
@@ -63,6 +75,7 @@ class Order(Out, frozen=True, omit_defaults=True):
     quantity: int
     accepted_at: dt.datetime
     decided_at: dt.datetime | None = None
+    ticket_type: str | None = None  # present when the order names a ticket type
     reason: str | None = None
     total_cents: int | None = None
     purchases: list[OrderPurchase] | None = None

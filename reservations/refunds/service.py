@@ -173,6 +173,7 @@ async def _settle(conn: Connection, *, purchase_id: uuid.UUID, refund_id: str | 
         await inventory.release_allowance(
             conn, customer_id=settled["customer_id"], event_id=settled["event_id"], quantity=1
         )
+        await inventory.release_ticket_type_allowances(conn, ticket_ids=[settled["ticket_id"]])
         released = await inventory.release_booked(conn, ticket_ids=[settled["ticket_id"]])
         if released != 1:
             log.error("refund of purchase %s released %d tickets", purchase_id, released)

@@ -7,6 +7,7 @@ import type { CodeCheck } from "../api/codes";
 import { CodeInput } from "../components/CodeInput";
 import { QuickBuy } from "../components/QuickBuy";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
+import { TicketTypePicker, pickType } from "../components/TicketTypePicker";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
 import { codeDiscount, gaTickets } from "../lib/codes";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
@@ -238,7 +239,6 @@ function BuyPanel({
 }) {
   const navigate = useNavigate();
   const session = useSession();
-  const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
   // What the buyer already owns counts towards the per-person limit (shared with "My tickets").
   const account = useLoad(
@@ -247,7 +247,18 @@ function BuyPanel({
     [session?.customer.id, session?.token],
   );
   const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
-  const limit = purchaseLimit(max, owned, event.available);
+  // Ticket types: the buyer picks one (components/TicketTypePicker) when the event has a
+  // general-admission type; a seated type then shows its own seats. A purely seated event
+  // keeps its whole map.
+  const allTypes = event.ticket_types ?? [];
+  const types = allTypes.some((t) => t.kind === "general") ? allTypes : [];
+  const [typeName, setTypeName] = useState<string | null>(null);
+  const ticketType = types.find((t) => t.name === pickType(types, typeName)) ?? null;
+  const seated = ticketType ? ticketType.kind === "seated" : isSeated(event);
+  const shownSeats = ticketType?.kind === "seated" ? seats.filter((s) => s.section === ticketType.name) : seats;
+  const limit = ticketType
+    ? purchaseLimit(Math.min(max, ticketType.max_per_customer ?? max), owned, ticketType.available)
+    : purchaseLimit(max, owned, event.available);
   const [quantity, setQuantity] = useState(1);
   useEffect(() => {
     if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
@@ -286,8 +297,8 @@ function BuyPanel({
     if (half > count) setHalf(count);
   }, [count, half]);
 
-  const unitPrice = lowestPrice(event) ?? 0;
-  const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
+  const unitPrice = ticketType?.price_cents ?? lowestPrice(event) ?? 0;
+  const seatTotal = shownSeats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
   const fullTotal = seated ? seatTotal : unitPrice * quantity;
   const chosen = seats.filter((s) => selected.includes(s.id));
   const priced = seated
@@ -299,7 +310,7 @@ function BuyPanel({
 
   async function buy(token = session?.token) {
     setError(null);
-    const intent = { quantity: count || 1, half_price: half };
+    const intent = { quantity: count || 1, half_price: half, ...(ticketType ? { ticket_type: ticketType.name } : {}) };
     if (waitingRoom && !admission && !presale) {
       // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
@@ -312,7 +323,11 @@ function BuyPanel({
     }
     setBusy(true);
     try {
-      const extra = { ...(half ? { half_price: half } : {}), ...(code ? { code: code.code } : {}) };
+      const extra = {
+        ...(ticketType ? { ticket_type: ticketType.name } : {}),
+        ...(half ? { half_price: half } : {}),
+        ...(code ? { code: code.code } : {}),
+      };
       const body = seated ? { seat_ids: selected, ...extra } : { quantity, ...extra };
       const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
@@ -415,15 +430,26 @@ function BuyPanel({
         </Notice>
       )}
 
+      {types.length > 0 && (
+        <TicketTypePicker
+          types={types}
+          value={ticketType?.name ?? null}
+          onChange={(name) => {
+            setTypeName(name);
+            setSelected([]); // seats of another type are not this type's
+          }}
+        />
+      )}
       {seated ? (
         seatsError && !seats.length ? (
           <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
         ) : (
           mayPick && (
-            <SeatMap seats={seats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
+            <SeatMap seats={shownSeats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
           )
         )
       ) : (
+        <>
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
@@ -439,6 +465,7 @@ function BuyPanel({
             </p>
           )}
         </div>
+        </>
       )}
 
       {event.half_price && (
@@ -501,16 +528,17 @@ function BuyPanel({
         <button
           type="button"
           className="btn btn-primary btn-block btn-large"
-          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0)}
+          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0) || (types.length > 0 && !ticketType)}
           onClick={() => void buy()}
         >
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
-      {!seated && !waitingRoom && event.status === "on_sale" && session && limit.left > 0 && (
+      {!seated && !waitingRoom && (types.length === 0 || ticketType) && event.status === "on_sale" && session && limit.left > 0 && (
         <QuickBuy
           eventId={event.id}
           quantity={quantity}
+          ticketType={ticketType?.name ?? null}
           token={session.token}
           onDecided={() => {
             void account.reload(true);
