@@ -31,6 +31,7 @@ from core.security import security_headers
 from reservations.admin.routes import route_handlers as admin_routes
 from reservations.challenge.routes import route_handlers as challenge_routes
 from reservations.checkin.routes import route_handlers as checkin_routes
+from reservations.codes.routes import route_handlers as code_routes
 from reservations.customers.routes import route_handlers as customer_routes
 from reservations.etickets.routes import route_handlers as eticket_routes
 from reservations.events.management_routes import route_handlers as event_management_routes
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             *checkin_routes,
             *refund_routes,
             *event_management_routes,
+            *code_routes,
             *mail_routes,
             *password_routes,
             *waitlist_routes,

@@ -107,6 +107,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     join_limit_per_customer: int = 30
     join_limit_per_address: int = 300
     join_window_s: int = 10
+    # GET /api/events/{id}/codes/{code}/check per address (codes are not to be guessed).
+    code_check_limit_per_address: int = 20
+    code_check_window_s: int = 60
+    # Holds naming a code, per customer and CODE_CHECK_WINDOW_S (codes are not to be guessed).
+    code_limit_per_customer: int = 20
     # The most tickets one `POST /eventos` may create (the challenge face is anonymous).
     challenge_max_capacity: int = 100_000
     # After the sale (docs/after-sale.md): door tokens, password reset, links in emails.

@@ -84,3 +84,65 @@ class AdmissionRequired(Forbidden):
 
     code = "admission_required"
     default_detail = "This event has a waiting room: present a valid, unused admission token."
+
+
+# ---------------------------------------------------------------------------- codes (docs/codes.md)
+# Every refusal of a buyer's code names `field: "code"` and writes nothing.
+
+
+class CodeUnknown(AppError):
+    status_code = 422
+    code = "code_unknown"
+    default_detail = "This event has no such code, or it was switched off."
+
+
+class CodeNotValidNow(AppError):
+    status_code = 422
+    code = "code_not_valid_now"
+    default_detail = "This code is not valid at this time."
+
+
+class CodeNotApplicable(AppError):
+    status_code = 422
+    code = "code_not_applicable"
+    default_detail = "This code does not apply to the tickets asked for."
+
+
+class CodeExhausted(Conflict):
+    code = "code_exhausted"
+    default_detail = "This code has been used as many times as it allows."
+
+
+class CodeNotFound(NotFound):
+    code = "code_not_found"
+    default_detail = "This event has no such code."
+
+
+class CodeTaken(Conflict):
+    code = "code_taken"
+    default_detail = "This event already has a code with this text (codes ignore case)."
+
+
+class CodeTooLate(Conflict):
+    code = "code_too_late"
+    default_detail = (
+        "This hold already carries a code, or a payment was attempted on it: codes come before paying."
+    )
+
+
+class UnknownTicketType(AppError):
+    status_code = 422
+    code = "unknown_ticket_type"
+    default_detail = "This event has no ticket type of this name."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)
+
+
+class TicketTypeMismatch(AppError):
+    status_code = 422
+    code = "ticket_type_mismatch"
+    default_detail = "A requested seat is not a ticket of the requested type."
+
+    def __init__(self, detail: str | None = None, *, field: str | None = "ticket_type") -> None:
+        super().__init__(detail, field=field)

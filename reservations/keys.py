@@ -87,6 +87,18 @@ def available(event_id: UUID | str) -> str:
     return f"cp:available:{{{event_id}}}"
 
 
+def available_type(event_id: UUID | str, ticket_type: str) -> str:
+    """One ticket type's AVAILABLE count as last read from PostgreSQL (docs/ticket-types.md);
+    missing: the order gate bounds orders of the type by the event's count only."""
+    return f"cp:available:{{{event_id}}}:t:{ticket_type}"
+
+
+def orders_unreserved_types(event_id: UUID | str) -> str:
+    """Hash beside `orders_unreserved` for orders that name a ticket type: `o:<order id>` ->
+    the type, and `<type>` -> the tickets of that type not reserved yet."""
+    return f"cp:unreserved:types:{{{event_id}}}"
+
+
 def orders_unreserved(event_id: UUID | str) -> str:
     """Hash of the event's accepted orders whose tickets are not reserved yet: order id ->
     quantity, plus `total`, their sum (what the order gate bounds by `available`)."""

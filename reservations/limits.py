@@ -31,3 +31,12 @@ limit_event_creation = per_address_guard(
     lambda s: s.event_window_s,
     detail="Too many events created from this address",
 )
+
+# A buyer checking a code before holding (GET /api/events/{id}/codes/{code}/check): few per
+# address, so codes cannot be guessed by trying them (docs/codes.md).
+limit_code_checks = per_address_guard(
+    "code-check-address",
+    lambda s: s.code_check_limit_per_address,
+    lambda s: s.code_check_window_s,
+    detail="Too many code checks from this address",
+)

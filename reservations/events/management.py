@@ -19,6 +19,7 @@ from core.schemas import Out, Struct
 from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
 from reservations.events.schemas import Capacity, Price
+from reservations.events.types import TicketTypePatch, update_ticket_types
 from reservations.inventory.stock import cache_gate_stock, stock_changed
 from reservations.orders.service import refresh_event_meta
 
@@ -48,6 +49,8 @@ class EventPatch(Struct, frozen=True, kw_only=True):
     capacity: Capacity | msgspec.UnsetType = UNSET
     buyer_cancel_until: Instant | msgspec.UnsetType | None = UNSET  # null: buyers cannot cancel
     cancel_fee_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] | msgspec.UnsetType = UNSET
+    # A ticket type's own window and limit (docs/ticket-types.md); prices and sizes stay.
+    ticket_types: Annotated[list[TicketTypePatch], msgspec.Meta(max_length=50)] | msgspec.UnsetType = UNSET
 
 
 class ReportSection(Out, frozen=True, kw_only=True):
@@ -132,6 +135,8 @@ async def update_event(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID
             price,
             capacity,
         )
+        if isinstance(data.ticket_types, list):
+            await update_ticket_types(conn, event_id=event_id, starts_at=starts_at, patches=data.ticket_types)
         if price != row["price_cents"]:
             await conn.execute(Q.reprice_tickets, event_id, price)
         if capacity > row["capacity"]:

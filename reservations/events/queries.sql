@@ -11,8 +11,10 @@ RETURNING id, name, venue, starts_at, sales_open_at, price_cents, capacity, seat
           closed, face, created_at;
 
 -- name: insert_section
-INSERT INTO sections (event_id, name, price_cents, capacity, position)
-VALUES ($1, $2, $3, $4, $5);
+-- A ticket type (docs/ticket-types.md): $6 kind, $7/$8 its sale window, $9 its limit.
+INSERT INTO sections (event_id, name, price_cents, capacity, position, kind, sales_open_at,
+                      sales_close_at, max_per_customer)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9);
 
 -- name: insert_unlabeled_tickets
 -- $4 unlabeled tickets (general admission, or a section sold without seat numbers).
@@ -47,17 +49,18 @@ ORDER BY starts_at, id
 LIMIT $3;
 
 -- name: list_events_stock
--- Ticket counts of several events at once (events without tickets are absent).
-SELECT event_id,
+-- Ticket counts of several events at once, per ticket type (section; NULL for general
+-- admission without types). Events without tickets are absent.
+SELECT event_id, section,
        count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
        count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
        count(*) FILTER (WHERE status = 'AVAILABLE' AND NOT waitlist_kept) AS available
 FROM tickets
 WHERE event_id = ANY($1::uuid[])
-GROUP BY event_id;
+GROUP BY event_id, section;
 
 -- name: list_sections
-SELECT event_id, name, price_cents, capacity
+SELECT event_id, name, price_cents, capacity, kind, sales_open_at, sales_close_at, max_per_customer
 FROM sections
 WHERE event_id = ANY($1::uuid[])
 ORDER BY event_id, position;
@@ -87,6 +90,16 @@ UPDATE events SET name = $2, venue = $3, starts_at = $4, sales_open_at = $5, max
                   hold_ttl_s = $7, half_price = $8, closed = $9, buyer_cancel_until = $10,
                   cancel_fee_cents = $11, price_cents = $12, capacity = $13
 WHERE id = $1;
+
+-- name: lock_ticket_type
+-- A ticket type's own terms, locked for a change (docs/ticket-types.md).
+SELECT name, sales_open_at, sales_close_at, max_per_customer
+FROM sections WHERE event_id = $1 AND name = $2
+FOR UPDATE;
+
+-- name: update_ticket_type
+UPDATE sections SET sales_open_at = $3, sales_close_at = $4, max_per_customer = $5
+WHERE event_id = $1 AND name = $2;
 
 -- name: reprice_tickets
 UPDATE tickets SET price_cents = $2 WHERE event_id = $1 AND status = 'AVAILABLE';

@@ -49,6 +49,11 @@ class EventController(Controller):
         responses=error_responses(400, 401, 403, 429),
         tags=["events"],
         summary="Create an event and its tickets (organizer)",
+        description=(
+            "General admission (`capacity` + `price_cents`) or ticket types (`sections`: each a "
+            "name, a price, `capacity` or `rows` and `seats_per_row`, and optionally its own sale "
+            "window and per-customer limit; docs/ticket-types.md)."
+        ),
     )
     async def create_event(self, conn: ConnDep, redis: RedisDep, data: JSONBody[EventCreate]) -> EventView:
         return await events.create_event(conn, redis, data=data)

@@ -44,14 +44,29 @@ def parse_instant(value: str, *, field: str) -> tuple[dt.datetime, bool]:
     return check_instant(moment, field=field), False
 
 
-class SectionCreate(Struct, frozen=True, kw_only=True):
-    """Either `capacity` (unlabelled tickets) or `rows` and `seats_per_row` (labelled seats)."""
+TicketTypeKind = Literal["general", "seated"]
+PerCustomer = Annotated[int, msgspec.Meta(ge=1, le=20)]
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+class SectionCreate(Struct, frozen=True, kw_only=True):
+    """A ticket type (docs/ticket-types.md): either `capacity` (general admission, unlabelled
+    tickets) or `rows` and `seats_per_row` (labelled seats). Its own sale window and
+    per-customer limit are optional (null: the event's)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, description="The ticket type's name.")]
     price_cents: Price
     capacity: Capacity | None = None
     rows: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROWS)] | None = None
     seats_per_row: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEATS_PER_ROW)] | None = None
+    sales_open_at: (
+        Annotated[dt.datetime, msgspec.Meta(tz=True, description="Null: when the event's sale opens.")] | None
+    ) = None
+    sales_close_at: (
+        Annotated[dt.datetime, msgspec.Meta(tz=True, description="Null: until the event starts.")] | None
+    ) = None
+    max_per_customer: (
+        Annotated[int, msgspec.Meta(ge=1, le=20, description="Null: only the event's limit applies.")] | None
+    ) = None
 
 
 class WaitingRoomConfig(Struct, frozen=True, kw_only=True):
@@ -108,6 +123,24 @@ class Section(Out, frozen=True, kw_only=True):
     capacity: int
 
 
+class TicketType(Out, frozen=True, kw_only=True):
+    """A ticket type with its live counters (docs/ticket-types.md). `sales_open_at`,
+    `sales_close_at` and `max_per_customer` are the type's own (null: the event's);
+    `on_sale` says whether it can be bought now."""
+
+    name: str
+    kind: TicketTypeKind
+    price_cents: int
+    capacity: int
+    available: int
+    held: int
+    sold: int
+    sales_open_at: dt.datetime | None
+    sales_close_at: dt.datetime | None
+    max_per_customer: int | None
+    on_sale: bool
+
+
 class WaitingRoom(Out, frozen=True, kw_only=True):
     enabled: bool
     admission_factor: float
@@ -142,6 +175,7 @@ class EventView(Out, frozen=True, kw_only=True):
     capacity: int
     seated: bool
     sections: list[Section]
+    ticket_types: list[TicketType]  # empty for an event without sections (one general type)
     max_per_customer: int
     hold_ttl_s: int
     half_price: bool

@@ -13,13 +13,11 @@ from arq.connections import ArqRedis
 
 from core.config import get_settings
 from core.db import CLIENT_MARGIN_S, Connection, queries_beside
-from core.errors import BadRequest
-from core.schemas import EARLIEST, LATEST, check_instant
+from core.schemas import EARLIEST, LATEST
 from reservations import hooks
-from reservations.customers.schemas import clean_text
 from reservations.errors import EventNotFound
+from reservations.events.checks import check_event, section_capacity
 from reservations.events.schemas import (
-    MAX_CAPACITY,
     CancelPolicy,
     Event,
     EventCreate,
@@ -34,7 +32,8 @@ from reservations.events.schemas import (
     WaitingRoom,
     WaitingRoomConfig,
 )
-from reservations.inventory.stock import Stock, cache_gate_stock, get_stock
+from reservations.events.types import ticket_types
+from reservations.inventory.stock import Stock, TypeStock, cache_gate_stock, get_stock
 from reservations.orders.service import refresh_event_meta
 
 Q = queries_beside(__file__)
@@ -95,7 +94,7 @@ async def insert_event(
     await conn.execute(Q.set_bulk_timeout, f"{bulk_ms}ms")
     bulk_s = bulk_ms / 1000 + CLIENT_MARGIN_S
     if sections:
-        total = sum(_section_capacity(s) for s in sections)
+        total = sum(section_capacity(s) for s in sections)
         price = min(s.price_cents for s in sections)
     else:
         assert capacity is not None and price_cents is not None
@@ -125,7 +124,18 @@ async def insert_event(
         await conn.execute(Q.insert_unlabeled_tickets, event_id, None, price, total, timeout=bulk_s)
         return _event(row)
     for position, s in enumerate(sections):
-        await conn.execute(Q.insert_section, event_id, s.name, s.price_cents, _section_capacity(s), position)
+        await conn.execute(
+            Q.insert_section,
+            event_id,
+            s.name,
+            s.price_cents,
+            section_capacity(s),
+            position,
+            "general" if s.capacity is not None else "seated",
+            s.sales_open_at,
+            s.sales_close_at,
+            s.max_per_customer,
+        )
         if s.capacity is not None:
             await conn.execute(
                 Q.insert_unlabeled_tickets, event_id, s.name, s.price_cents, s.capacity, timeout=bulk_s
@@ -141,87 +151,6 @@ async def insert_event(
                 timeout=bulk_s,
             )
     return _event(row)
-
-
-def _section_capacity(section: SectionCreate) -> int:
-    if section.capacity is not None:
-        return section.capacity
-    assert section.rows is not None and section.seats_per_row is not None
-    return section.rows * section.seats_per_row
-
-
-def check_event(data: EventCreate) -> EventCreate:
-    """Rules msgspec cannot express; each failure is a 400 naming the field. Returns the
-    body with its text trimmed and its instants in UTC."""
-    starts_at = check_instant(data.starts_at, field="starts_at")
-    sales_open_at = data.sales_open_at
-    if sales_open_at is not None:
-        sales_open_at = check_instant(sales_open_at, field="sales_open_at")
-    if sales_open_at is not None and sales_open_at > starts_at:
-        raise BadRequest("Sales must open before the event starts.", field="sales_open_at")
-    if data.sections is None:
-        if data.capacity is None:
-            raise BadRequest("Give `capacity` (general admission) or `sections`.", field="capacity")
-        if data.price_cents is None:
-            raise BadRequest("A general-admission event needs `price_cents`.", field="price_cents")
-        sections = None
-    else:
-        if data.capacity is not None:
-            raise BadRequest("Give either `capacity` or `sections`, not both.", field="capacity")
-        if data.price_cents is not None:
-            raise BadRequest("With sections, each section carries its price.", field="price_cents")
-        sections = _check_sections(data.sections)
-    return EventCreate(
-        name=clean_text(data.name, field="name"),
-        venue=_clean_venue(data.venue),
-        starts_at=starts_at,
-        sales_open_at=sales_open_at,
-        price_cents=data.price_cents,
-        capacity=data.capacity,
-        sections=sections,
-        max_per_customer=data.max_per_customer,
-        hold_ttl_s=data.hold_ttl_s,
-        hold_extension_s=data.hold_extension_s,
-        half_price=data.half_price,
-        waiting_room=data.waiting_room,
-    )
-
-
-def _clean_venue(venue: str) -> str:
-    if "\x00" in venue:
-        raise BadRequest("Must not contain NUL characters.", field="venue")
-    return venue.strip()
-
-
-def _check_sections(sections: Sequence[SectionCreate]) -> list[SectionCreate]:
-    cleaned: list[SectionCreate] = []
-    seen: set[str] = set()
-    total = 0
-    for i, s in enumerate(sections):
-        at = f"sections[{i}]"
-        name = clean_text(s.name, field=f"{at}.name")
-        if name in seen:
-            raise BadRequest(f"Section name {name!r} is used twice.", field=f"{at}.name")
-        seen.add(name)
-        if s.capacity is not None:
-            if s.rows is not None or s.seats_per_row is not None:
-                raise BadRequest("Give `capacity` or `rows` and `seats_per_row`, not both.", field=at)
-        elif s.rows is None:
-            raise BadRequest("Give `capacity` or `rows` and `seats_per_row`.", field=f"{at}.rows")
-        elif s.seats_per_row is None:
-            raise BadRequest("`rows` needs `seats_per_row`.", field=f"{at}.seats_per_row")
-        section = SectionCreate(
-            name=name,
-            price_cents=s.price_cents,
-            capacity=s.capacity,
-            rows=s.rows,
-            seats_per_row=s.seats_per_row,
-        )
-        total += _section_capacity(section)
-        cleaned.append(section)
-    if total > MAX_CAPACITY:
-        raise BadRequest(f"At most {MAX_CAPACITY} tickets per event (got {total}).", field="sections")
-    return cleaned
 
 
 async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) -> EventView:
@@ -249,7 +178,9 @@ async def create_event(conn: Connection, redis: ArqRedis, *, data: EventCreate) 
         view = await _fresh_view(conn, event)
     try:
         await refresh_event_meta(conn, redis, event_id=event.id)  # the order gate answers from Redis
-        await cache_gate_stock(redis, event_id=event.id, available=event.capacity)  # every ticket is on sale
+        # Every ticket is on sale, of every type.
+        types = {t.name: t.capacity for t in view.ticket_types}
+        await cache_gate_stock(redis, event_id=event.id, available=event.capacity, types=types)
     except Exception:  # the gate reads PostgreSQL on a miss; the reconcile cron rebuilds these
         log.warning("event %s created; caching it in Redis failed", event.id, exc_info=True)
     return view
@@ -259,7 +190,10 @@ async def _fresh_view(conn: Connection, event: Event) -> EventView:
     """The view of an event just written in this transaction: every ticket available."""
     sections = await _sections_of(conn, [event.id]) if event.seated else {}
     rooms = await hooks.waiting_rooms.read(conn, event_ids=[event.id]) if event.waiting_room else {}
-    stock = Stock(capacity=event.capacity, sold=0, held=0, available=event.capacity)
+    types = tuple(
+        TypeStock(name=r["name"], sold=0, held=0, available=r["capacity"]) for r in sections.get(event.id, [])
+    )
+    stock = Stock(capacity=event.capacity, sold=0, held=0, available=event.capacity, types=types)
     return _view(event, sections.get(event.id, []), stock, dt.datetime.now(dt.UTC), _room(event, rooms))
 
 
@@ -280,7 +214,7 @@ def _room(event: Event, rooms: dict[uuid.UUID, WaitingRoom]) -> WaitingRoom:
 
 
 def _view(
-    event: Event, sections: list[Section], stock: Stock, now: dt.datetime, room: WaitingRoom
+    event: Event, rows: list[asyncpg.Record], stock: Stock, now: dt.datetime, room: WaitingRoom
 ) -> EventView:
     return EventView(
         id=event.id,
@@ -291,7 +225,10 @@ def _view(
         price_cents=event.price_cents,
         capacity=event.capacity,
         seated=event.seated,
-        sections=sections,
+        sections=[
+            Section(name=r["name"], price_cents=r["price_cents"], capacity=r["capacity"]) for r in rows
+        ],
+        ticket_types=ticket_types(event, rows, stock.types, now),
         max_per_customer=event.max_per_customer,
         hold_ttl_s=event.hold_ttl_s,
         half_price=event.half_price,
@@ -315,12 +252,11 @@ def _view(
     )
 
 
-async def _sections_of(conn: Connection, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Section]]:
-    found: dict[uuid.UUID, list[Section]] = {}
+async def _sections_of(conn: Connection, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    """The sections (ticket types) of the events, in their order."""
+    found: dict[uuid.UUID, list[asyncpg.Record]] = {}
     for r in await conn.fetch(Q.list_sections, event_ids):
-        found.setdefault(r["event_id"], []).append(
-            Section(name=r["name"], price_cents=r["price_cents"], capacity=r["capacity"])
-        )
+        found.setdefault(r["event_id"], []).append(r)
     return found
 
 
@@ -349,18 +285,24 @@ async def list_events(
     )
     events = [e for e in map(_event, rows) if _in_window(e)]
     ids = [e.id for e in events]
-    counts = {r["event_id"]: r for r in await conn.fetch(Q.list_events_stock, ids)}
+    # One row per event and ticket type (section); an event's counters are their sum.
+    by_type: dict[uuid.UUID, list[TypeStock]] = {}
+    for r in await conn.fetch(Q.list_events_stock, ids):
+        by_type.setdefault(r["event_id"], []).append(
+            TypeStock(name=r["section"] or "", sold=r["sold"], held=r["held"], available=r["available"])
+        )
     sections = await _sections_of(conn, [e.id for e in events if e.seated])
     rooms = await hooks.waiting_rooms.read(conn, event_ids=[e.id for e in events if e.waiting_room])
     now = dt.datetime.now(dt.UTC)
     views = []
     for event in events:
-        c = counts.get(event.id)
+        counted = by_type.get(event.id, [])
         stock = Stock(
             capacity=event.capacity,
-            sold=c["sold"] if c else 0,
-            held=c["held"] if c else 0,
-            available=c["available"] if c else 0,
+            sold=sum(t.sold for t in counted),
+            held=sum(t.held for t in counted),
+            available=sum(t.available for t in counted),
+            types=tuple(t for t in counted if event.seated),
         )
         view = _view(event, sections.get(event.id, []), stock, now, _room(event, rooms))
         if status is None or view.live.status == status:

@@ -21,6 +21,7 @@ from core.db import Connection, Pool
 from core.errors import Busy
 from core.ops import HOLDS
 from reservations import keys
+from reservations.codes import service as codes
 from reservations.customers import service as customers
 from reservations.errors import (
     HoldExpired,
@@ -307,6 +308,7 @@ async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None
             outcome = "expired_now"
         elif outcome == "active":
             held = _priced(await conn.fetch(Q.tickets_of_hold, hold_id), hold["half_price_count"])
+            held = await codes.price_held(conn, hold_id=hold_id, tickets=held)
             booked = await tickets.book_hold(conn, hold_id=hold_id)
             if len(booked) != hold["quantity"]:
                 raise RuntimeError(f"hold {hold_id} booked {len(booked)} of {hold['quantity']} tickets")
@@ -318,6 +320,7 @@ async def _settle_once(conn: Connection, *, hold_id: UUID, charge_id: str | None
                 hold_id=hold_id,
             )
             ended = await conn.fetchrow(Q.end_hold, hold_id, "confirmed", charge_id)
+            await codes.confirm_use(conn, hold_id=hold_id)
             outcome = "confirmed_now"
     return _Settled(hold, outcome, ended, held, bought)
 

@@ -82,26 +82,40 @@ RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_c
 
 -- name: hold_tickets
 -- A new hold in one statement (reservations/holds/service.py `hold_tickets`, inside its
--- transaction): the event's terms, the per-customer allowance, the claim, the hold row and
--- the tickets marked held. Lock order as everywhere: the allowance row first (the claims
--- run only once it is counted: an uncorrelated EXISTS is a one-time filter), then tickets.
+-- transaction): the event's terms, the per-customer allowance, the claim, the per-type
+-- allowances, the hold row and the tickets marked held. Lock order as everywhere: the
+-- allowance row first (the claims run only once it is counted: an uncorrelated EXISTS is a
+-- one-time filter), then tickets, then the customer's type allowances (only ever written
+-- under the event allowance row, which serialises one customer's requests).
 -- $1 event, $2 customer, $3 how many, $4 named seats (NULL: any $3 seats),
 -- $5 half-price count, $6 limit (NULL: the event's max_per_customer; tests pass a bound
--- to switch the allowance guard off), $7 the waitlist offer (an entry) whose kept tickets this
--- hold may take (NULL: none; tickets kept for the waitlist are no one else's).
+-- to switch the allowance guard off), $7 ticket type (NULL: any type on sale now),
+-- $8 presale (an access code: before the event's or the types' sale opens too, never after
+-- a type's closes), $9 the waitlist offer (an entry) whose kept tickets this hold may take
+-- (NULL: none; tickets kept for the waitlist are no one else's). A type sells while the
+-- event sells and its own window (docs/ticket-types.md) is open.
 -- Returns one row per claimed ticket (or one row of NULL ticket columns), each carrying
 -- the verdict columns and the new hold (with what an extension would add); the caller
 -- rolls back unless `marked` = $3.
 WITH ev AS (
     SELECT id, max_per_customer, hold_ttl_s, hold_extension_s, half_price, closed,
-           sales_open_at IS NOT NULL AND sales_open_at > now() AS before_sale
+           sales_open_at IS NOT NULL AND sales_open_at > now() AND NOT $8::boolean AS before_sale
     FROM events
     WHERE id = $1
+), types AS (
+    SELECT name, max_per_customer,
+           (sales_open_at IS NULL OR sales_open_at <= now() OR $8::boolean)
+           AND (sales_close_at IS NULL OR sales_close_at > now()) AS open
+    FROM sections
+    WHERE event_id = $1
+), ty AS (
+    SELECT * FROM types WHERE name = $7::text
 ), sellable AS (
     SELECT * FROM ev WHERE NOT closed AND NOT before_sale AND ($5::int = 0 OR half_price)
 ), allowance AS (
     INSERT INTO allowances (customer_id, event_id, taken)
     SELECT $2::uuid, id, $3::int FROM sellable WHERE $3::int <= coalesce($6::int, max_per_customer)
+      AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM ty WHERE open))
     ON CONFLICT (customer_id, event_id)
     DO UPDATE SET taken = allowances.taken + EXCLUDED.taken
     WHERE allowances.taken + EXCLUDED.taken <= (SELECT coalesce($6::int, max_per_customer) FROM sellable)
@@ -110,14 +124,16 @@ WITH ev AS (
     SELECT id, section, row_label, seat_number, price_cents
     FROM tickets
     WHERE event_id = $1 AND status = 'AVAILABLE' AND $4::uuid[] IS NULL
-      AND (NOT waitlist_kept OR offer_id = $7::uuid)
+      AND (NOT waitlist_kept OR offer_id = $9::uuid)
+      AND ($7::text IS NULL OR section = $7::text)
+      AND (section IS NULL OR section NOT IN (SELECT name FROM types WHERE NOT open))
       AND EXISTS (SELECT 1 FROM allowance)
     ORDER BY section, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), claimed_named AS (
     SELECT id, section, row_label, seat_number, price_cents,
-           CASE WHEN waitlist_kept AND offer_id IS DISTINCT FROM $7::uuid THEN 'KEPT' ELSE status END AS status
+           CASE WHEN waitlist_kept AND offer_id IS DISTINCT FROM $9::uuid THEN 'KEPT' ELSE status END AS status
     FROM tickets
     WHERE event_id = $1 AND id = ANY($4::uuid[]) AND EXISTS (SELECT 1 FROM allowance)
     ORDER BY id
@@ -125,7 +141,23 @@ WITH ev AS (
 ), claimed AS (
     SELECT id, section, row_label, seat_number, price_cents FROM claimed_any
     UNION ALL
-    SELECT id, section, row_label, seat_number, price_cents FROM claimed_named WHERE status = 'AVAILABLE'
+    SELECT id, section, row_label, seat_number, price_cents FROM claimed_named
+    WHERE status = 'AVAILABLE' AND ($7::text IS NULL OR section = $7::text)
+      AND (section IS NULL OR section NOT IN (SELECT name FROM types WHERE NOT open))
+), type_need AS (
+    -- Tickets per claimed type that has a limit of its own.
+    SELECT c.section AS name, count(*)::int AS n, t.max_per_customer
+    FROM claimed c JOIN types t ON t.name = c.section
+    WHERE t.max_per_customer IS NOT NULL
+    GROUP BY c.section, t.max_per_customer
+), type_taken AS (
+    INSERT INTO type_allowances (customer_id, event_id, ticket_type, taken)
+    SELECT $2::uuid, $1::uuid, name, n FROM type_need WHERE n <= max_per_customer
+    ON CONFLICT (customer_id, event_id, ticket_type)
+    DO UPDATE SET taken = type_allowances.taken + EXCLUDED.taken
+    WHERE type_allowances.taken + EXCLUDED.taken
+          <= (SELECT max_per_customer FROM types WHERE name = EXCLUDED.ticket_type)
+    RETURNING ticket_type
 ), priced AS (
     -- The first $5 in seat order are half price; "C" collation orders as Python does.
     SELECT price_cents,
@@ -139,6 +171,7 @@ WITH ev AS (
            now() + make_interval(secs => hold_ttl_s)
     FROM sellable
     WHERE (SELECT count(*) FROM claimed) = $3
+      AND (SELECT count(*) FROM type_need) = (SELECT count(*) FROM type_taken)
     RETURNING id, event_id, customer_id, status, quantity, half_price_count, total_cents, expires_at,
               created_at, ended_at, payment_id
 ), marked AS (
@@ -148,11 +181,22 @@ WITH ev AS (
     RETURNING t.id
 ), verdict AS (
     SELECT EXISTS (SELECT 1 FROM ev) AS found,
-           EXISTS (SELECT 1 FROM ev WHERE NOT closed AND NOT before_sale) AS on_sale,
+           ($7::text IS NULL OR EXISTS (SELECT 1 FROM ty)) AS type_found,
+           EXISTS (SELECT 1 FROM ev WHERE NOT closed AND NOT before_sale)
+           AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM ty WHERE open))
+           AND (NOT EXISTS (SELECT 1 FROM types) OR EXISTS (SELECT 1 FROM types WHERE open)) AS on_sale,
            EXISTS (SELECT 1 FROM sellable) AS sellable,
            (SELECT max_per_customer FROM ev) AS max_per_customer,
            EXISTS (SELECT 1 FROM allowance) AS allowed,
            (SELECT count(*) FROM claimed_named) AS named,
+           (SELECT count(*) FROM claimed_named n WHERE $7::text IS NOT NULL AND n.section IS DISTINCT FROM $7::text)
+               AS other_type,
+           (SELECT count(*) FROM claimed_named n WHERE n.section IN (SELECT name FROM types WHERE NOT open))
+               AS closed_type,
+           (SELECT name FROM type_need WHERE name NOT IN (SELECT ticket_type FROM type_taken) LIMIT 1)
+               AS type_over,
+           (SELECT max_per_customer FROM type_need WHERE name NOT IN (SELECT ticket_type FROM type_taken) LIMIT 1)
+               AS type_limit,
            (SELECT count(*) FROM claimed) AS claimed,
            (SELECT count(*) FROM marked) AS marked
 )
@@ -214,3 +258,16 @@ UPDATE holds SET charging_since = NULL WHERE id = $1 AND charging_since = $2;
 -- name: hold_payment
 -- The charge a hold was confirmed with (NULL while unpaid).
 SELECT payment_id FROM holds WHERE id = $1;
+
+-- name: lower_hold_total
+-- A new hold's code discount ($2) off its total, in the hold's transaction (never below 0).
+UPDATE holds SET total_cents = greatest(total_cents - $2, 0) WHERE id = $1
+RETURNING total_cents;
+
+-- name: hold_charging
+-- Whether a payment was attempted on the hold and not settled (mark_charging's marker).
+SELECT charging_since IS NOT NULL FROM holds WHERE id = $1;
+
+-- name: hold_of_an_order
+-- Whether the hold is one an asynchronous order reserves under (its price is the order's).
+SELECT EXISTS (SELECT 1 FROM orders WHERE hold_id = $1);

@@ -45,10 +45,17 @@ class HoldController(Controller):
         "/events/{event_id:uuid}/holds",
         operation_id="createHold",
         tags=["holds"],
+        summary="Hold tickets: a quantity (of one ticket type, when named) or named seats",
+        description=(
+            "`ticket_type` names one of the event's ticket types (docs/ticket-types.md): 422 "
+            "`unknown_ticket_type` when it has none of that name, 422 `ticket_type_mismatch` when a "
+            "named seat is of another type, 409 `not_on_sale` outside the type's window, 409 "
+            "`limit_reached` over the type's own limit. Omitted: any type on sale now."
+        ),
         dto=StrictBody[HoldCreate],
         return_dto=None,
         status_code=201,
-        responses=error_responses(400, 401, 403, 404, 409, 422),
+        responses=error_responses(400, 401, 403, 404, 409, 422, 429),
     )
     async def create_hold(
         self,

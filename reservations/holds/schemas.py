@@ -24,6 +24,21 @@ class HoldCreate(Struct, frozen=True):
         Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=MAX_TICKETS_PER_HOLD)] | None
     ) = None
     half_price: Annotated[int, msgspec.Meta(ge=0, le=MAX_TICKETS_PER_HOLD)] = 0
+    # A presale or discount code of the event (docs/codes.md); case is ignored.
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # The ticket type (a section's name, docs/ticket-types.md); null: any type on sale now.
+    ticket_type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=100,
+                description="The ticket type to hold (its name); null: any type on sale now. "
+                "With `seat_ids`, every seat must be of this type.",
+            ),
+        ]
+        | None
+    ) = None
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.seat_ids is None):
@@ -68,6 +83,8 @@ class Hold(Out, frozen=True):
     # Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when unknown
     # (the hold messages of /api/ws leave it out).
     extension_s: int | None = None
+    code: str | None = None  # the code the hold carries (docs/codes.md)
+    discount_cents: int = 0  # what the code took off `total_cents`
 
 
 class Purchase(Out, frozen=True):

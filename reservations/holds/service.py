@@ -42,6 +42,7 @@ from core.errors import BadRequest, Busy, Forbidden
 from core.ops import HOLDS
 from core.realtime import publisher_for
 from reservations import hooks, keys
+from reservations.codes import service as codes
 from reservations.errors import (
     EventNotFound,
     HoldNotActive,
@@ -50,6 +51,8 @@ from reservations.errors import (
     LimitReached,
     NotOnSale,
     SoldOut,
+    TicketTypeMismatch,
+    UnknownTicketType,
 )
 from reservations.holds.schemas import HeldTicket, Hold, HoldCreate, HoldPage
 from reservations.inventory import service as tickets
@@ -120,7 +123,8 @@ def _render(hold: Any, held: list[HeldTicket]) -> Hold:
 
 async def _load(conn: Connection, hold: Any) -> Hold:
     rows = await conn.fetch(Q.tickets_of_hold, hold["id"])
-    return _render(hold, _priced(rows, hold["half_price_count"]))
+    [priced] = await codes.price_holds(conn, [_render(hold, _priced(rows, hold["half_price_count"]))])
+    return priced
 
 
 async def _after_commit(
@@ -148,9 +152,11 @@ async def _release(conn: Connection, hold: Any) -> None:
     await tickets.release_allowance(
         conn, customer_id=hold["customer_id"], event_id=hold["event_id"], quantity=hold["quantity"]
     )
+    await tickets.release_type_allowances(conn, hold_ids=[hold["id"]])
     released = await tickets.release_hold(conn, hold_id=hold["id"])
     if released != hold["quantity"]:
         log.error("hold %s released %d tickets, expected %d", hold["id"], released, hold["quantity"])
+    await codes.release_uses(conn, hold_ids=[hold["id"]])
 
 
 async def _lock(conn: Connection, hold_id: UUID) -> Any:
@@ -202,7 +208,7 @@ class _Again(Exception):
 
 _CLAIM_ANY_LOCK = "FOR UPDATE SKIP LOCKED"
 _MARK_GUARD = " AND t.status = 'AVAILABLE'"
-_KEPT_GUARD = "AND (NOT waitlist_kept OR offer_id = $7::uuid)"
+_KEPT_GUARD = "AND (NOT waitlist_kept OR offer_id = $9::uuid)"
 
 
 def _take_query() -> str:
@@ -213,7 +219,7 @@ def _take_query() -> str:
     if not tickets.GUARDS.book_only_available:
         query = query.replace(_MARK_GUARD, "", 1)
     if not tickets.GUARDS.skip_waitlist_kept:
-        query = query.replace(_KEPT_GUARD, "AND ($7::uuid IS NULL OR true)", 1)
+        query = query.replace(_KEPT_GUARD, "AND ($9::uuid IS NULL OR true)", 1)
     return query
 
 
@@ -228,21 +234,36 @@ async def _unguarded_limit(conn: Connection, *, event_id: UUID, customer_id: UUI
 
 
 async def _refuse(
-    conn: Connection, v: Any, *, event_id: UUID, count: int, seat_ids: Sequence[UUID] | None, last: bool
+    conn: Connection,
+    v: Any,
+    *,
+    event_id: UUID,
+    count: int,
+    seat_ids: Sequence[UUID] | None,
+    ticket_type: str | None,
+    last: bool,
 ) -> None:
     """Raise why `Q.hold_tickets` held nothing (`v`: its verdict columns)."""
     if not v["found"]:
         raise EventNotFound()
+    if not v["type_found"]:
+        raise UnknownTicketType(f"This event has no ticket type {ticket_type!r}.")
     if not v["on_sale"]:
         raise NotOnSale()
     if not v["sellable"]:
         raise BadRequest("This event sells no half-price tickets.", field="half_price")
     if not v["allowed"]:
         raise LimitReached(f"At most {v['max_per_customer']} ticket(s) per customer for this event.")
+    if v["type_over"] is not None:
+        raise LimitReached(f"At most {v['type_limit']} {v['type_over']} ticket(s) per customer.")
     if seat_ids is not None:
+        if v["other_type"]:
+            raise TicketTypeMismatch(f"A requested seat is not a {ticket_type} ticket.")
+        if v["closed_type"]:
+            raise NotOnSale("A requested seat's ticket type is not on sale now.")
         await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids)  # raises which seat
     elif v["claimed"] < count and not last:
-        left = await conn.fetchval(tickets.Q.count_available, event_id, None)
+        left = await conn.fetchval(tickets.Q.count_available, event_id, ticket_type)
         if left > v["claimed"]:  # some only locked by claims in flight, which may roll back
             raise _Again()
     raise SoldOut()
@@ -265,11 +286,13 @@ async def hold_tickets(
     A duplicate arriving while the first runs waits for its answer."""
 
     async def admit_and_hold() -> Hold:
-        # A waitlist offer's admission stands in for the waiting room's (reservations/waitlist/).
+        await codes.limit_tries(redis, customer_id=customer_id, code=request.code)
+        # A waitlist offer's admission stands in for the waiting room's (reservations/waitlist/),
+        # and so does a presale code before the sale opens (reservations/codes/).
         offer_id = await waitlist.admit_offer(
             conn, event_id=event_id, customer_id=customer_id, token=admission_token
         )
-        if offer_id is None:
+        if offer_id is None and not await codes.presale_pass(conn, event_id=event_id, code=request.code):
             await hooks.admission_check(
                 conn,
                 redis,
@@ -288,7 +311,7 @@ async def hold_tickets(
     return await idempotency.run_once(
         redis,
         keys.hold_idempotency(customer_id, digest),
-        idempotency.fingerprint(f"hold:{event_id}", _request_enc.encode(request)),
+        idempotency.fingerprint(f"hold:{event_id}", _request_bytes(request)),
         admit_and_hold,
         status=201,
         encode=_hold_enc.encode,
@@ -297,6 +320,18 @@ async def hold_tickets(
 
 
 _request_enc = msgspec.json.Encoder()
+
+
+def _request_bytes(request: HoldCreate) -> bytes:
+    """The body as the key's fingerprint reads it: without `ticket_type` or `code` when
+    none was given, so a key stored before types and codes existed keeps its fingerprint."""
+    fields = msgspec.structs.asdict(request)
+    for name in ("ticket_type", "code"):
+        if fields.get(name) is None:
+            del fields[name]
+    return _request_enc.encode(fields)
+
+
 _hold_enc = msgspec.json.Encoder()
 _hold_dec = msgspec.json.Decoder(Hold)
 
@@ -326,17 +361,47 @@ async def take_hold(
                 limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
                 if named is not None and not tickets.GUARDS.seats_in_id_order:
                     await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
+                code = await codes.read_code(conn, event_id=event_id, code=request.code)
+                presale = code is not None and code.presale
                 rows = await conn.fetch(
-                    _take_query(), event_id, customer_id, count, named, half_price, limit, offer_id
+                    _take_query(),
+                    event_id,
+                    customer_id,
+                    count,
+                    named,
+                    half_price,
+                    limit,
+                    request.ticket_type,
+                    presale,
+                    offer_id,
                 )
                 if rows[0]["marked"] != count:
-                    last = attempt == CLAIM_ATTEMPTS - 1
-                    await _refuse(conn, rows[0], event_id=event_id, count=count, seat_ids=named, last=last)
+                    await _refuse(
+                        conn,
+                        rows[0],
+                        event_id=event_id,
+                        count=count,
+                        seat_ids=named,
+                        ticket_type=request.ticket_type,
+                        last=attempt == CLAIM_ATTEMPTS - 1,
+                    )
+                if code is not None:
+                    held = codes.discounted(
+                        _priced([r for r in rows if r["id"] is not None], half_price), code
+                    )
+                    total = await conn.fetchval(Q.lower_hold_total, rows[0]["hold_id"], held[1])
+                    await codes.take_use(
+                        conn, pending=code, hold_id=rows[0]["hold_id"], customer_id=customer_id, held=held
+                    )
             break
         except _Again:
             await asyncio.sleep(0.01 * (attempt + 1))
     hold = {**dict(rows[0]), "id": rows[0]["hold_id"]}
     result = _render(hold, _priced([r for r in rows if r["id"] is not None], half_price))
+    if code is not None:
+        result = msgspec.structs.replace(
+            result, tickets=held[0], total_cents=total, code=code.rule.code, discount_cents=held[1]
+        )
     HOLDS.labels("created").inc()
     await _after_create(redis, result)
     return result
@@ -395,7 +460,9 @@ async def list_holds(
     by_hold: dict[UUID, list[Any]] = {h["id"]: [] for h in page}
     for t in await conn.fetch(Q.holds_tickets, list(by_hold)):
         by_hold[t["hold_id"]].append(t)
-    holds = [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    holds = await codes.price_holds(
+        conn, [_render(h, _priced(by_hold[h["id"]], h["half_price_count"])) for h in page]
+    )
     last = page[-1] if len(rows) > limit else None
     micros = (last["created_at"] - _EPOCH) // _MICROSECOND if last else 0
     next_cursor = f"{micros}.{last['id']}" if last else None
@@ -500,8 +567,10 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
                     await tickets.release_allowance(
                         conn, customer_id=customer_id, event_id=event_id, quantity=quantity
                     )
+                await tickets.release_type_allowances(conn, hold_ids=[h["id"] for h in ended])
                 for h in ended:
                     await tickets.release_hold(conn, hold_id=h["id"])
+                await codes.release_uses(conn, hold_ids=[h["id"] for h in ended])
         except asyncpg.LockNotAvailableError:
             log.warning("sweep stopped at a lock timeout after expiring %d holds", total)
             return total

@@ -14,23 +14,65 @@ RETURNING taken;
 UPDATE allowances SET taken = greatest(taken - $3, 0)
 WHERE customer_id = $1 AND event_id = $2;
 
+-- name: release_type_allowances
+-- Give back the per-type allowances (type_allowances) of ended holds $1: their tickets, by
+-- type, of the types with a limit of their own. Runs after the event allowance rows and
+-- before the tickets are released (they still carry the hold id).
+UPDATE type_allowances a SET taken = greatest(a.taken - c.n, 0)
+FROM (
+    SELECT h.customer_id, h.event_id, t.section, count(*)::int AS n
+    FROM holds h
+    JOIN tickets t ON t.hold_id = h.id
+    JOIN sections s ON s.event_id = t.event_id AND s.name = t.section AND s.max_per_customer IS NOT NULL
+    WHERE h.id = ANY($1::uuid[])
+    GROUP BY h.customer_id, h.event_id, t.section
+    ORDER BY h.customer_id, h.event_id, t.section
+) c
+WHERE a.customer_id = c.customer_id AND a.event_id = c.event_id AND a.ticket_type = c.section;
+
+-- name: release_ticket_type_allowances
+-- The same for booked tickets $1 going back on sale (a refund), before they are released.
+UPDATE type_allowances a SET taken = greatest(a.taken - c.n, 0)
+FROM (
+    SELECT t.customer_id, t.event_id, t.section, count(*)::int AS n
+    FROM tickets t
+    JOIN sections s ON s.event_id = t.event_id AND s.name = t.section AND s.max_per_customer IS NOT NULL
+    WHERE t.id = ANY($1::uuid[]) AND t.customer_id IS NOT NULL
+    GROUP BY t.customer_id, t.event_id, t.section
+) c
+WHERE a.customer_id = c.customer_id AND a.event_id = c.event_id AND a.ticket_type = c.section;
+
 -- name: claim_any
 -- Up to $2 available tickets of event $1 (of section $3 when given), skipping rows other
 -- transactions are claiming, so concurrent buyers never wait on each other. The order is
 -- the partial index tickets_available's own, so a claim reads a few index entries instead of
 -- sorting every ticket still on sale (23 ms per claim at 50,000 tickets).
+-- Without $3 (the order worker, the challenge purchase) only the ticket types any buyer may
+-- take now: neither outside their own sale window nor with a per-customer limit of their own
+-- (those are sold by holds naming them; docs/ticket-types.md).
 SELECT id, section, row_label, seat_number, price_cents
 FROM tickets
-WHERE event_id = $1 AND status = 'AVAILABLE' AND ($3::text IS NULL OR section = $3)
+WHERE event_id = $1 AND status = 'AVAILABLE'
   AND NOT waitlist_kept  -- kept for the waitlist's offers (reservations/waitlist/)
+  AND ($3::text IS NULL OR section = $3)
+  AND ($3::text IS NOT NULL OR section IS NULL OR section NOT IN (
+      SELECT name FROM sections s
+      WHERE s.event_id = $1 AND (s.max_per_customer IS NOT NULL OR s.sales_open_at > now()
+                                  OR s.sales_close_at <= now())))
 ORDER BY section, id
 LIMIT $2
 FOR UPDATE SKIP LOCKED;
 
 -- name: count_available
--- On sale to anyone: tickets kept for the waitlist's offers are not.
+-- The AVAILABLE tickets claim_any may take ($2: of that section); tickets kept for the
+-- waitlist's offers are on sale to no one else.
 SELECT count(*) FROM tickets
-WHERE event_id = $1 AND status = 'AVAILABLE' AND ($2::text IS NULL OR section = $2) AND NOT waitlist_kept;
+WHERE event_id = $1 AND status = 'AVAILABLE' AND NOT waitlist_kept
+  AND ($2::text IS NULL OR section = $2)
+  AND ($2::text IS NOT NULL OR section IS NULL OR section NOT IN (
+      SELECT name FROM sections s
+      WHERE s.event_id = $1 AND (s.max_per_customer IS NOT NULL OR s.sales_open_at > now()
+                                  OR s.sales_close_at <= now())));
 
 -- name: claim_seats
 -- Named seats, locked in one fixed order (by id) so that two buyers asking for
@@ -72,14 +114,18 @@ FROM unnest($5::uuid[], $6::int[], $7::bool[]) AS t(ticket_id, price_cents, half
 RETURNING id, event_id, customer_id, ticket_id, price_cents, half_price, created_at;
 
 -- name: event_stock
-SELECT e.capacity,
-       count(*) FILTER (WHERE t.status = 'BOOKED')      AS sold,
-       count(*) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
-       count(*) FILTER (WHERE t.status = 'AVAILABLE' AND NOT t.waitlist_kept) AS available,
-       count(*) FILTER (WHERE t.waitlist_kept)          AS kept
+-- The event's capacity and its tickets by status, one row per ticket type (section; NULL
+-- for general admission without types). No row: no such event. `available` leaves out the
+-- tickets kept for the waitlist's offers (`kept`).
+SELECT e.capacity, t.section,
+       count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
+       count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
+       count(t.id) FILTER (WHERE t.status = 'AVAILABLE' AND NOT t.waitlist_kept) AS available,
+       count(t.id) FILTER (WHERE t.waitlist_kept)          AS kept
 FROM events e LEFT JOIN tickets t ON t.event_id = e.id
 WHERE e.id = $1
-GROUP BY e.id;
+GROUP BY e.capacity, t.section
+ORDER BY t.section;
 
 -- name: set_lock_timeout
 SELECT set_config('lock_timeout', $1, true);

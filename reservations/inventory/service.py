@@ -84,6 +84,18 @@ async def release_allowance(conn: Connection, *, customer_id: UUID, event_id: UU
     await conn.execute(Q.release_allowance, customer_id, event_id, quantity)
 
 
+async def release_type_allowances(conn: Connection, *, hold_ids: Sequence[UUID]) -> None:
+    """Give back the per-type allowances of ended holds (before `release_hold`)."""
+    if hold_ids:
+        await conn.execute(Q.release_type_allowances, list(hold_ids))
+
+
+async def release_ticket_type_allowances(conn: Connection, *, ticket_ids: Sequence[UUID]) -> None:
+    """Give back the per-type allowances of booked tickets (before `release_booked`)."""
+    if ticket_ids:
+        await conn.execute(Q.release_ticket_type_allowances, list(ticket_ids))
+
+
 async def claim_up_to(
     conn: Connection, *, event_id: UUID, quantity: int, section: str | None = None
 ) -> list[asyncpg.Record]:
@@ -188,7 +200,7 @@ async def insert_purchases(
     )
 
 
-async def event_stock(conn: Connection, *, event_id: UUID) -> asyncpg.Record | None:
-    """capacity, sold, held, available straight from the ticket rows."""
-    row: asyncpg.Record | None = await conn.fetchrow(Q.event_stock, event_id)
-    return row
+async def event_stock(conn: Connection, *, event_id: UUID) -> list[asyncpg.Record]:
+    """capacity, section, sold, held, available straight from the ticket rows, one row per
+    ticket type (section); empty when there is no such event."""
+    return list(await conn.fetch(Q.event_stock, event_id))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import UUID
 
@@ -34,11 +35,21 @@ LIVE_PUSH_DELAY_S = 0.25
 S = Scripts(Path(__file__).resolve().parent / "lua")
 
 
+class TypeStock(msgspec.Struct, frozen=True):
+    """The counters of one ticket type (a section) of the event."""
+
+    name: str
+    sold: int
+    held: int
+    available: int
+
+
 class Stock(msgspec.Struct, frozen=True):
     capacity: int
     sold: int
     held: int
     available: int
+    types: tuple[TypeStock, ...] = ()  # per ticket type, by name; empty without sections
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -69,10 +80,21 @@ async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Sto
 
 async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
     """Counters straight from the ticket rows, bypassing the cache."""
-    row = await tickets.event_stock(conn, event_id=event_id)
-    if row is None:
+    rows = await tickets.event_stock(conn, event_id=event_id)
+    if not rows:
         raise EventNotFound()
-    return Stock(capacity=row["capacity"], sold=row["sold"], held=row["held"], available=row["available"])
+    types = tuple(
+        TypeStock(name=r["section"], sold=r["sold"], held=r["held"], available=r["available"])
+        for r in rows
+        if r["section"] is not None
+    )
+    return Stock(
+        capacity=rows[0]["capacity"],
+        sold=sum(r["sold"] for r in rows),
+        held=sum(r["held"] for r in rows),
+        available=sum(r["available"] for r in rows),
+        types=types,
+    )
 
 
 async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool = True) -> int:
@@ -106,18 +128,26 @@ async def stock_version(redis: ArqRedis, *, event_id: UUID) -> int:
     return int(raw or 0)
 
 
-def queue_gate_stock(pipe: Pipeline, *, event_id: UUID, available: int) -> None:
+def queue_gate_stock(
+    pipe: Pipeline, *, event_id: UUID, available: int, types: Mapping[str, int] | None = None
+) -> None:
     """Add to `pipe` what the order gate keeps of the stock: the AVAILABLE count it bounds
-    accepted, unreserved orders by, and the sold-out flag when nothing is left."""
+    accepted, unreserved orders by (per ticket type too, when `types` is given), and the
+    sold-out flag when nothing is left."""
     pipe.set(keys.available(event_id), available)
+    for name, count in (types or {}).items():
+        pipe.set(keys.available_type(event_id, name), count)
     if available == 0:
         pipe.set(keys.sold_out(event_id), b"1")
     else:
         pipe.delete(keys.sold_out(event_id))
 
 
-async def cache_gate_stock(redis: ArqRedis, *, event_id: UUID, available: int) -> None:
-    """Write the order gate's stock of one event from a fresh PostgreSQL count."""
+async def cache_gate_stock(
+    redis: ArqRedis, *, event_id: UUID, available: int, types: Mapping[str, int] | None = None
+) -> None:
+    """Write the order gate's stock of one event (and of its ticket types) from a fresh
+    PostgreSQL count."""
     async with redis.pipeline(transaction=True) as pipe:
-        queue_gate_stock(pipe, event_id=event_id, available=available)
+        queue_gate_stock(pipe, event_id=event_id, available=available, types=types)
         await pipe.execute()

@@ -17,12 +17,22 @@ class WsTicket(Out, frozen=True):
     expires_in_s: int
 
 
-class StockMessage(Out, frozen=True):
+class TypeCounts(Out, frozen=True):
+    """One ticket type's counters in a stock message (docs/ticket-types.md)."""
+
+    name: str
+    sold: int
+    held: int
+    available: int
+
+
+class StockMessage(Out, frozen=True, omit_defaults=True):
     type: str  # "stock"
     sold: int
     held: int
     available: int
     status: str  # scheduled | on_sale | sold_out | closed
+    types: list[TypeCounts] | None = None  # per ticket type; absent for an event without types
 
 
 class SeatsMessage(Out, frozen=True):

@@ -42,6 +42,7 @@ from reservations.live.schemas import (
     RecentPurchase,
     SeatsMessage,
     StockMessage,
+    TypeCounts,
 )
 from reservations.orders import service as orders
 from reservations.orders.schemas import Order
@@ -85,9 +86,21 @@ async def current_stock(
     event = event or await events.get_event(conn, event_id=event_id)
     counts = await stock.read_stock(conn, event_id=event_id)
     status = events.event_status(event, available=counts.available, now=dt.datetime.now(dt.UTC))
-    await stock.cache_gate_stock(redis, event_id=event_id, available=counts.available)
+    await stock.cache_gate_stock(
+        redis,
+        event_id=event_id,
+        available=counts.available,
+        types={t.name: t.available for t in counts.types},
+    )
     return StockMessage(
-        type="stock", sold=counts.sold, held=counts.held, available=counts.available, status=status
+        type="stock",
+        sold=counts.sold,
+        held=counts.held,
+        available=counts.available,
+        status=status,
+        types=[
+            TypeCounts(name=t.name, sold=t.sold, held=t.held, available=t.available) for t in counts.types
+        ],
     )
 
 

@@ -81,6 +81,7 @@ class Intent:
     accepted_at: dt.datetime
     request_id: str | None
     seq: int | None = None  # the event's order sequence number given by the gate
+    ticket_type: str | None = None  # the type the order names (None: any, docs/ticket-types.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +162,11 @@ async def reserve_orders(
             [i.accepted_at for i in ordered],
             [i.request_id for i in ordered],
             [i.seq for i in ordered],
+            [i.ticket_type for i in ordered],
         )
         rows = {r["id"]: r for r in await conn.fetch(Q.lock_orders, [i.order_id for i in ordered])}
-        to_claim: dict[uuid.UUID, list[asyncpg.Record]] = defaultdict(list)
+        # Orders are served per event and ticket type: first come, first served within each.
+        to_claim: dict[tuple[uuid.UUID, str | None], list[asyncpg.Record]] = defaultdict(list)
         for intent in sorted(ordered, key=lambda i: i.accepted_at):
             row = rows.get(intent.order_id)
             if row is None:
@@ -175,11 +178,12 @@ async def reserve_orders(
             elif row["event_closed"]:
                 rejected[intent.order_id] = "event_closed"
             else:
-                to_claim[row["event_id"]].append(row)
-        for event_id, group in to_claim.items():
+                to_claim[row["event_id"], row["ticket_type"]].append(row)
+        for (event_id, ticket_type), group in sorted(to_claim.items(), key=_unit_order):
             reserved = await _reserve_event(
                 conn,
                 event_id=event_id,
+                ticket_type=ticket_type,
                 rows=group,
                 hold_s=hold_s,
                 out_rejected=rejected,
@@ -200,25 +204,53 @@ async def reserve_orders(
     return out, changed
 
 
+def _unit_order(item: tuple[tuple[uuid.UUID, str | None], list[asyncpg.Record]]) -> tuple[uuid.UUID, str]:
+    """Events, and within one its orders without a type first, then by type name."""
+    (event_id, ticket_type), _ = item
+    return event_id, ticket_type or ""
+
+
 async def _reserve_event(
     conn: Connection,
     *,
     event_id: uuid.UUID,
+    ticket_type: str | None,
     rows: list[asyncpg.Record],
     hold_s: int,
     out_rejected: dict[uuid.UUID, str],
     ahead: Sequence[tuple[int, int]],
 ) -> dict[uuid.UUID, Reservation]:
-    """Orders of one event, under the event's reserve lock, first come first served."""
+    """Orders of one event and ticket type (None: any), under the event's reserve lock,
+    first come first served. `ahead` holds the earlier unreserved orders of every type: an
+    order may wait for orders of another type, never be refused for them."""
     limit = rows[0]["max_per_customer"]
     reserved: dict[uuid.UUID, Reservation] = {}
     allowed = await _take_allowances(
         conn, event_id=event_id, rows=rows, limit=limit, out_rejected=out_rejected
     )
+    type_limit = rows[0]["type_limit"]
+    if allowed and ticket_type is not None and type_limit is not None:
+        # The type's own limit, after the event's: the orders over it give the event's back.
+        fit = await _take_allowances(
+            conn,
+            event_id=event_id,
+            rows=allowed,
+            limit=type_limit,
+            out_rejected=out_rejected,
+            ticket_type=ticket_type,
+        )
+        over = [r for r in allowed if r["id"] in out_rejected]
+        if over:
+            await _give_back(conn, event_id=event_id, ticket_type=None, type_limit=None, rows=over)
+        allowed = fit
     if not allowed:
         return reserved
-    serve, wait, sold_out = await _first_come_first_served(conn, event_id=event_id, rows=allowed, ahead=ahead)
-    claimed = await tickets.claim_up_to(conn, event_id=event_id, quantity=sum(r["quantity"] for r in serve))
+    serve, wait, sold_out = await _first_come_first_served(
+        conn, event_id=event_id, ticket_type=ticket_type, rows=allowed, ahead=ahead
+    )
+    claimed = await tickets.claim_up_to(
+        conn, event_id=event_id, quantity=sum(r["quantity"] for r in serve), section=ticket_type
+    )
     holds: list[tuple[asyncpg.Record, uuid.UUID, list[asyncpg.Record]]] = []
     short = False
     for r in serve:
@@ -234,12 +266,7 @@ async def _reserve_event(
         reserved[r["id"]] = Waiting()
     back = sorted([*sold_out, *wait], key=lambda r: r["customer_id"])
     if back:
-        await conn.execute(
-            Q.release_order_allowances,
-            [r["customer_id"] for r in back],
-            event_id,
-            [r["quantity"] for r in back],
-        )
+        await _give_back(conn, event_id=event_id, ticket_type=ticket_type, type_limit=type_limit, rows=back)
     if holds:
         await _hold_tickets(conn, event_id=event_id, holds=holds, hold_s=hold_s, out=reserved)
     return reserved
@@ -252,9 +279,12 @@ async def _take_allowances(
     rows: list[asyncpg.Record],
     limit: int,
     out_rejected: dict[uuid.UUID, str],
+    ticket_type: str | None = None,
 ) -> list[asyncpg.Record]:
-    """Count the orders against their customers' allowance; a customer appears once per
-    round so that one upsert never touches a row twice. Returns the orders that fit."""
+    """Count the orders against their customers' allowance (the event's, or with
+    `ticket_type` the type's own); a customer appears once per round so that one upsert
+    never touches a row twice. Returns the orders that fit; the others are rejected
+    `limit_reached`."""
     allowed: list[asyncpg.Record] = []
     pending = rows
     while pending:
@@ -266,16 +296,14 @@ async def _take_allowances(
             seen.add(r["customer_id"])
         pending = later
         by_customer = sorted(this_round, key=lambda r: r["customer_id"])
-        fit = {
-            r["customer_id"]
-            for r in await conn.fetch(
-                Q.take_order_allowances,
-                [r["customer_id"] for r in by_customer],
-                event_id,
-                [r["quantity"] for r in by_customer],
-                limit,
+        customers, quantities = [r["customer_id"] for r in by_customer], [r["quantity"] for r in by_customer]
+        if ticket_type is None:
+            taken = await conn.fetch(Q.take_order_allowances, customers, event_id, quantities, limit)
+        else:
+            taken = await conn.fetch(
+                Q.take_order_type_allowances, customers, event_id, ticket_type, quantities, limit
             )
-        }
+        fit = {r["customer_id"] for r in taken}
         for r in this_round:
             if r["customer_id"] in fit:
                 allowed.append(r)
@@ -284,19 +312,44 @@ async def _take_allowances(
     return allowed
 
 
+async def _give_back(
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    ticket_type: str | None,
+    type_limit: int | None,
+    rows: list[asyncpg.Record],
+) -> None:
+    """The allowances of orders that got nothing, summed per customer (in customer order)."""
+    per_customer: dict[uuid.UUID, int] = defaultdict(int)
+    for r in rows:
+        per_customer[r["customer_id"]] += r["quantity"]
+    customers = sorted(per_customer)
+    quantities = [per_customer[c] for c in customers]
+    await conn.execute(Q.release_order_allowances, customers, event_id, quantities)
+    if ticket_type is not None and type_limit is not None:
+        await conn.execute(Q.release_order_type_allowances, customers, event_id, ticket_type, quantities)
+
+
 def _order_key(r: asyncpg.Record) -> tuple[float, dt.datetime]:
     return (r["seq"] if r["seq"] is not None else float("inf"), r["accepted_at"])
 
 
 async def _first_come_first_served(
-    conn: Connection, *, event_id: uuid.UUID, rows: list[asyncpg.Record], ahead: Sequence[tuple[int, int]]
+    conn: Connection,
+    *,
+    event_id: uuid.UUID,
+    ticket_type: str | None,
+    rows: list[asyncpg.Record],
+    ahead: Sequence[tuple[int, int]],
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record], list[asyncpg.Record]]:
     """Split the orders (in seq order) into those served now, those that wait for earlier
     orders, and those rejected `sold_out`. An order is served only from the tickets that
     every earlier unreserved order leaves; it is sold out only when no earlier order is
-    still waiting, and then every later order of the event is sold out too."""
-    after_seq: int | None = await conn.fetchval(Q.get_sold_out_seq, event_id)
-    left = await tickets.count_available(conn, event_id=event_id)
+    still waiting, and then every later order of the event (and of its ticket type, when
+    the orders name one) is sold out too."""
+    after_seq: int | None = await conn.fetchval(Q.get_sold_out_seq, event_id, ticket_type or "")
+    left = await tickets.count_available(conn, event_id=event_id, section=ticket_type)
     seqs = [seq for seq, _ in ahead]
     need_ahead = [0]
     for _, q in ahead:
@@ -318,7 +371,7 @@ async def _first_come_first_served(
             sold_out.append(r)
             if seq is not None:
                 after_seq = seq if after_seq is None else min(after_seq, seq)
-                await conn.execute(Q.set_sold_out_seq, event_id, seq)
+                await conn.execute(Q.set_sold_out_seq, event_id, seq, ticket_type or "")
         else:
             wait.append(r)
             waiting += r["quantity"]
@@ -445,6 +498,7 @@ async def _book(conn: Connection, confirm: list[tuple[Settlement, asyncpg.Record
 
 async def _release(conn: Connection, release: list[tuple[Settlement, asyncpg.Record]]) -> None:
     holds = [s.hold_id for s, _ in release]
+    typed = await conn.fetch(Q.order_hold_type_counts, holds)  # read before the tickets go back
     await conn.execute(Q.release_order_holds, holds)
     await conn.execute(Q.end_order_holds, holds, ["cancelled"] * len(holds), [None] * len(holds))
     give_back: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
@@ -455,6 +509,14 @@ async def _release(conn: Connection, release: list[tuple[Settlement, asyncpg.Rec
         per_event[event_id].append((customer_id, qty))
     for event_id, items in per_event.items():
         await conn.execute(Q.release_order_allowances, [c for c, _ in items], event_id, [q for _, q in items])
+    if typed:  # after the event allowance rows, as everywhere
+        await conn.execute(
+            Q.release_type_counts,
+            [r["customer_id"] for r in typed],
+            [r["event_id"] for r in typed],
+            [r["section"] for r in typed],
+            [r["n"] for r in typed],
+        )
 
 
 async def reject_stranded_order(

@@ -77,6 +77,7 @@ def _intent(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Intent:
         accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
         request_id=record.get(b"request_id", b"").decode() or None,
         seq=int(record[b"seq"]) if record.get(b"seq") else None,
+        ticket_type=record[b"ticket_type"].decode() if record.get(b"ticket_type") else None,
     )
 
 
@@ -319,6 +320,7 @@ class OrderDesk:
                 keys.orders_pending(),
                 keys.orders_unreserved(event_id),
                 keys.orders_unreserved_seq(event_id),
+                keys.orders_unreserved_types(event_id),
             ],
             [str(order_id), status, reason or "", DECIDED_RECORD_TTL_S],
         )

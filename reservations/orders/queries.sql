@@ -4,8 +4,13 @@
 -- allowances by customer id; tickets with SKIP LOCKED) so concurrent batches never deadlock.
 
 -- name: order_gate_meta
--- What the accept gate needs to know about one event.
+-- What the accept gate needs to know about one event, with its ticket types' own windows.
 SELECT id, max_per_customer, waiting_room, closed,
+       (SELECT array_agg(s.name ORDER BY s.position) FROM sections s WHERE s.event_id = events.id) AS type_names,
+       (SELECT array_agg((extract(epoch FROM s.sales_open_at) * 1000)::bigint ORDER BY s.position)
+        FROM sections s WHERE s.event_id = events.id) AS type_opens_ms,
+       (SELECT array_agg((extract(epoch FROM s.sales_close_at) * 1000)::bigint ORDER BY s.position)
+        FROM sections s WHERE s.event_id = events.id) AS type_closes_ms,
        (extract(epoch FROM sales_open_at) * 1000)::bigint AS opens_ms,
        (extract(epoch FROM starts_at) * 1000)::bigint AS starts_ms
 FROM events
@@ -13,10 +18,11 @@ WHERE id = $1;
 
 -- name: insert_orders
 -- Write the accepted orders once; a retried job finds its row already there.
-INSERT INTO orders (id, event_id, customer_id, quantity, accepted_at, request_id, seq)
-SELECT x.id, x.event_id, x.customer_id, x.quantity, x.accepted_at, x.request_id, x.seq
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::text[], $7::bigint[])
-     AS x(id, event_id, customer_id, quantity, accepted_at, request_id, seq)
+INSERT INTO orders (id, event_id, customer_id, quantity, accepted_at, request_id, seq, ticket_type)
+SELECT x.id, x.event_id, x.customer_id, x.quantity, x.accepted_at, x.request_id, x.seq, x.ticket_type
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::timestamptz[], $6::text[], $7::bigint[],
+            $8::text[])
+     AS x(id, event_id, customer_id, quantity, accepted_at, request_id, seq, ticket_type)
 WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = x.event_id)
   AND EXISTS (SELECT 1 FROM customers c WHERE c.id = x.customer_id)
 ORDER BY x.id
@@ -26,10 +32,11 @@ ON CONFLICT (id) DO NOTHING;
 -- The orders of a batch with their hold, locked in id order: a duplicate job of the same
 -- order (another worker) waits here and then sees what the first one did.
 SELECT o.id, o.event_id, o.customer_id, o.quantity, o.status, o.hold_id, o.seq, o.accepted_at,
-       h.status AS hold_status, h.total_cents,
+       h.status AS hold_status, h.total_cents, o.ticket_type, s.max_per_customer AS type_limit,
        e.max_per_customer, e.closed OR e.starts_at <= now() AS event_closed
 FROM orders o
 JOIN events e ON e.id = o.event_id
+LEFT JOIN sections s ON s.event_id = o.event_id AND s.name = o.ticket_type
 LEFT JOIN holds h ON h.id = o.hold_id
 WHERE o.id = ANY($1::uuid[])
 ORDER BY o.id
@@ -41,12 +48,50 @@ FOR UPDATE OF o;
 SELECT pg_advisory_xact_lock(hashtextextended('orders.reserve:' || $1::uuid, 0));
 
 -- name: get_sold_out_seq
--- The first order (by seq) of the event rejected `sold_out`, if any.
-SELECT after_seq FROM order_sold_out WHERE event_id = $1;
+-- The first order (by seq) of the event rejected `sold_out`, if any, among the orders of
+-- ticket type $2 ('' = orders without a type).
+SELECT after_seq FROM order_sold_out WHERE event_id = $1 AND ticket_type = $2;
 
 -- name: set_sold_out_seq
-INSERT INTO order_sold_out (event_id, after_seq) VALUES ($1, $2)
-ON CONFLICT (event_id) DO UPDATE SET after_seq = least(order_sold_out.after_seq, EXCLUDED.after_seq);
+INSERT INTO order_sold_out (event_id, after_seq, ticket_type) VALUES ($1, $2, $3)
+ON CONFLICT (event_id, ticket_type)
+DO UPDATE SET after_seq = least(order_sold_out.after_seq, EXCLUDED.after_seq);
+
+-- name: take_order_type_allowances
+-- The orders' tickets of ticket type $3 against the type's own limit $5 ($1 customers,
+-- distinct and sorted; $4 quantities), after their event allowance rows. Returns the
+-- customers whose orders fit.
+INSERT INTO type_allowances (customer_id, event_id, ticket_type, taken)
+SELECT x.customer_id, $2, $3, x.quantity
+FROM unnest($1::uuid[], $4::int[]) AS x(customer_id, quantity)
+WHERE x.quantity <= $5
+ORDER BY x.customer_id
+ON CONFLICT (customer_id, event_id, ticket_type)
+DO UPDATE SET taken = type_allowances.taken + EXCLUDED.taken
+WHERE type_allowances.taken + EXCLUDED.taken <= $5
+RETURNING customer_id;
+
+-- name: release_order_type_allowances
+-- Give back the type allowance of orders that got nothing ($1 customers, distinct; $4 quantities).
+UPDATE type_allowances a SET taken = greatest(a.taken - x.quantity, 0)
+FROM unnest($1::uuid[], $4::int[]) AS x(customer_id, quantity)
+WHERE a.customer_id = x.customer_id AND a.event_id = $2 AND a.ticket_type = $3;
+
+-- name: order_hold_type_counts
+-- Tickets of the holds $1 per customer and limited type (read before they are released).
+SELECT h.customer_id, h.event_id, t.section, count(*)::int AS n
+FROM holds h
+JOIN tickets t ON t.hold_id = h.id
+JOIN sections s ON s.event_id = t.event_id AND s.name = t.section AND s.max_per_customer IS NOT NULL
+WHERE h.id = ANY($1::uuid[])
+GROUP BY h.customer_id, h.event_id, t.section
+ORDER BY h.customer_id, h.event_id, t.section;
+
+-- name: release_type_counts
+-- Give back type allowances: $1 customers, $2 events, $3 types, $4 tickets.
+UPDATE type_allowances a SET taken = greatest(a.taken - x.n, 0)
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) AS x(customer_id, event_id, ticket_type, n)
+WHERE a.customer_id = x.customer_id AND a.event_id = x.event_id AND a.ticket_type = x.ticket_type;
 
 -- name: take_order_allowances
 -- Count each customer's tickets against the event's limit $4 ($1 customers, distinct and
@@ -135,7 +180,7 @@ WHERE orders.id = x.order_id AND orders.status = 'queued';
 
 -- name: get_orders
 SELECT o.id, o.event_id, o.customer_id, o.quantity, o.status, o.reason, o.accepted_at, o.decided_at,
-       o.payment_id, o.hold_id, h.total_cents, c.name AS customer_name
+       o.payment_id, o.hold_id, h.total_cents, c.name AS customer_name, o.ticket_type
 FROM orders o
 JOIN customers c ON c.id = o.customer_id
 LEFT JOIN holds h ON h.id = o.hold_id
@@ -163,6 +208,11 @@ SELECT id FROM orders WHERE id = ANY($1::uuid[]) AND (status <> 'queued' OR hold
 -- The order gate's facts of every event (see order_gate_meta). `sane` is false for a row
 -- with an infinite instant (stored before dates were bounded): its milliseconds are null.
 SELECT id, max_per_customer, waiting_room, closed,
+       (SELECT array_agg(s.name ORDER BY s.position) FROM sections s WHERE s.event_id = events.id) AS type_names,
+       (SELECT array_agg((extract(epoch FROM s.sales_open_at) * 1000)::bigint ORDER BY s.position)
+        FROM sections s WHERE s.event_id = events.id) AS type_opens_ms,
+       (SELECT array_agg((extract(epoch FROM s.sales_close_at) * 1000)::bigint ORDER BY s.position)
+        FROM sections s WHERE s.event_id = events.id) AS type_closes_ms,
        CASE WHEN isfinite(sales_open_at) THEN (extract(epoch FROM sales_open_at) * 1000)::bigint END
            AS opens_ms,
        CASE WHEN isfinite(starts_at) THEN (extract(epoch FROM starts_at) * 1000)::bigint END AS starts_ms,
@@ -179,6 +229,13 @@ SELECT e.id, e.capacity,
 FROM events e
 LEFT JOIN tickets t ON t.event_id = e.id
 GROUP BY e.id;
+
+-- name: all_types_available
+-- Every ticket type's AVAILABLE tickets (the order gate's per-type bound, rebuilt by reconcile).
+SELECT s.event_id, s.name, count(t.id) FILTER (WHERE t.status = 'AVAILABLE') AS available
+FROM sections s
+LEFT JOIN tickets t ON t.event_id = s.event_id AND t.section = s.name
+GROUP BY s.event_id, s.name;
 
 -- name: check_tickets_sold_twice
 -- A ticket with more than one purchase (UNIQUE forbids it; checked all the same).
@@ -198,6 +255,28 @@ FROM tickets t JOIN events e ON e.id = t.event_id
 WHERE t.customer_id IS NOT NULL
 GROUP BY t.event_id, t.customer_id, e.max_per_customer
 HAVING count(*) > e.max_per_customer
+LIMIT $1;
+
+-- name: check_type_counts
+-- Per ticket type (docs/ticket-types.md) whose tickets do not add up to its capacity:
+-- its tickets by status.
+SELECT s.event_id, s.name, s.capacity,
+       count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
+       count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
+       count(t.id) FILTER (WHERE t.status = 'AVAILABLE')   AS available
+FROM sections s
+LEFT JOIN tickets t ON t.event_id = s.event_id AND t.section = s.name
+GROUP BY s.event_id, s.name, s.capacity
+HAVING count(t.id) <> s.capacity
+LIMIT $1;
+
+-- name: check_customers_over_type_limit
+-- Customers holding or owning more tickets of a type than the type's own limit.
+SELECT t.event_id, t.section, t.customer_id, count(*) AS tickets, s.max_per_customer
+FROM tickets t JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
+WHERE t.customer_id IS NOT NULL AND s.max_per_customer IS NOT NULL
+GROUP BY t.event_id, t.section, t.customer_id, s.max_per_customer
+HAVING count(*) > s.max_per_customer
 LIMIT $1;
 
 -- name: check_held_tickets_match_holds

@@ -73,7 +73,10 @@ async def reconcile(
             log.warning("reconcile skipped event %s: a stored instant is infinite", m["id"])
     await cache_event_meta(redis, rows=metas)
     counts = await conn.fetch(Q.check_event_counts)
-    sold_out = await _rebuild_gate_stock(redis, counts)
+    types: dict[uuid.UUID, dict[str, int]] = {}
+    for t in await conn.fetch(Q.all_types_available):
+        types.setdefault(t["event_id"], {})[t["name"]] = t["available"]
+    sold_out = await _rebuild_gate_stock(redis, counts, types)
     repaired = await recount_unreserved(conn, redis, event_ids=[m["id"] for m in metas])
     check = await check_invariants(conn, counts=counts)
     requeued = await requeue_stale_orders(conn, redis, older_than_s=stale_order_s)
@@ -87,11 +90,13 @@ async def reconcile(
     )
 
 
-async def _rebuild_gate_stock(redis: ArqRedis, counts: list[Any]) -> int:
+async def _rebuild_gate_stock(
+    redis: ArqRedis, counts: list[Any], types: dict[uuid.UUID, dict[str, int]]
+) -> int:
     flagged = 0
     async with redis.pipeline(transaction=False) as pipe:
         for c in counts:
-            queue_gate_stock(pipe, event_id=c["id"], available=c["available"])
+            queue_gate_stock(pipe, event_id=c["id"], available=c["available"], types=types.get(c["id"]))
             flagged += c["available"] == 0
         await pipe.execute()
     return flagged
@@ -115,7 +120,13 @@ async def recount_unreserved(conn: Connection, redis: ArqRedis, *, event_ids: li
         counted = [f.decode() for f in table if f != b"total"]
         gone = await _no_longer_unreserved(conn, redis, counted)
         before, after = await S.recount_unreserved(
-            redis, [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)], gone
+            redis,
+            [
+                keys.orders_unreserved(event_id),
+                keys.orders_unreserved_seq(event_id),
+                keys.orders_unreserved_types(event_id),
+            ],
+            gone,
         )
         repaired += int(before) != int(after)
     return repaired
@@ -188,6 +199,27 @@ async def check_invariants(conn: Connection, *, counts: list[Any] | None = None)
                 {
                     "check": "per_customer_limit",
                     "event_id": str(r["event_id"]),
+                    "customer_id": str(r["customer_id"]),
+                    "tickets": r["tickets"],
+                    "limit": r["max_per_customer"],
+                }
+            )
+        for r in await conn.fetch(Q.check_type_counts, MAX_LISTED):
+            counted = {k: r[k] for k in ("capacity", "sold", "held", "available")}
+            violations.append(
+                {
+                    "check": "type_stock_adds_up",
+                    "event_id": str(r["event_id"]),
+                    "ticket_type": r["name"],
+                    **counted,
+                }
+            )
+        for r in await conn.fetch(Q.check_customers_over_type_limit, MAX_LISTED):
+            violations.append(
+                {
+                    "check": "per_type_limit",
+                    "event_id": str(r["event_id"]),
+                    "ticket_type": r["section"],
                     "customer_id": str(r["customer_id"]),
                     "tickets": r["tickets"],
                     "limit": r["max_per_customer"],

@@ -28,7 +28,11 @@ _DETAILS = {
 # its thin ASGI twin, fast_route.py, answer with these bytes).
 REFUSAL_BODIES: dict[str, bytes] = {
     error.code: msgspec.json.encode(
-        ErrorBody(error=error.code, detail=_DETAILS.get(error.code, error.default_detail))
+        ErrorBody(
+            error=error.code,
+            detail=_DETAILS.get(error.code, error.default_detail),
+            field="ticket_type" if error.code == "unknown_ticket_type" else None,
+        )
     )
     for error in orders.REFUSALS.values()
 }
@@ -55,6 +59,11 @@ class OrderController(Controller):
         "/",
         operation_id="placeOrder",
         tags=["orders"],
+        description=(
+            "`ticket_type` (optional) buys tickets of that type only (docs/ticket-types.md): 422 "
+            "`unknown_ticket_type` (field `ticket_type`) when the event has none of that name, 409 "
+            "`not_on_sale` outside its window, 409 `sold_out` when its tickets are spoken for."
+        ),
         dto=StrictBody[OrderCreate],
         return_dto=None,
         status_code=202,

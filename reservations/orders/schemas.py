@@ -10,6 +10,7 @@ import msgspec
 
 from core.payments import PaymentMethodId
 from core.schemas import Out, Struct
+from reservations.orders.errors import CodeNotAccepted
 
 MAX_TICKETS_PER_ORDER = 10
 
@@ -20,6 +21,27 @@ class OrderCreate(Struct, frozen=True):
     event_id: uuid.UUID
     payment_method: PaymentMethodId
     quantity: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICKETS_PER_ORDER)] = 1
+    ticket_type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=100,
+                description="The ticket type to buy (its name, docs/ticket-types.md); null: any type on "
+                "sale now without a per-customer limit of its own.",
+            ),
+        ]
+        | None
+    ) = None
+    # Never accepted (422 `code_not_accepted`): codes go through holds (docs/codes.md). UNSET
+    # is left out of the encoded body, so idempotency fingerprints are as before.
+    code: (
+        Annotated[str, msgspec.Meta(description="Not accepted: codes go through holds.")] | msgspec.UnsetType
+    ) = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        if self.code is not msgspec.UNSET:
+            raise CodeNotAccepted(field="code")
 
 
 class OrderAccepted(Out, frozen=True):
@@ -53,6 +75,7 @@ class Order(Out, frozen=True, omit_defaults=True):
     quantity: int
     accepted_at: dt.datetime
     decided_at: dt.datetime | None = None
+    ticket_type: str | None = None  # present when the order names a ticket type
     reason: str | None = None
     total_cents: int | None = None
     purchases: list[OrderPurchase] | None = None

@@ -48,7 +48,14 @@ from core.ops import ORDERS
 from core.redis import Scripts
 from core.resources import Resources
 from reservations import keys
-from reservations.errors import AdmissionRequired, EventNotFound, LimitReached, NotOnSale, SoldOut
+from reservations.errors import (
+    AdmissionRequired,
+    EventNotFound,
+    LimitReached,
+    NotOnSale,
+    SoldOut,
+    UnknownTicketType,
+)
 from reservations.orders.errors import IdempotencyKeyRequired, OrderNotFound
 from reservations.orders.schemas import Order, OrderAccepted, OrderCreate, OrderPurchase
 
@@ -84,6 +91,7 @@ REFUSALS: dict[str, type[AppError]] = {
     "admission_required": AdmissionRequired,
     "limit_reached": LimitReached,
     "sold_out": SoldOut,
+    "unknown_ticket_type": UnknownTicketType,
 }
 
 
@@ -112,10 +120,22 @@ def check_idempotency_key(key: str | None) -> str:
     return key
 
 
+class _Untyped(msgspec.Struct, frozen=True):
+    """An order without a ticket type, encoded as bodies were before types existed, so
+    the keys stored then keep their fingerprint."""
+
+    event_id: uuid.UUID
+    payment_method: str
+    quantity: int
+
+
 def fingerprint(data: OrderCreate) -> bytes:
     """Of the decoded body, so key order and whitespace do not matter; defaults count.
     8 bytes: it tells apart two bodies sent under one customer's key, nothing more."""
-    return hashlib.blake2b(msgspec.json.encode(data), digest_size=8).digest()
+    body: msgspec.Struct = data
+    if data.ticket_type is None:
+        body = _Untyped(event_id=data.event_id, payment_method=data.payment_method, quantity=data.quantity)
+    return hashlib.blake2b(msgspec.json.encode(body), digest_size=8).digest()
 
 
 class IdempotencySlot(msgspec.Struct, frozen=True):
@@ -185,6 +205,8 @@ async def place_order(
         slot.hashes[1],
         slot.hashes[2],
         keys.orders_unreserved_seq(event),
+        keys.orders_unreserved_types(event),
+        keys.available_type(event, data.ticket_type or ""),
     ]
     args: list[str | bytes | int] = [
         fingerprint(data),
@@ -197,6 +219,7 @@ async def place_order(
         data.payment_method,
         request_id or "",
         COUNTS_TTL_S,
+        data.ticket_type or "",
     ]
     try:
         await limits.check_limits(
@@ -255,7 +278,13 @@ async def release_unreserved(redis: ArqRedis, *, event_id: uuid.UUID, order_ids:
     if not ids:
         return 0
     released: int = await S.release_unreserved(
-        redis, [keys.orders_unreserved(event_id), keys.orders_unreserved_seq(event_id)], ids
+        redis,
+        [
+            keys.orders_unreserved(event_id),
+            keys.orders_unreserved_seq(event_id),
+            keys.orders_unreserved_types(event_id),
+        ],
+        ids,
     )
     return released
 
@@ -298,13 +327,22 @@ async def _read_meta(res: Resources, *, event_id: uuid.UUID) -> bool:
 
 
 def _meta_fields(row: Mapping[str, Any]) -> dict[str, str | int]:
-    return {
+    fields: dict[str, str | int] = {
         "max_per_customer": row["max_per_customer"],
         "waiting_room": int(row["waiting_room"]),
         "closed": int(row["closed"]),
         "opens_ms": row["opens_ms"] or 0,
         "starts_ms": row["starts_ms"],
     }
+    # Each ticket type's own window: "<opens ms>,<closes ms>", either empty (place_order.lua).
+    for name, opens, closes in zip(
+        row.get("type_names") or (),
+        row.get("type_opens_ms") or (),
+        row.get("type_closes_ms") or (),
+        strict=True,
+    ):
+        fields[f"type:{name}"] = f"{'' if opens is None else opens},{'' if closes is None else closes}"
+    return fields
 
 
 async def refresh_event_meta(conn: Connection, redis: ArqRedis, *, event_id: uuid.UUID) -> bool:
@@ -374,6 +412,7 @@ async def load_orders(conn: Connection, *, order_ids: list[uuid.UUID]) -> dict[u
             quantity=r["quantity"],
             accepted_at=r["accepted_at"],
             decided_at=r["decided_at"],
+            ticket_type=r["ticket_type"],
             reason=r["reason"],
             total_cents=sum(p.price_cents for p in bought) if bought else None,
             purchases=bought if r["status"] == "confirmed" else None,
@@ -402,6 +441,7 @@ def order_from_record(order_id: uuid.UUID, record: Mapping[bytes, bytes]) -> Ord
         event_id=uuid.UUID(record[b"event_id"].decode()),
         quantity=int(record[b"quantity"]),
         accepted_at=dt.datetime.fromtimestamp(int(record[b"accepted_ms"]) / 1000, dt.UTC),
+        ticket_type=record[b"ticket_type"].decode() if record.get(b"ticket_type") else None,
         reason=reason,
         notice=record[b"notice"].decode() if waiting else None,
         payment_deadline=_deadline(record.get(b"pay_until_ms")) if waiting else None,

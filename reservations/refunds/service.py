@@ -26,6 +26,7 @@ from core import payments
 from core.auth import Principal
 from core.config import get_settings
 from core.db import Connection, Pool, queries_beside
+from reservations.codes import service as codes
 from reservations.errors import EventNotFound, PaymentUnavailable
 from reservations.etickets.errors import TicketNotFound
 from reservations.inventory import service as inventory
@@ -172,9 +173,11 @@ async def _settle(conn: Connection, *, purchase_id: uuid.UUID, refund_id: str | 
         await inventory.release_allowance(
             conn, customer_id=settled["customer_id"], event_id=settled["event_id"], quantity=1
         )
+        await inventory.release_ticket_type_allowances(conn, ticket_ids=[settled["ticket_id"]])
         released = await inventory.release_booked(conn, ticket_ids=[settled["ticket_id"]])
         if released != 1:
             log.error("refund of purchase %s released %d tickets", purchase_id, released)
+        await codes.release_refunded_use(conn, purchase_id=purchase_id)
     return settled
 
 

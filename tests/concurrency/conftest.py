@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from reservations.checkin import service as checkin
+from reservations.codes import service as codes
 from reservations.inventory import service as inventory
 from reservations.orders import service as orders
 from reservations.refunds import service as refunds
@@ -32,6 +33,7 @@ OWNERS: dict[str, Any] = {
     "refund_claim_once": refunds.GUARDS,
     "skip_waitlist_kept": inventory.GUARDS,
     "rounds_serialised": offers.GUARDS,
+    "code_use_guarded": codes.GUARDS,
 }
 
 

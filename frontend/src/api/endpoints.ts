@@ -103,7 +103,7 @@ export const api = {
 
   createHold: (
     eventId: string,
-    body: { quantity: number; half_price?: number } | { seat_ids: string[]; half_price?: number },
+    body: ({ quantity: number } | { seat_ids: string[] }) & { half_price?: number; ticket_type?: string; code?: string },
     token: string,
     admissionToken?: string | null,
     visitorToken?: string | null,
@@ -129,7 +129,11 @@ export const api = {
   wsTicket: (auth: QueueAuth) =>
     request<{ ticket: string; expires_in_s: number }>("POST", "/api/ws-tickets", { ...auth }),
 
-  placeOrder: (body: { event_id: string; quantity: number; payment_method: string }, idempotencyKey: string, token: string) =>
+  placeOrder: (
+    body: { event_id: string; quantity: number; payment_method: string; ticket_type?: string },
+    idempotencyKey: string,
+    token: string,
+  ) =>
     request<OrderAccepted>("POST", "/api/orders", { body, token, headers: { "Idempotency-Key": idempotencyKey } }),
   order: (id: string, token: string) => request<Order>("GET", `/api/orders/${enc(id)}`, { token }),
 

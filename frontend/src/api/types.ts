@@ -22,6 +22,21 @@ export interface SectionOut {
   available?: number;
 }
 
+/** A ticket type (docs/ticket-types.md): a section with its own price, window, limit and counters. */
+export interface TicketTypeOut {
+  name: string;
+  kind: "general" | "seated";
+  price_cents: number;
+  capacity: number;
+  available: number;
+  held: number;
+  sold: number;
+  sales_open_at: string | null;
+  sales_close_at: string | null;
+  max_per_customer: number | null;
+  on_sale: boolean;
+}
+
 export interface WaitingRoomInfo {
   enabled: boolean;
   admission_factor?: number;
@@ -46,6 +61,7 @@ export interface EventOut {
   status: EventStatus;
   seated?: boolean;
   sections?: SectionOut[] | null;
+  ticket_types?: TicketTypeOut[] | null;
   max_per_customer?: number;
   hold_ttl_s?: number;
   half_price?: boolean;
@@ -115,6 +131,9 @@ export interface Hold {
   extended_at?: string | null;
   /** Seconds `POST /api/holds/{id}/extend` would add now (0: not possible); null when not read. */
   extension_s?: number | null;
+  /** The presale or discount code the hold carries, and what it took off `total_cents`. */
+  code?: string | null;
+  discount_cents?: number;
 }
 
 export interface Purchase {
@@ -193,6 +212,7 @@ export interface StockMessage {
   held: number;
   available: number;
   status: EventStatus;
+  types?: { name: string; sold: number; held: number; available: number }[];
 }
 
 export interface PurchaseMessage {

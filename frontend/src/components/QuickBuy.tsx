@@ -17,16 +17,19 @@ interface Placed {
   id: string;
   quantity: number;
   card: string;
+  keyEvent: string; // what the order's key was kept under: the event, and the type when chosen
 }
 
 export function QuickBuy({
   eventId,
   quantity,
+  ticketType = null,
   token,
   onDecided,
 }: {
   eventId: string;
   quantity: number;
+  ticketType?: string | null; // the type chosen on the event page, sent with the order
   token: string;
   onDecided: () => void;
 }) {
@@ -46,10 +49,10 @@ export function QuickBuy({
         return;
       }
       setOrder(o);
-      forgetOrderKey(eventId, placed.quantity, placed.card);
+      forgetOrderKey(placed.keyEvent, placed.quantity, placed.card);
       onDecided();
     },
-    [eventId, placed, onDecided],
+    [placed, onDecided],
   );
   const check = useCallback(() => {
     if (!placed) return;
@@ -82,10 +85,11 @@ export function QuickBuy({
     setNotice(null);
     try {
       // Same event, quantity and card = same key until decided: a repeat after a lost answer finds the same order.
-      const key = orderKey(eventId, quantity, number);
+      const key = orderKey(ticketType ? `${eventId}.${ticketType}` : eventId, quantity, number);
       const method = await tokeniseCard(number); // the card goes to the payment provider only
-      const accepted = await api.placeOrder({ event_id: eventId, quantity, payment_method: method.id }, key, token);
-      setPlaced({ id: accepted.id, quantity, card: number });
+      const body = { event_id: eventId, quantity, payment_method: method.id, ...(ticketType ? { ticket_type: ticketType } : {}) };
+      const accepted = await api.placeOrder(body, key, token);
+      setPlaced({ id: accepted.id, quantity, card: number, keyEvent: ticketType ? `${eventId}.${ticketType}` : eventId });
     } catch (err) {
       setError(err);
     } finally {

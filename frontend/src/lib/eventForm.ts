@@ -1,4 +1,5 @@
 // The organizer's "new event" form and the API body it becomes.
+import { FIRST_TYPES, type TypeDraft, typesToSections } from "./ticketTypes";
 
 export interface SectionDraft {
   name: string;
@@ -12,10 +13,11 @@ export interface EventDraft {
   venue: string;
   startsAt: string; // datetime-local value
   salesOpenAt: string; // datetime-local value or ""
-  kind: "ga" | "seated";
+  kind: "ga" | "seated" | "types";
   price: string;
   capacity: string;
   sections: SectionDraft[];
+  types: TypeDraft[]; // kind "types": ticket types (lib/ticketTypes.ts)
   maxPerCustomer: string;
   holdTtl: string;
   /** Extra time one extension of a hold adds, in seconds: "" = the time to pay again, "0" = none. */
@@ -35,6 +37,7 @@ export const EMPTY_DRAFT: EventDraft = {
   price: "",
   capacity: "",
   sections: [{ name: "Stalls", price: "", rows: "5", seatsPerRow: "10" }],
+  types: FIRST_TYPES,
   maxPerCustomer: "1",
   holdTtl: "300",
   holdExtension: "",
@@ -89,7 +92,11 @@ export function draftToBody(d: EventDraft): Record<string, unknown> {
   };
   if (d.holdExtension.trim() !== "") body.hold_extension_s = int(d.holdExtension.trim(), "holdExtension", 0, 3600);
   if (d.salesOpenAt) body.sales_open_at = iso(d.salesOpenAt, "salesOpenAt");
-  if (d.kind === "ga") {
+  if (d.kind === "types") {
+    body.sections = typesToSections(d.types, (field, message) => {
+      throw new DraftError(field, message);
+    });
+  } else if (d.kind === "ga") {
     body.price_cents = cents(d.price, "price");
     body.capacity = int(d.capacity, "capacity", 1);
   } else {

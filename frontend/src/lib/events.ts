@@ -8,6 +8,8 @@ export function lowestPrice(event: EventOut): number | undefined {
 }
 
 export function isSeated(event: EventOut): boolean {
+  // An event whose ticket types are all general admission sells by quantity, not by seat.
+  if (event.ticket_types?.length) return event.ticket_types.some((t) => t.kind === "seated");
   if (typeof event.seated === "boolean") return event.seated;
   return (event.sections ?? []).some((s) => (s.rows ?? 0) > 0 && (s.seats_per_row ?? 0) > 0);
 }
@@ -47,11 +49,35 @@ export function filterEvents(events: EventOut[], f: EventFilter): EventOut[] {
     });
 }
 
+/** Whether a ticket type's own sale window (docs/ticket-types.md) is open at `now` (ms). */
+export function typeWindowOpen(t: { sales_open_at: string | null; sales_close_at: string | null }, now: number): boolean {
+  if (t.sales_open_at && Date.parse(t.sales_open_at) > now) return false;
+  return !t.sales_close_at || now < Date.parse(t.sales_close_at);
+}
+
 export function applyStock<T extends EventOut>(
   event: T,
-  stock: { sold: number; held: number; available: number; status: EventStatus },
+  stock: {
+    sold: number;
+    held: number;
+    available: number;
+    status: EventStatus;
+    types?: { name: string; sold: number; held: number; available: number }[];
+  },
 ): T {
-  return { ...event, sold: stock.sold, held: stock.held, available: stock.available, status: stock.status };
+  const next = { ...event, sold: stock.sold, held: stock.held, available: stock.available, status: stock.status };
+  if (stock.types && event.ticket_types) {
+    const counts = new Map(stock.types.map((t) => [t.name, t]));
+    next.ticket_types = event.ticket_types.map((t) => {
+      const c = counts.get(t.name);
+      if (!c) return t;
+      // On sale: the event sells, the type's own window is open, and tickets are left (they come back too).
+      const selling = stock.status === "on_sale" || stock.status === "sold_out";
+      const on_sale = selling && typeWindowOpen(t, Date.now()) && c.available > 0;
+      return { ...t, sold: c.sold, held: c.held, available: c.available, on_sale };
+    });
+  }
+  return next;
 }
 
 /** The list's query for the API: local calendar days become exact instants. */

@@ -102,6 +102,7 @@ export function setVisitorToken(token: string | null): void {
 export interface Intent {
   quantity: number;
   half_price: number;
+  ticket_type?: string; // the type chosen on the event page (docs/ticket-types.md)
 }
 
 export function getIntent(eventId: string): Intent | null {

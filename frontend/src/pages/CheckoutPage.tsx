@@ -5,6 +5,7 @@ import { api } from "../api/endpoints";
 import { tokeniseCard } from "../api/payments";
 import type { Hold, Purchase } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import { HoldCodeForm } from "../components/CodeInput";
 import { ErrorBox, Loading, Notice, ProgressBar } from "../components/ui";
 import { formatClock, formatDuration, formatMoney, plural, seatLabel } from "../lib/format";
 import { extensionOffer, mergeHold } from "../lib/holds";
@@ -262,6 +263,7 @@ function Checkout({ holdId, token }: { holdId: string; token: string }) {
       </section>
 
       <TicketList hold={h} />
+      {!h.code && <HoldCodeForm holdId={holdId} token={token} onApplied={(held) => hold.setData(held)} />}
 
       <section className="panel" aria-labelledby="pay-title">
         <h2 id="pay-title">Payment</h2>
@@ -399,6 +401,12 @@ function TicketList({ hold }: { hold: Hold }) {
           </li>
         ))}
       </ul>
+      {hold.code && (
+        <p className="small" data-testid="hold-code">
+          Code <strong>{hold.code}</strong>
+          {hold.discount_cents ? `: −${formatMoney(hold.discount_cents)}` : ""}
+        </p>
+      )}
       <p className="total">
         Total <strong>{formatMoney(hold.total_cents)}</strong>
       </p>

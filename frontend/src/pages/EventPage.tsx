@@ -3,11 +3,15 @@ import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
 import type { EventOut, LiveMessage, PurchaseMessage, Seat } from "../api/types";
 import { AuthForm } from "../components/AuthForm";
+import type { CodeCheck } from "../api/codes";
+import { CodeInput } from "../components/CodeInput";
 import { QuickBuy } from "../components/QuickBuy";
 import { WaitlistOffer, WaitlistPanel } from "../components/Waitlist";
 import { offerFromSearch } from "../lib/waitlist";
 import { SeatMap, seatIsFree } from "../components/SeatMap";
+import { TicketTypePicker, pickType } from "../components/TicketTypePicker";
 import { ErrorBox, EventLoadError, LiveIndicator, Loading, Notice, ProgressBar, StatusBadge } from "../components/ui";
+import { codeDiscount, gaTickets } from "../lib/codes";
 import { applyStock, hasWaitingRoom, isSeated, lowestPrice, purchaseLimit, ticketsOwned } from "../lib/events";
 import { cancelPolicyText, formatDateTime, formatLongCountdown, formatMoney, plural, timeAgo } from "../lib/format";
 import { useLoad, useNow, useTitle } from "../lib/hooks";
@@ -238,7 +242,6 @@ function BuyPanel({
   const navigate = useNavigate();
   const { search } = useLocation();
   const session = useSession();
-  const seated = isSeated(event);
   const max = Math.max(1, event.max_per_customer ?? 1);
   // What the buyer already owns counts towards the per-person limit (shared with "My tickets").
   const account = useLoad(
@@ -247,12 +250,24 @@ function BuyPanel({
     [session?.customer.id, session?.token],
   );
   const owned = account.data ? ticketsOwned(account.data.purchases ?? [], event.id) : 0;
-  const limit = purchaseLimit(max, owned, event.available);
+  // Ticket types: the buyer picks one (components/TicketTypePicker) when the event has a
+  // general-admission type; a seated type then shows its own seats. A purely seated event
+  // keeps its whole map.
+  const allTypes = event.ticket_types ?? [];
+  const types = allTypes.some((t) => t.kind === "general") ? allTypes : [];
+  const [typeName, setTypeName] = useState<string | null>(null);
+  const ticketType = types.find((t) => t.name === pickType(types, typeName)) ?? null;
+  const seated = ticketType ? ticketType.kind === "seated" : isSeated(event);
+  const shownSeats = ticketType?.kind === "seated" ? seats.filter((s) => s.section === ticketType.name) : seats;
+  const limit = ticketType
+    ? purchaseLimit(Math.min(max, ticketType.max_per_customer ?? max), owned, ticketType.available)
+    : purchaseLimit(max, owned, event.available);
   const [quantity, setQuantity] = useState(1);
   useEffect(() => {
     if (limit.choices.length && quantity > limit.choices.length) setQuantity(limit.choices.length);
   }, [limit.choices.length, quantity]);
   const [half, setHalf] = useState(0);
+  const [code, setCode] = useState<CodeCheck | null>(null);
   const [selected, setSelected] = useState<string[]>([]);
   const [askAuth, setAskAuth] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -261,7 +276,7 @@ function BuyPanel({
   const opensIn = event.sales_open_at ? Math.ceil((Date.parse(event.sales_open_at) - now) / 1000) : 0;
   const waitingRoom = hasWaitingRoom(event);
   const admission = getAdmission(event.id);
-  const mayPick = !waitingRoom || admission !== null;
+  const mayPick = !waitingRoom || admission !== null || code?.presale === true;
 
   // A selected seat someone else just took is dropped from the selection.
   useEffect(() => {
@@ -285,15 +300,21 @@ function BuyPanel({
     if (half > count) setHalf(count);
   }, [count, half]);
 
-  const unitPrice = lowestPrice(event) ?? 0;
-  const seatTotal = seats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
+  const unitPrice = ticketType?.price_cents ?? lowestPrice(event) ?? 0;
+  const seatTotal = shownSeats.filter((s) => selected.includes(s.id)).reduce((sum, s) => sum + s.price_cents, 0);
   const fullTotal = seated ? seatTotal : unitPrice * quantity;
-  const estimate = seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2);
+  const chosen = seats.filter((s) => selected.includes(s.id));
+  const priced = seated
+    ? chosen.map((s, i) => ({ price_cents: i < half ? Math.floor(s.price_cents / 2) : s.price_cents, ticket_type: s.section }))
+    : gaTickets(unitPrice, quantity, half);
+  const discount = code ? codeDiscount(priced, code) : 0;
+  const estimate = (seated ? fullTotal : fullTotal - Math.floor((unitPrice * half) / 2)) - discount;
+  const presale = code?.presale === true;
 
   async function buy(token = session?.token) {
     setError(null);
-    const intent = { quantity: count || 1, half_price: half };
-    if (waitingRoom && !admission) {
+    const intent = { quantity: count || 1, half_price: half, ...(ticketType ? { ticket_type: ticketType.name } : {}) };
+    if (waitingRoom && !admission && !presale) {
       // Anyone may queue; signing in waits until it is their turn.
       setIntent(event.id, intent);
       navigate(`/events/${event.id}/queue`);
@@ -305,9 +326,12 @@ function BuyPanel({
     }
     setBusy(true);
     try {
-      const body = seated
-        ? { seat_ids: selected, ...(half ? { half_price: half } : {}) }
-        : { quantity, ...(half ? { half_price: half } : {}) };
+      const extra = {
+        ...(ticketType ? { ticket_type: ticketType.name } : {}),
+        ...(half ? { half_price: half } : {}),
+        ...(code ? { code: code.code } : {}),
+      };
+      const body = seated ? { seat_ids: selected, ...extra } : { quantity, ...extra };
       const hold = await api.createHold(event.id, body, token, admission?.token, getVisitorToken());
       if (admission) setAdmission(event.id, null);
       navigate(`/checkout/${hold.id}`);
@@ -328,6 +352,8 @@ function BuyPanel({
           reloadEvent();
         } else if (err.code === "limit_reached") {
           void account.reload(true); // what the buyer owns may have changed in another tab
+        } else if (err.code.startsWith("code_")) {
+          setCode(null); // refused at the hold (used up meanwhile, …): the reason shows below
         }
       }
       setError(err);
@@ -378,8 +404,8 @@ function BuyPanel({
   }
 
   const scheduled = event.status === "scheduled";
-  const canBuy = !scheduled || waitingRoom;
-  const label = waitingRoom && !admission
+  const canBuy = !scheduled || waitingRoom || presale;
+  const label = waitingRoom && !admission && !presale
     ? scheduled
       ? "Join the waiting room"
       : "Get in line"
@@ -410,15 +436,26 @@ function BuyPanel({
         </Notice>
       )}
 
+      {types.length > 0 && (
+        <TicketTypePicker
+          types={types}
+          value={ticketType?.name ?? null}
+          onChange={(name) => {
+            setTypeName(name);
+            setSelected([]); // seats of another type are not this type's
+          }}
+        />
+      )}
       {seated ? (
         seatsError && !seats.length ? (
           <ErrorBox title="We could not load the seats" error={seatsError} onRetry={reloadSeats} />
         ) : (
           mayPick && (
-            <SeatMap seats={seats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
+            <SeatMap seats={shownSeats} selected={selected} max={Math.max(1, limit.left)} onToggle={toggleSeat} />
           )
         )
       ) : (
+        <>
         <div className="field">
           <label htmlFor="qty">Tickets</label>
           <select id="qty" value={quantity} onChange={(e) => setQuantity(Number(e.target.value))}>
@@ -434,6 +471,7 @@ function BuyPanel({
             </p>
           )}
         </div>
+        </>
       )}
 
       {event.half_price && (
@@ -453,6 +491,8 @@ function BuyPanel({
           </p>
         </div>
       )}
+
+      <CodeInput eventId={event.id} applied={code} discountCents={discount} onApplied={setCode} />
 
       {(!seated || selected.length > 0) && mayPick && (
         <p className="total">
@@ -494,16 +534,17 @@ function BuyPanel({
         <button
           type="button"
           className="btn btn-primary btn-block btn-large"
-          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0)}
+          disabled={busy || !canBuy || (session !== null && limit.left === 0) || (seated && mayPick && selected.length === 0) || (types.length > 0 && !ticketType)}
           onClick={() => void buy()}
         >
           {busy ? "Holding your tickets…" : label}
         </button>
       )}
-      {!seated && !waitingRoom && event.status === "on_sale" && session && limit.left > 0 && (
+      {!seated && !waitingRoom && (types.length === 0 || ticketType) && event.status === "on_sale" && session && limit.left > 0 && (
         <QuickBuy
           eventId={event.id}
           quantity={quantity}
+          ticketType={ticketType?.name ?? null}
           token={session.token}
           onDecided={() => {
             void account.reload(true);

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { friendlyMessage } from "../api/client";
 import { afterSale, type EventPurchase } from "../api/afterSale";
 import { AdminGate } from "../components/AdminGate";
+import { CodesPanel } from "../components/CodesPanel";
 import { ErrorBox, Loading, PageHeader } from "../components/ui";
 import { formatDateTime, formatMoney } from "../lib/format";
 import { useLoad, useTitle } from "../lib/hooks";
@@ -139,6 +140,7 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
           </button>
         </div>
       </section>
+      <CodesPanel eventId={eventId} token={token} />
       <PurchaseList eventId={eventId} token={token} version={version} onRefunded={(text) => { setMessage(text); setVersion((v) => v + 1); }} />
       <section className="panel">
         <h2>Door staff</h2>

@@ -5,6 +5,7 @@ import type { EventOut, LiveMessage, WaitingRoomPatch } from "../api/types";
 import { AdminGate, AdminSignOut } from "../components/AdminGate";
 import { WaitlistAdmin } from "../components/Waitlist";
 import { ErrorBox, Loading, Notice, PageHeader, StatusBadge } from "../components/ui";
+import { TicketTypesEditor } from "../components/TicketTypesEditor";
 import { DraftError, draftToBody, EMPTY_DRAFT, type EventDraft, type SectionDraft } from "../lib/eventForm";
 import { applyStock, hasWaitingRoom } from "../lib/events";
 import { formatDateTime } from "../lib/format";
@@ -190,9 +191,15 @@ function CreateEvent({ token, onCreated }: { token: string; onCreated: (e: Event
               <input type="radio" name="kind" checked={d.kind === "seated"} onChange={() => set("kind", "seated")} />{" "}
               Seated (sections and rows)
             </label>
+            <label>
+              <input type="radio" name="kind" checked={d.kind === "types"} onChange={() => set("kind", "types")} />{" "}
+              Ticket types (e.g. Pista and VIP)
+            </label>
           </div>
         </fieldset>
-        {d.kind === "ga" ? (
+        {d.kind === "types" ? (
+          <TicketTypesEditor types={d.types} onChange={(types) => set("types", types)} err={err} invalid={invalid} />
+        ) : d.kind === "ga" ? (
           <>
             <div className="field">
               <label htmlFor="ev-price">Price</label>

@@ -258,7 +258,11 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
     api
       .createHold(
         event.id,
-        { quantity: intent.quantity, ...(intent.half_price ? { half_price: intent.half_price } : {}) },
+        {
+          quantity: intent.quantity,
+          ...(intent.ticket_type ? { ticket_type: intent.ticket_type } : {}),
+          ...(intent.half_price ? { half_price: intent.half_price } : {}),
+        },
         customerToken,
         admissionToken,
         visitorToken,

@@ -7,6 +7,7 @@
 -- KEYS[3] pending       sorted set of undecided order ids
 -- KEYS[4] unreserved    hash order id -> quantity, and `total`
 -- KEYS[5] unreserved seq  sorted set order id -> seq (the same orders)
+-- KEYS[6] unreserved types  hash `o:<order id>` -> type, `t:<type>` -> tickets (place_order.lua)
 -- ARGV[1] order id      ARGV[2] status (confirmed | rejected)
 -- ARGV[3] reason or ""  ARGV[4] seconds to keep the decided record
 --
@@ -20,6 +21,13 @@ if q then
   redis.call('HDEL', KEYS[4], ARGV[1])
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('HINCRBY', KEYS[4], 'total', -tonumber(q))
+  local t = redis.call('HGET', KEYS[6], 'o:' .. ARGV[1])
+  if t then
+    redis.call('HDEL', KEYS[6], 'o:' .. ARGV[1])
+    if redis.call('HINCRBY', KEYS[6], 't:' .. t, -tonumber(q)) <= 0 then
+      redis.call('HDEL', KEYS[6], 't:' .. t)
+    end
+  end
   if redis.call('HLEN', KEYS[4]) <= 1 then
     redis.call('DEL', KEYS[4])
   end

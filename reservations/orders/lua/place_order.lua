@@ -22,12 +22,18 @@
 --                       before midnight, or by an API whose clock runs ahead, is there)
 -- KEYS[13] unreserved seq  sorted set order id -> seq: the same orders as KEYS[10], in
 --                       acceptance order (first come, first served in the worker)
+-- KEYS[14] unreserved types  hash `o:<order id>` -> ticket type, `t:<type>` -> tickets of
+--                       that type in KEYS[10] (orders that name a type)
+-- KEYS[15] type available  string: the named type's AVAILABLE tickets as PostgreSQL last
+--                       counted them (absent: bound by the event's only)
 -- ARGV[1] request fingerprint (8 bytes)  ARGV[2] idempotency hash ttl (s)
 -- ARGV[3] customer id                ARGV[4] quantity
 -- ARGV[5] order id                   ARGV[6] the key's field: digest of (customer, key)
 -- ARGV[7] event id                   ARGV[8] payment method id
 -- ARGV[9] request id                 ARGV[10] order counts ttl (s)
--- ARGV[11] absent in production. Test-only (Guards in service.py switched off): 'lookup'
+-- ARGV[11] the ticket type the order names, or '' (any type); KEYS[2]'s field
+--          `type:<name>` = "<opens ms>,<closes ms>" (either may be empty) says it exists
+-- ARGV[12] absent in production. Test-only (Guards in service.py switched off): 'lookup'
 --          runs only the key's lookup and returns {"fresh"} when the key is unused;
 --          'claim' runs the rest without it (the lookup and the claim no longer atomic)
 --
@@ -43,9 +49,10 @@
 --   {"miss"}                    the event is not cached: fill KEYS[2] and call again
 --   {"unknown"}                 no such event (negative cache entry)
 --   {"refused", status, code}   refused and stored under the key: not_on_sale,
---                               admission_required, limit_reached, sold_out
+--                               admission_required, limit_reached, sold_out,
+--                               unknown_ticket_type
 
-if ARGV[11] ~= 'claim' then
+if ARGV[12] ~= 'claim' then
   local stored = redis.call('HGET', KEYS[1], ARGV[6]) or redis.call('HGET', KEYS[11], ARGV[6])
     or redis.call('HGET', KEYS[12], ARGV[6])
   if stored then
@@ -54,7 +61,7 @@ if ARGV[11] ~= 'claim' then
     end
     return {'replay', string.sub(stored, 9, 11), string.sub(stored, 12)}
   end
-  if ARGV[11] == 'lookup' then
+  if ARGV[12] == 'lookup' then
     return {'fresh'}
   end
 end
@@ -87,6 +94,18 @@ local qty = tonumber(ARGV[4])
 if meta[4] == '1' or now >= tonumber(meta[6]) or now < tonumber(meta[5]) then
   return refuse('409', 'not_on_sale')
 end
+local ttype = ARGV[11]
+if ttype ~= '' then
+  local window = redis.call('HGET', KEYS[2], 'type:' .. ttype)
+  if not window then
+    return refuse('422', 'unknown_ticket_type')
+  end
+  local comma = string.find(window, ',', 1, true)
+  local opens, closes = tonumber(string.sub(window, 1, comma - 1)), tonumber(string.sub(window, comma + 1))
+  if (opens and now < opens) or (closes and now >= closes) then
+    return refuse('409', 'not_on_sale')
+  end
+end
 if meta[3] == '1' then
   return refuse('403', 'admission_required')
 end
@@ -107,6 +126,16 @@ if available then
     return refuse('409', 'sold_out')
   end
 end
+-- The same bound per type: a VIP order is never accepted against Pista's tickets.
+if ttype ~= '' then
+  local type_available = redis.call('GET', KEYS[15])
+  if type_available then
+    local type_unreserved = tonumber(redis.call('HGET', KEYS[14], 't:' .. ttype) or '0')
+    if type_unreserved + qty > tonumber(type_available) then
+      return refuse('409', 'sold_out')
+    end
+  end
+end
 
 redis.call('HINCRBY', KEYS[4], ARGV[3], qty)
 redis.call('EXPIRE', KEYS[4], ARGV[10])
@@ -119,5 +148,10 @@ redis.call('ZADD', KEYS[6], now, ARGV[5])
 redis.call('HSET', KEYS[10], ARGV[5], qty)
 redis.call('HINCRBY', KEYS[10], 'total', qty)
 redis.call('ZADD', KEYS[13], seq, ARGV[5])
+if ttype ~= '' then
+  redis.call('HSET', KEYS[5], 'ticket_type', ttype)
+  redis.call('HSET', KEYS[14], 'o:' .. ARGV[5], ttype)
+  redis.call('HINCRBY', KEYS[14], 't:' .. ttype, qty)
+end
 remember('202', ARGV[5])
 return {'accepted'}
