@@ -1,6 +1,7 @@
 """The waitlist in Debian's Chromium against the whole running system (tests/e2e/conftest.py):
 a sold-out event, a buyer joins its waitlist in the browser, a ticket comes back, the first
-in line is called (banner and email), opens the email's link and buys the ticket.
+in line is called (banner and email), opens the email's link and buys the ticket with a
+discount code (docs/codes.md).
 """
 
 from __future__ import annotations
@@ -31,9 +32,17 @@ def mail_to(api: Api, email: str, kind: str, *, within_s: float = 30) -> dict[st
     raise AssertionError(f"no {kind} email to {email} in the mail sink")
 
 
-def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it(api: Api, new_page: Any) -> None:
+def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it_with_a_code(
+    api: Api, new_page: Any
+) -> None:
     event = api.create_event(name="Waitlist night", capacity=1, price_cents=PRICE_CENTS)
     event_id = event["id"]
+    r = api.http.post(
+        f"/api/events/{event_id}/codes",
+        json={"code": "WAITED-25", "kind": "discount", "percent_off": 25},
+        headers=api.admin(),
+    )
+    assert r.status_code == 201, r.text
     # Sold out: someone holds the only ticket.
     first = api.sign_up("Primeira Pessoa")
     held = api.http.post(
@@ -84,9 +93,13 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it(api: A
     page.get_by_role("button", name="Buy 1 ticket").click()
     expect(page).to_have_url(re.compile(r"/checkout/"))
     expect(page.get_by_test_id("countdown")).to_be_visible()
-    # The checkout is the ordinary one: what the buyer pays is decided here (a discount
-    # code entered at this step changes `paid_cents`).
-    paid_cents = PRICE_CENTS
+    # The checkout is the ordinary one: she applies the discount code she was given.
+    expect(page.locator("p.total")).to_contain_text(re.compile(r"80[.,]00"))
+    page.get_by_label("Have a discount code?").fill("waited-25")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_test_id("hold-code")).to_contain_text("WAITED-25")
+    expect(page.locator("p.total")).to_contain_text(re.compile(r"60[.,]00"))
+    paid_cents = PRICE_CENTS * 3 // 4
     pay(page)
     expect(page.get_by_role("heading", name="You are going!")).to_be_visible()
 
@@ -96,6 +109,12 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it(api: A
         f"/api/customers/{ana['customer']['id']}", headers={"Authorization": f"Bearer {ana['token']}"}
     ).json()["purchases"]
     assert [(p["event_id"], p["price_cents"]) for p in purchases] == [(event_id, paid_cents)]
+    [used] = api.http.get(f"/api/events/{event_id}/codes", headers=api.admin()).json()
+    assert (used["confirmed"], used["revenue_cents"], used["discount_cents"]) == (
+        1,
+        paid_cents,
+        PRICE_CENTS - paid_cents,
+    )
     listing = api.http.get(f"/api/events/{event_id}/waitlist", headers=api.admin()).json()
     assert [(e["email"], e["status"]) for e in listing["entries"]] == [
         (ana["email"], "used"),
