@@ -177,6 +177,7 @@ class ProviderTransport(httpx.AsyncBaseTransport):
         except BaseException:
             self.busy[i] -= 1
             raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Counted(response.stream, self.busy, i)
         return response
 
@@ -222,6 +223,8 @@ class _ChargeList(msgspec.Struct, frozen=True):
 
 
 _charge_decoder = msgspec.json.Decoder(Charge)
+_json_encode = msgspec.json.Encoder().encode
+JSON_HEADERS = {"Content-Type": "application/json"}
 _charge_list_decoder = msgspec.json.Decoder(_ChargeList)
 
 
@@ -249,6 +252,9 @@ async def _send(
     breaker: CircuitBreaker | None = None,
 ) -> httpx.Response:
     last: str = "no attempt made"
+    content = None if json is None else _json_encode(json)
+    if content is not None:
+        headers = (headers or {}) | JSON_HEADERS
     for attempt in range(retries + 1):
         if attempt:
             await asyncio.sleep(backoff_delay(attempt, backoff_s))
@@ -256,7 +262,7 @@ async def _send(
             breaker.before_call()  # CircuitOpen: the provider is not called
         try:
             response = await http.request(
-                method, url, json=json, headers=headers, params=params, timeout=timeout_s
+                method, url, content=content, headers=headers, params=params, timeout=timeout_s
             )
         except httpx.TimeoutException:
             last = f"timed out after {timeout_s}s"
