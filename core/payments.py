@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import httpx
 import msgspec
+
+from core.keepalive import KeepAliveTransport
 
 log = logging.getLogger("crowdpass.payments")
 
@@ -134,83 +136,20 @@ class CircuitBreaker:
         return BreakerStatus(state=self.state, since=self._since, failures=self.failures, opened=self.opened)
 
 
-# Connections per pool of `ProviderTransport`: httpcore's pool looks at every connection it
-# holds on each request and each response closed, so its cost per charge grows with its size.
-CONNECTIONS_PER_POOL = 4
-
-
-class ProviderTransport(httpx.AsyncBaseTransport):
-    """`max_connections` keep-alive connections to the provider as several small httpx pools
-    (CONNECTIONS_PER_POOL each) instead of one large one: the same capacity, but a request
-    scans the few connections of one pool, not all of them (ADR 0021). A request goes to
-    the next pool in turn that has a free connection (the least busy one when none has):
-    a slow charge holding a pool's connections does not make later requests queue there
-    while other pools are free."""
-
-    def __init__(self, *, max_connections: int, per_pool: int = CONNECTIONS_PER_POOL) -> None:
-        total, per_pool = max(1, max_connections), max(1, per_pool)
-        sizes = [per_pool] * (total // per_pool) + ([total % per_pool] if total % per_pool else [])
-        self._pools = [
-            httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-            for n in sizes
-        ]
-        self.sizes = sizes
-        self.busy = [0] * len(sizes)  # requests in flight per pool (until their response closes)
-        self._next = 0
-
-    def pick(self) -> int:
-        """The pool the next request goes to."""
-        n = len(self._pools)
-        start = self._next
-        for step in range(n):
-            i = (start + step) % n
-            if self.busy[i] < self.sizes[i]:
-                self._next = (i + 1) % n
-                return i
-        return min(range(n), key=self.busy.__getitem__)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        i = self.pick()
-        self.busy[i] += 1
-        try:
-            response = await self._pools[i].handle_async_request(request)
-        except BaseException:
-            self.busy[i] -= 1
-            raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Counted(response.stream, self.busy, i)
-        return response
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
-
-
-class _Counted(httpx.AsyncByteStream):
-    """A response body that gives its pool's place back when closed (once)."""
-
-    __slots__ = ("_busy", "_i", "_stream")
-
-    def __init__(self, stream: httpx.AsyncByteStream, busy: list[int], i: int) -> None:
-        self._stream, self._busy, self._i = stream, busy, i
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._i >= 0:
-            self._busy[self._i] -= 1
-            self._i = -1
-        await self._stream.aclose()
-
-
 def provider_client(*, base_url: str, timeout_s: float, max_connections: int) -> httpx.AsyncClient:
-    """The process's client of the payment provider (`Resources.http`)."""
+    """The process's client of the payment provider (`Resources.http`): httpx over a lean
+    keep-alive transport (`core.keepalive`, ADR 0021) for an `http://` provider, httpx's own
+    otherwise."""
+    if not base_url.startswith("http://"):
+        return httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=max_connections),
+        )
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s),
-        transport=ProviderTransport(max_connections=max_connections),
+        transport=KeepAliveTransport(max_connections=max_connections),
     )
 
 
