@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -167,6 +168,18 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 _charge_list_decoder = msgspec.json.Decoder(_ChargeList)
 
 
+_charges_urls: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.URL] = weakref.WeakKeyDictionary()
+
+
+def _charges_url(http: httpx.AsyncClient) -> httpx.URL:
+    """`/v1/charges` merged with the client's base URL once per client, not parsed again on
+    every charge."""
+    url = _charges_urls.get(http)
+    if url is None:
+        url = _charges_urls[http] = http.build_request("POST", "/v1/charges").url
+    return url
+
+
 def should_retry(status_code: int) -> bool:
     """5xx and 429 are worth another try with the same key; other answers are final."""
     return status_code >= 500 or status_code == 429
@@ -180,7 +193,7 @@ def backoff_delay(attempt: int, base_s: float = DEFAULT_BACKOFF_S) -> float:
 async def _send(
     http: httpx.AsyncClient,
     method: str,
-    url: str,
+    url: str | httpx.URL,
     *,
     json: object | None = None,
     headers: dict[str, str] | None = None,
@@ -247,7 +260,7 @@ async def charge(
     response = await _send(
         http,
         "POST",
-        "/v1/charges",
+        _charges_url(http),
         json={"amount_cents": amount_cents, "payment_method": payment_method, "description": description},
         headers={"Idempotency-Key": idempotency_key},
         retries=retries,
