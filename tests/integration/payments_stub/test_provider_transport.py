@@ -142,3 +142,18 @@ async def test_the_process_client_is_the_keepalive_one_for_http(slow_stub: str) 
     async with payments.provider_client(base_url=slow_stub, timeout_s=5.0, max_connections=100) as http:
         charges = await asyncio.gather(*(_charge(http, SUCCEEDS) for _ in range(50)))
         assert len({c.id for c in charges}) == 50
+
+
+async def test_an_https_provider_gets_httpx_own_transport() -> None:
+    transport = KeepAliveTransport(max_connections=2)
+    async with _client("https://127.0.0.1:9", transport) as http:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await http.get("/v1/charges")
+        assert transport.busy == 0 and transport.opened == 0
+    # The process's client does not use this transport for https:// (TLS is httpx's):
+    # the same refused port answers with a connection error, not UnsupportedProtocol.
+    async with payments.provider_client(
+        base_url="https://127.0.0.1:9", timeout_s=1.0, max_connections=2
+    ) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/v1/charges")
