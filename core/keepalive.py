@@ -112,6 +112,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._idle: list[_Connection] = []
         self.busy = 0  # requests in flight (until their answer is read)
         self.opened = 0  # connections opened since the start
+        self._closed = False  # aclose() called: answers still on their way close theirs
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme != "http":
@@ -133,7 +134,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
                 raise httpx.ReadTimeout("timed out waiting for the answer", request=request) from None
             except httpx.RemoteProtocolError as exc:
                 raise httpx.RemoteProtocolError(str(exc), request=request) from None
-            if answer.keep_alive and conn.alive:
+            if answer.keep_alive and conn.alive and not self._closed:
                 self._idle.append(conn)
                 conn = None
             return httpx.Response(
@@ -167,6 +168,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         return conn
 
     async def aclose(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()

@@ -102,6 +102,19 @@ async def test_timeouts_refusals_and_cancels_give_their_place_back(slow_stub: st
         assert nowhere.busy == 0
 
 
+async def test_a_call_still_on_its_way_when_the_client_closes_closes_its_connection(
+    slow_stub: str,  # noqa: F811
+) -> None:
+    transport = KeepAliveTransport(max_connections=2)
+    http = _client(slow_stub, transport)
+    slow = asyncio.create_task(_charge(http, SLOW))
+    await asyncio.sleep(0.1)
+    await transport.aclose()
+    assert (await slow).status == "succeeded"  # the call in flight still gets its answer
+    assert transport._idle == []  # and its connection is not kept for nobody
+    await http.aclose()
+
+
 async def test_a_full_pool_times_out_waiting(slow_stub: str) -> None:  # noqa: F811
     transport = KeepAliveTransport(max_connections=1)
     async with _client(slow_stub, transport) as http:
