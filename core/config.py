@@ -44,8 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payments_timeout_s: float = 3.0
     payments_retries: int = 2
     # Pooled keep-alive connections to the provider, per process: about the charges a second
-    # wanted times the provider's latency (100 = 500/s at 200 ms). Fewer cost less CPU per
-    # charge (the pool scans its connections on each request): docs/benchmarks.md.
+    # wanted times the provider's latency (100 = 500/s at 200 ms). Idle ones wait on a stack
+    # (core/keepalive.py, ADR 0021): a large number costs no more CPU per charge than a small one.
     payments_max_connections: int = 100
     # The circuit breaker in front of the provider (docs/reliability.md, "Payment outage"):
     # open after this many failed calls in a row, let one probe through after the cooldown.

@@ -18,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 import httpx
 import msgspec
+
+from core.keepalive import KeepAliveTransport
 
 log = logging.getLogger("crowdpass.payments")
 
@@ -134,6 +137,23 @@ class CircuitBreaker:
         return BreakerStatus(state=self.state, since=self._since, failures=self.failures, opened=self.opened)
 
 
+def provider_client(*, base_url: str, timeout_s: float, max_connections: int) -> httpx.AsyncClient:
+    """The process's client of the payment provider (`Resources.http`): httpx over a lean
+    keep-alive transport (`core.keepalive`, ADR 0021) for an `http://` provider, httpx's own
+    otherwise."""
+    if not base_url.startswith("http://"):
+        return httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_s),
+        transport=KeepAliveTransport(max_connections=max_connections),
+    )
+
+
 class ProviderRejected(PaymentError):
     """The provider refused the request itself (4xx other than a decline)."""
 
@@ -143,7 +163,21 @@ class _ChargeList(msgspec.Struct, frozen=True):
 
 
 _charge_decoder = msgspec.json.Decoder(Charge)
+_json_encode = msgspec.json.Encoder().encode
+JSON_HEADERS = {"Content-Type": "application/json"}
 _charge_list_decoder = msgspec.json.Decoder(_ChargeList)
+
+
+_charges_urls: weakref.WeakKeyDictionary[httpx.AsyncClient, httpx.URL] = weakref.WeakKeyDictionary()
+
+
+def _charges_url(http: httpx.AsyncClient) -> httpx.URL:
+    """`/v1/charges` merged with the client's base URL once per client, not parsed again on
+    every charge."""
+    url = _charges_urls.get(http)
+    if url is None:
+        url = _charges_urls[http] = http.build_request("POST", "/v1/charges").url
+    return url
 
 
 def should_retry(status_code: int) -> bool:
@@ -159,7 +193,7 @@ def backoff_delay(attempt: int, base_s: float = DEFAULT_BACKOFF_S) -> float:
 async def _send(
     http: httpx.AsyncClient,
     method: str,
-    url: str,
+    url: str | httpx.URL,
     *,
     json: object | None = None,
     headers: dict[str, str] | None = None,
@@ -170,6 +204,9 @@ async def _send(
     breaker: CircuitBreaker | None = None,
 ) -> httpx.Response:
     last: str = "no attempt made"
+    content = None if json is None else _json_encode(json)
+    if content is not None:
+        headers = (headers or {}) | JSON_HEADERS
     for attempt in range(retries + 1):
         if attempt:
             await asyncio.sleep(backoff_delay(attempt, backoff_s))
@@ -177,7 +214,7 @@ async def _send(
             breaker.before_call()  # CircuitOpen: the provider is not called
         try:
             response = await http.request(
-                method, url, json=json, headers=headers, params=params, timeout=timeout_s
+                method, url, content=content, headers=headers, params=params, timeout=timeout_s
             )
         except httpx.TimeoutException:
             last = f"timed out after {timeout_s}s"
@@ -223,7 +260,7 @@ async def charge(
     response = await _send(
         http,
         "POST",
-        "/v1/charges",
+        _charges_url(http),
         json={"amount_cents": amount_cents, "payment_method": payment_method, "description": description},
         headers={"Idempotency-Key": idempotency_key},
         retries=retries,

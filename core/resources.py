@@ -14,7 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from core.config import Settings
 from core.db import Pool
 from core.db import create_pool as create_pg_pool
-from core.payments import CircuitBreaker
+from core.payments import CircuitBreaker, provider_client
 from core.realtime import Publisher, publisher_for
 from core.redis import (
     COMMAND_TIMEOUT_S,
@@ -97,10 +97,10 @@ async def open_resources(
         ),
     )
     if http is None:
-        http = httpx.AsyncClient(
+        http = provider_client(
             base_url=settings.payments_url,
-            timeout=httpx.Timeout(settings.payments_timeout_s),
-            limits=httpx.Limits(max_connections=settings.payments_max_connections),
+            timeout_s=settings.payments_timeout_s,
+            max_connections=settings.payments_max_connections,
         )
     return Resources(
         settings=settings,

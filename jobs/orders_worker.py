@@ -9,7 +9,8 @@ Any number of these processes, on any machines, share the stream:
   the orders read together reserve in one statement and settle in one transaction.
   Throttling (ORDERS_PER_S) is the desk's shared token bucket.
 - **Acknowledge once decided.** `XACK` + `XDEL` after the decision is recorded, with a
-  line in the job monitor's list of recent decisions. At least once: an entry whose
+  line in the job monitor's list of recent decisions; the entries decided in the same turn
+  of the loop are acknowledged together (one MULTI). At least once: an entry whose
   consumer died before the ack is decided again, which finds the order decided (or
   reserved, and resumes it with the same hold and the same payment key).
 - **Retry.** A decision that raised `RetryLater` runs again after its delay, up to
@@ -49,6 +50,7 @@ from core.queues import ORDERS_GROUP, ORDERS_QUEUE
 from core.resources import Resources, open_resources
 from core.runtime import settle_heap
 from reservations import keys
+from reservations.orders.batching import Batcher
 from reservations.orders.decisions import RetryLater, WaitForEarlier, WaitForProvider
 from reservations.orders.desk import OrderDesk
 from reservations.orders.schemas import DecisionRecord
@@ -133,6 +135,8 @@ class OrdersConsumer:
         self._room = asyncio.Event()
         self._stopping = asyncio.Event()
         self._parked = asyncio.Event()  # the reader waits for resume()
+        self._acks: Batcher[tuple[bytes, DecisionRecord | None], None]
+        self._acks = Batcher(self._ack_batch, max_size=1000)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -379,23 +383,39 @@ class OrdersConsumer:
         )
 
     async def _ack(self, entry_id: bytes, *, record: DecisionRecord | None = None) -> None:
-        """XACK + XDEL (and the monitor's line). Retried a while; if Redis stays away the
-        entry stays pending and is decided again later, which only re-announces it."""
+        """XACK + XDEL (and the monitor's line), with the other entries finished in the same
+        turn of the loop (`_ack_batch`)."""
+        await self._acks.submit((entry_id, record))
+
+    async def _ack_batch(self, items: list[tuple[bytes, DecisionRecord | None]]) -> list[None]:
+        """One MULTI for the entries finished together: one XACK and one XDEL of all their
+        ids, one LPUSH + LTRIM per list of the monitor. Retried a while; if Redis stays away
+        the entries stay pending and are decided again later, which only re-announces them."""
+        ids = [entry_id for entry_id, _ in items]
+        records = [record for _, record in items if record is not None]
+        lists = [
+            (keys.orders_recent(), RECENT_KEPT, [r for r in records if not r.error]),
+            (keys.orders_failures(), FAILURES_KEPT, [r for r in records if r.error]),
+        ]
         backoff = Backoff()
         for _ in range(8):
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.xack(ORDERS_QUEUE, ORDERS_GROUP, entry_id)
-                    pipe.xdel(ORDERS_QUEUE, entry_id)
-                    if record is not None:
-                        kept = keys.orders_failures() if record.error else keys.orders_recent()
-                        pipe.lpush(kept, msgspec.json.encode(record))
-                        pipe.ltrim(kept, 0, (FAILURES_KEPT if record.error else RECENT_KEPT) - 1)
+                    pipe.xack(ORDERS_QUEUE, ORDERS_GROUP, *ids)
+                    pipe.xdel(ORDERS_QUEUE, *ids)
+                    for key, kept, rows in lists:
+                        if rows:
+                            pipe.lpush(key, *(_encode_record(r) for r in rows[-kept:]))
+                            pipe.ltrim(key, 0, kept - 1)
                     await pipe.execute()
-                return
+                break
             except (RedisError, OSError) as exc:
-                log.warning("acknowledging %s failed (%s); retrying", entry_id.decode(), exc)
+                log.warning("acknowledging %d entries failed (%s); retrying", len(ids), exc)
                 await backoff.sleep()
+        return [None] * len(items)
+
+
+_encode_record = msgspec.json.Encoder().encode
 
 
 async def open_with_retry() -> Resources:

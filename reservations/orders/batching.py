@@ -3,6 +3,7 @@ processed form the next batch, processed by one call (one transaction).
 
 Under light load a batch is a single item with no added wait; under heavy load batches
 grow up to `max_size` by themselves. Several batches may run at once (`max_inflight`).
+One task waits for a slot at a time, whatever the number of items submitted meanwhile.
 """
 
 from __future__ import annotations
@@ -28,22 +29,32 @@ class Batcher(Generic[T, R]):
         self._slots = asyncio.Semaphore(max_inflight)
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queued = False  # a drain is waiting for a slot (it takes whatever waits then)
         self.batches = 0
         self.items = 0
 
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
+        if not self._queued:  # else the drain already waiting for a slot takes this item too
+            self._spawn()
+        return await future
+
+    def _spawn(self) -> None:
+        self._queued = True
         task = asyncio.create_task(self._drain())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return await future
 
     async def _drain(self) -> None:
-        async with self._slots:
-            if not self._waiting:
-                return  # an earlier drain took this item along
+        try:
+            await self._slots.acquire()
+        finally:
+            self._queued = False  # taken the slot (or cancelled): the next item spawns a drain
+        try:
             batch, self._waiting = self._waiting[: self._max_size], self._waiting[self._max_size :]
+            if self._waiting:  # more than one batch waiting: the rest goes next
+                self._spawn()
             batch = [(item, f) for item, f in batch if not f.cancelled()]
             if not batch:
                 return
@@ -61,3 +72,5 @@ class Batcher(Generic[T, R]):
             for (_, f), result in zip(batch, results, strict=True):
                 if not f.done():
                     f.set_result(result)
+        finally:
+            self._slots.release()

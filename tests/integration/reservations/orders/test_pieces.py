@@ -37,6 +37,24 @@ async def test_items_arriving_during_a_batch_form_the_next_one() -> None:
     assert batcher.batches == 3 and batcher.items == 6
 
 
+async def test_a_burst_waits_with_one_task_and_goes_in_batches_of_max_size() -> None:
+    seen: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        seen.append(items)
+        await asyncio.sleep(0.01)
+        return [-i for i in items]
+
+    batcher: Batcher[int, int] = Batcher(run, max_size=40)
+    burst = [asyncio.create_task(batcher.submit(i)) for i in range(100)]
+    await asyncio.sleep(0)  # every submit has run once
+    assert len(batcher._tasks) == 1  # one drain for the hundred, not one each
+    assert [await t for t in burst] == [-i for i in range(100)]
+    assert seen == [list(range(40)), list(range(40, 80)), list(range(80, 100))]
+    assert await batcher.submit(7) == -7  # and the next one alone, at once
+    assert seen[-1] == [7]
+
+
 async def test_a_failed_batch_fails_each_of_its_items() -> None:
     async def run(items: list[int]) -> list[int]:
         raise RuntimeError("database gone")

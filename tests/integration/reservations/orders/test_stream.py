@@ -7,6 +7,8 @@ import asyncio
 import time
 import uuid
 
+import msgspec
+
 from core.queues import ORDERS_GROUP, ORDERS_QUEUE
 from core.resources import Resources
 from jobs.orders_worker import OrdersConsumer
@@ -122,3 +124,26 @@ async def test_the_worker_starts_again_when_redis_lost_the_stream(res: Resources
     finally:
         worker.stop()
         await task
+
+
+async def test_orders_decided_together_are_acknowledged_together(res: Resources) -> None:
+    ids = await _place_many(res, 120, capacity=100)
+    worker = OrdersConsumer(res, name="acks:1", block_ms=50)
+    task = asyncio.create_task(worker.run())
+    try:
+        rows = await wait_decided(res.pool, ids)
+        for _ in range(200):
+            if await res.redis.xlen(ORDERS_QUEUE) == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await task
+    assert sorted(r["status"] for r in rows.values()).count("confirmed") == 100
+    assert await res.redis.xlen(ORDERS_QUEUE) == 0  # every entry acknowledged and deleted
+    assert "acks:1" not in await _pending(res)  # none left pending: it left the group
+    assert worker._acks.items == 120
+    assert worker._acks.batches < 60  # several entries per MULTI
+    recent = await res.redis.lrange(keys.orders_recent(), 0, -1)
+    assert len(recent) == 50  # the monitor keeps its last 50 lines
+    assert {msgspec.json.decode(r)["id"] for r in recent} <= {str(i) for i in ids}
