@@ -126,7 +126,7 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it_with_a
     organizer.goto("/")
     organizer.evaluate("t => localStorage.setItem('crowdpass.admin', JSON.stringify(t))", ADMIN_TOKEN)
     organizer.goto(f"/organizer/events/{event_id}")
-    expect(organizer.get_by_role("heading", name="Waitlist")).to_be_visible()
+    expect(organizer.get_by_role("heading", name="Waitlist", exact=True)).to_be_visible()
     expect(organizer.get_by_role("cell", name="bruno@example.com")).to_be_visible()
     organizer.get_by_role("button", name="Turn the waitlist off").click()
     expect(organizer.get_by_test_id("waitlist-state")).to_have_text("Off")
