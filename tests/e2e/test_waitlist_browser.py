@@ -56,6 +56,8 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it_with_a
     # Ana joins the waitlist on the sold-out event page.
     ana = api.sign_up("Ana Souza")
     page = new_page()
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
     page.goto("/")
     log_in(page, ana)
     page.goto(f"/events/{event_id}")
@@ -66,6 +68,15 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it_with_a
     # Someone after her, by address only.
     later = api.http.post(f"/api/events/{event_id}/waitlist", json={"email": "bruno@example.com"})
     assert later.status_code == 201 and later.json()["position"] == 2, later.text
+
+    # Her page listens on her /api/ws channel for the call, and stops asking once it is open.
+    deadline = time.monotonic() + 10
+    while not any("/api/ws?ticket=" in ws.url and not ws.is_closed() for ws in sockets):
+        assert time.monotonic() < deadline, [ws.url for ws in sockets]
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)  # the entry's read after the join is answered
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/waitlist/me" in r.url else None)
 
     # The ticket comes back: the holder cancels. Nobody else can take it now.
     r = api.http.delete(
@@ -81,7 +92,8 @@ def test_a_returned_ticket_reaches_the_first_waitlisted_buyer_who_buys_it_with_a
     assert taken.status_code == 409 and taken.json()["error"] == "sold_out", taken.text
 
     # Ana is called: the banner on the page she has open, and an email with the link.
-    expect(page.get_by_text("A ticket came back for you")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("A ticket came back for you")).to_be_visible(timeout=8_000)
+    assert reads == []  # the socket brought it
     expect(page.get_by_test_id("offer-countdown")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
     mail = mail_to(api, ana["email"], "waitlist_offer")
     link = re.search(r"(http\S+\?offer=\S+)", mail["text"]).group(1)  # type: ignore[union-attr]
