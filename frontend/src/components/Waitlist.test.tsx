@@ -1,5 +1,5 @@
 import { act, fireEvent, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { EventPage } from "../pages/EventPage";
 import { WaitingRoomPage } from "../pages/WaitingRoomPage";
 import { setSession } from "../lib/storage";
@@ -131,6 +131,42 @@ describe("Waitlist", () => {
     fireEvent.click(screen.getByRole("button", { name: "Buy it now" }));
     expect(await screen.findByRole("heading", { name: "Your turn from the waitlist" })).toBeTruthy();
     expect(new URLSearchParams(window.location.search).get("offer")).toBe(message.offer_token);
+  });
+
+  it("reads the entry every 10 s only while the socket is down", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+    const token = offerToken(Math.floor(Date.now() / 1000) + 300);
+    let reads = 0;
+    let called = false; // the offer was made (while the socket is down)
+    const { calls } = fakeFetch({
+      ...wsTickets(),
+      "GET /api/events/e1": { body: SOLD_OUT },
+      "GET /api/events/e1/waitlist/me": () => {
+        reads += 1;
+        if (!called) return { body: ENTRY };
+        const ends = new Date(Date.now() + 300_000).toISOString();
+        return { body: { ...ENTRY, status: "offered", position: null, offered_quantity: 1, offer_expires_at: ends, offer_token: token } };
+      },
+      "GET /api/customers/c1": { body: { id: "c1", name: "Ana Souza", email: "ana@example.com", purchases: [] } },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    await screen.findByTestId("waitlist-position");
+    const ws = await socketOf("/api/ws?ticket=tk-tok-");
+    act(() => ws.open());
+    const before = reads;
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(25_000);
+    });
+    expect(reads).toBe(before); // the socket is open: nobody asks
+    called = true;
+    act(() => ws.drop());
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(10_500);
+    });
+    expect(reads).toBeGreaterThan(before); // down: the fallback reads the entry, and finds the call
+    expect(await screen.findByText("A ticket came back for you")).toBeTruthy();
+    expect(calls.filter((c) => c.url.endsWith("/waitlist/me")).length).toBe(reads);
   });
 
   it("calls an anonymous visitor on the waiting room's sold-out page through the queue socket", async () => {
