@@ -7,6 +7,8 @@ startup; reservations never imports them):
   admits the next visitors when tickets come back;
 - listeners told after a hold expired (`on_hold_expired`): the waiting room offers its
   visitor one return to the front of the line;
+- listeners told of a waitlist offer made to an anonymous waiting-room visitor
+  (`on_visitor_offer`): the waiting room calls them on their queue socket;
 - where an event's waiting-room settings are kept (`WaitingRoomStore`): the waiting room's
   own table. Reservations keeps only whether an event sells through a queue.
 """
@@ -14,7 +16,7 @@ startup; reservations never imports them):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from arq.connections import ArqRedis
@@ -90,6 +92,23 @@ def on_hold_expired(listener: HoldExpiredListener) -> None:
 async def hold_expired(redis: ArqRedis, event_id: UUID, customer_id: UUID) -> None:
     for listener in _expiry_listeners:
         await listener(redis, event_id, customer_id)
+
+
+VisitorOfferListener = Callable[[ArqRedis, UUID, UUID, dict[str, Any]], Awaitable[None]]
+_visitor_offer_listeners: list[VisitorOfferListener] = []
+
+
+def on_visitor_offer(listener: VisitorOfferListener) -> None:
+    """Call `listener(redis, event_id, visitor_id, message)` after a waitlist offer was made
+    (committed) to an entry a waiting-room visitor joined; `message` is the offer's
+    `waitlist_offer` message. Adding the same listener twice keeps one."""
+    if listener not in _visitor_offer_listeners:
+        _visitor_offer_listeners.append(listener)
+
+
+async def visitor_offered(redis: ArqRedis, event_id: UUID, visitor_id: UUID, message: dict[str, Any]) -> None:
+    for listener in _visitor_offer_listeners:
+        await listener(redis, event_id, visitor_id, message)
 
 
 class WaitingRoomStore(Protocol):

@@ -14,7 +14,8 @@ advisory lock) then:
 3. puts kept tickets no waiting entry wants (or all of them, with the waitlist off) on sale.
 
 After the commit each new offer gets its expiry job, a message on its customer's `/api/ws`
-channel and an email with the checkout link carrying the offer's admission token. Rounds
+channel (or, for an anonymous waiting-room visitor, on their queue socket, through
+`hooks.on_visitor_offer`) and an email with the checkout link carrying the offer's admission token. Rounds
 run as the `waitlist.offer` job, enqueued by every stock change that returned tickets
 (`request_offers`, plugged into reservations.hooks by app.py and the worker), at each
 offer's expiry, and every few seconds by the sweep (the safety net).
@@ -35,6 +36,7 @@ from core.config import get_settings
 from core.db import Connection, queries_beside
 from core.mail import Mail
 from core.realtime import publisher_for
+from reservations import hooks
 from reservations import keys as reservation_keys
 from reservations.inventory import service as tickets
 from reservations.inventory import stock
@@ -175,17 +177,19 @@ async def _after_round(
                 _job_id=keys.expire_offer_job_id(offer["id"]),
                 _defer_until=offer["offer_expires_at"],
             )
+            message = {
+                "type": "waitlist_offer",
+                "event_id": str(event_id),
+                "entry_id": str(offer["id"]),
+                "offered_quantity": offer["offered_quantity"],
+                "offer_expires_at": offer["offer_expires_at"].isoformat(),
+                "offer_token": token,
+                "checkout_url": link,
+            }
             if offer["customer_id"] is not None:
-                message = {
-                    "type": "waitlist_offer",
-                    "event_id": str(event_id),
-                    "entry_id": str(offer["id"]),
-                    "offered_quantity": offer["offered_quantity"],
-                    "offer_expires_at": offer["offer_expires_at"].isoformat(),
-                    "offer_token": token,
-                    "checkout_url": link,
-                }
                 await publisher.publish(reservation_keys.customer_channel(offer["customer_id"]), message)
+            if offer["visitor_id"] is not None:  # the waiting room's queue socket (hooks)
+                await hooks.visitor_offered(redis, event_id, offer["visitor_id"], message)
             await queue_mail(redis, offer_mail(offer, event_name=name, link=link))
         for entry in ended:
             log.info("waitlist offer %s of event %s ended %s", entry["id"], event_id, entry["status"])

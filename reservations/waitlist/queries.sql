@@ -139,7 +139,7 @@ UPDATE waitlist_entries
 SET status = 'offered', offered_quantity = $2, offered_at = now(),
     offer_expires_at = now() + make_interval(secs => $3)
 WHERE id = $1 AND status = 'waiting'
-RETURNING id, event_id, customer_id, email, ticket_type, quantity, offered_quantity, offer_expires_at;
+RETURNING id, event_id, customer_id, visitor_id, email, ticket_type, quantity, offered_quantity, offer_expires_at;
 
 -- name: release_kept
 -- Kept tickets no waiting entry wants go on sale to everyone.

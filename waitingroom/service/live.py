@@ -10,6 +10,11 @@ upper bound, so the socket reads its exact rank again every RESYNC_MS, whenever 
 came for PUSH_EVERY_S, and when a lottery's pre-queue is drawn. Admission tokens travel
 on the event's admissions channel, to which only API processes subscribe: once per event
 and process (`AdmissionRouter`), each token handed to its own visitor's sockets only.
+
+A waitlist offer made to an anonymous visitor (reservations/waitlist/offers.py, through
+`reservations.hooks.on_visitor_offer`) travels on the event's channel naming its visitor
+(`call_visitor_with_offer`); only that visitor's sockets pass it on, as a `waitlist_offer`
+message (offers are rare, so a broadcast every socket reads costs nothing worth a channel).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from redis.exceptions import RedisError
 
 from core.db import Pool
 from core.errors import AppError
-from core.realtime import resubscribed
+from core.realtime import publisher_for, resubscribed
 from core.wstickets import redeem_ws_ticket
 from waitingroom import keys
 from waitingroom.service.admission import AdmissionBatch, Admitted
@@ -215,6 +220,13 @@ def admission_router(channels: ChannelsPlugin) -> AdmissionRouter:
     return router
 
 
+async def call_visitor_with_offer(
+    redis: Redis, event_id: UUID, visitor_id: UUID, message: dict[str, Any]
+) -> None:
+    """Put a waitlist offer on the sockets of the visitor it was made to (any API process)."""
+    await publisher_for(redis).publish(keys.event_channel(event_id), {**message, "visitor": str(visitor_id)})
+
+
 async def _send(socket: WebSocket[Any, Any, Any], message: dict[str, Any]) -> None:
     await socket.send_text(msgspec.json.encode(message).decode())
 
@@ -337,6 +349,10 @@ async def _run(socket: WebSocket[Any, Any, Any], redis: Redis, visitor: _Visitor
             await _send(socket, event)
             await socket.close(code=CLOSE_ADMITTED, reason="admitted")
             return
+        if kind == "waitlist_offer":
+            if event.pop("visitor", None) == str(visitor.customer_id):
+                await _send(socket, event)
+            continue
         if kind != "tick":
             continue
         now_ms = int(time.time() * 1000)

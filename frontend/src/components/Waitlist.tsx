@@ -1,7 +1,7 @@
 // The waitlist in the web app: joining a sold-out event's list and seeing one's place, the
 // banner and checkout of an offer (the link of the email and of the banner), and the
 // organizer's list with its on/off switch.
-import { useCallback, useEffect, useId, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { ApiError, friendlyMessage } from "../api/client";
 import { api } from "../api/endpoints";
@@ -9,19 +9,47 @@ import type { EventOut, Session } from "../api/types";
 import { waitlistApi, type Waitlist, type WaitlistEntry } from "../api/waitlist";
 import { formatClock, formatDateTime, plural } from "../lib/format";
 import { useNow, usePoll } from "../lib/hooks";
+import { useLive } from "../lib/live";
 import { setSession, useSession } from "../lib/storage";
-import { getEntryToken, offerExpiresMs, placeText, setEntryToken } from "../lib/waitlist";
+import {
+  WAITLIST_POLL_MS,
+  getEntryToken,
+  offerExpiresMs,
+  offerFromMessage,
+  placeText,
+  setEntryToken,
+  withOffer,
+  type OfferMessage,
+} from "../lib/waitlist";
 import { AuthForm } from "./AuthForm";
 import { ErrorBox, Loading, Notice } from "./ui";
 
 const OPEN = new Set(["waiting", "offered"]);
 
-/** The sold-out event page's panel: join the waitlist, then one's place or one's offer. */
-export function WaitlistPanel({ event }: { event: EventOut }) {
+/**
+ * The sold-out event page's panel: join the waitlist, then one's place or one's offer. The offer
+ * comes on a socket: a signed-in buyer's `/api/ws` (opened here), or, for an anonymous visitor on
+ * the waiting room's page, that page's queue socket (`pushedOffer`, `socketOpen`). Only while no
+ * socket is open is the entry read again every WAITLIST_POLL_MS (the fallback).
+ */
+export function WaitlistPanel({
+  event,
+  visitorToken = null,
+  pushedOffer = null,
+  socketOpen = false,
+}: {
+  event: EventOut;
+  /** The waiting room's visitor token: an anonymous join names the visitor, called on the queue socket. */
+  visitorToken?: string | null;
+  pushedOffer?: OfferMessage | null;
+  socketOpen?: boolean;
+}) {
   const session = useSession();
   const [entryToken, setToken] = useState(() => getEntryToken(event.id));
   const [entry, setEntry] = useState<WaitlistEntry | null>(null);
   const [checked, setChecked] = useState(false);
+  const entryRef = useRef(entry);
+  entryRef.current = entry;
 
   const refresh = useCallback(async () => {
     if (!session && !entryToken) {
@@ -39,7 +67,42 @@ export function WaitlistPanel({ event }: { event: EventOut }) {
   useEffect(() => {
     void refresh();
   }, [refresh]);
-  usePoll(() => void refresh(), 2000, entry !== null && OPEN.has(entry.status));
+
+  const takeOffer = useCallback(
+    (offer: OfferMessage) => {
+      const next = withOffer(entryRef.current, offer);
+      if (next) setEntry(next);
+      else void refresh(); // another entry's offer (another tab joined): read ours
+    },
+    [refresh],
+  );
+  useEffect(() => {
+    if (pushedOffer) takeOffer(pushedOffer);
+  }, [pushedOffer, takeOffer]);
+
+  const open = entry !== null && OPEN.has(entry.status);
+  const customerSocket = useLive(
+    session && open ? "/api/ws" : null,
+    (data) => {
+      const offer = offerFromMessage(data, event.id);
+      if (offer) takeOffer(offer);
+    },
+    (reconnected) => {
+      if (reconnected) void refresh(); // an offer may have come while the socket was down
+    },
+    undefined,
+    session ? { token: session.token } : null,
+  );
+  const live = socketOpen || customerSocket === "open";
+  usePoll(() => void refresh(), WAITLIST_POLL_MS, open && !live);
+
+  // An offer ends at its time: read how (used, or passed on) then.
+  const endsAt = entry?.status === "offered" && entry.offer_expires_at ? Date.parse(entry.offer_expires_at) : null;
+  useEffect(() => {
+    if (endsAt === null) return;
+    const timer = setTimeout(() => void refresh(), Math.max(0, endsAt - Date.now()) + 1500);
+    return () => clearTimeout(timer);
+  }, [endsAt, refresh]);
 
   if (!checked) return <Loading label="Checking the waitlist…" />;
   if (entry && entry.status === "offered" && entry.offer_token) {
@@ -62,6 +125,7 @@ export function WaitlistPanel({ event }: { event: EventOut }) {
     <JoinForm
       event={event}
       session={session}
+      visitorToken={visitorToken}
       onJoined={(joined) => {
         if (joined.entry_token) {
           setEntryToken(event.id, joined.entry_token);
@@ -76,10 +140,12 @@ export function WaitlistPanel({ event }: { event: EventOut }) {
 function JoinForm({
   event,
   session,
+  visitorToken,
   onJoined,
 }: {
   event: EventOut;
   session: Session | null;
+  visitorToken: string | null;
   onJoined: (entry: WaitlistEntry) => void;
 }) {
   const id = useId();
@@ -94,7 +160,7 @@ function JoinForm({
     setBusy(true);
     setError(null);
     try {
-      onJoined(await waitlistApi.join(event.id, { email: email.trim(), quantity }, session?.token));
+      onJoined(await waitlistApi.join(event.id, { email: email.trim(), quantity }, session?.token ?? visitorToken));
     } catch (err) {
       setError(err);
     } finally {
@@ -109,7 +175,7 @@ function JoinForm({
       </p>
       <p className="muted">
         When a ticket comes back, the first person on the list gets it, for a few minutes, by email
-        {session ? " and on this page" : ""}.
+        {session || visitorToken ? " and on this page" : ""}.
       </p>
       <div className="field">
         <label htmlFor={`${id}-email`}>Email for the waitlist</label>

@@ -10,6 +10,7 @@ import { isSeated } from "../lib/events";
 import { formatDateTime, formatLongCountdown } from "../lib/format";
 import { useLoad, useNow, usePoll, useTitle } from "../lib/hooks";
 import { useLive } from "../lib/live";
+import { offerFromMessage, type OfferMessage } from "../lib/waitlist";
 import { Link, useNavigate } from "react-router";
 import { sha256Hex, solveChallenge } from "../lib/sha256";
 import {
@@ -80,6 +81,8 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
   const [owner, setOwner] = useState<"this" | "other" | null>(null);
   const [otherHold, setOtherHold] = useState<string | null>(() => readClaim(event.id)?.holdId ?? null);
   const [alerts, setAlerts] = useState<boolean>(() => localStorage.getItem(ALERTS_KEY) === "1");
+  // A waitlist offer the queue socket brought (the visitor joined the sold-out event's waitlist).
+  const [offer, setOffer] = useState<OfferMessage | null>(null);
   const lastStatus = useRef<QueueState["status"] | null>(null);
   const claimedFor = useRef<string | null>(null);
   const heldFor = useRef<string | null>(null);
@@ -200,6 +203,9 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
         apply({ status: msg.status, position: null, eta_s: null });
       } else if (msg?.type === "sold_out") {
         apply({ status: "sold_out", ...(msg.state ? { state: msg.state } : {}) });
+      } else {
+        const called = offerFromMessage(data, event.id);
+        if (called) setOffer(called);
       }
     },
     (reconnected) => {
@@ -339,7 +345,12 @@ function Queue({ event, customerToken }: { event: EventOut; customerToken: strin
             time their tickets return to sale, and the event page shows it at once.
           </p>
         </Notice>
-        <WaitlistPanel event={event} />
+        <WaitlistPanel
+          event={event}
+          visitorToken={customerToken ? null : visitorToken}
+          pushedOffer={offer}
+          socketOpen={live === "open"}
+        />
         <div className="actions">
           <Link className="btn btn-primary" to="/">
             Find another event

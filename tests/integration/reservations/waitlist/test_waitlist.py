@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -488,3 +489,54 @@ async def test_the_seat_map_draws_a_kept_seat_as_held(res: Resources, client: ht
     await client.delete(f"/api/holds/{holds[0]}", headers=admin(res))
     seats = (await client.get(f"/api/events/{event_id}/seats")).json()
     assert [s["status"] for s in seats] == ["held"]
+
+
+async def test_the_called_visitor_hears_it_on_their_queue_socket(res: Resources, live_server: str) -> None:
+    """An anonymous waiting-room visitor who joined with an address is called on the queue
+    socket too; another visitor's socket of the same event hears nothing of it."""
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, capacity=1, waiting_room=True)
+        holder, signed_in = await make_customer(conn), await make_customer(conn)
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
+        visitors = []
+        for _ in range(2):
+            placed = await client.post(f"/api/events/{event_id}/queue")
+            assert placed.status_code == 200, placed.text
+            visitors.append(placed.json()["visitor_token"])
+        called, other = visitors
+        async with res.pool.acquire() as conn:
+            hold = await holds_service.take_hold(
+                conn, res.redis, event_id=event_id, customer_id=holder, request=HoldCreate(quantity=1)
+            )
+        visitor_auth = {"Authorization": f"Bearer {called}"}
+        joined = await join(client, event_id, {"email": "v@example.com"}, visitor_auth)
+        assert joined.status_code == 201, joined.text
+        path = f"/api/events/{event_id}/queue/ws"
+        async with (
+            connect(await ws_url(live_server, path, called)) as mine,
+            connect(await ws_url(live_server, path, other)) as theirs,
+        ):
+            for ws in (mine, theirs):
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] in ("position", "sold_out")
+            await client.delete(f"/api/holds/{hold.id}", headers=admin(res))
+            assert (await round_of(res, event_id)).offered == [uuid.UUID(joined.json()["id"])]
+            message: dict[str, Any] = {}
+            while message.get("type") != "waitlist_offer":
+                message = json.loads(await asyncio.wait_for(mine.recv(), 5))
+            heard: list[str] = []
+            deadline = asyncio.get_running_loop().time() + 2.5
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):  # the other socket: its own news only
+                    while True:
+                        heard.append(json.loads(await theirs.recv())["type"])
+        assert "waitlist_offer" not in heard
+        assert message["entry_id"] == joined.json()["id"] and message["offered_quantity"] == 1
+        assert message["event_id"] == str(event_id) and "visitor" not in message
+        assert message["checkout_url"].endswith(f"/events/{event_id}?offer={message['offer_token']}")
+        # The visitor signs in at the checkout: the offer is their admission to hold.
+        held = await client.post(
+            f"/api/events/{event_id}/holds",
+            json={"quantity": 1},
+            headers={**auth(signed_in), "Admission-Token": message["offer_token"]},
+        )
+        assert held.status_code == 201, held.text
