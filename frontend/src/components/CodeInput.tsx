@@ -17,29 +17,6 @@ export function CodeInput({
   discountCents: number;
   onApplied: (code: CodeCheck | null) => void;
 }) {
-  const [text, setText] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [reason, setReason] = useState<string | null>(null);
-
-  async function apply(e: FormEvent) {
-    e.preventDefault();
-    setReason(null);
-    const code = normalizeCode(text);
-    if (!code) {
-      setReason("A code is 3 to 32 letters, digits, '-' or '_'.");
-      return;
-    }
-    setBusy(true);
-    try {
-      onApplied(await codesApi.check(eventId, code));
-    } catch (err) {
-      onApplied(null);
-      setReason(codeRefusal(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
   if (applied) {
     return (
       <div className="notice notice-success code-applied" role="status" data-testid="code-applied">
@@ -55,34 +32,45 @@ export function CodeInput({
     );
   }
   return (
-    <form className="field code-input" onSubmit={(e) => void apply(e)}>
-      <label htmlFor="code">Have a code?</label>
-      <div className="row">
-        <input
-          id="code"
-          value={text}
-          autoComplete="off"
-          autoCapitalize="characters"
-          maxLength={64}
-          placeholder="PRESALE or discount code"
-          aria-describedby={reason ? "code-reason" : undefined}
-          onChange={(e) => setText(e.target.value)}
-        />
-        <button type="submit" className="btn" disabled={busy || !text.trim()}>
-          {busy ? "Checking…" : "Apply"}
-        </button>
-      </div>
-      {reason && (
-        <p className="hint error" id="code-reason" role="alert">
-          {reason}
-        </p>
-      )}
-    </form>
+    <CodeForm
+      id="code"
+      label="Have a code?"
+      placeholder="PRESALE or discount code"
+      busyLabel="Checking…"
+      submit={async (code) => onApplied(await codesApi.check(eventId, code))}
+      onRefused={() => onApplied(null)}
+    />
   );
 }
 
 /** The checkout's "Have a discount code?": applies it to the hold (before paying). */
 export function HoldCodeForm({ holdId, token, onApplied }: { holdId: string; token: string; onApplied: (hold: Hold) => void }) {
+  return (
+    <CodeForm
+      id="hold-code-text"
+      label="Have a discount code?"
+      busyLabel="Applying…"
+      submit={async (code) => onApplied(await codesApi.applyToHold(holdId, code, token))}
+    />
+  );
+}
+
+/** A code's text field: checks its shape, then `submit`s it, showing why it was refused. */
+function CodeForm({
+  id,
+  label,
+  placeholder,
+  busyLabel,
+  submit,
+  onRefused,
+}: {
+  id: string;
+  label: string;
+  placeholder?: string;
+  busyLabel: string;
+  submit: (code: string) => Promise<void>;
+  onRefused?: () => void;
+}) {
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
   const [reason, setReason] = useState<string | null>(null);
@@ -97,8 +85,9 @@ export function HoldCodeForm({ holdId, token, onApplied }: { holdId: string; tok
     }
     setBusy(true);
     try {
-      onApplied(await codesApi.applyToHold(holdId, code, token));
+      await submit(code);
     } catch (err) {
+      onRefused?.();
       setReason(codeRefusal(err));
     } finally {
       setBusy(false);
@@ -107,23 +96,24 @@ export function HoldCodeForm({ holdId, token, onApplied }: { holdId: string; tok
 
   return (
     <form className="field code-input" onSubmit={(e) => void apply(e)}>
-      <label htmlFor="hold-code-text">Have a discount code?</label>
+      <label htmlFor={id}>{label}</label>
       <div className="row">
         <input
-          id="hold-code-text"
+          id={id}
           value={text}
           autoComplete="off"
           autoCapitalize="characters"
           maxLength={64}
-          aria-describedby={reason ? "hold-code-reason" : undefined}
+          placeholder={placeholder}
+          aria-describedby={reason ? `${id}-reason` : undefined}
           onChange={(e) => setText(e.target.value)}
         />
         <button type="submit" className="btn" disabled={busy || !text.trim()}>
-          {busy ? "Applying…" : "Apply"}
+          {busy ? busyLabel : "Apply"}
         </button>
       </div>
       {reason && (
-        <p className="hint error" id="hold-code-reason" role="alert">
+        <p className="hint error" id={`${id}-reason`} role="alert">
           {reason}
         </p>
       )}
