@@ -116,15 +116,19 @@ RETURNING id, event_id, customer_id, ticket_id, price_cents, half_price, created
 -- name: event_stock
 -- The event's capacity and its tickets by status, one row per ticket type (section; NULL
 -- for general admission without types). No row: no such event. `available` leaves out the
--- tickets kept for the waitlist's offers (`kept`).
+-- tickets kept for the waitlist's offers (`kept`); `on_sale`: the type's own sale window
+-- (docs/ticket-types.md) is open now (true for tickets of no type).
 SELECT e.capacity, t.section,
        count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
        count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
        count(t.id) FILTER (WHERE t.status = 'AVAILABLE' AND NOT t.waitlist_kept) AS available,
-       count(t.id) FILTER (WHERE t.waitlist_kept)          AS kept
+       count(t.id) FILTER (WHERE t.waitlist_kept)          AS kept,
+       (s.sales_open_at IS NULL OR s.sales_open_at <= now())
+       AND (s.sales_close_at IS NULL OR s.sales_close_at > now()) AS on_sale
 FROM events e LEFT JOIN tickets t ON t.event_id = e.id
+LEFT JOIN sections s ON s.event_id = e.id AND s.name = t.section
 WHERE e.id = $1
-GROUP BY e.capacity, t.section
+GROUP BY e.capacity, t.section, s.sales_open_at, s.sales_close_at
 ORDER BY t.section;
 
 -- name: set_lock_timeout

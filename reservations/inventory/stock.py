@@ -42,14 +42,24 @@ class TypeStock(msgspec.Struct, frozen=True):
     sold: int
     held: int
     available: int
+    on_sale: bool = True  # its own sale window is open now
 
 
 class Stock(msgspec.Struct, frozen=True):
     capacity: int
     sold: int
     held: int
-    available: int
+    available: int  # on sale to anyone: tickets kept for the waitlist's offers are not
     types: tuple[TypeStock, ...] = ()  # per ticket type, by name; empty without sections
+
+    def selling_now(self) -> tuple[int, int]:
+        """(left, held) of the tickets that may be sold now: those available or held, of
+        no ticket type or of a type whose own sale window is open; a type before or after
+        its window, and tickets kept for the waitlist, are left out. The waiting room's
+        admission bound (waitingroom/service/admission.py) is taken over these."""
+        shut = [t for t in self.types if not t.on_sale]
+        held = self.held - sum(t.held for t in shut)
+        return self.available - sum(t.available for t in shut) + held, held
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -84,7 +94,9 @@ async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
     if not rows:
         raise EventNotFound()
     types = tuple(
-        TypeStock(name=r["section"], sold=r["sold"], held=r["held"], available=r["available"])
+        TypeStock(
+            name=r["section"], sold=r["sold"], held=r["held"], available=r["available"], on_sale=r["on_sale"]
+        )
         for r in rows
         if r["section"] is not None
     )

@@ -98,9 +98,8 @@ async def current_stock(
         held=counts.held,
         available=counts.available,
         status=status,
-        types=[
-            TypeCounts(name=t.name, sold=t.sold, held=t.held, available=t.available) for t in counts.types
-        ],
+        types=[TypeCounts(name=t.name, sold=t.sold, held=t.held, available=t.available) for t in counts.types]
+        or None,  # absent for an event without types
     )
 
 

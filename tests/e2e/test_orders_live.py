@@ -108,7 +108,7 @@ async def test_the_event_feed_shows_stock_then_purchases(
         httpx.AsyncClient(base_url=live_server) as http,
     ):
         first = await _next(ws)
-        on_sale = {"type": "stock", "status": "on_sale", "types": []}
+        on_sale = {"type": "stock", "status": "on_sale"}  # no `types`: the event has none
         assert first == {**on_sale, "sold": 0, "held": 0, "available": 2}
         assert (await _next(ws))["type"] == "ready"
         assert (await post_order(http, buyer, event_id)).status_code == 202

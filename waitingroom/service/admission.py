@@ -3,8 +3,10 @@ an admission by the hold it pays for.
 
 Budget (DESIGN.md invariant 5). With
 
-- `left` = tickets not yet sold (available + held), `held` = tickets in active holds
-  (IN_PROGRESS rows), both read from PostgreSQL;
+- `left` = tickets that may be sold now and are not yet sold (available + held), `held` =
+  those of them in active holds (IN_PROGRESS rows), both read from PostgreSQL; tickets of a
+  ticket type outside its own sale window and tickets kept for the waitlist's offers are
+  not counted (`Stock.selling_now`, docs/ticket-types.md);
 - `limit` = floor(left x admission_factor), but at least 1 while a ticket is left (with a
   factor below 1, floor(1 x 0.6) = 0 would strand the last tickets);
 - `outstanding` = admissions issued and not yet used;
@@ -193,7 +195,7 @@ async def advance_queue(
         return AdvanceResult(state="closed")
     stock = await read_stock(conn, event_id=event_id)
     now_ms = await redis_now_ms(redis)
-    left = stock.capacity - stock.sold
+    left, held = stock.selling_now()
     limit = admission_limit(left=left, factor=settings.admission_factor)
     state = room_state(
         closed=settings.closed,
@@ -218,7 +220,7 @@ async def advance_queue(
             keys.done(event_id),
         ],
         [
-            limit - stock.held if GUARDS.held_in_budget else limit,
+            limit - held if GUARDS.held_in_budget else limit,
             settings.max_admit_per_s,
             int(state == "open"),
             ttl_ms,
@@ -229,7 +231,7 @@ async def advance_queue(
         ],
     )
     admitted, counts = _parse(reply)
-    room = (limit - stock.held if GUARDS.held_in_budget else limit) - settings.max_per_customer * (
+    room = (limit - held if GUARDS.held_in_budget else limit) - settings.max_per_customer * (
         counts["outstanding"] + counts["in_transit"]
     )
     result = AdvanceResult(

@@ -57,7 +57,7 @@ async def _stats(conn: Connection, redis: Redis, settings: RoomSettings) -> Wait
         sold=stock.sold,
         held=stock.held,
         available=stock.available,
-        admission_limit=admission_limit(left=stock.capacity - stock.sold, factor=settings.admission_factor),
+        admission_limit=admission_limit(left=stock.selling_now()[0], factor=settings.admission_factor),
         pow_difficulty=await pow_difficulty(redis, event_id=event_id),
         lottery=None
         if seed is None

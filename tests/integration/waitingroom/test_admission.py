@@ -352,3 +352,32 @@ async def test_ticks_are_broadcast_at_most_once_a_second_but_a_new_state_at_once
     assert [m["served"] for m in after_a_second] == [later.served]
     assert sold_out.state == "sold_out"
     assert [m["state"] for m in at_once] == ["sold_out"]
+
+
+async def test_the_budget_counts_only_ticket_types_on_sale_now(res: Resources) -> None:
+    """Pista (5 tickets) sells now, VIP (100) opens tomorrow: the tick admits for Pista only
+    until VIP opens (docs/ticket-types.md)."""
+    async with res.pool.acquire() as conn:
+        event_id = await make_event(conn, waiting_room=True, capacity=105, max_admit_per_s=1000)
+        await conn.execute(
+            """INSERT INTO sections (event_id, name, price_cents, capacity, position, sales_open_at)
+               VALUES ($1, 'Pista', 5000, 5, 0, NULL), ($1, 'VIP', 9000, 100, 1, now() + interval '1 day')""",
+            event_id,
+        )
+        await conn.execute(
+            """UPDATE tickets t SET section = CASE WHEN n <= 5 THEN 'Pista' ELSE 'VIP' END
+               FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM tickets WHERE event_id = $1) o
+               WHERE t.id = o.id""",
+            event_id,
+        )
+        ids = await make_customers(conn, 40)
+    for c in ids:
+        await join(res, event_id, c)
+
+    first = await tick(res, event_id)
+    assert (first.limit, len(first.admitted)) == (5, 5)  # not 105: VIP is not on sale yet
+
+    async with res.pool.acquire() as conn:  # VIP opens: its 100 count from the next tick
+        await conn.execute("UPDATE sections SET sales_open_at = NULL WHERE event_id = $1", event_id)
+    opened = await tick(res, event_id)
+    assert opened.limit == 105 and len(opened.admitted) == 35
