@@ -169,6 +169,31 @@ describe("Waitlist", () => {
     expect(calls.filter((c) => c.url.endsWith("/waitlist/me")).length).toBe(reads);
   });
 
+  it("reads the place in line once a minute while the socket is open", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    setSession({ token: "tok", customer: { id: "c1", name: "Ana Souza", email: "ana@example.com" } });
+    let position = 3;
+    fakeFetch({
+      ...wsTickets(),
+      "GET /api/events/e1": { body: SOLD_OUT },
+      "GET /api/events/e1/waitlist/me": () => ({ body: { ...ENTRY, position } }),
+      "GET /api/customers/c1": { body: { id: "c1", name: "Ana Souza", email: "ana@example.com", purchases: [] } },
+    });
+    renderPage(<EventPage eventId="e1" />);
+    expect((await screen.findByTestId("waitlist-position")).textContent).toBe("You are 3rd in line");
+    const ws = await socketOf("/api/ws?ticket=tk-tok-");
+    act(() => ws.open());
+    position = 1; // the two ahead were served
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(30_000);
+    });
+    expect(screen.getByTestId("waitlist-position").textContent).toBe("You are 3rd in line"); // not yet
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(31_000);
+    });
+    expect(screen.getByTestId("waitlist-position").textContent).toBe("You are next in line");
+  });
+
   it("calls an anonymous visitor on the waiting room's sold-out page through the queue socket", async () => {
     const ROOM = { ...SOLD_OUT, waiting_room: { ...SOLD_OUT.waiting_room, enabled: true } };
     const { calls } = fakeFetch({

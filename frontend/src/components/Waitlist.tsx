@@ -12,6 +12,7 @@ import { useNow, usePoll } from "../lib/hooks";
 import { useLive } from "../lib/live";
 import { setSession, useSession } from "../lib/storage";
 import {
+  WAITLIST_PLACE_MS,
   WAITLIST_POLL_MS,
   getEntryToken,
   offerExpiresMs,
@@ -29,8 +30,9 @@ const OPEN = new Set(["waiting", "offered"]);
 /**
  * The sold-out event page's panel: join the waitlist, then one's place or one's offer. The offer
  * comes on a socket: a signed-in buyer's `/api/ws` (opened here), or, for an anonymous visitor on
- * the waiting room's page, that page's queue socket (`pushedOffer`, `socketOpen`). Only while no
- * socket is open is the entry read again every WAITLIST_POLL_MS (the fallback).
+ * the waiting room's page, that page's queue socket (`pushedOffer`, `socketOpen`). While no socket
+ * is open the entry is read again every WAITLIST_POLL_MS (the fallback); while one is, only every
+ * WAITLIST_PLACE_MS, for the place in line.
  */
 export function WaitlistPanel({
   event,
@@ -94,7 +96,7 @@ export function WaitlistPanel({
     session ? { token: session.token } : null,
   );
   const live = socketOpen || customerSocket === "open";
-  usePoll(() => void refresh(), WAITLIST_POLL_MS, open && !live);
+  usePoll(() => void refresh(), live ? WAITLIST_PLACE_MS : WAITLIST_POLL_MS, open);
 
   // An offer ends at its time: read how (used, or passed on) then.
   const endsAt = entry?.status === "offered" && entry.offer_expires_at ? Date.parse(entry.offer_expires_at) : null;

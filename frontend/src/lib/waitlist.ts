@@ -50,6 +50,10 @@ export function placeText(position: number): string {
 /** How often an open entry is read again while no socket can bring its offer (the fallback). */
 export const WAITLIST_POLL_MS = 10_000;
 
+/** How often a waiting entry's place in line is read again while a socket is open: the socket
+ * brings the offer at once, the place only moves as people ahead are served or leave. */
+export const WAITLIST_PLACE_MS = 60_000;
+
 /** The `waitlist_offer` message of `/api/ws` (a signed-in buyer) and of the queue socket (a visitor). */
 export interface OfferMessage {
   type: "waitlist_offer";
