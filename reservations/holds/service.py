@@ -148,15 +148,27 @@ async def _after_commit(
 
 
 async def _release(conn: Connection, hold: Any) -> None:
-    """Give back an ended hold's allowance, then its tickets (lock order: allowance, tickets)."""
-    await tickets.release_allowance(
-        conn, customer_id=hold["customer_id"], event_id=hold["event_id"], quantity=hold["quantity"]
-    )
-    await tickets.release_type_allowances(conn, hold_ids=[hold["id"]])
-    released = await tickets.release_hold(conn, hold_id=hold["id"])
-    if released != hold["quantity"]:
-        log.error("hold %s released %d tickets, expected %d", hold["id"], released, hold["quantity"])
-    await codes.release_uses(conn, hold_ids=[hold["id"]])
+    """Give back an ended hold's allowances, tickets and code use (`_release_all`)."""
+    await _release_all(conn, [hold])
+
+
+async def _release_all(conn: Connection, ended: Sequence[Any]) -> None:
+    """Give back what ended holds took, in the lock order of every hold decision: the
+    customers' allowances (in one fixed order, summed per customer and event), their type
+    allowances, the tickets, then the code uses."""
+    returned: dict[tuple[UUID, UUID], int] = {}
+    for h in ended:
+        pair = (h["customer_id"], h["event_id"])
+        returned[pair] = returned.get(pair, 0) + h["quantity"]
+    for (customer_id, event_id), quantity in sorted(returned.items()):
+        await tickets.release_allowance(conn, customer_id=customer_id, event_id=event_id, quantity=quantity)
+    hold_ids = [h["id"] for h in ended]
+    await tickets.release_type_allowances(conn, hold_ids=hold_ids)
+    for h in ended:
+        released = await tickets.release_hold(conn, hold_id=h["id"])
+        if released != h["quantity"]:
+            log.error("hold %s released %d tickets, expected %d", h["id"], released, h["quantity"])
+    await codes.release_uses(conn, hold_ids=hold_ids)
 
 
 async def _lock(conn: Connection, hold_id: UUID) -> Any:
@@ -558,19 +570,7 @@ async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_
             async with conn.transaction():
                 await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
                 ended = await conn.fetch(Q.expire_overdue_holds, batch)
-                # Allowances in one fixed order, then tickets: no deadlock with anyone.
-                returned: dict[tuple[UUID, UUID], int] = {}
-                for h in ended:
-                    pair = (h["customer_id"], h["event_id"])
-                    returned[pair] = returned.get(pair, 0) + h["quantity"]
-                for (customer_id, event_id), quantity in sorted(returned.items()):
-                    await tickets.release_allowance(
-                        conn, customer_id=customer_id, event_id=event_id, quantity=quantity
-                    )
-                await tickets.release_type_allowances(conn, hold_ids=[h["id"] for h in ended])
-                for h in ended:
-                    await tickets.release_hold(conn, hold_id=h["id"])
-                await codes.release_uses(conn, hold_ids=[h["id"] for h in ended])
+                await _release_all(conn, ended)  # allowances in one fixed order: no deadlock
         except asyncpg.LockNotAvailableError:
             log.warning("sweep stopped at a lock timeout after expiring %d holds", total)
             return total
