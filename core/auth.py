@@ -119,6 +119,18 @@ def _b64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def unverified_type(token: str) -> str | None:
+    """The `typ` claim of a token read WITHOUT verifying it: only to tell one kind of token
+    from another before the check that applies to it verifies it (a waitlist offer from a
+    waiting room's admission). Never decide anything else from it."""
+    try:
+        claims = msgspec.json.decode(_b64url(token.split(".")[1]))
+    except (IndexError, ValueError, msgspec.DecodeError):
+        return None
+    typ = claims.get("typ") if isinstance(claims, dict) else None
+    return typ if isinstance(typ, str) else None
+
+
 def _our_customer_token(token: str, secret: bytes) -> _CustomerClaims | None:
     """The claims of a customer token exactly as this service mints them, or None.
 
