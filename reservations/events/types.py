@@ -79,16 +79,7 @@ def check_type_terms(section: SectionCreate, *, at: str, starts_at: dt.datetime)
         closes = check_instant(closes, field=f"{at}.sales_close_at")
         if opens is not None and closes <= opens:
             raise BadRequest("A ticket type's sale must close after it opens.", field=f"{at}.sales_close_at")
-    return SectionCreate(
-        name=section.name,
-        price_cents=section.price_cents,
-        capacity=section.capacity,
-        rows=section.rows,
-        seats_per_row=section.seats_per_row,
-        sales_open_at=opens,
-        sales_close_at=closes,
-        max_per_customer=section.max_per_customer,
-    )
+    return msgspec.structs.replace(section, sales_open_at=opens, sales_close_at=closes)
 
 
 def type_in_window(event: Event, row: Mapping[str, Any], now: dt.datetime) -> bool:
