@@ -5,23 +5,12 @@ import { friendlyMessage } from "../api/client";
 import { codesApi } from "../api/codes";
 import { codeDraftToBody, describeCode, EMPTY_CODE_DRAFT, type CodeDraft } from "../lib/codes";
 import { formatDateTime, formatMoney } from "../lib/format";
-import { useLoad } from "../lib/hooks";
+import { useActions, useLoad } from "../lib/hooks";
 
 export function CodesPanel({ eventId, token }: { eventId: string; token: string }) {
-  const [version, setVersion] = useState(0);
+  const { version, message, setMessage, act } = useActions();
   const codes = useLoad("codes", () => codesApi.list(eventId, token), [eventId, token, version]);
   const [draft, setDraft] = useState<CodeDraft>(EMPTY_CODE_DRAFT);
-  const [message, setMessage] = useState<string | null>(null);
-
-  async function act(what: () => Promise<string>) {
-    setMessage(null);
-    try {
-      setMessage(await what());
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setMessage(friendlyMessage(err));
-    }
-  }
 
   function create(e: FormEvent) {
     e.preventDefault();

@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
+import { friendlyMessage } from "../api/client";
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -112,4 +113,25 @@ export function useTitle(title: string | null | undefined): void {
     if (title === undefined) return;
     document.title = title ? `${title} · CrowdPass` : "CrowdPass · tickets";
   }, [title]);
+}
+
+/** An organizer panel's actions: `act` runs one and shows what it says in `message` (or why
+ * it failed), then moves `version` on so the panel's reads load again (`refresh` alone). */
+export function useActions() {
+  const [version, setVersion] = useState(0);
+  const [message, setMessage] = useState<string | null>(null);
+  const refresh = useCallback(() => setVersion((v) => v + 1), []);
+  const act = useCallback(
+    async (what: () => Promise<string>) => {
+      setMessage(null);
+      try {
+        setMessage(await what());
+        refresh();
+      } catch (err) {
+        setMessage(friendlyMessage(err));
+      }
+    },
+    [refresh],
+  );
+  return { version, message, setMessage, refresh, act };
 }

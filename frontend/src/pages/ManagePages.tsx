@@ -7,7 +7,7 @@ import { AdminGate } from "../components/AdminGate";
 import { CodesPanel } from "../components/CodesPanel";
 import { ErrorBox, Loading, PageHeader } from "../components/ui";
 import { formatDateTime, formatMoney } from "../lib/format";
-import { useLoad, useTitle } from "../lib/hooks";
+import { useActions, useLoad, useTitle } from "../lib/hooks";
 import { Link } from "react-router";
 
 export function EventManagePage({ eventId }: { eventId: string }) {
@@ -16,22 +16,11 @@ export function EventManagePage({ eventId }: { eventId: string }) {
 }
 
 function Manage({ eventId, token }: { eventId: string; token: string }) {
-  const [version, setVersion] = useState(0);
+  const { version, message, setMessage, refresh, act } = useActions();
   const report = useLoad("sales-report", () => afterSale.report(eventId, token), [eventId, token, version]);
-  const [message, setMessage] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
   const [doorName, setDoorName] = useState("Main");
   const [doorToken, setDoorToken] = useState<string | null>(null);
-
-  async function act(what: () => Promise<string>) {
-    setMessage(null);
-    try {
-      setMessage(await what());
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setMessage(friendlyMessage(err));
-    }
-  }
 
   function save(e: FormEvent) {
     e.preventDefault();
@@ -141,7 +130,7 @@ function Manage({ eventId, token }: { eventId: string; token: string }) {
         </div>
       </section>
       <CodesPanel eventId={eventId} token={token} />
-      <PurchaseList eventId={eventId} token={token} version={version} onRefunded={(text) => { setMessage(text); setVersion((v) => v + 1); }} />
+      <PurchaseList eventId={eventId} token={token} version={version} onRefunded={(text) => { setMessage(text); refresh(); }} />
       <section className="panel">
         <h2>Door staff</h2>
         <div className="field">
