@@ -89,12 +89,21 @@ class DefaultWorker:
         """Close a stopped worker; its Redis may be gone, so nothing here may raise."""
         tasks = list(worker.tasks.values())
         for task in tasks:
-            task.cancel()
+            # A job arq's signal handler cancelled already is recording its retry (in a
+            # shield); a second cancel would cut that short and end the task cancelled.
+            if not task.cancelling():
+                task.cancel()
         if tasks:
             done, _ = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
             for task in done:  # their errors are arq's to log; retrieved here, not left dangling
                 if not task.cancelled():
                     task.exception()
+        # Finished tasks leave the worker's table, as arq's own poll loop takes them out:
+        # close() gathers what is left, and one that ended cancelled would raise
+        # CancelledError out of it before the health-check key is deleted.
+        for job_id, task in list(worker.tasks.items()):
+            if task.done():
+                del worker.tasks[job_id]
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await worker.close()
