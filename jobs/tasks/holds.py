@@ -1,8 +1,9 @@
 """arq tasks: holds.
 
-`holds.expire` runs at each hold's `expires_at` (enqueued deferred, with job id
-`hold-expire:<hold id>`); `holds.sweep` runs every two seconds as the safety net that
-expires any overdue hold whose own job was lost, delayed or raced a confirm.
+`holds.sweep` runs every second and expires every overdue hold, so a hold ends within
+about a second of its `expires_at` (ADR 0022: holds enqueue no job of their own).
+`holds.expire` still runs the per-hold jobs (`hold-expire:<hold id>`) an earlier release
+queued, so none is lost across an upgrade.
 `cron:holds.reconcile` (every 15 s) settles or refunds a confirm's charge that its
 process never settled (reservations/holds/reconcile.py).
 """
@@ -47,7 +48,7 @@ cron_jobs: list[Any] = [
     cron(
         sweep,
         name="holds.sweep",
-        second=set(range(0, 60, 2)),
+        second=set(range(60)),
         microsecond=0,
         unique=True,
         run_at_startup=True,

@@ -198,19 +198,6 @@ def _check_owner(hold: Any, principal: Principal, *, organizer_may: bool) -> Non
     raise Forbidden("This hold belongs to another customer.")
 
 
-async def _schedule_expiry(redis: ArqRedis, hold: Hold, *, extended: bool = False) -> None:
-    """The hold's own expiry job at its `expires_at` (a second one after an extension)."""
-    try:
-        await redis.enqueue_job(
-            keys.EXPIRE_HOLD_JOB,
-            str(hold.id),
-            _job_id=keys.expire_hold_job_id(hold.id, extended=extended),
-            _defer_until=hold.expires_at,
-        )
-    except Exception:  # the sweeper expires the hold even without its job
-        log.exception("could not schedule the expiry of hold %s", hold.id)
-
-
 # ---------------------------------------------------------------------------- create
 
 
@@ -369,7 +356,7 @@ async def take_hold(
     for attempt in range(CLAIM_ATTEMPTS):
         try:
             async with conn.transaction():
-                await tickets.set_lock_timeout(conn, get_settings().lock_timeout_ms)
+                await conn.execute(Q.hold_transaction, f"{get_settings().lock_timeout_ms}ms")
                 limit = await _unguarded_limit(conn, event_id=event_id, customer_id=customer_id, count=count)
                 if named is not None and not tickets.GUARDS.seats_in_id_order:
                     await tickets.claim_seats(conn, event_id=event_id, seat_ids=seat_ids or ())
@@ -420,13 +407,13 @@ async def take_hold(
 
 
 async def _after_create(redis: ArqRedis, hold: Hold) -> None:
-    """A new hold's Redis work, sent together: its expiry job, the stock version and cache
-    with the coalesced live push (`stock.stock_changed`), and the customer's message.
-    Failures are logged: the sweeper expires a hold whose job was not enqueued."""
+    """A new hold's Redis work, sent together: the stock version and cache with the
+    coalesced live push (`stock.stock_changed`), and the customer's message. Failures are
+    logged: the stock cache expires and the reconcile job repairs it. Nothing schedules
+    the hold's expiry: the per-second sweep (`expire_holds`) expires it (ADR 0022)."""
     message = {"type": "hold", "hold": hold}
     try:
         await asyncio.gather(
-            _schedule_expiry(redis, hold),
             stock.stock_changed(redis, event_id=hold.event_id, tickets_back=False),
             publisher_for(redis).publish(keys.customer_channel(hold.customer_id), message),
         )
@@ -490,7 +477,7 @@ async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
             raise HoldNotActive("This hold is confirmed; its tickets are sold.")
         if hold["status"] != "active":
             return
-        # A hold past its expiry that the expiry job has not reached yet ends as expired.
+        # A hold past its expiry that the sweep has not reached yet ends as expired.
         status = "expired" if hold["overdue"] else "cancelled"
         ended = await conn.fetchrow(Q.end_hold, hold_id, status, None)
         await _release(conn, ended)
@@ -503,9 +490,8 @@ async def cancel_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
 
 async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, principal: Principal) -> Hold:
     """Give the owner's active hold the event's extension (`hold_extension_s`, by default its
-    `hold_ttl_s`), once. The expiry job is deferred again to the new `expires_at`; the first
-    one, at the old time, finds the hold not yet due and leaves it; the sweeper and confirm
-    read `expires_at` and so honour it by themselves.
+    `hold_ttl_s`), once. The sweep and confirm read `expires_at` and so honour it by
+    themselves (an expiry job an earlier release queued finds the hold not yet due).
 
     Raises HoldNotFound, Forbidden (not the owner, also not the organizer) and
     HoldNotExtendable (ended, overdue, extended already, or the event allows none).
@@ -521,7 +507,6 @@ async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
             raise HoldNotExtendable("The organizer of this event does not allow extending holds.")
         result = await _load(conn, extended)
     HOLDS.labels("extended").inc()
-    await _schedule_expiry(redis, result, extended=True)
     await _after_commit(redis, event_ids=set(), holds=[result])
     return result
 
@@ -531,6 +516,8 @@ async def extend_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID, princ
 
 async def expire_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID) -> bool:
     """Expire the hold if it is still active and overdue; True when this call expired it.
+    The per-second sweep (`expire_holds`) expires holds; this runs the `holds.expire` jobs
+    an earlier release queued at each hold's `expires_at` (ADR 0022).
 
     A job that runs a moment before `expires_at` (clocks differ by milliseconds) waits for
     it once. A hold locked by a confirm in progress is left to that confirm: when the
@@ -560,7 +547,8 @@ async def expire_hold(conn: Connection, redis: ArqRedis, *, hold_id: UUID) -> bo
 
 
 async def expire_holds(conn: Connection, redis: ArqRedis, *, batch: int = SWEEP_BATCH) -> int:
-    """Expire every overdue active hold (the safety net behind each hold's own job).
+    """Expire every overdue active hold: run every second (`jobs/tasks/holds.py`), so a
+    hold ends within about a second of its `expires_at` (ADR 0022).
 
     Skips holds another transaction has locked. Returns how many holds it expired.
     """

@@ -102,10 +102,8 @@ async def test_hold_any_seats(client: httpx.AsyncClient, res: Resources) -> None
         ("IN_PROGRESS", hold["id"], customer_id)
     }
     assert await res.pool.fetchval("SELECT taken FROM allowances WHERE customer_id = $1", customer_id) == 3
-    # Its expiry job is scheduled at expires_at.
-    score = await res.redis.zscore(DEFAULT_QUEUE, keys.expire_hold_job_id(hold["id"]))
-    expires = await res.pool.fetchval("SELECT expires_at FROM holds WHERE id = $1", uuid.UUID(hold["id"]))
-    assert score is not None and abs(score - expires.timestamp() * 1000) < 2
+    # No job of its own: the per-second sweep expires it (ADR 0022).
+    assert await res.redis.zscore(DEFAULT_QUEUE, keys.expire_hold_job_id(hold["id"])) is None
 
 
 async def test_hold_named_seats_with_half_price(client: httpx.AsyncClient, res: Resources) -> None:
@@ -633,7 +631,7 @@ async def test_concurrent_declines_move_the_provider_key_once(
 # ---------------------------------------------------------------------------- expiry
 
 
-async def test_expiry_job_frees_tickets_within_two_seconds(
+async def test_the_sweep_frees_tickets_within_two_seconds(
     client: httpx.AsyncClient, res: Resources, worker: Any
 ) -> None:
     event_id, customer_id = await setup(res, capacity=2, hold_ttl_s=5)
