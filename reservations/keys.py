@@ -23,8 +23,15 @@ def push_stock_job_id(event_id: UUID | str) -> str:
     return f"live-stock:{event_id}"
 
 
+def live_push_gate(event_id: UUID | str) -> str:
+    """Set for most of the live push's delay by the change that enqueued it
+    (`inventory/lua/stock_changed.lua`): the burst's other changes enqueue nothing."""
+    return f"cp:livegate:{{{event_id}}}"
+
+
 def stock(event_id: UUID | str) -> str:
-    """Cached stock counters of an event (hash: capacity, sold, held, available, status)."""
+    """The event's stock counters at one stock version (msgpack: [version, counters];
+    `inventory/stock.py`, `get_stock`)."""
     return f"cp:stock:{{{event_id}}}"
 
 

@@ -117,19 +117,33 @@ RETURNING id, event_id, customer_id, ticket_id, price_cents, half_price, created
 -- The event's capacity and its tickets by status, one row per ticket type (section; NULL
 -- for general admission without types). No row: no such event. `available` leaves out the
 -- tickets kept for the waitlist's offers (`kept`); `on_sale`: the type's own sale window
--- (docs/ticket-types.md) is open now (true for tickets of no type).
-SELECT e.capacity, t.section,
-       count(t.id) FILTER (WHERE t.status = 'BOOKED')      AS sold,
-       count(t.id) FILTER (WHERE t.status = 'IN_PROGRESS') AS held,
-       count(t.id) FILTER (WHERE t.status = 'AVAILABLE' AND NOT t.waitlist_kept) AS available,
-       count(t.id) FILTER (WHERE t.waitlist_kept)          AS kept,
+-- (docs/ticket-types.md) is open now (true for tickets of no type); `turns_in_ms`: when
+-- it next opens or closes, the counters' shelf life whatever the stock does.
+WITH counts AS (
+    -- Counted per type first: one pass over the event's tickets, the types looked up after.
+    SELECT section,
+           count(*) FILTER (WHERE status = 'BOOKED')      AS sold,
+           count(*) FILTER (WHERE status = 'IN_PROGRESS') AS held,
+           count(*) FILTER (WHERE status = 'AVAILABLE' AND NOT waitlist_kept) AS available,
+           count(*) FILTER (WHERE waitlist_kept)          AS kept
+    FROM tickets
+    WHERE event_id = $1
+    GROUP BY section
+)
+SELECT e.capacity, c.section,
+       coalesce(c.sold, 0) AS sold, coalesce(c.held, 0) AS held,
+       coalesce(c.available, 0) AS available, coalesce(c.kept, 0) AS kept,
        (s.sales_open_at IS NULL OR s.sales_open_at <= now())
-       AND (s.sales_close_at IS NULL OR s.sales_close_at > now()) AS on_sale
-FROM events e LEFT JOIN tickets t ON t.event_id = e.id
-LEFT JOIN sections s ON s.event_id = e.id AND s.name = t.section
+       AND (s.sales_close_at IS NULL OR s.sales_close_at > now()) AS on_sale,
+       -- in milliseconds from now: when the type's window next opens or closes (NULL: never)
+       (extract(epoch FROM least(CASE WHEN s.sales_open_at > now() THEN s.sales_open_at END,
+                                 CASE WHEN s.sales_close_at > now() THEN s.sales_close_at END) - now())
+        * 1000)::bigint AS turns_in_ms
+FROM events e
+LEFT JOIN counts c ON true
+LEFT JOIN sections s ON s.event_id = e.id AND s.name = c.section
 WHERE e.id = $1
-GROUP BY e.capacity, t.section, s.sales_open_at, s.sales_close_at
-ORDER BY t.section;
+ORDER BY c.section;
 
 -- name: set_lock_timeout
 SELECT set_config('lock_timeout', $1, true);

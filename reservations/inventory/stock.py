@@ -1,17 +1,18 @@
-"""Stock counters of an event: read through a short-lived Redis cache, and the one hook
-every change of ticket state calls.
+"""Stock counters of an event: a snapshot per stock version, and the one hook every
+change of ticket state calls.
 
-PostgreSQL is the truth; the cache only answers reads fast. `stock_changed` drops the
-cache and moves the event's stock version on in one Redis step (`lua/stock_changed.lua`,
-batched with the other calls of the loop turn; the seat map is a snapshot per version:
-`events/seatmap.py`), enqueues the coalesced live push with arq's `enqueue_job`
-(`keys.PUSH_STOCK_JOB`; a job id per event makes a burst of changes enqueue it once), and
-tells the listeners plugged in through `reservations.hooks` (the waiting room's advance).
+PostgreSQL is the truth; the snapshot only answers reads fast. `stock_changed` drops the
+snapshot and moves the event's stock version on in one Redis step (`lua/stock_changed.lua`,
+batched with the other calls of the loop turn; the counters and the seat map are read from
+PostgreSQL once per version: `get_stock`, `events/seatmap.py`), enqueues the coalesced live
+push with arq's `enqueue_job` (`keys.PUSH_STOCK_JOB`; the same step's gate lets one change
+per push delay enqueue it, and a job id per event makes the rest of a burst enqueue it
+once), and tells the listeners plugged in through `reservations.hooks` (the waiting room's
+advance).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,10 +28,14 @@ from reservations import hooks, keys
 from reservations.errors import EventNotFound
 from reservations.inventory import service as tickets
 
-CACHE_TTL_MS = 1000
+# The counters' snapshot stands while the version does; this only bounds its memory.
+SNAPSHOT_TTL_MS = 3_600_000
 # How long the last counters read from PostgreSQL may stand in for it while it is busy.
 LAST_KNOWN_TTL_S = 300
 LIVE_PUSH_DELAY_S = 0.25
+# The gate turns away a burst's other enqueues (three Redis round trips each) for most of
+# the delay; past it a change enqueues again, and arq's job id still makes that once.
+LIVE_PUSH_GATE_MS = int(LIVE_PUSH_DELAY_S * 1000 * 0.8)
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
 
@@ -62,34 +67,58 @@ class Stock(msgspec.Struct, frozen=True):
         return self.available - sum(t.available for t in shut) + held, held
 
 
+class _Snapshot(msgspec.Struct, array_like=True):
+    """The counters filed in Redis under the stock version they were read at."""
+
+    version: int
+    stock: Stock
+
+
 _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(Stock)
+_snapshot_dec = msgspec.msgpack.Decoder(_Snapshot)
 
 
 async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Stock:
-    """Counters of one event; at most CACHE_TTL_MS old, and fresh after any change — except
-    while PostgreSQL is busy (a lock or a timeout of the read class): then the last counters
+    """Counters of one event from its snapshot at the current stock version: PostgreSQL is
+    read once per version (as the seat map, `events/seatmap.py`), and when a ticket type's
+    sale window opens or closes, which moves `on_sale` with no change of stock. Never
+    stale: the version is read before the rows, so counters filed under a version are at
+    least as new as it, and a reader after a change's `stock_changed` sees a newer one.
+
+    While PostgreSQL is busy (a lock or a timeout of the read class): the last counters
     read, up to LAST_KNOWN_TTL_S old, or the busy error when there are none."""
-    cached = await redis.get(keys.stock(event_id))
+    raw_version, cached = await batcher_for(redis).command(
+        "MGET", keys.seat_version(event_id), keys.stock(event_id)
+    )
+    version = int(raw_version) if raw_version is not None else await stock_version(redis, event_id=event_id)
     if cached is not None:
-        return _dec.decode(cached)
+        snapshot = _snapshot_dec.decode(cached)
+        if snapshot.version == version:
+            return snapshot.stock
     try:
-        stock = await read_stock(conn, event_id=event_id)
+        stock, turns_in_ms = await _read_stock(conn, event_id=event_id)
     except DATABASE_BUSY:
         last = await redis.get(keys.stock_last(event_id))
         if last is None:
             raise
         return _dec.decode(last)
-    encoded = _enc.encode(stock)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keys.stock(event_id), encoded, px=CACHE_TTL_MS)
-        pipe.set(keys.stock_last(event_id), encoded, ex=LAST_KNOWN_TTL_S)
+        pipe.set(keys.stock(event_id), _enc.encode(_Snapshot(version, stock)), px=turns_in_ms)
+        pipe.set(keys.stock_last(event_id), _enc.encode(stock), ex=LAST_KNOWN_TTL_S)
         await pipe.execute()
     return stock
 
 
 async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
-    """Counters straight from the ticket rows, bypassing the cache."""
+    """Counters straight from the ticket rows, bypassing the snapshot."""
+    stock, _ = await _read_stock(conn, event_id=event_id)
+    return stock
+
+
+async def _read_stock(conn: Connection, *, event_id: UUID) -> tuple[Stock, int]:
+    """(counters, how long they stand in ms: until a type's sale window next opens or
+    closes, at most SNAPSHOT_TTL_MS)."""
     rows = await tickets.event_stock(conn, event_id=event_id)
     if not rows:
         raise EventNotFound()
@@ -100,13 +129,15 @@ async def read_stock(conn: Connection, *, event_id: UUID) -> Stock:
         for r in rows
         if r["section"] is not None
     )
-    return Stock(
+    stock = Stock(
         capacity=rows[0]["capacity"],
         sold=sum(r["sold"] for r in rows),
         held=sum(r["held"] for r in rows),
         available=sum(r["available"] for r in rows),
         types=types,
     )
+    turns = [r["turns_in_ms"] for r in rows if r["turns_in_ms"] is not None]
+    return stock, max(1, min([SNAPSHOT_TTL_MS, *turns]))
 
 
 async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool = True) -> int:
@@ -116,16 +147,17 @@ async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool =
     `tickets_back=False` (a new hold: tickets only left the sale) skips the listeners,
     which act on tickets coming back.
     """
-    script_keys = [keys.stock(event_id), keys.seat_version(event_id)]
-    version, _ = await asyncio.gather(
-        batcher_for(redis).call(S.stock_changed, script_keys, [time.time_ns() // 1000]),
-        redis.enqueue_job(
+    script_keys = [keys.stock(event_id), keys.seat_version(event_id), keys.live_push_gate(event_id)]
+    version, due = await batcher_for(redis).call(
+        S.stock_changed, script_keys, [time.time_ns() // 1000, LIVE_PUSH_GATE_MS]
+    )
+    if due:
+        await redis.enqueue_job(
             keys.PUSH_STOCK_JOB,
             str(event_id),
             _job_id=keys.push_stock_job_id(event_id),
             _defer_by=LIVE_PUSH_DELAY_S,
-        ),
-    )
+        )
     if tickets_back:
         await hooks.stock_changed(redis, event_id)
     return int(version)
