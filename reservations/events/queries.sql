@@ -75,6 +75,19 @@ LEFT JOIN sections s ON s.event_id = t.event_id AND s.name = t.section
 WHERE t.event_id = $1 AND t.seat_number IS NOT NULL AND ($2::text IS NULL OR t.section = $2)
 ORDER BY s.position, length(t.row_label), t.row_label, t.seat_number;
 
+-- name: seat_statuses
+-- A status letter per labelled ticket of the event in id order (`a` available, `h` held or
+-- kept for the waitlist, `s` sold), and how many: what the live push compares with what it
+-- announced last (seatmap.py `seat_changes`). One short string instead of every seat row.
+SELECT coalesce(string_agg(CASE WHEN waitlist_kept OR status = 'IN_PROGRESS' THEN 'h'
+                                WHEN status = 'BOOKED' THEN 's' ELSE 'a' END, '' ORDER BY id), '')
+FROM tickets
+WHERE event_id = $1 AND seat_number IS NOT NULL;
+
+-- name: seat_ids
+-- The ids of the event's labelled tickets in id order (the order of `seat_statuses`).
+SELECT id FROM tickets WHERE event_id = $1 AND seat_number IS NOT NULL ORDER BY id;
+
 -- Organizer management (management.py): edits, the sales report.
 
 -- name: lock_event_for_change

@@ -18,6 +18,7 @@ from core.resources import Resources
 from reservations import keys
 from reservations.events import seatmap
 from reservations.holds import service as holds
+from reservations.inventory import stock
 from reservations.inventory.stock import stock_changed, stock_version
 from reservations.live import service as live
 from tests.factories import make_customer, make_customers, make_event
@@ -294,17 +295,86 @@ async def test_without_a_base_the_delta_asks_pages_to_reload(res: Resources) -> 
         assert await seatmap.seat_changes(conn, res.redis, event_id=event_id) is None
 
 
+async def test_a_delta_names_exactly_the_seats_that_changed(res: Resources) -> None:
+    """A 2,000-seat map: sold, held, kept-for-the-waitlist and given-back seats between two
+    pushes are exactly the delta; a seat dropped from the event makes it carry every seat;
+    a base of another format (an earlier release's) makes pages reload."""
+    event_id = await seated(res, [{"name": "Arena", "price_cents": 5000, "rows": 40, "seats_per_row": 50}])
+    async with res.pool.acquire() as conn:
+        buyer = await make_customer(conn)
+        await seatmap.current_snapshot(conn, res.redis, event_id=event_id)
+        seats = [r["id"] for r in await conn.fetch("SELECT id FROM tickets WHERE event_id = $1", event_id)]
+        hold_id = await conn.fetchval(
+            "INSERT INTO holds (event_id, customer_id, quantity, half_price_count, total_cents, expires_at)"
+            " VALUES ($1, $2, 2, 0, 10000, now() + interval '5 minutes') RETURNING id",
+            event_id,
+            buyer,
+        )
+        await conn.execute(
+            "UPDATE tickets SET status = 'IN_PROGRESS', hold_id = $2, customer_id = $3"
+            " WHERE id = ANY($1::uuid[])",
+            seats[10:12],
+            hold_id,
+            buyer,
+        )
+        await conn.execute(
+            "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE id = $1", seats[1500], buyer
+        )
+        await conn.execute("UPDATE tickets SET waitlist_kept = true WHERE id = $1", seats[7])
+        await stock_changed(res.redis, event_id=event_id)
+        since, version, changes = await seatmap.seat_changes(conn, res.redis, event_id=event_id) or (0, 0, [])
+        assert since > 0 and version > since
+        assert {(c.id, c.status) for c in changes} == {
+            (seats[10], "held"),
+            (seats[11], "held"),
+            (seats[1500], "sold"),
+            (seats[7], "held"),
+        }
+        # The held seats come back: only they change.
+        await conn.execute(
+            "UPDATE tickets SET status = 'AVAILABLE', hold_id = NULL, customer_id = NULL WHERE hold_id = $1",
+            hold_id,
+        )
+        await stock_changed(res.redis, event_id=event_id)
+        _, _, back = await seatmap.seat_changes(conn, res.redis, event_id=event_id) or (0, 0, [])
+        assert {(c.id, c.status) for c in back} == {(seats[10], "available"), (seats[11], "available")}
+        # One seat fewer: not the same seats, so every seat's status goes out.
+        await conn.execute("DELETE FROM tickets WHERE id = $1", seats[0])
+        await stock_changed(res.redis, event_id=event_id)
+        _, _, every = await seatmap.seat_changes(conn, res.redis, event_id=event_id) or (0, 0, [])
+        assert len(every) == 1999 and seats[0] not in {c.id for c in every}
+        # A base in an earlier format: `since` 0, pages reload the map.
+        await res.redis.set(keys.seat_map_pushed(event_id), b"\x93\x01\x90\xa0")
+        await stock_changed(res.redis, event_id=event_id)
+        since, _, none = await seatmap.seat_changes(conn, res.redis, event_id=event_id) or (9, 0, [None])
+        assert (since, none) == (0, [])
+
+
 async def test_the_live_push_job_is_enqueued_with_the_hold(client: httpx.AsyncClient, res: Resources) -> None:
     event_id = await seated(res)
     async with res.pool.acquire() as conn:
-        buyer = await make_customer(conn)
-    r = await client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(buyer))
-    assert r.status_code == 201
-    jobs = {j.decode() for j in await res.redis.zrange("arq:queue", 0, -1)}
-    assert f"live-stock:{event_id}" in jobs and f"hold-expire:{r.json()['id']}" in jobs
-    raw = await res.redis.get(f"arq:job:hold-expire:{r.json()['id']}")
-    assert raw is not None
-    from arq.jobs import deserialize_job
+        buyers = [await make_customer(conn) for _ in range(3)]
 
-    job = deserialize_job(raw)
-    assert job.function == "holds.expire" and job.args == (r.json()["id"],)
+    async def hold(buyer: uuid.UUID) -> str:
+        r = await client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(buyer))
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def queued() -> set[str]:
+        return {j.decode() for j in await res.redis.zrange("arq:queue", 0, -1)}
+
+    hold_id = await hold(buyers[0])
+    jobs = await queued()
+    # The live push is enqueued; the hold enqueues no expiry job (the sweep expires it).
+    assert f"live-stock:{event_id}" in jobs and f"hold-expire:{hold_id}" not in jobs
+    # As if the push had run: a change while the gate stands enqueues nothing ...
+    await res.redis.delete(f"arq:job:live-stock:{event_id}")
+    await res.redis.zrem("arq:queue", f"live-stock:{event_id}")
+    await hold(buyers[1])
+    assert f"live-stock:{event_id}" not in await queued()
+    # ... and once it is gone (before the deferred push would run), a change enqueues again.
+    gate_ms = await res.redis.pttl(keys.live_push_gate(event_id))
+    assert 0 < gate_ms <= stock.LIVE_PUSH_GATE_MS < stock.LIVE_PUSH_DELAY_S * 1000
+    await asyncio.sleep(gate_ms / 1000 + 0.02)
+    await hold(buyers[2])
+    assert f"live-stock:{event_id}" in await queued()
