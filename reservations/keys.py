@@ -29,6 +29,12 @@ def live_push_gate(event_id: UUID | str) -> str:
     return f"cp:livegate:{{{event_id}}}"
 
 
+def live_push_cost(event_id: UUID | str) -> str:
+    """Milliseconds the event's last live push took (live/service.py `push_stock`): a
+    costly map is pushed less often (`inventory/lua/stock_changed.lua`)."""
+    return f"cp:livecost:{{{event_id}}}"
+
+
 def stock(event_id: UUID | str) -> str:
     """The event's stock counters at one stock version (msgpack: [version, counters];
     `inventory/stock.py`, `get_stock`)."""

@@ -36,6 +36,10 @@ LIVE_PUSH_DELAY_S = 0.25
 # The gate turns away a burst's other enqueues (three Redis round trips each) for most of
 # the delay; past it a change enqueues again, and arq's job id still makes that once.
 LIVE_PUSH_GATE_MS = int(LIVE_PUSH_DELAY_S * 1000 * 0.8)
+# An event whose push costs more (a stadium's 50,000 seats: ~80 ms of PostgreSQL) is pushed
+# at most once per this many times its cost, so its pushes take a bounded share of the
+# worker and PostgreSQL however large its map.
+LIVE_PUSH_COST_FACTOR = 10
 
 S = Scripts(Path(__file__).resolve().parent / "lua")
 
@@ -147,16 +151,21 @@ async def stock_changed(redis: ArqRedis, *, event_id: UUID, tickets_back: bool =
     `tickets_back=False` (a new hold: tickets only left the sale) skips the listeners,
     which act on tickets coming back.
     """
-    script_keys = [keys.stock(event_id), keys.seat_version(event_id), keys.live_push_gate(event_id)]
-    version, due = await batcher_for(redis).call(
-        S.stock_changed, script_keys, [time.time_ns() // 1000, LIVE_PUSH_GATE_MS]
+    script_keys = [
+        keys.stock(event_id),
+        keys.seat_version(event_id),
+        keys.live_push_gate(event_id),
+        keys.live_push_cost(event_id),
+    ]
+    version, gate_ms = await batcher_for(redis).call(
+        S.stock_changed, script_keys, [time.time_ns() // 1000, LIVE_PUSH_GATE_MS, LIVE_PUSH_COST_FACTOR]
     )
-    if due:
+    if gate_ms:
         await redis.enqueue_job(
             keys.PUSH_STOCK_JOB,
             str(event_id),
             _job_id=keys.push_stock_job_id(event_id),
-            _defer_by=LIVE_PUSH_DELAY_S,
+            _defer_by=LIVE_PUSH_DELAY_S * int(gate_ms) / LIVE_PUSH_GATE_MS,  # past the gate
         )
     if tickets_back:
         await hooks.stock_changed(redis, event_id)

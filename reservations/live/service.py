@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -105,7 +107,9 @@ async def current_stock(
 
 async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *, event_id: uuid.UUID) -> bool:
     """Publish an event's counters on its live channel (the `live.push_stock` job), and for
-    a seated event the seats that changed since the last push (`{"type": "seats"}`)."""
+    a seated event the seats that changed since the last push (`{"type": "seats"}`). What it
+    took paces the event's next push (`inventory/stock.py`, LIVE_PUSH_COST_FACTOR)."""
+    started = time.perf_counter()
     try:
         event = await events.get_event(conn, event_id=event_id)
         message = await current_stock(conn, redis, event_id=event_id, event=event)
@@ -117,6 +121,8 @@ async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *,
         since, version, changes = delta
         seats = SeatsMessage(type="seats", since=since, version=version, changes=changes)
         await publisher.publish(keys.event_live_channel(event_id), seats)
+    cost_ms = math.ceil((time.perf_counter() - started) * 1000)
+    await redis.set(keys.live_push_cost(event_id), cost_ms, ex=3600)  # paces its next push
     return True
 
 

@@ -5,21 +5,25 @@
 -- KEYS[1] stock cache        string (deleted)
 -- KEYS[2] stock version      integer, moved on by one; a missing counter starts again at
 --                            ARGV[1], above any version it held before
--- KEYS[3] live-push gate     string, set for ARGV[2] ms by the change that asks for a push
+-- KEYS[3] live-push gate     string, set by the change that asks for a push
+-- KEYS[4] live-push cost     integer, ms the event's last push took (live/service.py)
 -- ARGV[1] version base       microseconds since the epoch
--- ARGV[2] gate lifetime      milliseconds, a little shorter than the push's delay: the
---                            push, deferred by that delay, runs after the gate is gone and
---                            so reads every change the gate turned away
+-- ARGV[2] gate lifetime      milliseconds, at least; ARGV[3] times the last push's cost
+--                            when that is longer (a big map is pushed less often). The
+--                            caller defers the push past the gate: it runs after the gate
+--                            is gone and so reads every change the gate turned away
+-- ARGV[3] cost factor
 --
--- Returns {new stock version, 1 when this change enqueues the live push else 0}.
+-- Returns {new stock version, the gate's lifetime in ms when this change enqueues the live
+-- push, else 0}.
 
 redis.call('DEL', KEYS[1])
 local version = redis.call('INCR', KEYS[2])
 if version == 1 then
   version = redis.call('INCRBY', KEYS[2], ARGV[1])
 end
-local due = 0
-if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then
-  due = 1
+local gate = math.max(tonumber(ARGV[2]), (tonumber(redis.call('GET', KEYS[4])) or 0) * tonumber(ARGV[3]))
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', gate) then
+  return {version, gate}
 end
-return {version, due}
+return {version, 0}

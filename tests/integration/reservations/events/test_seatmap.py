@@ -378,3 +378,24 @@ async def test_the_live_push_job_is_enqueued_with_the_hold(client: httpx.AsyncCl
     await asyncio.sleep(gate_ms / 1000 + 0.02)
     await hold(buyers[2])
     assert f"live-stock:{event_id}" in await queued()
+
+
+async def test_a_costly_push_spaces_out_the_next(client: httpx.AsyncClient, res: Resources) -> None:
+    """A push records what it took; the next is gated and deferred LIVE_PUSH_COST_FACTOR
+    times that (a stadium's map is pushed less often), never less than the usual delay."""
+    event_id = await seated(res)
+    async with res.pool.acquire() as conn:
+        buyer = await make_customer(conn)
+        await live.push_stock(conn, res.redis, res.publisher, event_id=event_id)
+    cost = int(await res.redis.get(keys.live_push_cost(event_id)))
+    assert 0 < cost < 1000
+    await res.redis.set(keys.live_push_cost(event_id), 150)  # as if the last push took 150 ms
+    before_ms = (await res.redis.time())[0] * 1000
+    r = await client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(buyer))
+    assert r.status_code == 201
+    gate_ms = await res.redis.pttl(keys.live_push_gate(event_id))
+    assert 150 * stock.LIVE_PUSH_COST_FACTOR - 200 < gate_ms <= 150 * stock.LIVE_PUSH_COST_FACTOR
+    due_ms = await res.redis.zscore("arq:queue", f"live-stock:{event_id}")
+    deferred_s = (due_ms - before_ms) / 1000
+    expected_s = stock.LIVE_PUSH_DELAY_S * 150 * stock.LIVE_PUSH_COST_FACTOR / stock.LIVE_PUSH_GATE_MS
+    assert expected_s - 0.1 < deferred_s < expected_s + 1.1  # past the gate
