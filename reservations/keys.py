@@ -54,8 +54,8 @@ def seat_map(event_id: UUID | str) -> str:
 
 
 def seat_map_pushed(event_id: UUID | str) -> str:
-    """The snapshot the last `seats` delta on the event's live channel led to: the base of
-    the next delta."""
+    """What the last `seats` delta on the event's live channel led to (its version and a
+    status letter per seat in seat id order): the base of the next delta."""
     return f"cp:seatmap:pushed:{{{event_id}}}"
 
 
