@@ -30,8 +30,8 @@ def live_push_gate(event_id: UUID | str) -> str:
 
 
 def live_push_cost(event_id: UUID | str) -> str:
-    """Milliseconds the event's last live push took (live/service.py `push_stock`): a
-    costly map is pushed less often (`inventory/lua/stock_changed.lua`)."""
+    """Milliseconds the seat delta of the event's last live push took (live/service.py
+    `push_stock`): a costly map is pushed less often (`inventory/lua/stock_changed.lua`)."""
     return f"cp:livecost:{{{event_id}}}"
 
 

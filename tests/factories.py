@@ -124,6 +124,28 @@ async def stock_counts(conn: Connection, event_id: uuid.UUID) -> dict[str, int]:
     return counts
 
 
+async def hold_rows(
+    conn: Connection, *, event_id: uuid.UUID, customer_id: uuid.UUID, ticket_ids: list[uuid.UUID]
+) -> uuid.UUID:
+    """A hold of these tickets written straight into the rows (no allowance, no Redis), for
+    tests of what reads ticket states; returns the hold's id."""
+    hold_id: uuid.UUID = await conn.fetchval(
+        "INSERT INTO holds (event_id, customer_id, quantity, total_cents, expires_at)"
+        " VALUES ($1, $2, $3, 0, now() + interval '5 minutes') RETURNING id",
+        event_id,
+        customer_id,
+        len(ticket_ids),
+    )
+    await conn.execute(
+        "UPDATE tickets SET status = 'IN_PROGRESS', hold_id = $2, customer_id = $3"
+        " WHERE id = ANY($1::uuid[])",
+        ticket_ids,
+        hold_id,
+        customer_id,
+    )
+    return hold_id
+
+
 async def book_ticket(conn: Connection, *, customer_id: uuid.UUID, event_id: uuid.UUID) -> uuid.UUID:
     """One ticket of the event booked for the customer, with its purchase (as the seed sells
     them, through the inventory primitives); returns the purchase id."""

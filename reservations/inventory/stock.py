@@ -36,9 +36,11 @@ LIVE_PUSH_DELAY_S = 0.25
 # The gate turns away a burst's other enqueues (three Redis round trips each) for most of
 # the delay; past it a change enqueues again, and arq's job id still makes that once.
 LIVE_PUSH_GATE_MS = int(LIVE_PUSH_DELAY_S * 1000 * 0.8)
-# An event whose push costs more (a stadium's 50,000 seats: ~80 ms of PostgreSQL) is pushed
-# at most once per this many times its cost, so its pushes take a bounded share of the
-# worker and PostgreSQL however large its map.
+# An event whose seat delta costs more (a stadium's 50,000 seats: 55 to 80 ms) is pushed at
+# most once per this many times that, so its pushes take a bounded share of the worker and
+# PostgreSQL however large its map. The counters alone cost the same at any size: a
+# general-admission event (the flash sale, whose order gate reads the count the push
+# writes) keeps the usual delay.
 LIVE_PUSH_COST_FACTOR = 10
 
 S = Scripts(Path(__file__).resolve().parent / "lua")

@@ -107,13 +107,14 @@ async def current_stock(
 
 async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *, event_id: uuid.UUID) -> bool:
     """Publish an event's counters on its live channel (the `live.push_stock` job), and for
-    a seated event the seats that changed since the last push (`{"type": "seats"}`). What it
-    took paces the event's next push (`inventory/stock.py`, LIVE_PUSH_COST_FACTOR)."""
-    started = time.perf_counter()
+    a seated event the seats that changed since the last push (`{"type": "seats"}`). What the seat
+    delta took paces the event's next push (`inventory/stock.py`, LIVE_PUSH_COST_FACTOR)."""
     try:
         event = await events.get_event(conn, event_id=event_id)
         message = await current_stock(conn, redis, event_id=event_id, event=event)
+        started = time.perf_counter()
         delta = await seatmap.seat_changes(conn, redis, event_id=event_id) if event.seated else None
+        map_ms = math.ceil((time.perf_counter() - started) * 1000) if event.seated else 0
     except EventNotFound:
         return False
     await publisher.publish(keys.event_live_channel(event_id), message)
@@ -121,8 +122,8 @@ async def push_stock(conn: Connection, redis: ArqRedis, publisher: Publisher, *,
         since, version, changes = delta
         seats = SeatsMessage(type="seats", since=since, version=version, changes=changes)
         await publisher.publish(keys.event_live_channel(event_id), seats)
-    cost_ms = math.ceil((time.perf_counter() - started) * 1000)
-    await redis.set(keys.live_push_cost(event_id), cost_ms, ex=3600)  # paces its next push
+    if map_ms:  # paces the event's next push; a map-less push costs the same at any size
+        await redis.set(keys.live_push_cost(event_id), map_ms, ex=3600)
     return True
 
 

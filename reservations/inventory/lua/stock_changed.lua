@@ -6,7 +6,7 @@
 -- KEYS[2] stock version      integer, moved on by one; a missing counter starts again at
 --                            ARGV[1], above any version it held before
 -- KEYS[3] live-push gate     string, set by the change that asks for a push
--- KEYS[4] live-push cost     integer, ms the event's last push took (live/service.py)
+-- KEYS[4] live-push cost     integer, ms the event's last seat delta took (live/service.py)
 -- ARGV[1] version base       microseconds since the epoch
 -- ARGV[2] gate lifetime      milliseconds, at least; ARGV[3] times the last push's cost
 --                            when that is longer (a big map is pushed less often). The

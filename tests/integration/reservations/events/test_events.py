@@ -16,7 +16,7 @@ from core.resources import Resources
 from reservations.errors import EventNotFound
 from reservations.events.schemas import Event
 from reservations.events.service import get_event
-from tests.factories import make_customer, make_event, stock_counts
+from tests.factories import hold_rows, make_customer, make_event, stock_counts
 
 NOW = dt.datetime.now(dt.UTC)
 LATER = (NOW + dt.timedelta(days=20)).isoformat()
@@ -320,12 +320,6 @@ async def test_seat_map(res: Resources, client: httpx.AsyncClient) -> None:
         )
         buyer = await make_customer(conn)
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM tickets WHERE event_id = $1", eid)]
-        hold = await conn.fetchval(
-            "INSERT INTO holds (event_id, customer_id, quantity, total_cents, expires_at)"
-            " VALUES ($1, $2, 1, 9000, now() + interval '5 minutes') RETURNING id",
-            eid,
-            buyer,
-        )
         frente_a1 = await conn.fetchval(
             "SELECT id FROM tickets WHERE event_id = $1 AND section = 'Frente' AND row_label = 'A'"
             " AND seat_number = 1",
@@ -334,12 +328,7 @@ async def test_seat_map(res: Resources, client: httpx.AsyncClient) -> None:
         fundo_a2 = await conn.fetchval(
             "SELECT id FROM tickets WHERE event_id = $1 AND section = 'Fundo' AND seat_number = 2", eid
         )
-        await conn.execute(
-            "UPDATE tickets SET status = 'IN_PROGRESS', hold_id = $2, customer_id = $3 WHERE id = $1",
-            frente_a1,
-            hold,
-            buyer,
-        )
+        await hold_rows(conn, event_id=eid, customer_id=buyer, ticket_ids=[frente_a1])
         await conn.execute(
             "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE id = $1", fundo_a2, buyer
         )

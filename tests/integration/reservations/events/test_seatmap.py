@@ -21,7 +21,7 @@ from reservations.holds import service as holds
 from reservations.inventory import stock
 from reservations.inventory.stock import stock_changed, stock_version
 from reservations.live import service as live
-from tests.factories import make_customer, make_customers, make_event
+from tests.factories import hold_rows, make_customer, make_customers, make_event
 
 PM_OK = "pm_card_visa"  # the stub's test payment method of a card that succeeds
 SECTIONS = [
@@ -304,19 +304,7 @@ async def test_a_delta_names_exactly_the_seats_that_changed(res: Resources) -> N
         buyer = await make_customer(conn)
         await seatmap.current_snapshot(conn, res.redis, event_id=event_id)
         seats = [r["id"] for r in await conn.fetch("SELECT id FROM tickets WHERE event_id = $1", event_id)]
-        hold_id = await conn.fetchval(
-            "INSERT INTO holds (event_id, customer_id, quantity, half_price_count, total_cents, expires_at)"
-            " VALUES ($1, $2, 2, 0, 10000, now() + interval '5 minutes') RETURNING id",
-            event_id,
-            buyer,
-        )
-        await conn.execute(
-            "UPDATE tickets SET status = 'IN_PROGRESS', hold_id = $2, customer_id = $3"
-            " WHERE id = ANY($1::uuid[])",
-            seats[10:12],
-            hold_id,
-            buyer,
-        )
+        hold_id = await hold_rows(conn, event_id=event_id, customer_id=buyer, ticket_ids=seats[10:12])
         await conn.execute(
             "UPDATE tickets SET status = 'BOOKED', customer_id = $2 WHERE id = $1", seats[1500], buyer
         )
@@ -389,6 +377,10 @@ async def test_a_costly_push_spaces_out_the_next(client: httpx.AsyncClient, res:
         await live.push_stock(conn, res.redis, res.publisher, event_id=event_id)
     cost = int(await res.redis.get(keys.live_push_cost(event_id)))
     assert 0 < cost < 1000
+    async with res.pool.acquire() as conn:  # a general-admission event's push has no map to pace it
+        general = await make_event(conn, capacity=50_000)
+        await live.push_stock(conn, res.redis, res.publisher, event_id=general)
+    assert await res.redis.get(keys.live_push_cost(general)) is None
     await res.redis.set(keys.live_push_cost(event_id), 150)  # as if the last push took 150 ms
     before_ms = (await res.redis.time())[0] * 1000
     r = await client.post(f"/api/events/{event_id}/holds", json={"quantity": 1}, headers=auth(buyer))
