@@ -37,8 +37,10 @@ def live_push_cost(event_id: UUID | str) -> str:
 
 def stock(event_id: UUID | str) -> str:
     """The event's stock counters at one stock version (msgpack: [version, counters];
-    `inventory/stock.py`, `get_stock`)."""
-    return f"cp:stock:{{{event_id}}}"
+    `inventory/stock.py`, `get_stock`). A name of its own since ADR 0022: a release before
+    it kept the bare counters for 1 s under `cp:stock:`, and while both run neither reads
+    the other's."""
+    return f"cp:stockv:{{{event_id}}}"
 
 
 def seat_version(event_id: UUID | str) -> str:
@@ -55,8 +57,10 @@ def seat_map(event_id: UUID | str) -> str:
 
 def seat_map_pushed(event_id: UUID | str) -> str:
     """What the last `seats` delta on the event's live channel led to (its version and a
-    status letter per seat in seat id order): the base of the next delta."""
-    return f"cp:seatmap:pushed:{{{event_id}}}"
+    status letter per seat in seat id order): the base of the next delta. A name of its
+    own since ADR 0022 (a release before it kept the whole snapshot under
+    `cp:seatmap:pushed:`): while both run, neither decodes the other's."""
+    return f"cp:seatmap:pushedv:{{{event_id}}}"
 
 
 def hold_idempotency(customer_id: UUID | str, digest: str) -> str:

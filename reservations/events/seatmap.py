@@ -233,6 +233,8 @@ async def seat_changes(
     if base.version >= version:
         return None
     ids = await _seat_ids(conn, event_id=event_id, count=len(status))
+    if len(ids) != len(status):  # a seat dropped between the two reads: pages reload
+        return 0, version, []
     if len(base.status) != len(status):  # not the same seats: every seat's status
         return (
             base.version,
