@@ -407,10 +407,11 @@ async def take_hold(
 
 
 async def _after_create(redis: ArqRedis, hold: Hold) -> None:
-    """A new hold's Redis work, sent together: the stock version and cache with the
-    coalesced live push (`stock.stock_changed`), and the customer's message. Failures are
-    logged: the stock cache expires and the reconcile job repairs it. Nothing schedules
-    the hold's expiry: the per-second sweep (`expire_holds`) expires it (ADR 0022)."""
+    """A new hold's Redis work, sent together: the stock version with the coalesced live
+    push (`stock.stock_changed`), and the customer's message. Failures are logged: the
+    counters' snapshot lapses within `stock.SNAPSHOT_TTL_MS` and the reconcile job repairs
+    the gate's stock. Nothing schedules the hold's expiry: the per-second sweep
+    (`expire_holds`) expires it (ADR 0022)."""
     message = {"type": "hold", "hold": hold}
     try:
         await asyncio.gather(

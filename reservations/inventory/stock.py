@@ -28,8 +28,10 @@ from reservations import hooks, keys
 from reservations.errors import EventNotFound
 from reservations.inventory import service as tickets
 
-# The counters' snapshot stands while the version does; this only bounds its memory.
-SNAPSHOT_TTL_MS = 3_600_000
+# The counters' snapshot stands while the version does, and at most this long: the bound
+# on stale counters after a change whose `stock_changed` was lost (Redis down just then),
+# which moved no version.
+SNAPSHOT_TTL_MS = 15_000
 # How long the last counters read from PostgreSQL may stand in for it while it is busy.
 LAST_KNOWN_TTL_S = 300
 LIVE_PUSH_DELAY_S = 0.25
@@ -87,8 +89,9 @@ _snapshot_dec = msgspec.msgpack.Decoder(_Snapshot)
 
 async def get_stock(conn: Connection, redis: ArqRedis, *, event_id: UUID) -> Stock:
     """Counters of one event from its snapshot at the current stock version: PostgreSQL is
-    read once per version (as the seat map, `events/seatmap.py`), and when a ticket type's
-    sale window opens or closes, which moves `on_sale` with no change of stock. Never
+    read once per version (as the seat map, `events/seatmap.py`), when a ticket type's sale
+    window opens or closes, which moves `on_sale` with no change of stock, and at least
+    every SNAPSHOT_TTL_MS. Never
     stale: the version is read before the rows, so counters filed under a version are at
     least as new as it, and a reader after a change's `stock_changed` sees a newer one.
 
