@@ -14,7 +14,16 @@ from asyncpg import Connection, Pool
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
-__all__ = ["DATABASE_BUSY", "Connection", "Pool", "Queries", "create_pool", "load_queries", "migrate"]
+__all__ = [
+    "DATABASE_BUSY",
+    "Connection",
+    "Pool",
+    "Queries",
+    "create_pool",
+    "load_queries",
+    "migrate",
+    "without_guard",
+]
 
 # What a statement raises when PostgreSQL is busy rather than wrong: a lock not granted within
 # `lock_timeout`, a statement cancelled by `statement_timeout`, no answer within the client's
@@ -102,6 +111,16 @@ class Queries(Mapping[str, str]):
 
 
 @functools.cache
+def without_guard(query: str, guard: str, instead: str = "") -> str:
+    """`query` with its race guard `guard` (a piece of its text) taken out, or replaced by
+    `instead`: the concurrency tests' controls run the real statement without one guard
+    (each module's `GUARDS`). Raises ValueError when the text is not in the query, so a
+    statement reworded later cannot leave a control quietly testing the guarded one."""
+    if guard not in query:
+        raise ValueError(f"{guard!r} is not in the query")
+    return query.replace(guard, instead)
+
+
 def queries_beside(module_file: str) -> Queries:
     """The named queries of a package: its `queries.sql`, beside the calling module
     (`Q = queries_beside(__file__)`), loaded once however many modules ask."""

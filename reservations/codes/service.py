@@ -26,7 +26,7 @@ from arq.connections import ArqRedis
 
 from core import limits
 from core.config import get_settings
-from core.db import Connection, queries_beside
+from core.db import Connection, queries_beside, without_guard
 from core.errors import BadRequest, Busy
 from reservations.codes.schemas import CodeCheck, CodeCreate, CodePatch, CodeView, normal_code
 from reservations.errors import (
@@ -55,8 +55,7 @@ class Guards:
 
 GUARDS = Guards()
 _GUARD = "AND (max_uses IS NULL OR uses < max_uses)"
-_UNGUARDED = Q.take_use.replace(_GUARD, "").replace("SET uses = uses + 1", "SET uses = $5::int + 1")
-assert _GUARD not in _UNGUARDED and "$5" in _UNGUARDED
+_UNGUARDED = without_guard(without_guard(Q.take_use, _GUARD), "SET uses = uses + 1", "SET uses = $5::int + 1")
 
 
 @dataclasses.dataclass(frozen=True)

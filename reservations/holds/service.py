@@ -37,7 +37,7 @@ from arq.connections import ArqRedis
 from core import idempotency
 from core.auth import Principal
 from core.config import get_settings
-from core.db import Connection, queries_beside
+from core.db import Connection, queries_beside, without_guard
 from core.errors import BadRequest, Busy, Forbidden
 from core.ops import HOLDS
 from core.realtime import publisher_for
@@ -214,11 +214,11 @@ def _take_query() -> str:
     """`Q.hold_tickets`, or with the guards tests switch off (inventory.GUARDS) taken out."""
     query = Q.hold_tickets
     if not tickets.GUARDS.claim_skip_locked:
-        query = query.replace(_CLAIM_ANY_LOCK, "", 1)
+        query = without_guard(query, _CLAIM_ANY_LOCK)
     if not tickets.GUARDS.book_only_available:
-        query = query.replace(_MARK_GUARD, "", 1)
+        query = without_guard(query, _MARK_GUARD)
     if not tickets.GUARDS.skip_waitlist_kept:
-        query = query.replace(_KEPT_GUARD, "AND ($9::uuid IS NULL OR true)", 1)
+        query = without_guard(query, _KEPT_GUARD, "AND ($9::uuid IS NULL OR true)")
     return query
 
 

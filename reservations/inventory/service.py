@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from core.db import Connection, queries_beside
+from core.db import Connection, queries_beside, without_guard
 from reservations.errors import LimitReached, SeatNotFound, SeatTaken, SoldOut
 
 Q = queries_beside(__file__)
@@ -39,16 +39,10 @@ class Guards:
 GUARDS = Guards()
 
 
-def _without(query: str, guard: str) -> str:
-    if guard not in query:
-        raise ValueError(f"{guard!r} is not in the query")
-    return query.replace(guard, "")
-
-
 # The same statements with a guard taken out, for the switches above.
-_CLAIM_ANY_UNLOCKED = _without(Q.claim_any, "FOR UPDATE SKIP LOCKED")
-_MARK_HELD_ANY_STATUS = _without(Q.mark_held, " AND status = 'AVAILABLE'")
-_MARK_BOOKED_ANY_STATUS = _without(Q.mark_booked, " AND status = 'AVAILABLE'")
+_CLAIM_ANY_UNLOCKED = without_guard(Q.claim_any, "FOR UPDATE SKIP LOCKED")
+_MARK_HELD_ANY_STATUS = without_guard(Q.mark_held, " AND status = 'AVAILABLE'")
+_MARK_BOOKED_ANY_STATUS = without_guard(Q.mark_booked, " AND status = 'AVAILABLE'")
 _READ_ALLOWANCE = "SELECT taken FROM allowances WHERE customer_id = $1 AND event_id = $2"
 
 

@@ -33,7 +33,7 @@ import msgspec
 from arq.connections import ArqRedis
 
 from core.config import get_settings
-from core.db import Connection, queries_beside
+from core.db import Connection, queries_beside, without_guard
 from core.mail import Mail
 from core.realtime import publisher_for
 from reservations import hooks
@@ -65,16 +65,10 @@ class Guards:
 GUARDS = Guards()
 
 
-def _without(query: str, guard: str) -> str:
-    if guard not in query:
-        raise ValueError(f"{guard!r} is not in the query")
-    return query.replace(guard, "")
-
-
 # The same statements with the guard taken out, for the switch above.
-_FREE_UNLOCKED = _without(Q.free_kept_tickets, "FOR UPDATE")
-_PIN_ANY = _without(Q.pin_tickets, " AND offer_id IS NULL AND status = 'AVAILABLE'")
-_OFFER_ANY = _without(Q.make_offer, " AND status = 'waiting'")
+_FREE_UNLOCKED = without_guard(Q.free_kept_tickets, "FOR UPDATE")
+_PIN_ANY = without_guard(Q.pin_tickets, " AND offer_id IS NULL AND status = 'AVAILABLE'")
+_OFFER_ANY = without_guard(Q.make_offer, " AND status = 'waiting'")
 
 
 class OfferRound(msgspec.Struct, frozen=True, kw_only=True):
