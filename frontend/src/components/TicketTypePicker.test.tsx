@@ -6,6 +6,7 @@ import { DraftError, draftToBody, EMPTY_DRAFT } from "../lib/eventForm";
 import { applyStock, isSeated } from "../lib/events";
 import { setSession } from "../lib/storage";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { anEvent } from "../test/events";
 import { renderPage } from "../test/render";
 import { EventPage } from "../pages/EventPage";
 import { pickType, typeNote } from "./TicketTypePicker";
@@ -25,12 +26,8 @@ const type = (name: string, over: Partial<TicketTypeOut> = {}): TicketTypeOut =>
   ...over,
 });
 
-const EVENT = {
-  id: "e1",
+const EVENT = anEvent({
   name: "Festival",
-  venue: "Arena",
-  starts_at: "2030-08-15T20:00:00Z",
-  sales_open_at: null,
   price_cents: 10000,
   capacity: 60,
   seated: true, // the API says seated for any event with sections; its types say how it sells
@@ -40,12 +37,8 @@ const EVENT = {
   ],
   ticket_types: [type("Pista"), type("VIP", { price_cents: 30000, capacity: 10, available: 10 })],
   max_per_customer: 4,
-  hold_ttl_s: 300,
-  half_price: false,
-  closed: false,
-  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
   live: { capacity: 60, sold: 0, held: 0, available: 60, status: "on_sale" },
-};
+});
 
 describe("ticket types", () => {
   it("choose the first type on sale and never a sold-out one", () => {

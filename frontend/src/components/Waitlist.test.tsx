@@ -4,25 +4,12 @@ import { EventPage } from "../pages/EventPage";
 import { WaitingRoomPage } from "../pages/WaitingRoomPage";
 import { setSession } from "../lib/storage";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { anEvent } from "../test/events";
 import { renderPage } from "../test/render";
 
-const SOLD_OUT = {
-  id: "e1",
-  name: "Show de Rock",
-  venue: "Arena",
-  starts_at: "2030-08-15T20:00:00Z",
-  sales_open_at: null,
-  price_cents: 5000,
-  capacity: 100,
-  seated: false,
-  sections: [],
-  max_per_customer: 2,
-  hold_ttl_s: 300,
-  half_price: false,
-  closed: false,
-  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
+const SOLD_OUT = anEvent({
   live: { capacity: 100, sold: 100, held: 0, available: 0, status: "sold_out" },
-};
+});
 
 const ENTRY = {
   id: "w1",

@@ -2,26 +2,15 @@ import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { setSession } from "../lib/storage";
 import { fakeFetch } from "../test/fakes";
+import { anEvent } from "../test/events";
 import { renderPage } from "../test/render";
 import { EventPage } from "./EventPage";
 
-const EVENT = {
-  id: "e1",
+const EVENT = anEvent({
   name: "Presale night",
-  venue: "Arena",
-  starts_at: "2030-08-15T20:00:00Z",
   sales_open_at: "2030-08-01T12:00:00Z",
-  price_cents: 5000,
-  capacity: 100,
-  seated: false,
-  sections: [],
-  max_per_customer: 2,
-  hold_ttl_s: 300,
-  half_price: false,
-  closed: false,
-  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
   live: { capacity: 100, sold: 0, held: 0, available: 100, status: "scheduled" },
-};
+});
 
 const HOLD = {
   id: "h1",

@@ -5,29 +5,17 @@ import { SeatMap } from "../components/SeatMap";
 import { StatusBadge } from "../components/ui";
 import { setSession } from "../lib/storage";
 import { FakeWebSocket, fakeFetch } from "../test/fakes";
+import { anEvent } from "../test/events";
 import { renderPage } from "../test/render";
 import { CheckoutPage } from "./CheckoutPage";
 import { EventPage } from "./EventPage";
 import { EventsPage } from "./EventsPage";
 import { LotteryInfo, WaitingRoomPage } from "./WaitingRoomPage";
 
-const EVENT = {
-  id: "e1",
-  name: "Show de Rock",
-  venue: "Arena",
-  starts_at: "2030-08-15T20:00:00Z",
-  sales_open_at: null,
-  price_cents: 5000,
-  capacity: 100,
-  seated: false,
-  sections: [],
-  max_per_customer: 2,
-  hold_ttl_s: 300,
+const EVENT = anEvent({
   half_price: true,
-  closed: false,
-  waiting_room: { enabled: false, admission_factor: 1, prequeue: "fifo", max_admit_per_s: 100, paused: false },
   live: { capacity: 100, sold: 10, held: 5, available: 85, status: "on_sale" },
-};
+});
 
 const HOLD: Hold = {
   id: "h1",
